@@ -1,0 +1,186 @@
+"""The model protocol (DESIGN.md section 2) and the registry of models.
+
+A model is a :class:`ModelSpec`: a name, a frozen ``Params`` class, a frozen
+``Numerics`` class and ``solve(params, numerics=None, warm_start=None)``
+returning an immutable solution with ``converged``, ``n_iter``, ``residuals``
+and ``moments()``. Models register lazily by module path so importing
+``hetspace.core`` compiles nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import InvalidParamsError, Violation
+
+
+class Record:
+    """Mixin for frozen parameter/numerics dataclasses (declare them with ``eq=False``).
+
+    Gives ``with_(**changes)`` that rejects unknown keys, ``to_dict()`` of plain
+    Python values, ``from_dict`` that rejects unknown keys, and equality, hashing
+    and a stable ``fingerprint()`` based on content (arrays included).
+    """
+
+    __slots__ = ()
+
+    def with_(self, **changes: Any):
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            owner = type(self).__name__
+            raise InvalidParamsError(
+                owner,
+                [Violation(k, f"is not a field of {owner} (fields: {sorted(names)})", changes[k])
+                 for k in unknown],
+            )
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None):
+        data = dict(data or {})
+        names = {f.name for f in dataclasses.fields(cls) if f.init}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InvalidParamsError(
+                cls.__name__,
+                [Violation(k, f"is not a field of {cls.__name__} (fields: {sorted(names)})",
+                           data[k]) for k in unknown],
+            )
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: to_plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON of the content; equal content, equal fingerprint."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(f"{type(self).__qualname__}:{text}".encode()).hexdigest()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.fingerprint() == other.fingerprint()
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint())
+
+
+def to_plain(value: Any) -> Any:
+    """Arrays, numpy scalars, tuples and enums to JSON-able Python values."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+def readonly(arr: np.ndarray) -> np.ndarray:
+    """A read-only float64 C-contiguous copy, for fields of frozen results."""
+    out = np.array(arr, dtype=np.float64, order="C", copy=True)
+    out.setflags(write=False)
+    return out
+
+
+@runtime_checkable
+class Solution(Protocol):
+    """What every model's solution offers."""
+
+    converged: bool
+    n_iter: int
+    residuals: Mapping[str, float]
+
+    def moments(self) -> dict[str, float]: ...
+
+
+def solution_arrays(sol: Any) -> dict[str, np.ndarray]:
+    """The ndarray fields of a solution dataclass (what ``hetspace solve`` writes to npz)."""
+    return {
+        f.name: getattr(sol, f.name)
+        for f in dataclasses.fields(sol)
+        if isinstance(getattr(sol, f.name), np.ndarray)
+    }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """A registered model: the classes and the solve function behind a registry name."""
+
+    name: str
+    description: str
+    Params: type
+    Numerics: type
+    solve: Callable[..., Any]
+    source: str = ""
+
+    def params_from_dict(self, data: Mapping[str, Any] | None):
+        return self.Params.from_dict(data)
+
+    def numerics_from_dict(self, data: Mapping[str, Any] | None):
+        return self.Numerics.from_dict(data)
+
+
+class _Registry:
+    """Name -> module path; the module defines ``MODEL: ModelSpec``. Imported on first use."""
+
+    builtin: ClassVar[dict[str, str]] = {
+        "armington": "hetspace.core.armington",
+    }
+
+    def __init__(self) -> None:
+        self._paths: dict[str, str] = dict(self.builtin)
+        self._loaded: dict[str, ModelSpec] = {}
+
+    def register(self, spec: ModelSpec) -> None:
+        self._loaded[spec.name] = spec
+        self._paths.setdefault(spec.name, "")
+
+    def names(self) -> list[str]:
+        return sorted(self._paths)
+
+    def get(self, name: str) -> ModelSpec:
+        if name in self._loaded:
+            return self._loaded[name]
+        if name not in self._paths:
+            raise KeyError(name)
+        module = importlib.import_module(self._paths[name])
+        spec = module.MODEL
+        self._loaded[name] = spec
+        return spec
+
+
+REGISTRY = _Registry()
+
+
+def get_model(name: str) -> ModelSpec:
+    """The model registered under ``name``; ``InvalidConfigError`` names the known ones."""
+    from .errors import InvalidConfigError
+
+    try:
+        return REGISTRY.get(name)
+    except KeyError:
+        known = ", ".join(REGISTRY.names())
+        raise InvalidConfigError(f"unknown model {name!r}", [f"known models: {known}"]) from None
+
+
+def list_models() -> list[str]:
+    """Names of all registered models."""
+    return REGISTRY.names()
+
+
+def register_model(spec: ModelSpec) -> None:
+    """Register a model defined outside hetspace (e.g. in a user's package)."""
+    REGISTRY.register(spec)

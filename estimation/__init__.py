@@ -1,0 +1,1 @@
+"""hetspace.estimation: moment matching and indirect inference with Optuna (not yet built)."""

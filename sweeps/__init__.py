@@ -1,0 +1,1 @@
+"""hetspace.sweeps: Ray actors, sweep specs, result store, tracking, tables (not yet built)."""
