@@ -138,6 +138,7 @@ class _Registry:
 
     builtin: ClassVar[dict[str, str]] = {
         "armington": "hetspace.core.armington",
+        "incomplete_markets": "hetspace.core.incomplete_markets",
     }
 
     def __init__(self) -> None:

@@ -1,8 +1,9 @@
-"""Shared numerics: grids, fixed points and roots, safe log-sum-exp and softmax."""
+"""Shared numerics: grids, Markov chains, fixed points and roots, safe log-sum-exp and softmax."""
 
 from .fixed_point import FixedPointResult, fixed_point, solve_root
 from .grids import double_exponential_grid, power_grid, uniform_grid
 from .logsumexp import logit_inclusive_value, logsumexp, softmax
+from .markov import markov_stationary, rouwenhorst, tauchen
 
 __all__ = [
     "FixedPointResult",
@@ -10,12 +11,11 @@ __all__ = [
     "fixed_point",
     "logit_inclusive_value",
     "logsumexp",
+    "markov_stationary",
     "power_grid",
+    "rouwenhorst",
     "softmax",
     "solve_root",
+    "tauchen",
     "uniform_grid",
 ]
-
-from .markov import markov_stationary, rouwenhorst, tauchen  # noqa: E402
-
-__all__ += ["markov_stationary", "rouwenhorst", "tauchen"]

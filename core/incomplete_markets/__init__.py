@@ -1,0 +1,27 @@
+"""Spatial incomplete-markets economy (Donald-Fukui-Miyauchi status quo), with Huggett
+(1993) and Aiyagari (1994) as special cases.
+
+``MODEL.solve(params, numerics, warm_start)`` returns a frozen :class:`Solution`;
+``examples`` builds the textbook calibrations.
+"""
+
+from ..protocol import ModelSpec
+from . import examples
+from .params import Numerics, Params
+from .result import Solution
+from .solve import solve
+
+MODEL = ModelSpec(
+    name="incomplete_markets",
+    description=(
+        "Households in (location, income state, assets) with CRRA utility, a borrowing "
+        "limit and logit migration; EGM and a direct stationary-distribution solve; "
+        "closures: partial (r given), bond (Huggett), capital (Aiyagari)."
+    ),
+    Params=Params,
+    Numerics=Numerics,
+    solve=solve,
+    source="Donald, Fukui and Miyauchi, appendix B.2.1; Huggett (1993); Aiyagari (1994)",
+)
+
+__all__ = ["MODEL", "Numerics", "Params", "Solution", "examples", "solve"]

@@ -1,0 +1,343 @@
+"""Numba kernels of the spatial incomplete-markets household (DFM appendix B.2.1).
+
+Array axes: (J, S, n_a) = (location, income state, asset node) unless stated;
+``mu`` is (J, S, n_a, J): mu[j, s', i, k] is the probability that a household
+of origin j that drew income state s' and saved a_grid[i] moves to k (eq. B.15).
+Kernels write into preallocated outputs and return status codes, never raise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..numerics.logsumexp import logit_inclusive_value
+
+OK = 0
+MAX_ITER = 1
+NONPOSITIVE_CONSUMPTION = 2
+NONMONOTONE_GRID = 3
+NONFINITE = 4
+
+
+@njit(cache=True)
+def crra_utility(c, gamma):
+    """(c^(1-gamma) - 1)/(1 - gamma), log c at gamma = 1."""
+    if gamma == 1.0:
+        return np.log(c)
+    return (c ** (1.0 - gamma) - 1.0) / (1.0 - gamma)
+
+
+@njit(cache=True)
+def marginal_utility(c, gamma):
+    """c^(-gamma), with the log case done by division."""
+    if gamma == 1.0:
+        return 1.0 / c
+    return c ** (-gamma)
+
+
+@njit(cache=True)
+def inverse_marginal_utility(x, gamma):
+    """The c with u'(c) = x."""
+    if gamma == 1.0:
+        return 1.0 / x
+    return x ** (-1.0 / gamma)
+
+
+@njit(cache=True)
+def migration_block(v, c, P, log_chi, theta, one_plus_r, gamma, out_W, out_dW, out_mu, buf):
+    """Continuation value W_j and its slope at each saving node, after e' (eqs. 56, B.15).
+
+    W[j, s, i] = (1/theta) log sum_k chi_jk exp(theta v[k, s, i]); dW[j, s, i] =
+    sum_k mu_jk (1+r) u'(c[k, s, i]) / P_k (envelope condition).
+    """
+    J, S, n = v.shape
+    for s in range(S):
+        for i in range(n):
+            for k in range(J):
+                buf[k] = v[k, s, i]
+            for j in range(J):
+                if J == 1:
+                    out_W[j, s, i] = v[0, s, i]
+                    out_mu[j, s, i, 0] = 1.0
+                else:
+                    out_W[j, s, i] = logit_inclusive_value(buf, log_chi[j], theta,
+                                                           out_mu[j, s, i])
+                acc = 0.0
+                for k in range(J):
+                    acc += out_mu[j, s, i, k] * marginal_utility(c[k, s, i], gamma) / P[k]
+                out_dW[j, s, i] = one_plus_r * acc
+
+
+@njit(cache=True)
+def egm_step(W, dW, a_grid, y, P, Pi, one_plus_r, beta_omega, gamma,
+             out_c, out_ap, out_v, a_endo, with_values):
+    """One EGM step (B.16-B.21) for every (j, s); returns (status, max |dc|, max rel |dv|).
+
+    out_c/out_v hold the previous iterate on entry and the new one on exit;
+    values are updated only ``with_values`` (they matter for policies only if J > 1).
+    """
+    J, S, n = out_c.shape
+    dc = 0.0
+    dv = 0.0
+    for j in range(J):
+        for s in range(S):
+            for i in range(n):
+                edw = 0.0
+                for s2 in range(S):
+                    edw += Pi[s, s2] * dW[j, s2, i]
+                c_endo = inverse_marginal_utility(P[j] * beta_omega * edw, gamma)
+                a_endo[i] = (P[j] * c_endo + a_grid[i] - y[j, s]) / one_plus_r
+                if i > 0 and not a_endo[i] > a_endo[i - 1]:
+                    return NONMONOTONE_GRID, dc, dv
+            status = _invert_policy(a_endo, a_grid, y[j, s], P[j], one_plus_r,
+                                    out_ap[j, s])
+            if status != OK:
+                return status, dc, dv
+            dc_js, dv_js = _update_point(W[j], Pi[s], a_grid, out_ap[j, s], y[j, s], P[j],
+                                         one_plus_r, beta_omega, gamma, out_c[j, s],
+                                         out_v[j, s], with_values)
+            if not (np.isfinite(dc_js) and np.isfinite(dv_js)):
+                return NONFINITE, dc, dv
+            dc = max(dc, dc_js)
+            dv = max(dv, dv_js)
+    return OK, dc, dv
+
+
+@njit(cache=True)
+def _invert_policy(a_endo, a_grid, y, P, one_plus_r, out_ap):
+    """Savings a'(a) on the grid from the endogenous grid (B.18), clipped to [a_low, a_max]."""
+    n = a_grid.shape[0]
+    p = 0
+    for m in range(n):
+        a = a_grid[m]
+        if a <= a_endo[0]:
+            ap = a_grid[0]
+        else:
+            while p < n - 2 and a_endo[p + 1] < a:
+                p += 1
+            t = (a - a_endo[p]) / (a_endo[p + 1] - a_endo[p])
+            ap = a_grid[p] + t * (a_grid[p + 1] - a_grid[p])
+            ap = min(max(ap, a_grid[0]), a_grid[n - 1])
+        if not one_plus_r * a + y - ap > 0.0:
+            return NONPOSITIVE_CONSUMPTION
+        out_ap[m] = ap
+    return OK
+
+
+@njit(cache=True)
+def _update_point(W_j, Pi_s, a_grid, ap, y, P, one_plus_r, beta_omega, gamma, c, v,
+                  with_values):
+    """Consumption (B.20) and value (B.21) at every node of one (j, s); returns max changes."""
+    S, n = W_j.shape
+    dc = 0.0
+    dv = 0.0
+    q = 0
+    for m in range(n):
+        c_new = (one_plus_r * a_grid[m] + y - ap[m]) / P
+        dc = max(dc, abs(c_new - c[m]))
+        c[m] = c_new
+        if not with_values:
+            continue
+        while q < n - 2 and a_grid[q + 1] < ap[m]:
+            q += 1
+        t = (ap[m] - a_grid[q]) / (a_grid[q + 1] - a_grid[q])
+        ew = 0.0
+        for s2 in range(S):
+            ew += Pi_s[s2] * ((1.0 - t) * W_j[s2, q] + t * W_j[s2, q + 1])
+        v_new = crra_utility(c_new, gamma) + beta_omega * ew
+        dv = max(dv, abs(v_new - v[m]) / (1.0 + abs(v_new)))
+        v[m] = v_new
+    return dc, dv
+
+
+@njit(cache=True)
+def solve_household(c, v, a_grid, y, P, Pi, log_chi, theta, one_plus_r, beta_omega, gamma,
+                    tol_c, tol_v, max_iter, out_ap, out_W, out_dW, out_mu):
+    """Iterate EGM (and values if J > 1) to tolerance; c, v updated in place.
+
+    With J = 1 the values do not affect policies, so they are computed once the
+    policies have converged (``evaluate_values``). Returns (status, n_iter,
+    max |dc|, max rel |dv|); on success out_mu/out_W/out_dW match the final values.
+    """
+    J, _, n = c.shape
+    buf = np.empty(J)
+    a_endo = np.empty(n)
+    dc = np.inf
+    dv = np.inf
+    with_values = J > 1
+    for it in range(1, max_iter + 1):
+        migration_block(v, c, P, log_chi, theta, one_plus_r, gamma, out_W, out_dW, out_mu, buf)
+        status, dc, dv = egm_step(out_W, out_dW, a_grid, y, P, Pi, one_plus_r, beta_omega,
+                                  gamma, c, out_ap, v, a_endo, with_values)
+        if status != OK:
+            return status, it, dc, dv
+        if dc < tol_c and (dv < tol_v or not with_values):
+            if not with_values:
+                status, dv = evaluate_values(c, out_ap, a_grid, Pi, beta_omega, gamma, tol_v,
+                                             max_iter, v)
+                if status != OK:
+                    return status, it, dc, dv
+            migration_block(v, c, P, log_chi, theta, one_plus_r, gamma, out_W, out_dW, out_mu,
+                            buf)
+            return OK, it, dc, dv
+    return MAX_ITER, max_iter, dc, dv
+
+
+@njit(cache=True)
+def evaluate_values(c, ap, a_grid, Pi, beta_omega, gamma, tol_v, max_iter, v):
+    """Values of fixed policies without migration (J = 1): v = u(c) + beta omega E v(a').
+
+    Iterates from the v given; returns (status, last max rel |dv|).
+    """
+    _, S, n = c.shape
+    u = np.empty((S, n))
+    q = np.empty((S, n), dtype=np.int64)
+    t = np.empty((S, n))
+    for s in range(S):
+        for m in range(n):
+            u[s, m] = crra_utility(c[0, s, m], gamma)
+            k = min(max(np.searchsorted(a_grid, ap[0, s, m]) - 1, 0), n - 2)
+            q[s, m] = k
+            t[s, m] = (ap[0, s, m] - a_grid[k]) / (a_grid[k + 1] - a_grid[k])
+    ev = np.empty((S, n))
+    dv = np.inf
+    for _ in range(max_iter):
+        for s in range(S):
+            for i in range(n):
+                acc = 0.0
+                for s2 in range(S):
+                    acc += Pi[s, s2] * v[0, s2, i]
+                ev[s, i] = acc
+        dv = 0.0
+        for s in range(S):
+            for m in range(n):
+                k = q[s, m]
+                new = u[s, m] + beta_omega * ((1.0 - t[s, m]) * ev[s, k] + t[s, m] * ev[s, k + 1])
+                dv = max(dv, abs(new - v[0, s, m]) / (1.0 + abs(new)))
+                v[0, s, m] = new
+        if dv < tol_v:
+            return OK, dv
+        if not np.isfinite(dv):
+            return NONFINITE, dv
+    return MAX_ITER, dv
+
+
+@njit(cache=True)
+def euler_errors(c, ap, v, a_grid, P, Pi, log_chi, theta, one_plus_r, beta_omega, gamma,
+                 out_err):
+    """|c_euler / c - 1| at nodes with a_low < a' < a_max (nan elsewhere).
+
+    c_euler inverts u'(c)/P_j = beta omega E_{e'} sum_k mu_jk(a', e') (1+r) u'(c_k)/P_k
+    with c_k and v_k (hence mu) linearly interpolated at the off-grid a'.
+    """
+    J, S, n = c.shape
+    vbuf = np.empty(J)
+    mu = np.empty(J)
+    lo = a_grid[0]
+    hi = a_grid[n - 1]
+    eps = 1e-12 * (1.0 + abs(lo) + abs(hi))
+    for j in range(J):
+        for s in range(S):
+            for m in range(n):
+                x = ap[j, s, m]
+                if x <= lo + eps or x >= hi - eps:
+                    out_err[j, s, m] = np.nan
+                    continue
+                q = min(max(np.searchsorted(a_grid, x) - 1, 0), n - 2)
+                t = (x - a_grid[q]) / (a_grid[q + 1] - a_grid[q])
+                rhs = 0.0
+                for s2 in range(S):
+                    if Pi[s, s2] == 0.0:
+                        continue
+                    for k in range(J):
+                        vbuf[k] = (1.0 - t) * v[k, s2, q] + t * v[k, s2, q + 1]
+                    if J == 1:
+                        mu[0] = 1.0
+                    else:
+                        logit_inclusive_value(vbuf, log_chi[j], theta, mu)
+                    for k in range(J):
+                        ck = (1.0 - t) * c[k, s2, q] + t * c[k, s2, q + 1]
+                        rhs += Pi[s, s2] * mu[k] * marginal_utility(ck, gamma) / P[k]
+                c_eul = inverse_marginal_utility(P[j] * beta_omega * one_plus_r * rhs, gamma)
+                out_err[j, s, m] = abs(c_eul / c[j, s, m] - 1.0)
+
+
+@njit(cache=True)
+def lottery(ap, a_grid, out_idx, out_w):
+    """Young's lottery: a' in [a_i, a_{i+1}] goes to i with weight out_w, to i+1 with 1 - out_w."""
+    J, S, n = ap.shape
+    for j in range(J):
+        for s in range(S):
+            for m in range(n):
+                x = ap[j, s, m]
+                i = min(max(np.searchsorted(a_grid, x, side="right") - 1, 0), n - 2)
+                wlo = (a_grid[i + 1] - x) / (a_grid[i + 1] - a_grid[i])
+                out_idx[j, s, m] = i
+                out_w[j, s, m] = min(max(wlo, 0.0), 1.0)
+
+
+@njit(cache=True)
+def transition_entries(idx, wlo, Pi, mu, rows, cols, vals):
+    """Nonzeros of T[dest, src] (savings lottery, then e', then migration); returns count.
+
+    Flat state index (j * S + s) * n_a + i. rows/cols/vals need 2 S J entries per state.
+    """
+    J, S, n = idx.shape
+    nnz = 0
+    for j in range(J):
+        for s in range(S):
+            for m in range(n):
+                src = (j * S + s) * n + m
+                for side in range(2):
+                    node = idx[j, s, m] + side
+                    lam = wlo[j, s, m] if side == 0 else 1.0 - wlo[j, s, m]
+                    if lam == 0.0:
+                        continue
+                    for s2 in range(S):
+                        p = lam * Pi[s, s2]
+                        if p == 0.0:
+                            continue
+                        for k in range(J):
+                            q = p * mu[j, s2, node, k]
+                            if q == 0.0:
+                                continue
+                            rows[nnz] = (k * S + s2) * n + node
+                            cols[nnz] = src
+                            vals[nnz] = q
+                            nnz += 1
+    return nnz
+
+
+@njit(cache=True)
+def pre_migration(dist, idx, wlo, Pi, out):
+    """Mass over (origin j, new state s', saving node i) before the migration draw."""
+    J, S, n = dist.shape
+    out[:] = 0.0
+    for j in range(J):
+        for s in range(S):
+            for m in range(n):
+                d = dist[j, s, m]
+                if d == 0.0:
+                    continue
+                i = idx[j, s, m]
+                lam = wlo[j, s, m]
+                for s2 in range(S):
+                    p = d * Pi[s, s2]
+                    out[j, s2, i] += p * lam
+                    out[j, s2, i + 1] += p * (1.0 - lam)
+
+
+@njit(cache=True)
+def migrate(pre, mu, out):
+    """out[k, s, i] = sum_j pre[j, s, i] mu[j, s, i, k]."""
+    J, S, n = pre.shape
+    out[:] = 0.0
+    for j in range(J):
+        for s in range(S):
+            for i in range(n):
+                d = pre[j, s, i]
+                if d == 0.0:
+                    continue
+                for k in range(J):
+                    out[k, s, i] += d * mu[j, s, i, k]

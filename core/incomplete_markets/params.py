@@ -1,0 +1,202 @@
+"""Parameters and numerics of the spatial incomplete-markets economy.
+
+Notation (Donald-Fukui-Miyauchi eqs. 44, 56 and appendix B.2.1, with income risk):
+J locations j, S income states e_s with Markov matrix Pi, assets a >= a_low.
+Budget ``P_j c + a' = (1 + r) a + wage w_j e_s + T_j``; ``wage`` is 1 except in the
+``capital`` closure, where it is the firm's wage per efficiency unit and w_j is
+the efficiency of a worker in location j. Logit migration over next period's
+location with shifters chi_jk and elasticity theta; J = 1 means no migration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..numerics.markov import check_stochastic
+from ..protocol import Record
+from ..validation import Checker
+
+CLOSURES = ("partial", "bond", "capital")
+GRIDS = ("power", "double_exponential")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Params(Record):
+    """Fundamentals of the household problem and the equilibrium closure.
+
+    gamma: CRRA (log at 1). beta: discount factor; omega: survival probability
+    (deaths are replaced by newborns who inherit assets and location, so omega
+    only scales discounting). e_grid: (S,) income states; Pi: (S, S) with
+    Pi[s, s'] = Pr(e' = e_s' | e = e_s). a_low: borrowing limit. With
+    limit_on_face_value (Huggett 1993) a_low and the grid are on the bond's face
+    value, so in the (1+r)-form the limit is a_low / (1 + r) and moves with r.
+    w, P, T: (J,) location wage (efficiency), price index, transfer. chi: (J, J)
+    migration-cost shifters, chi[j, j] = 1; theta: migration elasticity.
+    closure: 'partial' (r given), 'bond' (zero net supply, Huggett) or 'capital'
+    (Cobb-Douglas firm tfp K^alpha L^(1-alpha), depreciation delta, Aiyagari).
+    r: the interest rate in 'partial'; otherwise an optional starting guess.
+    """
+
+    gamma: float
+    beta: float
+    e_grid: np.ndarray
+    Pi: np.ndarray
+    a_low: float
+    omega: float = 1.0
+    limit_on_face_value: bool = False
+    w: np.ndarray = (1.0,)
+    P: np.ndarray = (1.0,)
+    T: np.ndarray = (0.0,)
+    chi: np.ndarray = ((1.0,),)
+    theta: float = 1.0
+    closure: str = "partial"
+    r: float | None = None
+    alpha: float = 0.36
+    delta: float = 0.08
+    tfp: float = 1.0
+
+    def __post_init__(self) -> None:
+        check = Checker(type(self).__name__)
+        check.scalar(self, "gamma", gt=0.0)
+        beta = check.scalar(self, "beta", gt=0.0)
+        omega = check.scalar(self, "omega", gt=0.0, le=1.0)
+        if beta is not None and omega is not None:
+            check.require(beta * omega < 1.0, "beta*omega", "must be < 1", beta * omega)
+        e = check.array(self, "e_grid", ndim=1, ge=0.0)
+        S = None if e is None else e.shape[0]
+        Pi = check.array(self, "Pi", ndim=2, shape=None if S is None else (S, S), ge=0.0)
+        if Pi is not None:
+            check_stochastic(check, "Pi", Pi)
+        w = check.array(self, "w", ndim=1, gt=0.0)
+        J = None if w is None else w.shape[0]
+        vec = None if J is None else (J,)
+        check.array(self, "P", ndim=1, shape=vec, gt=0.0)
+        check.array(self, "T", ndim=1, shape=vec)
+        chi = check.array(self, "chi", ndim=2, shape=None if J is None else (J, J), gt=0.0)
+        if chi is not None:
+            diag = np.diag(chi)
+            bad = np.flatnonzero(diag != 1.0)
+            check.require(bad.size == 0, f"chi[{bad[0]}, {bad[0]}]" if bad.size else "chi",
+                          "diagonal must be 1", float(diag[bad[0]]) if bad.size else None)
+        check.scalar(self, "theta", gt=0.0)
+        check.scalar(self, "a_low")
+        check.require(isinstance(self.limit_on_face_value, bool), "limit_on_face_value",
+                      "must be True or False", self.limit_on_face_value)
+        self._check_closure(check)
+        self._check_rate(check)
+        check.done()
+
+    def _check_closure(self, check: Checker) -> None:
+        if not check.require(self.closure in CLOSURES, "closure",
+                             f"must be one of {list(CLOSURES)}", self.closure):
+            return
+        if self.closure == "partial":
+            check.require(self.r is not None, "r", "is required with closure='partial'", None)
+        if self.closure == "bond" and isinstance(self.a_low, float):
+            check.require(self.a_low < 0.0, "a_low",
+                          "must be < 0 with closure='bond' (bonds in zero net supply)", self.a_low)
+        if self.closure == "capital":
+            check.scalar(self, "alpha", gt=0.0, lt=1.0)
+            check.scalar(self, "delta", ge=0.0, le=1.0)
+            check.scalar(self, "tfp", gt=0.0)
+            check.require(not self.limit_on_face_value, "limit_on_face_value",
+                          "must be False with closure='capital'", True)
+
+    def _check_rate(self, check: Checker) -> None:
+        if self.r is None:
+            return
+        r = check.scalar(self, "r", gt=-1.0)
+        if r is None or check.violations:
+            return
+        bo = self.beta * self.omega
+        check.require(bo * (1.0 + r) < 1.0, "r",
+                      f"must satisfy beta*omega*(1+r) < 1 (= {bo * (1.0 + r):.6g})", r)
+        if self.closure == "capital":
+            return
+        limit = natural_limit(self, r)
+        a_low = effective_limit(self, r)
+        check.require(r * a_low + min_income(self) > 0.0, "a_low",
+                      f"must be above the natural borrowing limit {limit:.6g} at r={r:g}"
+                      + (f" (limit in (1+r)-form {a_low:.6g})" if self.limit_on_face_value else ""),
+                      self.a_low)
+
+    @property
+    def n_loc(self) -> int:
+        return int(self.w.shape[0])
+
+    @property
+    def n_e(self) -> int:
+        return int(self.e_grid.shape[0])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Numerics(Record):
+    """Grid and solver settings.
+
+    n_a, a_max, grid, curvature: the asset grid from the borrowing limit to a_max
+    (face value when the limit is on face value); 'power' is
+    a_low + (a_max - a_low) s^curvature. tol_policy: max change of consumption
+    between EGM steps; tol_value: max change of values relative to 1 + |v|;
+    tol_dist: L1 residual of the stationary distribution; tol_r: width of the
+    interest-rate bracket in general equilibrium. r_min: lower end of the search
+    for r (None: -0.5 for 'bond', -0.99 delta for 'capital'); r_margin: distance
+    kept from 1/(beta omega) - 1. r_step: first bracket step around a guess.
+    """
+
+    n_a: int = 500
+    a_max: float = 200.0
+    grid: str = "double_exponential"
+    curvature: float = 2.0
+    tol_policy: float = 1e-10
+    tol_value: float = 1e-10
+    max_iter_household: int = 50_000
+    tol_dist: float = 1e-10
+    tol_r: float = 1e-11
+    max_iter_ge: int = 200
+    r_min: float | None = None
+    r_margin: float = 1e-10
+    r_step: float = 1e-3
+
+    def __post_init__(self) -> None:
+        check = Checker(type(self).__name__)
+        check.scalar(self, "n_a", ge=10, integer=True)
+        check.scalar(self, "a_max")
+        check.require(self.grid in GRIDS, "grid", f"must be one of {list(GRIDS)}", self.grid)
+        check.scalar(self, "curvature", gt=0.0)
+        for name in ("tol_policy", "tol_value", "tol_dist", "tol_r", "r_margin", "r_step"):
+            check.scalar(self, name, gt=0.0)
+        check.scalar(self, "max_iter_household", ge=1, integer=True)
+        check.scalar(self, "max_iter_ge", ge=1, integer=True)
+        if self.r_min is not None:
+            check.scalar(self, "r_min", gt=-1.0)
+        check.done()
+
+
+def effective_limit(params: Params, r: float) -> float:
+    """The borrowing limit in the (1+r)-form budget at interest rate r."""
+    return params.a_low / (1.0 + r) if params.limit_on_face_value else params.a_low
+
+
+def min_income(params: Params, wage: float = 1.0) -> float:
+    """Lowest per-period income wage w_j e_s + T_j over locations and states."""
+    return float(np.min(wage * params.w * params.e_grid.min() + params.T))
+
+
+def natural_limit(params: Params, r: float, wage: float = 1.0) -> float:
+    """Natural borrowing limit: consumption at a = a' = limit is zero (r a + y_min = 0).
+
+    -inf when r <= 0 (any finite debt can be rolled over). Validation checks
+    r a_low + y_min > 0 directly, which also covers zero lowest income.
+    """
+    y = min_income(params, wage)
+    return -y / r if r > 0.0 else -np.inf
+
+
+def check_numerics_against(params: Params, numerics: Numerics) -> None:
+    """Cross-checks that need both objects (raised once, at solve time)."""
+    check = Checker("Numerics")
+    check.require(numerics.a_max > params.a_low, "a_max",
+                  f"must be > a_low = {params.a_low:g}", numerics.a_max)
+    check.done()
