@@ -138,6 +138,7 @@ class _Registry:
 
     builtin: ClassVar[dict[str, str]] = {
         "armington": "hetspace.core.armington",
+        "dynamic_spatial": "hetspace.core.dynamic_spatial",
         "incomplete_markets": "hetspace.core.incomplete_markets",
     }
 

@@ -1,0 +1,52 @@
+"""Dynamic spatial equilibrium with forward-looking migration (Part A: one sector, N regions).
+
+Source: Rudik, AEM 7130 lecture 11 (papers/001), "Armington with dynamic migration" and
+"Dynamic hat algebra"; Caliendo, Dvorkin and Parro (2019) for counterfactuals relative to a
+baseline ("hat of dots"). Entry points:
+
+- ``solve(params, numerics=None, warm_start=None)``: perfect-foresight path in levels.
+- ``solve_steady_state(params, A=None, numerics=None)``: stationary equilibrium.
+- ``solve_dynamic_hat(observables, A_dot)``: the path in time changes from observables only.
+- ``solve_counterfactual(baseline, A_hat)``: counterfactual relative to a baseline path.
+"""
+
+from ..protocol import ModelSpec
+from .hat import solve_counterfactual, solve_dynamic_hat
+from .params import Numerics, Observables, Params
+from .result import (
+    COUNTERFACTUAL_MOMENTS,
+    PATH_MOMENTS,
+    CounterfactualPath,
+    HatPath,
+    LevelsPath,
+    SteadyState,
+)
+from .solve import solve, solve_steady_state
+
+MODEL = ModelSpec(
+    name="dynamic_spatial",
+    description="N-region Armington with forward-looking logit migration: perfect-foresight "
+    "paths in levels, dynamic hat algebra, counterfactuals relative to a baseline",
+    Params=Params,
+    Numerics=Numerics,
+    solve=solve,
+    source="papers/001 (Rudik lecture 11), 'Armington with dynamic migration', 'Dynamic hat "
+    "algebra'; Caliendo, Dvorkin and Parro (2019)",
+)
+
+__all__ = [
+    "COUNTERFACTUAL_MOMENTS",
+    "MODEL",
+    "PATH_MOMENTS",
+    "CounterfactualPath",
+    "HatPath",
+    "LevelsPath",
+    "Numerics",
+    "Observables",
+    "Params",
+    "SteadyState",
+    "solve",
+    "solve_counterfactual",
+    "solve_dynamic_hat",
+    "solve_steady_state",
+]

@@ -1,0 +1,156 @@
+"""Parameters, observables and numerics of the dynamic spatial model (Part A: one sector).
+
+Source: Rudik, AEM 7130 lecture 11 (papers/001), "Armington with dynamic migration" and
+"Dynamic hat algebra". Conventions follow ``hetspace.core.armington``: ``X[i, j]`` is the
+value shipped from origin i to destination j, ``lam[i, j]`` is j's expenditure share on i.
+Migration matrices are row-stochastic: ``pi[j, i]`` is the share of j's residents who move
+to i (the lecture's pi_ji).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..armington.data import TradeData
+from ..errors import Described
+from ..numerics.markov import check_stochastic
+from ..protocol import Record
+from ..validation import Checker
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Params(Record):
+    """Fundamentals of the levels model along a perfect-foresight path t = 0..T.
+
+    sigma: elasticity of substitution (> 1). beta: discount factor in (0, 1). nu: scale of
+    the type-I extreme value migration shocks (> 0; 1/nu is the migration elasticity, the
+    lecture uses nu = 1). A_path: (T+1, N) productivity A_t, held at A_T after T (T >= 1).
+    tau: (N, N) iceberg costs (>= 1). m: (N, N) additive utility cost of moving from j to i
+    (m[j, i]; usually zero on the diagonal). L0: (N,) initial labour. a: (N, N) taste
+    shifters (default ones).
+    """
+
+    sigma: float
+    beta: float
+    nu: float
+    A_path: np.ndarray
+    tau: np.ndarray
+    m: np.ndarray
+    L0: np.ndarray
+    a: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        check = Checker(type(self).__name__)
+        _structural(check, self)
+        A = check.array(self, "A_path", ndim=2, gt=0.0)
+        if A is not None:
+            check.require(A.shape[0] >= 2, "A_path", "needs at least two periods (T >= 1)",
+                          Described(f"shape {A.shape}"))
+        n = None if A is None else A.shape[1]
+        square = None if n is None else (n, n)
+        check.array(self, "tau", ndim=2, shape=square, ge=1.0)
+        check.array(self, "m", ndim=2, shape=square)
+        check.array(self, "L0", ndim=1, shape=None if n is None else (n,), gt=0.0)
+        if self.a is None:
+            if n is not None:
+                ones = np.ones((n, n))
+                ones.setflags(write=False)
+                object.__setattr__(self, "a", ones)
+        else:
+            check.array(self, "a", ndim=2, shape=square, gt=0.0)
+        check.done()
+
+    @property
+    def n_regions(self) -> int:
+        return int(self.A_path.shape[1])
+
+    @property
+    def horizon(self) -> int:
+        """T, the last period of the path."""
+        return int(self.A_path.shape[0] - 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Observables(Record):
+    """What dynamic hat algebra needs at t = 0 (lecture, "Dynamic hat algebra").
+
+    X0: (N, N) trade flows in period 0 (balanced: income = row sums = column sums; the
+    income w_0 L_0 is read off the row sums). L0: (N,) labour in period 0. pi_prev: (N, N)
+    row-stochastic migration matrix of the end of period -1 (the moves that produced L0),
+    chosen with perfect foresight of the path to be solved. sigma, beta, nu as in Params.
+    """
+
+    X0: np.ndarray
+    L0: np.ndarray
+    pi_prev: np.ndarray
+    sigma: float
+    beta: float
+    nu: float
+    balance_rtol: float = 1e-6
+
+    def __post_init__(self) -> None:
+        check = Checker(type(self).__name__)
+        _structural(check, self)
+        X = check.array(self, "X0", ndim=2, ge=0.0)
+        n = None if X is None else X.shape[0]
+        check.array(self, "L0", ndim=1, shape=None if n is None else (n,), gt=0.0)
+        pi = check.array(self, "pi_prev", ndim=2, shape=None if n is None else (n, n), ge=0.0)
+        if pi is not None:
+            check_stochastic(check, "pi_prev", pi)
+        rtol = check.scalar(self, "balance_rtol", gt=0.0)
+        check.done()
+        TradeData(X=self.X0, L=self.L0, balance_rtol=rtol)  # flows: balance, connectedness
+
+    @property
+    def n_regions(self) -> int:
+        return int(self.X0.shape[0])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Numerics(Record):
+    """tol: largest relative change of any L_jt between outer iterations at convergence (also
+    the tolerance of the Bellman fixed points). market_tol: trade imbalance relative to gross
+    trade in each period. method: root finder for the labour path ("anderson" mixing,
+"krylov" for Newton-Krylov, "broyden1"); max_iter bounds its iterations. horizon_tol: largest
+    admissible relative one-period population change at T (else the horizon is too short).
+    """
+
+    tol: float = 1e-11
+    max_iter: int = 500
+    method: str = "anderson"
+    market_tol: float = 1e-12
+    market_max_iter: int = 100
+    horizon_tol: float = 1e-6
+
+    def __post_init__(self) -> None:
+        check = Checker(type(self).__name__)
+        check.scalar(self, "tol", ge=1e-14, lt=1e-2)
+        check.scalar(self, "max_iter", ge=1, integer=True)
+        check.require(self.method in _METHODS, "method", f"must be one of {_METHODS}",
+                      self.method)
+        check.scalar(self, "market_tol", ge=1e-14, lt=1e-2)
+        check.scalar(self, "market_max_iter", ge=1, integer=True)
+        check.scalar(self, "horizon_tol", gt=0.0)
+        check.done()
+
+
+_METHODS = ("anderson", "krylov", "broyden1")
+
+
+def check_fundamental_changes(owner: str, name: str, value, n: int) -> np.ndarray:
+    """A (T, N) path of positive changes in productivity (T >= 1)."""
+    check = Checker(owner)
+    arr = check.check_array(value, name, ndim=2, gt=0.0)
+    if arr is not None:
+        check.require(arr.shape[0] >= 1 and arr.shape[1] == n, name,
+                      f"must have shape (T, {n}) with T >= 1", Described(f"shape {arr.shape}"))
+    check.done()
+    return arr
+
+
+def _structural(check: Checker, obj) -> None:
+    check.scalar(obj, "sigma", gt=1.0)
+    check.scalar(obj, "beta", gt=0.0, lt=1.0)
+    check.scalar(obj, "nu", gt=0.0)
