@@ -1,4 +1,9 @@
-"""Dynamic spatial equilibrium with forward-looking migration (Part A: one sector, N regions).
+"""Dynamic spatial equilibrium with forward-looking migration.
+
+Part A: one sector, N regions (the lecture model). Part B: Caliendo-Dvorkin-Parro (2019),
+N regions x J sectors with non-employment, structures and input-output (``solve_cdp``,
+``solve_cdp_hat``, ``solve_cdp_counterfactual``, ``solve_cdp_steady_state``; parameters
+``Structure``, ``CDPParams``, ``CDPObservables``; modules cdp_*.py).
 
 Source: Rudik, AEM 7130 lecture 11 (papers/001), "Armington with dynamic migration" and
 "Dynamic hat algebra"; Caliendo, Dvorkin and Parro (2019) for counterfactuals relative to a
@@ -11,6 +16,20 @@ baseline ("hat of dots"). Entry points:
 """
 
 from ..protocol import ModelSpec
+from .cdp_dynamic import (
+    solve_cdp,
+    solve_cdp_counterfactual,
+    solve_cdp_hat,
+    solve_cdp_steady_state,
+)
+from .cdp_params import CDPObservables, CDPParams, Structure
+from .cdp_result import (
+    CDP_COUNTERFACTUAL_MOMENTS,
+    CDP_PATH_MOMENTS,
+    CDPCounterfactual,
+    CDPHatPath,
+    CDPPath,
+)
 from .hat import solve_counterfactual, solve_dynamic_hat
 from .params import Numerics, Observables, Params
 from .result import (
@@ -35,9 +54,16 @@ MODEL = ModelSpec(
 )
 
 __all__ = [
+    "CDP_COUNTERFACTUAL_MOMENTS",
+    "CDP_PATH_MOMENTS",
     "COUNTERFACTUAL_MOMENTS",
     "MODEL",
     "PATH_MOMENTS",
+    "CDPCounterfactual",
+    "CDPHatPath",
+    "CDPObservables",
+    "CDPParams",
+    "CDPPath",
     "CounterfactualPath",
     "HatPath",
     "LevelsPath",
@@ -45,7 +71,12 @@ __all__ = [
     "Observables",
     "Params",
     "SteadyState",
+    "Structure",
     "solve",
+    "solve_cdp",
+    "solve_cdp_counterfactual",
+    "solve_cdp_hat",
+    "solve_cdp_steady_state",
     "solve_counterfactual",
     "solve_dynamic_hat",
     "solve_steady_state",

@@ -17,8 +17,9 @@ with W_{T+1} = W_T (the economy is in its steady state from T on: u-dot -> 1).
   s = 0, W = V' - V.
 
 One pass of the lecture's outer loop: given a labour path, clear every period's static market
-(``markets``), compute values backward and migration shares, push labour forward. The labour
-path is the root of (new path - old path), found by Anderson mixing or Newton-Krylov.
+(``markets``; the "regions" may be any set of labour markets, e.g. Caliendo-Dvorkin-Parro's
+region x sector markets), compute values backward and migration shares, push labour forward.
+The labour path is the root of (new path - old path), found by Anderson mixing or Newton-Krylov.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class MarketPath:
     n_newton: int
 
 
+#: ``markets(L_path, warm) -> path``; the engine reads only ``path.log_r`` (g_t, (T+1, n)) and
+#: hands ``path.log_x`` back as ``warm`` on the next call, so any path type with those two
+#: attributes serves (MarketPath here; CDPMarketPath for sectors x regions, cdp_static.py).
 Markets = Callable[[np.ndarray, np.ndarray | None], MarketPath]
 
 

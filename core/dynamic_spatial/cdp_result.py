@@ -1,0 +1,255 @@
+"""Solutions of the Caliendo-Dvorkin-Parro economy: levels path, time changes, counterfactual.
+
+Axes: t (0..T) first. Labour-market arrays are (N, S) per period: slot 0 is non-employment
+when the structure has it, then the J sectors (``employment`` and ``non_employment`` split
+them). ``mu[t, m, m']`` (M = N S, m = n S + s) moves households at the end of period t,
+L_{t+1} = mu_t' L_t (eq. 3). ``X[t, j, i, n]`` flows of sector j from i to n; ``lam`` shares
+of the destination's spending. w (T+1, N, J) wages; P_rel (T+1, N, J) sectoral and Pc_rel
+(T+1, N) consumer price indices relative to t = 0; V_rel (T+1, N, S) = V_t - V_0.
+Time changes x-dot_t = x_t / x_{t-1} are (T, ...) arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cdp_params import CDPObservables, CDPParams, Structure
+from .params import Numerics
+from .result import half_life
+
+#: Moments of a CDP path: name -> meaning (market k = the (n, j) with largest |log A_T/A_0|).
+CDP_PATH_MOMENTS: dict[str, str] = {
+    "shocked_region": "region n of the most-shocked market",
+    "shocked_sector": "sector j (1..J) of the most-shocked market",
+    "employment_change_long_run": "L_T / L_0 - 1 of the shocked market",
+    "employment_half_life": "periods until the shocked market has made half its change",
+    "real_wage_change_long_run": "(w/P)_T / (w/P)_0 - 1 in the shocked market",
+    "non_employment_rate_T": "world non-employment share at T (0 without non-employment)",
+    "horizon_gap": "relative one-period change of any market's population at T",
+}
+
+#: Moments of a CDP counterfactual relative to its baseline.
+CDP_COUNTERFACTUAL_MOMENTS: dict[str, str] = {
+    "shocked_region": "region n of the market with the largest |log A'_T / A_T|",
+    "shocked_sector": "its sector j (1..J)",
+    "employment_change_long_run": "L'_T / L_T - 1 in the shocked market",
+    "employment_half_life": "periods until log(L'_t / L_t) of that market reaches half its "
+    "value at T",
+    "welfare_ce_shocked": "consumption-equivalent welfare change of the shocked market",
+    "welfare_ce_mean": "L_0-weighted mean consumption-equivalent welfare change",
+}
+
+
+class _Markets:
+    """Views shared by all CDP paths (needs ``structure`` and ``L``)."""
+
+    __slots__ = ()
+
+    @property
+    def employment(self) -> np.ndarray:
+        return self.L[..., int(self.structure.non_employment):]
+
+    @property
+    def non_employment(self) -> np.ndarray:
+        """(T+1, N) non-employed households (zeros without non-employment)."""
+        if self.structure.non_employment:
+            return self.L[..., 0]
+        return np.zeros(self.L.shape[:-1])
+
+    @property
+    def R(self) -> np.ndarray:
+        """(T+1, N, J) gross output by market."""
+        return self.X.sum(axis=3).transpose(0, 2, 1)
+
+    @property
+    def beta(self) -> float:
+        return self.structure.beta
+
+    @property
+    def nu(self) -> float:
+        return self.structure.nu
+
+
+class _TimeChanges(_Markets):
+    __slots__ = ()
+
+    @property
+    def w_dot(self) -> np.ndarray:
+        return self.w[1:] / self.w[:-1]
+
+    @property
+    def P_dot(self) -> np.ndarray:
+        return self.P_rel[1:] / self.P_rel[:-1]
+
+    @property
+    def Pc_dot(self) -> np.ndarray:
+        return self.Pc_rel[1:] / self.Pc_rel[:-1]
+
+    @property
+    def u_dot(self) -> np.ndarray:
+        """(T, N, S) u-dot_t = exp(V_t - V_{t-1})."""
+        return np.exp(np.diff(self.V_rel, axis=0))
+
+    @property
+    def real_wage_rel(self) -> np.ndarray:
+        """(T+1, N, J) (w_t / Pc_t) / (w_0 / Pc_0)."""
+        real = self.w / self.Pc_rel[:, :, None]
+        return real / real[0]
+
+    def _path_moments(self, log_A_change: np.ndarray) -> dict[str, float]:
+        n, j = np.unravel_index(int(np.argmax(np.abs(log_A_change))), log_A_change.shape)
+        emp = self.employment[:, n, j]
+        L = self.L
+        return {
+            "shocked_region": float(n),
+            "shocked_sector": float(j + 1),
+            "employment_change_long_run": float(emp[-1] / emp[0] - 1.0),
+            "employment_half_life": half_life(np.log(emp)),
+            "real_wage_change_long_run": float(self.real_wage_rel[-1, n, j] - 1.0),
+            "non_employment_rate_T": float(self.non_employment[-1].sum() / L[-1].sum()),
+            "horizon_gap": float(self.residuals["horizon_gap"]),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CDPPath(_TimeChanges):
+    """Perfect-foresight path in levels (world value added = total households each period).
+
+    P (T+1, N, J) and Pc (T+1, N) price levels, V (T+1, N, S) values, mu_prev (M, M) the
+    period -1 migration matrix implied by perfect foresight (the observable hat algebra takes).
+    """
+
+    w: np.ndarray
+    P: np.ndarray
+    Pc: np.ndarray
+    P_rel: np.ndarray
+    Pc_rel: np.ndarray
+    L: np.ndarray
+    V: np.ndarray
+    V_rel: np.ndarray
+    mu: np.ndarray
+    mu_prev: np.ndarray
+    lam: np.ndarray
+    X: np.ndarray
+    converged: bool
+    n_iter: int
+    residuals: Mapping[str, float]
+    history: tuple[float, ...]
+    params: CDPParams
+    numerics: Numerics
+
+    @property
+    def structure(self) -> Structure:
+        return self.params.structure
+
+    @property
+    def A_dot(self) -> np.ndarray:
+        A = self.params.A_path
+        return A[1:] / A[:-1]
+
+    def observables(self) -> CDPObservables:
+        """Period-0 data: X_0, L_0, mu_{-1} and the structure."""
+        return CDPObservables(X0=self.X[0], L0=self.L[0], mu_prev=self.mu_prev,
+                              structure=self.structure)
+
+    def moments(self) -> dict[str, float]:
+        A = self.params.A_path
+        return self._path_moments(np.log(A[-1] / A[0]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CDPHatPath(_TimeChanges):
+    """Dynamic hat algebra solution from observables (w in the data's units,
+    w_0 = gamma (1 - xi) R_0 / L_0). A_dot: (T, N, J) changes in productivity used."""
+
+    w: np.ndarray
+    P_rel: np.ndarray
+    Pc_rel: np.ndarray
+    L: np.ndarray
+    V_rel: np.ndarray
+    mu: np.ndarray
+    lam: np.ndarray
+    X: np.ndarray
+    A_dot: np.ndarray
+    converged: bool
+    n_iter: int
+    residuals: Mapping[str, float]
+    history: tuple[float, ...]
+    inputs: CDPObservables
+    numerics: Numerics
+
+    @property
+    def structure(self) -> Structure:
+        return self.inputs.structure
+
+    def moments(self) -> dict[str, float]:
+        return self._path_moments(np.sum(np.log(self.A_dot), axis=0))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CDPCounterfactual(_Markets):
+    """Counterfactual relative to a baseline (hat of dots, CDP Proposition 2).
+
+    w_ratio (T+1, N, J) = w'_t / w_t, P_ratio (T+1, N, J), Pc_ratio (T+1, N), V_diff (T+1, N, S)
+    = V'_t - V_t = log(u'_t / u_t). L, mu, lam, X: counterfactual paths (a new baseline).
+    L_base: (T+1, N, S). A_hat: (T, N, J) = A-dot'_t / A-dot_t. Hats of dots x-hat_t =
+    x-dot'_t / x-dot_t are the properties w_hat, P_hat, u_hat, L_hat.
+    """
+
+    w_ratio: np.ndarray
+    P_ratio: np.ndarray
+    Pc_ratio: np.ndarray
+    V_diff: np.ndarray
+    L: np.ndarray
+    mu: np.ndarray
+    lam: np.ndarray
+    X: np.ndarray
+    L_base: np.ndarray
+    A_hat: np.ndarray
+    structure: Structure
+    converged: bool
+    n_iter: int
+    residuals: Mapping[str, float]
+    history: tuple[float, ...]
+    numerics: Numerics
+
+    @property
+    def w_hat(self) -> np.ndarray:
+        return self.w_ratio[1:] / self.w_ratio[:-1]
+
+    @property
+    def P_hat(self) -> np.ndarray:
+        return self.P_ratio[1:] / self.P_ratio[:-1]
+
+    @property
+    def u_hat(self) -> np.ndarray:
+        return np.exp(np.diff(self.V_diff, axis=0))
+
+    @property
+    def L_hat(self) -> np.ndarray:
+        ratio = self.L / self.L_base
+        return ratio[1:] / ratio[:-1]
+
+    @property
+    def welfare_ce(self) -> np.ndarray:
+        """(N, S) CDP's welfare change of each market's period-0 households in consumption
+        equivalents: exp((1 - beta)(V'_0 - V_0)) - 1, V'_0 - V_0 = log u-hat cumulated."""
+        return np.exp((1.0 - self.beta) * self.V_diff[0]) - 1.0
+
+    def moments(self) -> dict[str, float]:
+        change = np.sum(np.log(self.A_hat), axis=0)
+        n, j = np.unravel_index(int(np.argmax(np.abs(change))), change.shape)
+        h = int(self.structure.non_employment)
+        gap = np.log(self.L[:, n, h + j] / self.L_base[:, n, h + j])
+        weights = self.L[0] / self.L[0].sum()
+        return {
+            "shocked_region": float(n),
+            "shocked_sector": float(j + 1),
+            "employment_change_long_run": float(np.exp(gap[-1]) - 1.0),
+            "employment_half_life": half_life(gap),
+            "welfare_ce_shocked": float(self.welfare_ce[n, h + j]),
+            "welfare_ce_mean": float(np.sum(weights * self.welfare_ce)),
+        }
