@@ -7,8 +7,11 @@
 
 from ..protocol import ModelSpec
 from . import examples
+from .data import SpatialData, load_synthetic
 from .params import Numerics, Params
 from .result import Solution
+from .shocks import RegionShock, region_shock
+from .simulate import Panel, simulate_panel
 from .solve import solve
 
 MODEL = ModelSpec(
@@ -16,7 +19,7 @@ MODEL = ModelSpec(
     description=(
         "Households in (location, income state, assets) with CRRA utility, a borrowing "
         "limit and logit migration; EGM and a direct stationary-distribution solve; "
-        "closures: partial (r given), bond (Huggett), capital (Aiyagari)."
+        "closures: partial (r given), bond (Huggett), capital (Aiyagari), spatial (DFM)."
     ),
     Params=Params,
     Numerics=Numerics,
@@ -24,4 +27,5 @@ MODEL = ModelSpec(
     source="Donald, Fukui and Miyauchi, appendix B.2.1; Huggett (1993); Aiyagari (1994)",
 )
 
-__all__ = ["MODEL", "Numerics", "Params", "Solution", "examples", "solve"]
+__all__ = ["MODEL", "Numerics", "Panel", "Params", "RegionShock", "Solution", "SpatialData",
+           "examples", "load_synthetic", "region_shock", "simulate_panel", "solve"]

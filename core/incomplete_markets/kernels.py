@@ -156,20 +156,40 @@ def solve_household(c, v, a_grid, y, P, Pi, log_chi, theta, one_plus_r, beta_ome
                     tol_c, tol_v, max_iter, out_ap, out_W, out_dW, out_mu):
     """Iterate EGM (and values if J > 1) to tolerance; c, v updated in place.
 
-    With J = 1 the values do not affect policies, so they are computed once the
-    policies have converged (``evaluate_values``). Returns (status, n_iter,
-    max |dc|, max rel |dv|); on success out_mu/out_W/out_dW match the final values.
+    Convergence is judged on plain EGM steps (max |dc| < tol_c, max rel |dv| <
+    tol_v). Once the step sizes shrink geometrically at a steady ratio lam, the
+    iterate is extrapolated along the last step by lam/(1 - lam) (Aitken on the
+    dominant mode, ``_extrapolate``); that only moves the starting point of the
+    next plain step, so it cannot change what counts as converged. With J = 1
+    the values do not affect policies and are computed once the policies have
+    converged (``evaluate_values``). Returns (status, n_iter, max |dc|, max rel
+    |dv|); on success out_mu/out_W/out_dW match the final values.
     """
     J, _, n = c.shape
     buf = np.empty(J)
     a_endo = np.empty(n)
+    c_old = c.copy()
+    v_old = v.copy()
+    c_plain = c.copy()  # the plain iterate before the last extrapolation
+    v_plain = v.copy()
+    dc_prev = np.zeros_like(c)  # the previous steps
+    dv_prev = np.zeros_like(v)
+    since = np.zeros(2, dtype=np.int64)  # plain steps since extrapolating; -1: switched off
     dc = np.inf
     dv = np.inf
     with_values = J > 1
     for it in range(1, max_iter + 1):
+        fresh = since[0] == 0 or since[1] == 0
+        c_old[:] = c
+        v_old[:] = v
         migration_block(v, c, P, log_chi, theta, one_plus_r, gamma, out_W, out_dW, out_mu, buf)
         status, dc, dv = egm_step(out_W, out_dW, a_grid, y, P, Pi, one_plus_r, beta_omega,
                                   gamma, c, out_ap, v, a_endo, with_values)
+        if status != OK and fresh:
+            c[:] = c_plain  # the extrapolated point was bad: resume plainly, never again
+            v[:] = v_plain
+            since[:] = -1
+            continue
         if status != OK:
             return status, it, dc, dv
         if dc < tol_c and (dv < tol_v or not with_values):
@@ -181,14 +201,87 @@ def solve_household(c, v, a_grid, y, P, Pi, log_chi, theta, one_plus_r, beta_ome
             migration_block(v, c, P, log_chi, theta, one_plus_r, gamma, out_W, out_dW, out_mu,
                             buf)
             return OK, it, dc, dv
+        c_plain[:] = c
+        v_plain[:] = v
+        _extrapolate(c, c_old, dc_prev, since, 0, True)
+        if with_values:
+            _extrapolate(v, v_old, dv_prev, since, 1, False)
     return MAX_ITER, max_iter, dc, dv
+
+
+_EXTRAP_GAP = 3  # plain steps between two extrapolations
+_EXTRAP_ALIGN = 0.05  # max |step - lam * previous step| relative to max |step|
+_EXTRAP_MAX_RATIO = 0.999  # no extrapolation when the ratio is this close to 1
+
+
+@njit(cache=True)
+def _extrapolate(x, x_old, d_prev, since, row, policy):
+    """x += (x - x_old) lam/(1 - lam) once the steps shrink along one direction.
+
+    lam is the least-squares ratio of this step to the previous one (d_prev,
+    overwritten with this step); extrapolating requires the step to equal lam
+    times the previous one up to 5% of its size (the error is then dominated
+    by one mode, which the jump removes). since[row] counts plain steps since
+    the last extrapolation (-1: switched off). For a ``policy`` (consumption)
+    the new point must stay positive and increasing in assets, else the factor
+    is halved (up to three times) or the plain iterate is kept.
+    """
+    num = 0.0
+    den = 0.0
+    for idx in np.ndindex(x.shape):
+        d = x[idx] - x_old[idx]
+        num += d * d_prev[idx]
+        den += d_prev[idx] * d_prev[idx]
+    lam = num / den if den > 0.0 else 0.0
+    miss = 0.0
+    size = 0.0
+    for idx in np.ndindex(x.shape):
+        d = x[idx] - x_old[idx]
+        miss = max(miss, abs(d - lam * d_prev[idx]))
+        size = max(size, abs(d))
+        d_prev[idx] = d
+    if since[row] < 0:
+        return
+    since[row] += 1
+    if since[row] < _EXTRAP_GAP or not (0.0 < lam < _EXTRAP_MAX_RATIO):
+        return
+    if not miss <= _EXTRAP_ALIGN * size:
+        return
+    factor = lam / (1.0 - lam)
+    if policy:
+        for _ in range(4):
+            if _increasing_after(x, x_old, factor):
+                break
+            factor *= 0.5
+        else:
+            return
+    for idx in np.ndindex(x.shape):
+        x[idx] += factor * (x[idx] - x_old[idx])
+    since[row] = 0
+
+
+@njit(cache=True)
+def _increasing_after(x, x_old, factor):
+    """Whether x + factor (x - x_old) is positive and increasing along the last axis."""
+    J, S, n = x.shape
+    for j in range(J):
+        for s in range(S):
+            prev = 0.0
+            for m in range(n):
+                z = x[j, s, m] + factor * (x[j, s, m] - x_old[j, s, m])
+                if not z > prev:
+                    return False
+                prev = z
+    return True
 
 
 @njit(cache=True)
 def evaluate_values(c, ap, a_grid, Pi, beta_omega, gamma, tol_v, max_iter, v):
     """Values of fixed policies without migration (J = 1): v = u(c) + beta omega E v(a').
 
-    Iterates from the v given; returns (status, last max rel |dv|).
+    Iterates from the v given, extrapolating the dominant mode as in
+    ``solve_household`` (for this linear map it is the constant vector, ratio
+    beta omega); returns (status, last max rel |dv|).
     """
     _, S, n = c.shape
     u = np.empty((S, n))
@@ -201,8 +294,12 @@ def evaluate_values(c, ap, a_grid, Pi, beta_omega, gamma, tol_v, max_iter, v):
             q[s, m] = k
             t[s, m] = (ap[0, s, m] - a_grid[k]) / (a_grid[k + 1] - a_grid[k])
     ev = np.empty((S, n))
+    v_old = v.copy()
+    dv_prev = np.zeros_like(v)
+    since = np.zeros(1, dtype=np.int64)
     dv = np.inf
     for _ in range(max_iter):
+        v_old[:] = v
         for s in range(S):
             for i in range(n):
                 acc = 0.0
@@ -220,6 +317,7 @@ def evaluate_values(c, ap, a_grid, Pi, beta_omega, gamma, tol_v, max_iter, v):
             return OK, dv
         if not np.isfinite(dv):
             return NONFINITE, dv
+        _extrapolate(v, v_old, dv_prev, since, 0, False)
     return MAX_ITER, dv
 
 

@@ -18,7 +18,7 @@ from ..numerics.markov import check_stochastic
 from ..protocol import Record
 from ..validation import Checker
 
-CLOSURES = ("partial", "bond", "capital")
+CLOSURES = ("partial", "bond", "capital", "spatial")
 GRIDS = ("power", "double_exponential")
 
 
@@ -34,9 +34,19 @@ class Params(Record):
     value, so in the (1+r)-form the limit is a_low / (1 + r) and moves with r.
     w, P, T: (J,) location wage (efficiency), price index, transfer. chi: (J, J)
     migration-cost shifters, chi[j, j] = 1; theta: migration elasticity.
-    closure: 'partial' (r given), 'bond' (zero net supply, Huggett) or 'capital'
-    (Cobb-Douglas firm tfp K^alpha L^(1-alpha), depreciation delta, Aiyagari).
+    closure: 'partial' (r given), 'bond' (zero net supply, Huggett), 'capital'
+    (Cobb-Douglas firm tfp K^alpha L^(1-alpha), depreciation delta, Aiyagari) or
+    'spatial' (DFM section 4: bonds in zero net supply plus CES goods markets and
+    population consistency, see ``spatial.py``).
     r: the interest rate in 'partial'; otherwise an optional starting guess.
+
+    Spatial closure only: sigma_trade (> 1): trade elasticity; A (J, J):
+    productivity shifters, A[k, j] for goods made in k and sold in j (eq. 54,
+    productivity A_kj L_k^alpha_agg); alpha_agg: agglomeration elasticity
+    (|alpha_agg| < 1); kappa_transfer (J,): transfer rates, T_j = kappa_j w_j +
+    T_bar (default zeros). There w is the starting guess of wages (rescaled so
+    w[0] = 1) and P, T are outputs (may be omitted): the solution's params carry
+    the equilibrium w, P, T (and r).
     """
 
     gamma: float
@@ -56,6 +66,10 @@ class Params(Record):
     alpha: float = 0.36
     delta: float = 0.08
     tfp: float = 1.0
+    sigma_trade: float = 5.0
+    A: np.ndarray | None = None
+    alpha_agg: float = 0.0
+    kappa_transfer: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         check = Checker(type(self).__name__)
@@ -71,6 +85,8 @@ class Params(Record):
             check_stochastic(check, "Pi", Pi)
         w = check.array(self, "w", ndim=1, gt=0.0)
         J = None if w is None else w.shape[0]
+        if self.closure == "spatial" and J is not None:
+            self._fill_spatial_outputs(J)
         vec = None if J is None else (J,)
         check.array(self, "P", ndim=1, shape=vec, gt=0.0)
         check.array(self, "T", ndim=1, shape=vec)
@@ -94,15 +110,35 @@ class Params(Record):
             return
         if self.closure == "partial":
             check.require(self.r is not None, "r", "is required with closure='partial'", None)
-        if self.closure == "bond" and isinstance(self.a_low, float):
+        if self.closure in ("bond", "spatial") and isinstance(self.a_low, float):
             check.require(self.a_low < 0.0, "a_low",
-                          "must be < 0 with closure='bond' (bonds in zero net supply)", self.a_low)
+                          f"must be < 0 with closure='{self.closure}' (bonds in zero net supply)",
+                          self.a_low)
+        if self.closure == "spatial":
+            self._check_spatial(check)
         if self.closure == "capital":
             check.scalar(self, "alpha", gt=0.0, lt=1.0)
             check.scalar(self, "delta", ge=0.0, le=1.0)
             check.scalar(self, "tfp", gt=0.0)
             check.require(not self.limit_on_face_value, "limit_on_face_value",
                           "must be False with closure='capital'", True)
+
+    def _fill_spatial_outputs(self, J: int) -> None:
+        """P and T are outputs of the spatial closure: omitted (length 1) means ones/zeros."""
+        for name, fill in (("P", 1.0), ("T", 0.0)):
+            if J > 1 and np.shape(getattr(self, name)) == (1,):
+                object.__setattr__(self, name, np.full(J, fill))
+
+    def _check_spatial(self, check: Checker) -> None:
+        J = self.w.shape[0] if isinstance(self.w, np.ndarray) else None
+        check.scalar(self, "sigma_trade", gt=1.0)
+        check.scalar(self, "alpha_agg", gt=-1.0, lt=1.0)
+        check.array(self, "A", ndim=2, shape=None if J is None else (J, J), gt=0.0)
+        if self.kappa_transfer is None and J is not None:
+            object.__setattr__(self, "kappa_transfer", np.zeros(J))
+        check.array(self, "kappa_transfer", ndim=1, shape=None if J is None else (J,))
+        check.require(not self.limit_on_face_value, "limit_on_face_value",
+                      "must be False with closure='spatial'", True)
 
     def _check_rate(self, check: Checker) -> None:
         if self.r is None:
@@ -143,6 +179,15 @@ class Numerics(Record):
     interest-rate bracket in general equilibrium. r_min: lower end of the search
     for r (None: -0.5 for 'bond', -0.99 delta for 'capital'); r_margin: distance
     kept from 1/(beta omega) - 1. r_step: first bracket step around a guess.
+    Spatial closure: tol_spatial bounds the goods-market residuals (relative to
+    each location's labour income) and the population residuals (relative to
+    each location's population). Household values are off their fixed point by
+    about tol_value / (1 - beta omega), which moves populations by about 1e-7 at
+    the defaults, so the spatial closure tightens tol_policy and tol_value to
+    at most 0.01 tol_spatial (1 - beta omega). max_iter_spatial caps the outer
+    iterations;
+    damping_spatial is xi of B.23-B.24; memory_spatial is the Anderson depth
+    (0: plain damped updates).
     """
 
     n_a: int = 500
@@ -158,6 +203,10 @@ class Numerics(Record):
     r_min: float | None = None
     r_margin: float = 1e-10
     r_step: float = 1e-3
+    tol_spatial: float = 1e-6
+    max_iter_spatial: int = 300
+    damping_spatial: float = 0.5
+    memory_spatial: int = 8
 
     def __post_init__(self) -> None:
         check = Checker(type(self).__name__)
@@ -165,8 +214,12 @@ class Numerics(Record):
         check.scalar(self, "a_max")
         check.require(self.grid in GRIDS, "grid", f"must be one of {list(GRIDS)}", self.grid)
         check.scalar(self, "curvature", gt=0.0)
-        for name in ("tol_policy", "tol_value", "tol_dist", "tol_r", "r_margin", "r_step"):
+        for name in ("tol_policy", "tol_value", "tol_dist", "tol_r", "r_margin", "r_step",
+                     "tol_spatial"):
             check.scalar(self, name, gt=0.0)
+        check.scalar(self, "damping_spatial", gt=0.0, le=1.0)
+        check.scalar(self, "max_iter_spatial", ge=1, integer=True)
+        check.scalar(self, "memory_spatial", ge=0, integer=True)
         check.scalar(self, "max_iter_household", ge=1, integer=True)
         check.scalar(self, "max_iter_ge", ge=1, integer=True)
         if self.r_min is not None:

@@ -28,7 +28,9 @@ class Solution:
     household block (1 in partial equilibrium); n_iter_household the EGM
     iterations of the last one. residuals: market_clearing (assets minus supply:
     0 for bonds, K for capital, nan in partial equilibrium), policy_change,
-    value_change, distribution_l1.
+    value_change, distribution_l1. market_slope: d(market_clearing)/dr near the
+    solution from the interest-rate search (nan in partial equilibrium); warm
+    starts use it for a Newton first step.
     """
 
     params: Params
@@ -49,6 +51,7 @@ class Solution:
     n_iter: int
     n_iter_household: int
     residuals: Mapping[str, float]
+    market_slope: float = float("nan")
 
     @property
     def aggregate_assets(self) -> float:
@@ -79,6 +82,35 @@ class Solution:
         return np.divide(leaving, pre.sum(axis=(1, 2)),
                          out=np.zeros(J), where=pre.sum(axis=(1, 2)) > 0)
 
+    def population_shares(self) -> np.ndarray:
+        """(J,) population shares L_j / sum L (DFM eq. 50)."""
+        return self.population / self.population.sum()
+
+    def consumption_per_capita(self) -> np.ndarray:
+        """(J,) real consumption per resident, integral C_j dphi_j / L_j (DFM Figure 1)."""
+        total = np.sum(self.dist * self.c, axis=(1, 2))
+        return np.divide(total, self.population, out=np.full(total.shape, np.nan),
+                         where=self.population > 0)
+
+    def real_wage(self) -> np.ndarray:
+        """(J,) real wage per efficiency unit, wage * w_j / P_j."""
+        return self.wage * self.params.w / self.params.P
+
+    def welfare_ce(self, by_location: bool = False):
+        """Utilitarian welfare of newborns in consumption-equivalent units (DFM Table 2 note).
+
+        C_eq = u^-1((1 - beta omega) W) with W = sum dist * v: newborns inherit
+        their parent's location, income state and assets, so they are distributed
+        as dist. ``by_location``: (J,) C_eq of W_j = E[v | location j].
+        """
+        if by_location:
+            W = np.sum(self.dist * self.v, axis=(1, 2)) / self.population
+        else:
+            W = float(np.sum(self.dist * self.v))
+        x = (1.0 - self.params.beta * self.params.omega) * W
+        g = self.params.gamma
+        return np.exp(x) if g == 1.0 else (1.0 + (1.0 - g) * x) ** (1.0 / (1.0 - g))
+
     def moments(self) -> dict[str, float]:
         """Named scalar moments (the names sweeps and estimation use).
 
@@ -89,7 +121,10 @@ class Solution:
         population_share_max/min; consumption_mean (real, sum dist * c);
         euler_error_max_log10 / euler_error_mean_log10 (log10 of the largest and
         mean of log10 of |c_euler/c - 1| over unconstrained nodes, unweighted);
-        market_clearing_residual; distribution_mass; wage; capital.
+        market_clearing_residual; distribution_mass; wage; capital; welfare_ce
+        (welfare_ce()); consumption_pc_log_sd and real_wage_log_sd (population-
+        weighted s.d. across locations of log consumption_per_capita() and log
+        real_wage(); 0 with one location).
         """
         d = self.dist
         limit = self.a_grid[0]
@@ -113,7 +148,20 @@ class Solution:
             "distribution_mass": float(d.sum()),
             "wage": float(self.wage),
             "capital": float(self.capital),
+            **_spatial_moments(self),
         }
+
+
+def _spatial_moments(sol: Solution) -> dict[str, float]:
+    shares = sol.population_shares()
+
+    def log_sd(x: np.ndarray) -> float:
+        lx = np.log(x)
+        return float(np.sqrt(shares @ (lx - shares @ lx) ** 2))
+
+    return {"welfare_ce": float(sol.welfare_ce()),
+            "consumption_pc_log_sd": log_sd(sol.consumption_per_capita()),
+            "real_wage_log_sd": log_sd(sol.real_wage())}
 
 
 def wealth_gini(mass: np.ndarray, values: np.ndarray) -> float:

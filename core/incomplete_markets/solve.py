@@ -3,18 +3,20 @@
 ``solve(params, numerics, warm_start)`` handles the closures 'partial' (r
 given), 'bond' (Huggett: assets in zero net supply) and 'capital' (Aiyagari:
 assets equal the capital demanded by a Cobb-Douglas firm). In the general
-equilibrium closures r is found by Brent's method on the excess asset supply,
-which rises in r; the bracket is the admissible interval (cold) or grows
-from the warm start's r (warm).
+equilibrium closures r is found from the excess asset supply, which rises in
+r: overshooting secant steps from a start (the warm start's r and market
+slope, else a default) until it changes sign, then safeguarded secant steps to
+a bracket of width tol_r. Household solves start from the policies at the
+nearest r already solved.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from types import MappingProxyType
 
 import numpy as np
-from scipy.optimize import brentq
 
 from ..errors import InvalidParamsError, SolverConvergenceError, Violation
 from ..protocol import readonly
@@ -35,33 +37,41 @@ def solve(params: Params, numerics: Numerics | None = None,
     """
     numerics = Numerics() if numerics is None else numerics
     _check_inputs(params, numerics, warm_start)
+    if params.closure == "spatial":
+        from .spatial import solve_spatial  # spatial.py calls back into solve()
+
+        return solve_spatial(params, numerics, warm_start)
     guess = None if warm_start is None else _state_from(warm_start)
     if params.closure == "partial":
         state = solve_at_prices(params, numerics, params.r, 1.0, guess)
         return _solution(params, numerics, state, n_iter=1)
     excess = _Excess(params, numerics, guess)
-    lo, hi = _bracket(excess, params, numerics, guess)
-    r_star, info = brentq(excess, lo, hi, xtol=numerics.tol_r, rtol=4.0 * np.finfo(float).eps,
-                          maxiter=numerics.max_iter_ge, full_output=True, disp=False)
-    if not info.converged:
-        raise SolverConvergenceError(
-            f"interest rate search did not converge ({info.flag})",
-            residuals={"market_clearing": excess(r_star)}, n_iter=excess.calls)
+    slope = None if warm_start is None else warm_start.market_slope
+    r_star = _find_rate(excess, params, numerics, guess, slope)
     state = excess.state_at(r_star)
     logger.debug("r=%.12g after %d household solves", r_star, excess.calls)
-    return _solution(params, numerics, state, n_iter=excess.calls)
+    return _solution(params, numerics, state, n_iter=excess.calls, slope=excess.slope)
 
 
 class _Excess:
-    """r -> excess asset supply; remembers the last household state as the next guess."""
+    """r -> excess asset supply, keeping a few recent household states.
+
+    Each household solve starts from the stored state with the nearest r, so
+    the search's last, closely spaced evaluations take a few EGM steps each.
+    ``slope`` is the latest difference quotient over points at least 1e-8 apart.
+    """
+
+    _KEEP = 4
 
     def __init__(self, params: Params, numerics: Numerics, guess: HouseholdState | None):
         self.params = params
         self.numerics = numerics
-        self.last = guess
+        self.guess = guess
         self.states: dict[float, HouseholdState] = {}
         self.values: dict[float, float] = {}
         self.calls = 0
+        self.slope = float("nan")
+        self._last: tuple[float, float] | None = None
 
     def __call__(self, r: float) -> float:
         r = float(r)
@@ -75,11 +85,31 @@ class _Excess:
             return self.states[r]
         self.calls += 1
         state = solve_at_prices(self.params, self.numerics, r, firm_wage(self.params, r),
-                                self.last)
-        self.last = state
-        self.values[r] = excess_supply(self.params, state)
-        self.states = {r: state}
+                                self._guess(r))
+        f = excess_supply(self.params, state)
+        if self._last is not None and abs(r - self._last[0]) > 1e-8:
+            self.slope = (f - self._last[1]) / (r - self._last[0])
+        self._last = (r, f)
+        self.values[r] = f
+        self.states[r] = state
+        while len(self.states) > self._KEEP:
+            far = max(self.states, key=lambda x: abs(x - r))
+            del self.states[far]
         return state
+
+
+    def _guess(self, r: float) -> HouseholdState | None:
+        """The nearest solved state, with c and v extrapolated linearly in r from the
+        two nearest when that keeps consumption positive and increasing in assets."""
+        near = sorted(self.states.values(), key=lambda st: abs(st.r - r))
+        if len(near) < 2:
+            return near[0] if near else self.guess
+        s0, s1 = near[0], near[1]
+        t = (r - s0.r) / (s0.r - s1.r)
+        c = s0.c + t * (s0.c - s1.c)
+        if not (np.all(c > 0.0) and np.all(np.diff(c, axis=2) > 0.0)):
+            return s0
+        return dataclasses.replace(s0, c=c, v=s0.v + t * (s0.v - s1.v))
 
 
 def excess_supply(params: Params, state: HouseholdState) -> float:
@@ -126,47 +156,100 @@ def admissible_rates(params: Params, numerics: Numerics) -> tuple[float, float]:
     return lo, hi
 
 
-def _bracket(excess: _Excess, params: Params, numerics: Numerics,
-             guess: HouseholdState | None) -> tuple[float, float]:
+def _find_rate(excess: _Excess, params: Params, numerics: Numerics,
+               guess: HouseholdState | None, slope: float | None) -> float:
+    """The r clearing the asset market, to a bracket of width numerics.tol_r.
+
+    Secant steps from a start (the warm start's r with its market slope, else
+    params.r, else a point near 1/(beta omega) - 1) until the excess supply
+    changes sign, then safeguarded secant steps inside the bracket (``_refine``).
+    Returns the bracket end with the smaller |excess|.
+    """
     lo, hi = admissible_rates(params, numerics)
     if not lo < hi:
         raise SolverConvergenceError(f"no admissible interest rate: r_min={lo:g} >= {hi:g}")
     r0 = guess.r if guess is not None else params.r
-    if r0 is not None and lo < r0 < hi:
-        found = _grow_bracket(excess, r0, lo, hi, numerics.r_step)
-        if found is not None:
-            return found
-    f_lo, f_hi = excess(lo), excess(hi)
-    if not (f_lo < 0.0 < f_hi):
-        raise SolverConvergenceError(
-            f"excess asset supply does not change sign on [{lo:.6g}, {hi:.6g}] "
-            "(raise a_max or lower r_min)", residuals={"excess_lo": f_lo, "excess_hi": f_hi},
-            n_iter=excess.calls)
-    return lo, hi
+    step = numerics.r_step
+    if r0 is None or not lo < r0 < hi:  # no guess: a wide first step from a default start
+        r0 = max(hi - max(0.25 * abs(hi), step), 0.5 * (lo + hi))
+        step = 0.5 * (hi - r0)
+    a, b = _bracket(excess, r0, lo, hi, step, slope)
+    a, b = _refine(excess, a, b, numerics)
+    return a if abs(excess(a)) <= abs(excess(b)) else b
 
 
-def _grow_bracket(excess: _Excess, r0: float, lo: float, hi: float, step: float):
-    """Steps away from r0 (x4 each time) until the sign changes; None if the edge is hit."""
-    f0 = excess(r0)
-    if f0 == 0.0:
-        return r0, r0
+def _bracket(excess: _Excess, r0: float, lo: float, hi: float, step: float,
+             slope: float | None) -> tuple[float, float]:
+    """(a, b) with excess(a) <= 0 <= excess(b), by overshooting secant steps from r0.
+
+    Excess supply rises in r. The first step is Newton with ``slope`` when
+    given (a warm start), else ``step``; later steps extrapolate the secant 10%
+    past its root. No step goes more than half way to the edge of (lo, hi).
+    """
+    x0, f0 = r0, excess(r0)
     up = f0 < 0.0
     edge = hi if up else lo
-    prev = r0
+    have_slope = slope is not None and np.isfinite(slope) and slope > 0.0
+    move = -1.1 * f0 / slope if have_slope else (step if up else -step)
     for _ in range(60):
-        r1 = r0 + step if up else r0 - step
-        r1 = edge if (r1 >= edge if up else r1 <= edge) else r1
-        f1 = excess(r1)
-        if f1 == 0.0 or (f1 > 0.0) == up:
-            return (prev, r1) if up else (r1, prev)
-        if r1 == edge:
-            return None
-        prev, step = r1, step * 4.0
-    return None
+        if f0 == 0.0:
+            return x0, x0
+        move = np.sign(edge - x0) * min(abs(move), 0.5 * abs(edge - x0))
+        x1 = x0 + move
+        f1 = excess(x1)
+        if (f1 >= 0.0) == up:
+            return (x0, x1) if up else (x1, x0)
+        secant = (f1 - f0) / (x1 - x0)
+        move = -1.1 * f1 / secant if secant > 0.0 else 4.0 * move
+        move = np.sign(move) * max(abs(move), abs(x1 - x0)) if secant <= 0.0 else move
+        x0, f0 = x1, f1
+    raise SolverConvergenceError(
+        f"excess asset supply does not change sign on [{lo:.6g}, {hi:.6g}] "
+        "(raise a_max or lower r_min)", residuals={"excess_last": f0}, n_iter=excess.calls)
+
+
+def _refine(excess: _Excess, a: float, b: float, numerics: Numerics) -> tuple[float, float]:
+    """Shrink the bracket [a, b] to width tol_r by safeguarded secant steps.
+
+    Candidates: the secant through the two latest points, else false position
+    on the bracket; bisection after three steps that each failed to halve the
+    smallest |excess| seen.
+    A candidate within tol_r of the latest point moves to 0.99 tol_r from it,
+    towards the root, so an accurate estimate closes the bracket in one more
+    solve; candidates stay 0.49 tol_r inside the bracket.
+    """
+    tol = numerics.tol_r
+    pts = [(a, excess(a)), (b, excess(b))]
+    stalls = 0
+    for _ in range(numerics.max_iter_ge):
+        if b - a <= tol:
+            return a, b
+        (x0, f0), (x1, f1) = pts[-2], pts[-1]
+        x = x1 - f1 * (x1 - x0) / (f1 - f0) if f1 != f0 else np.nan
+        if not a < x < b:
+            fa, fb = excess(a), excess(b)
+            x = (a * fb - b * fa) / (fb - fa)
+        if stalls >= 3:
+            x, stalls = 0.5 * (a + b), 0
+        x1 = pts[-1][0]
+        if abs(x - x1) < tol:  # force a step just across the root from the latest point
+            x = x1 + 0.99 * tol if x1 == a else x1 - 0.99 * tol
+        margin = 0.49 * tol
+        x = min(max(x, a + margin), b - margin)
+        fx = excess(x)
+        if fx == 0.0:
+            return x, x
+        a, b = (x, b) if fx < 0.0 else (a, x)
+        stalls = stalls + 1 if abs(fx) > 0.5 * min(abs(f) for _, f in pts) else 0
+        pts.append((x, fx))
+    raise SolverConvergenceError(
+        "interest rate search did not converge", residuals={"bracket_width": b - a,
+                                                            "market_clearing": excess(a)},
+        n_iter=excess.calls)
 
 
 def _solution(params: Params, numerics: Numerics, state: HouseholdState,
-              n_iter: int) -> Solution:
+              n_iter: int, slope: float = float("nan")) -> Solution:
     err = np.empty_like(state.c)
     kernels.euler_errors(state.c, state.ap, state.v, state.a_grid, params.P, params.Pi,
                          np.log(params.chi), params.theta, 1.0 + state.r,
@@ -182,7 +265,8 @@ def _solution(params: Params, numerics: Numerics, state: HouseholdState,
         v=readonly(state.v), mig=readonly(state.mu), dist=readonly(state.dist),
         euler_error=readonly(err), population=readonly(state.dist.sum(axis=(1, 2))),
         capital=float(capital), labor=labor, converged=True, n_iter=int(n_iter),
-        n_iter_household=state.n_iter, residuals=MappingProxyType(residuals))
+        n_iter_household=state.n_iter, residuals=MappingProxyType(residuals),
+        market_slope=float(slope))
 
 
 def _state_from(sol: Solution) -> HouseholdState:

@@ -237,7 +237,7 @@ def _huggett(**changes):
     ({"a_low": -20.0}, r"a_low: must be above the natural borrowing limit -10"),
     ({"chi": ((1.0,),), "w": (1.0, 1.0)}, r"chi: must have shape \(2, 2\)"),
     ({"P": (1.0, 1.0)}, r"P: must have shape \(1,\)"),
-    ({"closure": "spatial"}, r"closure: must be one of"),
+    ({"closure": "nonsense"}, r"closure: must be one of"),
     ({"r": None}, r"r: is required with closure='partial'"),
     ({"closure": "bond", "a_low": 0.0}, r"a_low: must be < 0 with closure='bond'"),
     ({"closure": "capital", "alpha": 1.2}, r"alpha: must be < 1"),

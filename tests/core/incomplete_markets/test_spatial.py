@@ -1,0 +1,137 @@
+"""Spatial closure (DFM section 4, B.22-B.24), its moments and region shocks.
+
+Small grids (60 asset points, one income state, J <= 3): the checks are
+invariants and cross-method comparisons whose tolerances follow from
+Numerics.tol_spatial (1e-6 relative goods/population residuals) and tol_r.
+"""
+
+import numpy as np
+import pytest
+
+from hetspace.core import InvalidParamsError
+from hetspace.core.incomplete_markets import Numerics, Params, solve
+from hetspace.core.incomplete_markets.shocks import region_shock
+from hetspace.core.incomplete_markets.spatial import (
+    location_aggregates,
+    migration_matrix,
+    price_index,
+)
+
+NUM = Numerics(n_a=60, a_max=30.0)
+CHI = np.array([[1.0, 0.03, 0.02], [0.04, 1.0, 0.03], [0.02, 0.05, 1.0]])
+A3 = np.array([[1.0, 0.6, 0.5], [0.6, 1.05, 0.6], [0.5, 0.6, 0.95]])
+
+
+def _spatial(**changes) -> Params:
+    base = dict(gamma=1.0, beta=0.988, omega=0.987, e_grid=(1.0,), Pi=((1.0,),), a_low=-0.6,
+                w=np.ones(3), chi=CHI, theta=0.5, closure="spatial", A=A3, alpha_agg=0.04,
+                sigma_trade=5.0, kappa_transfer=(0.1, -0.05, 0.0))
+    base.update(changes)
+    return Params(**base)
+
+
+@pytest.fixture(scope="module")
+def three():
+    return solve(_spatial(), NUM)
+
+
+def _one_location(**changes):
+    base = dict(gamma=1.5, beta=0.95, omega=0.99, e_grid=(0.5, 1.5),
+                Pi=((0.8, 0.2), (0.2, 0.8)), a_low=-0.5)
+    base.update(changes)
+    return base
+
+
+@pytest.mark.parametrize("a11", [1.0, 2.0])
+def test_one_location_reduces_to_bond_closure(a11):
+    # J = 1: L = 1, w = 1 (numeraire), T = 0 (budget), P = 1 / A_11 (B.22), so the spatial
+    # equilibrium is the bond economy with P = 1/A_11; both clear bonds to tol_r = 1e-11
+    spatial = solve(Params(**_one_location(closure="spatial", A=((a11,),), alpha_agg=0.04,
+                                           kappa_transfer=(0.3,))), NUM)
+    bond = solve(Params(**_one_location(closure="bond", P=(1.0 / a11,))), NUM)
+    np.testing.assert_allclose(spatial.r, bond.r, atol=1e-10)
+    np.testing.assert_allclose(spatial.params.P, [1.0 / a11], rtol=1e-15)
+    np.testing.assert_allclose(spatial.params.T, [0.0], atol=1e-15)
+    np.testing.assert_allclose(spatial.c, bond.c, rtol=1e-7)
+    np.testing.assert_allclose(spatial.dist, bond.dist, atol=1e-8)
+    assert spatial.residuals["outer_iterations"] == 1.0
+
+
+def test_markets_clear(three):
+    p, tol = three.params, NUM.tol_spatial
+    L, H, E = location_aggregates(three)
+    P, lam = price_index(p.A, p.w, L, p.sigma_trade, p.alpha_agg)
+    np.testing.assert_allclose(p.w[0], 1.0, rtol=0, atol=0)  # numeraire
+    np.testing.assert_allclose(lam @ E, p.w * H, rtol=2 * tol)  # B.23
+    np.testing.assert_allclose(P, p.P, rtol=2 * tol)  # B.22 at the realised population
+    np.testing.assert_allclose(L.sum(), 1.0, rtol=1e-12)
+    assert abs(L @ p.T) < 2 * tol  # government budget (47), per capita
+    np.testing.assert_allclose(p.T, p.kappa_transfer * p.w + (p.T - p.kappa_transfer * p.w)[0])
+    assert abs(three.aggregate_assets) < 1e-8  # bonds in zero net supply
+    assert three.residuals["goods_market"] <= tol and three.residuals["population"] <= tol
+    # population is stationary under the migration matrix
+    np.testing.assert_allclose(L @ migration_matrix(three), L, rtol=1e-9)
+    np.testing.assert_allclose(migration_matrix(three).sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_warm_start_matches_cold(three):
+    new = _spatial(alpha_agg=0.0404)
+    warm = solve(new, NUM, warm_start=three)
+    cold = solve(new, NUM)
+    # both within tol_spatial = 1e-6 of the equilibrium; the map's Jacobian is O(1)-O(10)
+    np.testing.assert_allclose(warm.params.w, cold.params.w, rtol=1e-5)
+    np.testing.assert_allclose(warm.population, cold.population, rtol=1e-5)
+    np.testing.assert_allclose(warm.r, cold.r, atol=1e-7)
+    assert warm.n_iter < cold.n_iter
+
+
+def test_spatial_outputs_and_moments(three):
+    p = three.params
+    np.testing.assert_allclose(three.real_wage(), p.w / p.P)
+    cpc = three.consumption_per_capita()
+    np.testing.assert_allclose(cpc * three.population, np.sum(three.dist * three.c, axis=(1, 2)))
+    np.testing.assert_allclose(three.population_shares().sum(), 1.0)
+    m = three.moments()
+    # log utility: C_eq = exp((1 - beta omega) E[v])
+    np.testing.assert_allclose(m["welfare_ce"],
+                               np.exp((1 - p.beta * p.omega) * np.sum(three.dist * three.v)))
+    for key in ("consumption_pc_log_sd", "real_wage_log_sd"):
+        assert m[key] > 0.0
+
+
+def test_region_shock_moves_people_out(three):
+    shock = region_shock(three, 0, -0.01)
+    assert shock.population_change[0] < 0.0
+    np.testing.assert_allclose(shock.population_change.sum(), 0.0, atol=1e-12)
+    assert shock.welfare_change_total < 0.0
+    assert shock.after.residuals["goods_market"] <= NUM.tol_spatial
+    rows = shock.table(names=("a", "b", "c"))
+    assert [r["location"] for r in rows] == ["a", "b", "c"]
+    with pytest.raises(InvalidParamsError, match=r"location: must be an index in \[0, 3\)"):
+        region_shock(three, 3, -0.01)
+    with pytest.raises(InvalidParamsError, match="size: must be a finite number > -1"):
+        region_shock(three, 0, -1.5)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"sigma_trade": 1.0}, "sigma_trade: must be > 1"),
+    ({"A": np.ones((2, 2))}, r"A: must have shape \(3, 3\)"),
+    ({"A": -np.ones((3, 3))}, r"A\[0, 0\]: must be > 0"),
+    ({"kappa_transfer": (0.1, 0.2)}, r"kappa_transfer: must have shape \(3,\)"),
+    ({"alpha_agg": 1.0}, "alpha_agg: must be < 1"),
+    ({"a_low": 0.0}, "a_low: must be < 0 with closure='spatial'"),
+    ({"A": None}, "A: is required"),
+])
+def test_spatial_params_validation(changes, message):
+    with pytest.raises(InvalidParamsError, match=message):
+        _spatial(**changes)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("damping_spatial", 1.5, "damping_spatial: must be <= 1"),
+    ("tol_spatial", 0.0, "tol_spatial: must be > 0"),
+    ("memory_spatial", -1, "memory_spatial: must be >= 0"),
+])
+def test_spatial_numerics_validation(field, value, message):
+    with pytest.raises(InvalidParamsError, match=message):
+        Numerics(**{field: value})
