@@ -4,7 +4,7 @@ Run by hand: ``python benchmarks/dynamic_spatial.py [--quick]``. No target yet: 
 seconds of one solve each and the ratios against levels measured in the same run.
 
 - Part A: N = 50 regions, T = 200, a productivity ramp in region 0 (from its steady state).
-- Part B: the 10 x 4 CDP example of configs/models/cdp_china_shock.yaml (T = 200).
+- Part B: the 10 x 4 CDP example of examples/cdp_china_shock.yaml (T = 200).
 """
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ def _part_b() -> list[tuple[str, float, int]]:
 
     from hetspace.core.dynamic_spatial import solve_cdp_steady_state
 
-    cfg = load_config(ROOT / "configs/models/cdp_china_shock.yaml")
+    cfg = load_config(ROOT / "examples/cdp_china_shock.yaml")
     params = build_params(cfg)
-    params = params.with_(L0=solve_cdp_steady_state(params)[0])
+    params = params.with_(L0=solve_cdp_steady_state(params).L)
     T = cfg["horizon"]
     A_hat = shock_path(cfg, (T, *params.A_path.shape[1:]))
     A_cf = params.A_path * np.concatenate([np.ones((1, *A_hat.shape[1:])),

@@ -117,7 +117,14 @@ def solution_arrays(sol: Any) -> dict[str, np.ndarray]:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ModelSpec:
-    """A registered model: the classes and the solve function behind a registry name."""
+    """A registered model: the classes and the solve function behind a registry name.
+
+    ``region_shock(params, location, size) -> params`` (optional) returns the
+    params of the economy after a region shock of relative ``size`` (e.g. -0.01
+    for -1%) in ``location`` (an index); the sweep's ``shocks`` axis solves that
+    economy as a new steady state warm-started from the unshocked one. None: the
+    model does not support region shocks.
+    """
 
     name: str
     description: str
@@ -125,6 +132,7 @@ class ModelSpec:
     Numerics: type
     solve: Callable[..., Any]
     source: str = ""
+    region_shock: Callable[[Any, int, float], Any] | None = None
 
     def params_from_dict(self, data: Mapping[str, Any] | None):
         return self.Params.from_dict(data)
@@ -139,6 +147,7 @@ class _Registry:
     builtin: ClassVar[dict[str, str]] = {
         "armington": "hetspace.core.armington",
         "dynamic_spatial": "hetspace.core.dynamic_spatial",
+        "dynamic_spatial_cdp": "hetspace.core.dynamic_spatial.cdp_model",
         "incomplete_markets": "hetspace.core.incomplete_markets",
     }
 

@@ -1,6 +1,6 @@
 """A "China shock"-style counterfactual in the Caliendo-Dvorkin-Parro (2019) economy.
 
-    python examples/cdp_china_shock.py configs/models/cdp_china_shock.yaml --out out/cdp
+    python examples/cdp_china_shock.py examples/cdp_china_shock.yaml --out out/cdp
 
 1. Draws the fundamentals of a 10-region x 4-sector economy from the config (seeded) and
    solves its steady state in levels: the synthetic baseline (documented in the config).
@@ -86,8 +86,7 @@ def shock_path(cfg: dict, shape) -> np.ndarray:
 
 def run(cfg: dict, check_levels: bool = False) -> dict:
     params = build_params(cfg)
-    L_ss, _, _ = solve_cdp_steady_state(params)
-    params = params.with_(L0=L_ss)
+    params = params.with_(L0=solve_cdp_steady_state(params).L)
     snapshot = solve_cdp(params.with_(A_path=params.A_path[:2]))  # period-0 observables
     obs = snapshot.observables()
     T = cfg["horizon"]
@@ -197,7 +196,7 @@ def _atomic(path: Path, text: str) -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("config", type=Path, nargs="?",
-                    default=Path(__file__).parents[1] / "configs/models/cdp_china_shock.yaml")
+                    default=Path(__file__).parent / "cdp_china_shock.yaml")
     ap.add_argument("--out", type=Path, required=True, help="output directory")
     ap.add_argument("--check-levels", action="store_true",
                     help="also solve in levels and report the largest gap in L")

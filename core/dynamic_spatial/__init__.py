@@ -11,8 +11,12 @@ baseline ("hat of dots"). Entry points:
 
 - ``solve(params, numerics=None, warm_start=None)``: perfect-foresight path in levels.
 - ``solve_steady_state(params, A=None, numerics=None)``: stationary equilibrium.
-- ``solve_dynamic_hat(observables, A_dot)``: the path in time changes from observables only.
-- ``solve_counterfactual(baseline, A_hat)``: counterfactual relative to a baseline path.
+- ``solve_dynamic_hat(observables, A_dot, tau_dot=None)``: the path in time changes from
+  observables only (changes in productivity and trade costs).
+- ``solve_counterfactual(baseline, A_hat, tau_hat=None)``: counterfactual relative to a
+  baseline path.
+
+Part B registers separately as ``dynamic_spatial_cdp`` (``cdp_model.MODEL``).
 """
 
 from ..protocol import ModelSpec
@@ -29,6 +33,7 @@ from .cdp_result import (
     CDPCounterfactual,
     CDPHatPath,
     CDPPath,
+    CDPSteadyState,
 )
 from .hat import solve_counterfactual, solve_dynamic_hat
 from .params import Numerics, Observables, Params
@@ -64,6 +69,7 @@ __all__ = [
     "CDPObservables",
     "CDPParams",
     "CDPPath",
+    "CDPSteadyState",
     "CounterfactualPath",
     "HatPath",
     "LevelsPath",

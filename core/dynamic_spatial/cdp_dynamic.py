@@ -8,13 +8,30 @@ values V^{nj} = log C^{nj} + nu log sum_ik exp((beta V^{ik}_{t+1} - tau^{nj,ik})
 
 - ``solve_cdp(params, numerics=None, warm_start=None)``: perfect-foresight path in levels.
 - ``solve_cdp_steady_state(params, A=None, numerics=None)``: stationary equilibrium.
-- ``solve_cdp_hat(obs, A_dot=None, *, T=None)``: dynamic hat algebra from observables only
-  (CDP Proposition 1): u-dot and mu follow
-      mu_{t+1} = mu_t (u-dot_{t+2})^(beta/nu) / sum (...),
-      u-dot_{t+1} = (w-dot / Pc-dot)_{t+1} [sum mu_t (u-dot_{t+2})^(beta/nu)]^nu
-  (u-dot = 1 for non-employment's flow), solved in cumulated form as in Part A (hat.py).
-- ``solve_cdp_counterfactual(baseline, A_hat)``: relative to a baseline path (Proposition 2).
-  The change is announced at the start of period 0, before the period-0 moves; A'_0 = A_0.
+- ``solve_cdp_hat(obs, A_dot=None, *, kappa_dot=None, b_dot=None, tau_diff=None, T=None)``:
+  dynamic hat algebra from observables only (CDP Proposition 1): u-dot and mu follow
+      mu_{t+1} = mu_t exp(-tau_diff_{t+1} / nu) (u-dot_{t+2})^(beta/nu) / sum (...),
+      u-dot_{t+1} = C-dot_{t+1} [sum mu_t exp(-tau_diff_{t+1} / nu) (u-dot_{t+2})^(beta/nu)]^nu
+  with C-dot = w-dot / Pc-dot employed and b-dot at home, solved in cumulated form as in
+  Part A (hat.py).
+- ``solve_cdp_counterfactual(baseline, A_hat=None, *, kappa_hat=None, b_hat=None,
+  tau_diff_hat=None)``: relative to a baseline path (Proposition 2). The change is announced
+  at the start of period 0, before the period-0 moves; fundamentals of period 0 are unchanged.
+
+Changes in fundamentals. Productivity A, iceberg costs kappa and home production b enter in
+ratios: x-dot_t = x_t / x_{t-1} (t = 1..T) and x-hat_t = x-dot'_t / x-dot_t. Relocation costs
+tau are additive utility costs, so their changes are differences: tau_diff_t = tau_t -
+tau_{t-1} and tau_diff_hat_t = (tau'_t - tau'_{t-1}) - (tau_t - tau_{t-1}), (T, M, M).
+Derivation: mu_t[m, m'] is proportional to exp((beta V_{t+1,m'} - tau_t[m, m']) / nu), so
+relative to mu_{t-1} (same m) the odds of m' change by
+    exp(-(tau_t - tau_{t-1})[m, m'] / nu) (u-dot_{t+1,m'})^(beta/nu),
+and V_t - V_{t-1} = log C-dot_t + nu log sum_m' mu_{t-1}[m, m'] x (that factor), which are
+the two equations above. Relative to a baseline, the same algebra on mu'_t / mu_t gives the
+factor exp(-(tau'_t - tau_t) / nu) (u-hat ...)^(beta/nu): a migration-cost change multiplies
+the migration shares by exp(-tau_diff_hat / nu) (CDP's (tau-hat)^(-1/nu) if costs are written
+multiplicatively as exp(tau)). In cumulated form (what the engine solves) the kernels are
+log mu_{-1} - (tau_t - tau_0) / nu (hat algebra; the period -1 moves faced tau_0) and
+log mu_t - (tau'_t - tau_t) / nu (hat of dots).
 """
 
 from __future__ import annotations
@@ -22,20 +39,21 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import softmax
 
+from ..errors import Described
 from ..numerics.fixed_point import solve_root
 from ..numerics.markov import markov_stationary
 from ..validation import Checker
 from .cdp_params import CDPObservables, CDPParams
-from .cdp_result import CDPCounterfactual, CDPHatPath, CDPPath
+from .cdp_result import CDPCounterfactual, CDPHatPath, CDPPath, CDPSteadyState
 from .cdp_static import (
     employed,
-    levels_kernel,
+    kernel_shift,
     levels_markets,
     relative_markets,
     time_change_markets,
 )
 from .engine import horizon_error, solve_path, stationary_values
-from .params import Numerics
+from .params import Numerics, check_changes
 
 
 def solve_cdp(params: CDPParams, numerics: Numerics | None = None,
@@ -44,19 +62,19 @@ def solve_cdp(params: CDPParams, numerics: Numerics | None = None,
     numerics = numerics or Numerics()
     p, s = params, params.structure
     T1, M = p.horizon + 1, s.n_markets
-    kernel = np.broadcast_to(-p.tau / s.nu, (T1, M, M))
-    markets = _levels_markets(p, p.A_path, numerics)
+    tau = p.migration_costs()
+    markets = _levels_markets(p, p.A_path, p.trade_costs(), p.home_production(), numerics)
     L_init = y_init = None
     if warm_start is not None and warm_start.L.shape == (T1, s.n_regions, s.n_slots):
         L_init = (warm_start.L * (p.L0 / warm_start.L[0])).reshape(T1, M)
         y_init = np.log(warm_start.R)
-    sol = solve_path(p.L0.ravel(), kernel, s.beta, s.nu, markets, pin=False,
+    sol = solve_path(p.L0.ravel(), -tau / s.nu, s.beta, s.nu, markets, pin=False,
                      numerics=numerics, L_init=L_init, log_x_init=y_init)
     _check_horizon(sol, p.horizon, numerics)
     mk = sol.market
     V = sol.W.reshape(T1, s.n_regions, s.n_slots)
     P, Pc = np.exp(mk.log_p), np.exp(mk.log_pc)
-    mu_prev = softmax((s.beta * sol.W[0][None, :] - p.tau) / s.nu, axis=1)
+    mu_prev = softmax((s.beta * sol.W[0][None, :] - tau[0]) / s.nu, axis=1)
     return CDPPath(
         w=_wages(s, mk.log_x, sol.L), P=P, Pc=Pc, P_rel=P / P[0], Pc_rel=Pc / Pc[0],
         L=_shape(s, sol.L), V=V, V_rel=V - V[0], mu=sol.pi, mu_prev=mu_prev, lam=mk.lam,
@@ -65,18 +83,24 @@ def solve_cdp(params: CDPParams, numerics: Numerics | None = None,
     )
 
 
-def solve_cdp_hat(obs: CDPObservables, A_dot=None, *, T: int | None = None,
-                  numerics: Numerics | None = None) -> CDPHatPath:
-    """Path in time changes from observables; ``A_dot`` (T, N, J) = A_t / A_{t-1}."""
+def solve_cdp_hat(obs: CDPObservables, A_dot=None, *, kappa_dot=None, b_dot=None,
+                  tau_diff=None, T: int | None = None, numerics: Numerics | None = None
+                  ) -> CDPHatPath:
+    """Path in time changes from observables; ``A_dot`` (T, N, J) = A_t / A_{t-1},
+    ``kappa_dot`` (T, J, N, N), ``b_dot`` (T, N) likewise, ``tau_diff`` (T, M, M) = tau_t -
+    tau_{t-1} (module docstring). Omitted changes are none; with none given, ``T`` periods."""
     numerics = numerics or Numerics()
     s = obs.structure
-    A_dot = _changes("solve_cdp_hat", "A_dot", A_dot, T, s)
-    T1 = A_dot.shape[0] + 1
+    ch = fundamental_changes("solve_cdp_hat", s, T, False, A_dot=A_dot, kappa_dot=kappa_dot,
+                             b_dot=b_dot, tau_diff=tau_diff)
+    T1 = ch["A_dot"].shape[0] + 1
     lam0 = obs.X0 / obs.X0.sum(axis=1, keepdims=True)
     R0, E0 = obs.X0.sum(axis=2).T, obs.X0.sum(axis=1).T
-    markets = time_change_markets(s, lam0, E0, R0, np.log(A_dot), numerics)
+    shift = kernel_shift(s, np.log(ch["kappa_dot"]), np.log(ch["A_dot"]))
+    markets = time_change_markets(s, lam0, E0, R0, shift, _cumulated(np.log(ch["b_dot"])),
+                                  numerics)
     with np.errstate(divide="ignore"):
-        kernel = np.broadcast_to(np.log(obs.mu_prev), (T1, s.n_markets, s.n_markets))
+        kernel = np.log(obs.mu_prev) - _cumulated(ch["tau_diff"]) / s.nu
     sol = solve_path(obs.L0.ravel(), kernel, s.beta, s.nu, markets, pin=True,
                      numerics=numerics)
     _check_horizon(sol, T1 - 1, numerics)
@@ -84,28 +108,28 @@ def solve_cdp_hat(obs: CDPObservables, A_dot=None, *, T: int | None = None,
     return CDPHatPath(
         w=_wages(s, mk.log_x, sol.L), P_rel=np.exp(mk.log_p), Pc_rel=np.exp(mk.log_pc),
         L=_shape(s, sol.L), V_rel=_shape(s, sol.W), mu=sol.pi, lam=mk.lam, X=_flows(mk),
-        A_dot=A_dot, converged=True, n_iter=sol.n_iter, residuals=_residuals(sol),
+        **ch, converged=True, n_iter=sol.n_iter, residuals=_residuals(sol),
         history=sol.history, inputs=obs, numerics=numerics,
     )
 
 
-def solve_cdp_counterfactual(baseline, A_hat, *, numerics: Numerics | None = None
+def solve_cdp_counterfactual(baseline, A_hat=None, *, kappa_hat=None, b_hat=None,
+                             tau_diff_hat=None, numerics: Numerics | None = None
                              ) -> CDPCounterfactual:
-    """Counterfactual relative to ``baseline`` (any CDP path) given A_hat (T, N, J)."""
+    """Counterfactual relative to ``baseline`` (any CDP path) given hats of dots A_hat
+    (T, N, J), kappa_hat (T, J, N, N), b_hat (T, N) and tau_diff_hat (T, M, M) (module
+    docstring); omitted ones are no change."""
     numerics = numerics or Numerics()
     s = baseline.structure
     T1 = baseline.L.shape[0]
-    A_hat = _changes("solve_cdp_counterfactual", "A_hat", A_hat, None, s)
-    check = Checker("solve_cdp_counterfactual")
-    check.require(A_hat.shape[0] == T1 - 1, "A_hat", f"must have {T1 - 1} rows (baseline T)",
-                  A_hat.shape[0])
-    check.done()
-    log_A_hat = np.concatenate([np.zeros((1, *A_hat.shape[1:])),
-                                np.cumsum(np.log(A_hat), axis=0)])
+    ch = fundamental_changes("solve_cdp_counterfactual", s, T1 - 1, True, A_hat=A_hat,
+                             kappa_hat=kappa_hat, b_hat=b_hat, tau_diff_hat=tau_diff_hat)
+    shift = _cumulated(kernel_shift(s, np.log(ch["kappa_hat"]), np.log(ch["A_hat"])))
     L_b = baseline.L.reshape(T1, s.n_markets)
-    markets = relative_markets(s, baseline.lam, baseline.R, L_b, log_A_hat, numerics)
+    markets = relative_markets(s, baseline.lam, baseline.R, L_b, shift,
+                               _cumulated(np.log(ch["b_hat"])), numerics)
     with np.errstate(divide="ignore"):
-        kernel = np.log(baseline.mu)
+        kernel = np.log(baseline.mu) - _cumulated(ch["tau_diff_hat"]) / s.nu
     sol = solve_path(L_b[0], kernel, s.beta, s.nu, markets, pin=False, numerics=numerics,
                      L_init=L_b)
     _check_horizon(sol, T1 - 1, numerics)
@@ -114,37 +138,49 @@ def solve_cdp_counterfactual(baseline, A_hat, *, numerics: Numerics | None = Non
     return CDPCounterfactual(
         w_ratio=w_ratio, P_ratio=np.exp(mk.log_p), Pc_ratio=np.exp(mk.log_pc),
         V_diff=_shape(s, sol.W), L=_shape(s, sol.L), mu=sol.pi, lam=mk.lam, X=_flows(mk),
-        L_base=baseline.L, A_hat=A_hat, structure=s, converged=True, n_iter=sol.n_iter,
+        L_base=baseline.L, **ch, structure=s, converged=True, n_iter=sol.n_iter,
         residuals=_residuals(sol), history=sol.history, numerics=numerics,
     )
 
 
-def solve_cdp_steady_state(params: CDPParams, A=None, numerics: Numerics | None = None):
-    """Stationary equilibrium for constant productivity A (N, J) (default A_T).
+def solve_cdp_steady_state(params: CDPParams, A=None, numerics: Numerics | None = None, *,
+                           period: int = -1) -> CDPSteadyState:
+    """Stationary equilibrium for constant fundamentals: those of ``period`` (default T, where
+    the path must end up), with productivity ``A`` (N, J) instead if given.
 
-    Root in log L (Powell hybrid) of L = total x stationary distribution of mu(L). Returns
-    ``(L, V, mu)`` with L (N, S), V (N, S), mu (M, M).
+    Root in log L (Powell hybrid) of L = total x stationary distribution of mu(L).
     """
     numerics = numerics or Numerics()
     p, s = params, params.structure
-    A = p.A_path[-1] if A is None else np.asarray(A, dtype=np.float64)
-    markets = _levels_markets(p, A[None], numerics)
-    kernel, total = -p.tau / s.nu, float(p.L0.sum())
+    t = slice(period, None) if period == -1 else slice(period, period + 1)
+    A = p.A_path[t][0] if A is None else np.asarray(A, dtype=np.float64)
+    b = p.home_production()
+    markets = _levels_markets(p, A[None], p.trade_costs()[t], None if b is None else b[t],
+                              numerics)
+    kernel, total = -p.migration_costs()[t][0] / s.nu, float(p.L0.sum())
     memo = {"y": None}
 
     def stationary(log_L):
         mk = markets(np.exp(log_L)[None, :], memo["y"])
         memo["y"] = mk.log_x
         V, mu = stationary_values(mk.log_r[0], kernel, s.beta, s.nu, numerics.tol)
-        return V, mu, total * markov_stationary(mu)
+        return mk, V, mu, total * markov_stationary(mu)
 
     def residual(log_L):
         return np.log(stationary(log_L)[-1]) - log_L
 
     root = solve_root(residual, np.log(p.L0.ravel()), tol=numerics.tol,
                       max_iter=numerics.max_iter, name="CDP steady state (log L)")
-    V, mu, L = stationary(root.x)
-    return _shape(s, L), _shape(s, V), mu
+    mk, V, mu, L_new = stationary(root.x)
+    L = np.exp(root.x)
+    return CDPSteadyState(
+        A=A, w=_wages(s, mk.log_x, L[None])[0], P=np.exp(mk.log_p[0]),
+        Pc=np.exp(mk.log_pc[0]), L=_shape(s, L), V=_shape(s, V), mu=mu, lam=mk.lam[0],
+        X=_flows(mk)[0], converged=True, n_iter=root.n_iter,
+        residuals={"max_relative_labour_change": float(np.max(np.abs(L_new / L - 1.0))),
+                   "max_goods_market_gap": mk.max_imbalance},
+        params=p, numerics=numerics,
+    )
 
 
 def baseline_wages(path) -> np.ndarray:
@@ -153,10 +189,46 @@ def baseline_wages(path) -> np.ndarray:
     return _wages(s, np.log(path.R), path.L.reshape(path.L.shape[0], s.n_markets))
 
 
-def _levels_markets(p: CDPParams, A_path, numerics):
+def fundamental_changes(owner: str, s, T, exact: bool, **given) -> dict[str, np.ndarray]:
+    """Validated changes in fundamentals, keyed like ``given`` (names starting with A,
+    kappa, b, tau), with no change where omitted. Rows: ``T`` if ``exact``; otherwise that of
+    the first one given (all must agree), or ``T`` if none is given."""
+    N, J, M = s.n_regions, s.n_sectors, s.n_markets
+    tails = {"A": (N, J), "kappa": (J, N, N), "b": (N,), "tau": (M, M)}
+    check = Checker(owner)
+    fixed = exact or all(v is None for v in given.values())
+    if fixed:
+        check.check_scalar(T, "T", ge=1, integer=True)
+        check.done()
+    rows = int(T) if fixed else None
+    out = {}
+    for name, value in given.items():
+        kind = name.split("_")[0]
+        if value is not None:
+            if kind == "b" and not s.non_employment:
+                check.fail(name, "needs non-employment (structure.non_employment)",
+                           Described("a path"))
+                check.done()
+            out[name] = check_changes(owner, name, value, tails[kind], rows,
+                                      positive=kind != "tau")
+            rows = out[name].shape[0]
+    for name in given:
+        kind = name.split("_")[0]
+        if name not in out:
+            out[name] = (np.zeros if kind == "tau" else np.ones)((rows, *tails[kind]))
+    return out
+
+
+def _cumulated(changes) -> np.ndarray:
+    """(T+1, ...) running sums of (T, ...) log changes, starting at zero in period 0."""
+    return np.concatenate([np.zeros((1, *changes.shape[1:])), np.cumsum(changes, axis=0)])
+
+
+def _levels_markets(p: CDPParams, A_path, kappa_path, b_path, numerics):
     s = p.structure
-    return levels_markets(s, levels_kernel(s, p.kappa, A_path), np.log(p.H),
-                          p.b if s.non_employment else None, float(p.L0.sum()), numerics)
+    log_g = kernel_shift(s, np.log(kappa_path), np.log(A_path))
+    return levels_markets(s, log_g, np.log(p.H), None if b_path is None else np.log(b_path),
+                          float(p.L0.sum()), numerics)
 
 
 def _wages(s, y, L_flat) -> np.ndarray:
@@ -171,22 +243,6 @@ def _flows(mk) -> np.ndarray:
 
 def _shape(s, flat) -> np.ndarray:
     return flat.reshape(*flat.shape[:-1], s.n_regions, s.n_slots)
-
-
-def _changes(owner, name, value, T, s) -> np.ndarray:
-    """A (T, N, J) path of positive changes (ones for ``T`` periods if ``value`` is None)."""
-    check = Checker(owner)
-    if value is None:
-        if check.check_scalar(T, "T", ge=1, integer=True) is None:
-            check.done()
-        value = np.ones((int(T), s.n_regions, s.n_sectors))
-    arr = check.check_array(value, name, ndim=3, gt=0.0)
-    if arr is not None:
-        check.require(arr.shape[0] >= 1 and arr.shape[1:] == (s.n_regions, s.n_sectors), name,
-                      f"must have shape (T, {s.n_regions}, {s.n_sectors}) with T >= 1",
-                      f"shape {arr.shape}")
-    check.done()
-    return arr
 
 
 def _check_horizon(sol, T, numerics) -> None:

@@ -14,14 +14,16 @@ households that move to m' (CDP's mu^{nj,ik}, eq. 2).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import Described
+from ..errors import Described, InvalidParamsError, Violation
 from ..numerics.markov import check_stochastic
 from ..protocol import Record
 from ..validation import Checker
+from .params import check_first_period, expand_knots
 
 _SHARE_TOL = 1e-10
 
@@ -81,6 +83,13 @@ class CDPParams(Record):
     origin i to destination n. H: (N, J) stocks of structures (> 0; default ones). b: (N,)
     home production b^n > 0 (required with non-employment, ignored otherwise). tau: (M, M)
     relocation costs tau^{nj,ik} >= 0 in utility, M = N S markets. L0: (N, S) households.
+
+    kappa, b and tau are the period-0 values, held constant unless a path is given:
+    kappa_path (T+1, J, N, N), b_path (T+1, N) (with non-employment only) and tau_path
+    (T+1, M, M), each starting at the period-0 value (tau_t applies to the moves at the end
+    of period t; the moves of period -1 faced tau_0). From a mapping (YAML), ``structure``
+    may be a nested mapping (errors then read ``structure.alpha[2]``) and the paths may be
+    given by knots, ``{horizon: T, knots: {t: values}}`` (``params.path_from_knots``).
     """
 
     structure: Structure
@@ -90,6 +99,9 @@ class CDPParams(Record):
     L0: np.ndarray
     H: np.ndarray | None = None
     b: np.ndarray | None = None
+    kappa_path: np.ndarray | None = None
+    b_path: np.ndarray | None = None
+    tau_path: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         check = Checker(type(self).__name__)
@@ -102,18 +114,60 @@ class CDPParams(Record):
             check.require(A.shape[0] >= 2 and A.shape[1:] == (N, J), "A_path",
                           f"must have shape (T+1, {N}, {J}) with T >= 1",
                           Described(f"shape {A.shape}"))
-        check.array(self, "kappa", ndim=3, shape=(J, N, N), ge=1.0)
-        check.array(self, "tau", ndim=2, shape=(N * S, N * S), ge=0.0)
+        kappa = check.array(self, "kappa", ndim=3, shape=(J, N, N), ge=1.0)
+        tau = check.array(self, "tau", ndim=2, shape=(N * S, N * S), ge=0.0)
         check.array(self, "L0", ndim=2, shape=(N, S), gt=0.0)
         _default(self, "H", np.ones((N, J)))
         check.array(self, "H", ndim=2, shape=(N, J), gt=0.0)
+        b = check.array(self, "b", ndim=1, shape=(N,), gt=0.0) if s.non_employment else None
+        T1 = None if A is None else A.shape[0]
+        _path(check, self, "kappa_path", kappa, "kappa", (T1, J, N, N), ge=1.0)
+        _path(check, self, "tau_path", tau, "tau", (T1, N * S, N * S), ge=0.0)
         if s.non_employment:
-            check.array(self, "b", ndim=1, shape=(N,), gt=0.0)
+            _path(check, self, "b_path", b, "b", (T1, N), gt=0.0)
+        else:
+            check.require(self.b_path is None, "b_path", "needs non-employment "
+                          "(structure.non_employment: true)", Described("a path"))
         check.done()
 
     @property
     def horizon(self) -> int:
         return int(self.A_path.shape[0] - 1)
+
+    def trade_costs(self) -> np.ndarray:
+        """(T+1, J, N, N) iceberg costs kappa_t."""
+        return self._series("kappa")
+
+    def migration_costs(self) -> np.ndarray:
+        """(T+1, M, M) relocation costs tau_t."""
+        return self._series("tau")
+
+    def home_production(self) -> np.ndarray | None:
+        """(T+1, N) home production b_t (None without non-employment)."""
+        return self._series("b") if self.structure.non_employment else None
+
+    def _series(self, name: str) -> np.ndarray:
+        path = getattr(self, f"{name}_path")
+        if path is not None:
+            return path
+        first = getattr(self, name)
+        return np.broadcast_to(first, (self.horizon + 1, *first.shape))
+
+    @classmethod
+    def from_dict(cls, data):
+        """As :meth:`Record.from_dict`, building ``structure`` from a nested mapping and
+        expanding knot specs of the paths; violations inside the structure are named
+        ``structure.<field>``."""
+        data = expand_knots(cls.__name__, data, ("A_path", "kappa_path", "b_path",
+                                                  "tau_path"))
+        if isinstance(data.get("structure"), Mapping):
+            try:
+                data["structure"] = Structure.from_dict(data["structure"])
+            except InvalidParamsError as e:
+                raise InvalidParamsError(cls.__name__, [
+                    Violation(f"structure.{v.field}", v.message, v.value)
+                    for v in e.violations]) from e
+        return Record.from_dict.__func__(cls, data)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -207,6 +261,15 @@ def _check_accounts(check: Checker, X: np.ndarray, s: Structure, rtol: float) ->
     check.require(float(gap.max()) <= rtol, "X0", "goods markets must clear: expenditure "
                   "must equal materials plus final demand (relative to world expenditure)",
                   float(gap.max()))
+
+
+def _path(check: Checker, obj, name: str, first, first_name: str, shape, **bounds) -> None:
+    """An optional (T+1, ...) path of a fundamental that starts at its period-0 value."""
+    shape = None if shape[0] is None else shape
+    path = check.array(obj, name, ndim=len(shape) if shape else None, shape=shape,
+                       optional=True, **bounds)
+    if path is not None and first is not None:
+        check_first_period(check, name, path, first, first_name)
 
 
 def _default(obj, name: str, value: np.ndarray) -> None:

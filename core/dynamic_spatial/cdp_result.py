@@ -18,9 +18,10 @@ import numpy as np
 
 from .cdp_params import CDPObservables, CDPParams, Structure
 from .params import Numerics
-from .result import half_life
+from .result import half_life, shocked
 
-#: Moments of a CDP path: name -> meaning (market k = the (n, j) with largest |log A_T/A_0|).
+#: Moments of a CDP path: name -> meaning (market k = the (n, j) with largest |log A_T/A_0|;
+#: without productivity changes, the one with the largest |log L_T / L_0|).
 CDP_PATH_MOMENTS: dict[str, str] = {
     "shocked_region": "region n of the most-shocked market",
     "shocked_sector": "sector j (1..J) of the most-shocked market",
@@ -33,7 +34,8 @@ CDP_PATH_MOMENTS: dict[str, str] = {
 
 #: Moments of a CDP counterfactual relative to its baseline.
 CDP_COUNTERFACTUAL_MOMENTS: dict[str, str] = {
-    "shocked_region": "region n of the market with the largest |log A'_T / A_T|",
+    "shocked_region": "region n of the market with the largest |log A'_T / A_T| (without "
+    "productivity changes, the largest |log L'_T / L_T| of employment)",
     "shocked_sector": "its sector j (1..J)",
     "employment_change_long_run": "L'_T / L_T - 1 in the shocked market",
     "employment_half_life": "periods until log(L'_t / L_t) of that market reaches half its "
@@ -100,8 +102,9 @@ class _TimeChanges(_Markets):
         return real / real[0]
 
     def _path_moments(self, log_A_change: np.ndarray) -> dict[str, float]:
-        n, j = np.unravel_index(int(np.argmax(np.abs(log_A_change))), log_A_change.shape)
-        emp = self.employment[:, n, j]
+        emp_all = self.employment
+        n, j = shocked(log_A_change, np.log(emp_all[-1] / emp_all[0]))
+        emp = emp_all[:, n, j]
         L = self.L
         return {
             "shocked_region": float(n),
@@ -150,6 +153,31 @@ class CDPPath(_TimeChanges):
         A = self.params.A_path
         return A[1:] / A[:-1]
 
+    @property
+    def kappa_dot(self) -> np.ndarray:
+        """(T, J, N, N) kappa_t / kappa_{t-1}."""
+        kappa = self.params.trade_costs()
+        return kappa[1:] / kappa[:-1]
+
+    @property
+    def b_dot(self) -> np.ndarray:
+        """(T, N) b_t / b_{t-1} (ones without non-employment)."""
+        b = self.params.home_production()
+        return np.ones(self.A_dot.shape[:2]) if b is None else b[1:] / b[:-1]
+
+    @property
+    def tau_diff(self) -> np.ndarray:
+        """(T, M, M) tau_t - tau_{t-1}, changes of the additive relocation costs."""
+        return np.diff(self.params.migration_costs(), axis=0)
+
+    def changes(self) -> dict[str, np.ndarray]:
+        """All time changes in fundamentals, as keyword arguments of ``solve_cdp_hat``
+        (``b_dot`` only with non-employment)."""
+        out = {"A_dot": self.A_dot, "kappa_dot": self.kappa_dot, "tau_diff": self.tau_diff}
+        if self.structure.non_employment:
+            out["b_dot"] = self.b_dot
+        return out
+
     def observables(self) -> CDPObservables:
         """Period-0 data: X_0, L_0, mu_{-1} and the structure."""
         return CDPObservables(X0=self.X[0], L0=self.L[0], mu_prev=self.mu_prev,
@@ -163,7 +191,8 @@ class CDPPath(_TimeChanges):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CDPHatPath(_TimeChanges):
     """Dynamic hat algebra solution from observables (w in the data's units,
-    w_0 = gamma (1 - xi) R_0 / L_0). A_dot: (T, N, J) changes in productivity used."""
+    w_0 = gamma (1 - xi) R_0 / L_0). The changes in fundamentals used: A_dot (T, N, J),
+    kappa_dot (T, J, N, N), b_dot (T, N) and tau_diff (T, M, M) (cdp_dynamic docstring)."""
 
     w: np.ndarray
     P_rel: np.ndarray
@@ -174,6 +203,9 @@ class CDPHatPath(_TimeChanges):
     lam: np.ndarray
     X: np.ndarray
     A_dot: np.ndarray
+    kappa_dot: np.ndarray
+    b_dot: np.ndarray
+    tau_diff: np.ndarray
     converged: bool
     n_iter: int
     residuals: Mapping[str, float]
@@ -195,8 +227,10 @@ class CDPCounterfactual(_Markets):
 
     w_ratio (T+1, N, J) = w'_t / w_t, P_ratio (T+1, N, J), Pc_ratio (T+1, N), V_diff (T+1, N, S)
     = V'_t - V_t = log(u'_t / u_t). L, mu, lam, X: counterfactual paths (a new baseline).
-    L_base: (T+1, N, S). A_hat: (T, N, J) = A-dot'_t / A-dot_t. Hats of dots x-hat_t =
-    x-dot'_t / x-dot_t are the properties w_hat, P_hat, u_hat, L_hat.
+    L_base: (T+1, N, S). The counterfactual changes: A_hat (T, N, J) = A-dot'_t / A-dot_t,
+    kappa_hat (T, J, N, N), b_hat (T, N) likewise, tau_diff_hat (T, M, M) differences of the
+    relocation costs' time differences. Hats of dots x-hat_t = x-dot'_t / x-dot_t are the
+    properties w_hat, P_hat, u_hat, L_hat.
     """
 
     w_ratio: np.ndarray
@@ -209,6 +243,9 @@ class CDPCounterfactual(_Markets):
     X: np.ndarray
     L_base: np.ndarray
     A_hat: np.ndarray
+    kappa_hat: np.ndarray
+    b_hat: np.ndarray
+    tau_diff_hat: np.ndarray
     structure: Structure
     converged: bool
     n_iter: int
@@ -240,9 +277,9 @@ class CDPCounterfactual(_Markets):
         return np.exp((1.0 - self.beta) * self.V_diff[0]) - 1.0
 
     def moments(self) -> dict[str, float]:
-        change = np.sum(np.log(self.A_hat), axis=0)
-        n, j = np.unravel_index(int(np.argmax(np.abs(change))), change.shape)
         h = int(self.structure.non_employment)
+        response = np.log(self.L[-1, :, h:] / self.L_base[-1, :, h:])
+        n, j = shocked(np.sum(np.log(self.A_hat), axis=0), response)
         gap = np.log(self.L[:, n, h + j] / self.L_base[:, n, h + j])
         weights = self.L[0] / self.L[0].sum()
         return {
@@ -252,4 +289,57 @@ class CDPCounterfactual(_Markets):
             "employment_half_life": half_life(gap),
             "welfare_ce_shocked": float(self.welfare_ce[n, h + j]),
             "welfare_ce_mean": float(np.sum(weights * self.welfare_ce)),
+        }
+
+
+#: Moments of a CDP steady state.
+CDP_STEADY_STATE_MOMENTS: dict[str, str] = {
+    "non_employment_rate": "world non-employment share (0 without non-employment)",
+    "real_wage_mean": "employment-weighted mean real wage w / Pc",
+    "real_wage_dispersion": "standard deviation of log real wages across markets",
+    "stay_share_mean": "household-weighted mean share staying in their market",
+    "population_max_share": "largest region's share of households",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CDPSteadyState(_Markets):
+    """Stationary equilibrium with constant fundamentals (productivity A (N, J), the other
+    fundamentals at their period-T values). w (N, J) wages, P (N, J) sectoral and Pc (N,)
+    consumer price indices, L and V (N, S), mu (M, M) with L = mu' L, lam and X (J, N, N)."""
+
+    A: np.ndarray
+    w: np.ndarray
+    P: np.ndarray
+    Pc: np.ndarray
+    L: np.ndarray
+    V: np.ndarray
+    mu: np.ndarray
+    lam: np.ndarray
+    X: np.ndarray
+    converged: bool
+    n_iter: int
+    residuals: Mapping[str, float]
+    params: CDPParams
+    numerics: Numerics
+
+    @property
+    def structure(self) -> Structure:
+        return self.params.structure
+
+    @property
+    def R(self) -> np.ndarray:
+        """(N, J) gross output by market."""
+        return self.X.sum(axis=2).T
+
+    def moments(self) -> dict[str, float]:
+        emp = self.employment
+        real = self.w / self.Pc[:, None]
+        share = self.L.ravel() / self.L.sum()
+        return {
+            "non_employment_rate": float(self.non_employment.sum() / self.L.sum()),
+            "real_wage_mean": float(np.sum(emp * real) / emp.sum()),
+            "real_wage_dispersion": float(np.std(np.log(real))),
+            "stay_share_mean": float(share @ np.diag(self.mu)),
+            "population_max_share": float(self.L.sum(axis=1).max() / self.L.sum()),
         }

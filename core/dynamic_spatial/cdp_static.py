@@ -14,9 +14,11 @@ y = log R (N, J) and p = log P (N, J), the sectoral price indices:
 
 Levels: g^j[i, n] = -theta^j log kappa^j[i, n] + theta^j gamma^{ij} log A^{ij}. Time changes
 (dynamic hat algebra; unknown y = log R_{t+1} in the data's units, p = log P-dot):
-g = log lam_t + theta gamma log A-dot, and log(r^xi w^(1-xi)) is replaced by its change
-y_{t+1} - y_t - (1 - xi) log L-dot (H fixed). Relative to a baseline's same period (hat of
-dots): g = log lam_t + theta gamma log A-hat, y = log R'_t. All three are one solver with a
+g = log lam_t - theta log kappa-dot + theta gamma log A-dot, and log(r^xi w^(1-xi)) is
+replaced by its change y_{t+1} - y_t - (1 - xi) log L-dot (H fixed). Relative to a
+baseline's same period (hat of dots): g = log lam_t - theta log(kappa'_t / kappa_t) +
+theta gamma log(A'_t / A_t), y = log R'_t. The builders take these kernel shifts
+(``kernel_shift``) rather than A and kappa. All three are one solver with a
 kernel g and an offset of log x; the Frechet constant Gamma^j is normalised to one.
 
 Prices are Newton's method on p (Jacobian I - Pi G, a contraction when gamma > 0); output y
@@ -187,8 +189,9 @@ class CDPMarketPath:
     n_newton: int
 
 
-def levels_markets(s: Structure, log_g_path, log_H, b, world: float, numerics):
-    """Levels: kernel (T+1, J, N, N), world value added ``world`` every period."""
+def levels_markets(s: Structure, log_g_path, log_H, log_b, world: float, numerics):
+    """Levels: kernel (T+1, J, N, N), world value added ``world`` every period; log_b (T+1, N)
+    log home production (None without non-employment)."""
     T1 = log_g_path.shape[0]
     const = _log_cost_constant(s, log_H)
     wage_share = _log_wage_share(s)
@@ -205,14 +208,15 @@ def levels_markets(s: Structure, log_g_path, log_H, b, world: float, numerics):
             out.put(t, st, st.p)
         log_pc = _consumer_price(s, out.p) - np.sum(_xlogx(s.alpha))
         real = wage_share + out.y - log_le - log_pc[:, :, None]
-        return out.done(log_pc, flows(s, real, None if b is None else np.log(b)))
+        return out.done(log_pc, flows(s, real, log_b))
 
     return markets
 
 
-def time_change_markets(s: Structure, lam0, E0, R0, log_A_dot, numerics):
-    """Dynamic hat algebra: period t + 1 from period t's shares and output; log_A_dot (T, N, J)."""
-    T = log_A_dot.shape[0]
+def time_change_markets(s: Structure, lam0, E0, R0, shift_dot, log_b_rel, numerics):
+    """Dynamic hat algebra: period t + 1 from period t's shares and output. shift_dot
+    (T, J, N, N): kernel_shift of the time changes; log_b_rel (T+1, N): log b_t / b_0."""
+    T = shift_dot.shape[0]
     world = float(np.sum(s.gamma_va * R0))
     wage_share = _log_wage_share(s)
 
@@ -222,21 +226,22 @@ def time_change_markets(s: Structure, lam0, E0, R0, log_A_dot, numerics):
         out.y[0], out.lam[0], out.E[0] = np.log(R0), lam0, E0
         for t in range(1, T + 1):
             with np.errstate(divide="ignore"):
-                log_g = np.log(out.lam[t - 1]) + productivity_term(s, log_A_dot[t - 1])
+                log_g = np.log(out.lam[t - 1]) + shift_dot[t - 1]
             off = -s.gamma_va * (out.y[t - 1] + (1.0 - s.xi)[:, None] * (log_le[t] - log_le[t - 1]))
             y0 = out.y[t - 1] if y_warm is None else y_warm[t]
             st = _clear(s, log_g, off, y0, np.zeros_like(y0), world, numerics)
             out.put(t, st, out.p[t - 1] + st.p)
         log_pc = _consumer_price(s, out.p)
         real = wage_share + out.y - log_le - log_pc[:, :, None]
-        return out.done(log_pc, flows(s, real - real[0], None))
+        return out.done(log_pc, flows(s, real - real[0], log_b_rel))
 
     return markets
 
 
-def relative_markets(s: Structure, lam_b, R_b, L_b, log_A_hat, numerics):
-    """Relative to a baseline path (hat of dots); log_A_hat (T+1, N, J) is log A'_t / A_t."""
-    T1 = log_A_hat.shape[0]
+def relative_markets(s: Structure, lam_b, R_b, L_b, shift_ratio, log_b_ratio, numerics):
+    """Relative to a baseline path (hat of dots); shift_ratio (T+1, J, N, N) is the
+    kernel_shift of kappa'_t / kappa_t and A'_t / A_t; log_b_ratio (T+1, N) log b'_t / b_t."""
+    T1 = shift_ratio.shape[0]
     log_le_b, y_b = np.log(employed(s, L_b)), np.log(R_b)
 
     def markets(L, y_warm):
@@ -244,7 +249,7 @@ def relative_markets(s: Structure, lam_b, R_b, L_b, log_A_hat, numerics):
         out = _Collector(s, T1)
         for t in range(T1):
             with np.errstate(divide="ignore"):
-                log_g = np.log(lam_b[t]) + productivity_term(s, log_A_hat[t])
+                log_g = np.log(lam_b[t]) + shift_ratio[t]
             off = -s.gamma_va * (y_b[t] + (1.0 - s.xi)[:, None] * (log_le[t] - log_le_b[t]))
             y0 = y_b[t] if y_warm is None else y_warm[t]
             world = float(np.sum(s.gamma_va * R_b[t]))
@@ -252,7 +257,7 @@ def relative_markets(s: Structure, lam_b, R_b, L_b, log_A_hat, numerics):
             out.put(t, st, st.p)
         log_pc = _consumer_price(s, out.p)
         real = (out.y - y_b) - (log_le - log_le_b) - log_pc[:, :, None]
-        return out.done(log_pc, flows(s, real, None))
+        return out.done(log_pc, flows(s, real, log_b_ratio))
 
     return markets
 
@@ -264,24 +269,21 @@ def employed(s: Structure, L) -> np.ndarray:
 
 
 def flows(s: Structure, real, log_b) -> np.ndarray:
-    """(T+1, M) flow utilities: log real wage by sector, log b^n (or its change, 0) at home."""
+    """(T+1, M) flow utilities: log real wage by sector, log b^n_t (T+1, N; or its change) at
+    home (zero if ``log_b`` is None)."""
     T1, N = real.shape[0], s.n_regions
     out = np.zeros((T1, N, s.n_slots))
     out[:, :, int(s.non_employment):] = real
     if s.non_employment and log_b is not None:
-        out[:, :, 0] = log_b[None, :]
+        out[:, :, 0] = log_b
     return out.reshape(T1, N * s.n_slots)
 
 
-def productivity_term(s: Structure, log_A) -> np.ndarray:
-    """(J, N, 1): theta^j gamma^{ij} log A^{ij} for origin i (broadcast over destinations)."""
-    return (s.theta[:, None] * (s.gamma_va * log_A).T)[:, :, None]
-
-
-def levels_kernel(s: Structure, kappa, A_path) -> np.ndarray:
-    """(T+1, J, N, N) levels kernel -theta log kappa + theta gamma log A."""
-    base = -s.theta[:, None, None] * np.log(kappa)
-    return np.stack([base + productivity_term(s, np.log(A)) for A in A_path])
+def kernel_shift(s: Structure, log_kappa, log_A) -> np.ndarray:
+    """(T, J, N, N) -theta^j log kappa^j[i, n] + theta^j gamma^{ij} log A^{ij} for paths
+    log_kappa (T, J, N, N) and log_A (T, N, J) (levels, time changes or ratios alike)."""
+    prod = s.theta[None, :, None] * (s.gamma_va[None] * log_A).transpose(0, 2, 1)
+    return -s.theta[None, :, None, None] * log_kappa + prod[..., None]
 
 
 def _clear(s, log_g, off, y0, p0, world, numerics) -> StaticState:

@@ -85,11 +85,14 @@ def solve_path(
     history: list[float] = []
 
     def outer(x):
+        if memo.get("x") is not None and np.array_equal(x, memo["x"]):
+            return memo["out"]  # root finders re-evaluate their last iterate: reuse it
         L = np.vstack([L0[None, :], np.exp(x.reshape(T1 - 1, n))])
         mk = markets(L, memo["log_x"])
         W, pi, shift = backward(mk.log_r, log_kernel, beta, nu, memo["shift"], pin, numerics.tol)
         memo["log_x"], memo["shift"] = mk.log_x, shift
-        return L, mk, W, pi, shift, forward(L0, pi)
+        memo["x"], memo["out"] = np.array(x), (L, mk, W, pi, shift, forward(L0, pi))
+        return memo["out"]
 
     def residual(x):
         L_new = outer(x)[-1]

@@ -3,12 +3,16 @@
 Each builder returns a ``Markets`` callable ``(L_path, log_x_warm) -> MarketPath`` for the
 engine. All use :func:`hetspace.core.armington.market.solve_market`:
 
-- levels: G_t = a (tau / A_t)^(1-sigma), c = 1, x = w_t; world income sum_i w_i L_i = sum L.
-- time changes (dynamic hat algebra, lecture): G = lam_{t-1} (1 / A-dot_t)^(1-sigma),
+- levels: G_t = a (tau_t / A_t)^(1-sigma), c = 1, x = w_t; world income sum_i w_i L_i = sum L.
+- time changes (dynamic hat algebra, lecture): G = lam_{t-1} (tau-dot_t / A-dot_t)^(1-sigma),
   c = Y_{t-1} / L_{t-1}, labour L_t, x = w-dot_t; world income held at sum Y_0.
   Sequential: period t needs the shares and income of period t-1.
-- relative to a baseline (counterfactual): G = lam_t (1 / A-hat_t)^(1-sigma), c = Y_t / L_t
-  of the baseline, labour L'_t, x = w'_t / w_t; world income held at the baseline's.
+- relative to a baseline (counterfactual): G = lam_t (tau'_t / tau_t / (A'_t / A_t))^(1-sigma),
+  c = Y_t / L_t of the baseline, labour L'_t, x = w'_t / w_t; world income held at the
+  baseline's.
+
+``log_cost`` arguments are (., N, N) logs of the change in the delivered-cost shifter
+tau[i, j] / A_i (origin i in rows): log tau-change - log A-change[:, None].
 """
 
 from __future__ import annotations
@@ -28,19 +32,21 @@ def levels_markets(log_g_path, sigma, numerics):
 
     def markets(L, log_x_warm):
         out = _Collector(T1, n)
-        for t in range(T1):
-            warm = np.zeros(n) if log_x_warm is None else log_x_warm[t]
+        warm = np.zeros(n)
+        for t in range(T1):  # cold: start each period from the previous period's wages
+            warm = warm if log_x_warm is None else log_x_warm[t]
             st, it, imb = clear(log_g_path[t], ones, sigma, L[t], warm, float(L[t].sum()),
                                 numerics)
+            warm = st.log_x
             out.put(t, st, st.log_x - st.log_p, it, imb)
         return out.done()
 
     return markets
 
 
-def time_change_markets(lam0, Y0, log_A_dot, sigma, numerics):
-    """Markets in time changes from period-0 shares and income; log_A_dot is (T, N)."""
-    T, n = log_A_dot.shape
+def time_change_markets(lam0, Y0, log_cost_dot, sigma, numerics):
+    """Markets in time changes from period-0 shares and income; log_cost_dot is (T, N, N)."""
+    T, n = log_cost_dot.shape[:2]
     world = float(Y0.sum())
 
     def markets(L, log_x_warm):
@@ -49,7 +55,7 @@ def time_change_markets(lam0, Y0, log_A_dot, sigma, numerics):
         lam, Y, log_r = lam0, Y0, np.zeros(n)
         for t in range(1, T + 1):
             with np.errstate(divide="ignore"):
-                log_g = np.log(lam) + (sigma - 1.0) * log_A_dot[t - 1][:, None]
+                log_g = np.log(lam) + (1.0 - sigma) * log_cost_dot[t - 1]
             warm = np.zeros(n) if log_x_warm is None else log_x_warm[t]
             st, it, imb = clear(log_g, Y / L[t - 1], sigma, L[t], warm, world, numerics)
             log_r = log_r + st.log_x - st.log_p
@@ -60,15 +66,16 @@ def time_change_markets(lam0, Y0, log_A_dot, sigma, numerics):
     return markets
 
 
-def relative_markets(lam_base, Y_base, L_base, log_A_hat, sigma, numerics):
-    """Markets relative to a baseline path; log_A_hat (T+1, N) is log(A'_t / A_t)."""
-    T1, n = log_A_hat.shape
+def relative_markets(lam_base, Y_base, L_base, log_cost_ratio, sigma, numerics):
+    """Markets relative to a baseline path; log_cost_ratio (T+1, N, N) is the log of
+    (tau'_t / tau_t) / (A'_t / A_t) by origin row."""
+    T1, n = log_cost_ratio.shape[:2]
 
     def markets(L, log_x_warm):
         out = _Collector(T1, n)
         for t in range(T1):
             with np.errstate(divide="ignore"):
-                log_g = np.log(lam_base[t]) + (sigma - 1.0) * log_A_hat[t][:, None]
+                log_g = np.log(lam_base[t]) + (1.0 - sigma) * log_cost_ratio[t]
             warm = np.zeros(n) if log_x_warm is None else log_x_warm[t]
             st, it, imb = clear(log_g, Y_base[t] / L_base[t], sigma, L[t], warm,
                                 float(Y_base[t].sum()), numerics)

@@ -17,7 +17,8 @@ from .params import Numerics, Observables, Params
 
 #: Moments of a path (levels or dynamic hat algebra): name -> meaning.
 PATH_MOMENTS: dict[str, str] = {
-    "shocked_region": "region k with the largest |log(A_T / A_0)| (the most-shocked region)",
+    "shocked_region": "region k with the largest |log(A_T / A_0)| (the most-shocked region; "
+    "without productivity changes, the region with the largest |log(L_T / L_0)|)",
     "pop_change_long_run": "L_T,k / L_0,k - 1, long-run population change of region k",
     "pop_half_life": "periods until region k has made half of its long-run population change "
     "(linear interpolation; NaN without change)",
@@ -27,7 +28,8 @@ PATH_MOMENTS: dict[str, str] = {
 
 #: Moments of a counterfactual relative to a baseline.
 COUNTERFACTUAL_MOMENTS: dict[str, str] = {
-    "shocked_region": "region k with the largest |log(A'_T / A_T)|",
+    "shocked_region": "region k with the largest |log(A'_T / A_T)| (without productivity "
+    "changes, the region with the largest |log(L'_T / L_T)|)",
     "pop_change_long_run": "L'_T,k / L_T,k - 1, population of k relative to the baseline at T",
     "pop_half_life": "periods until log(L'_t,k / L_t,k) reaches half its value at T",
     "welfare_ce_shocked": "consumption-equivalent welfare change of k's period-0 residents, "
@@ -59,7 +61,7 @@ class _TimeChanges:
         return self.w * self.L
 
     def _path_moments(self, log_A_change: np.ndarray) -> dict[str, float]:
-        k = int(np.argmax(np.abs(log_A_change)))
+        k = shocked(log_A_change, np.log(self.L[-1] / self.L[0]))
         real = np.log(self.w[:, k] / self.P_rel[:, k])
         return {
             "shocked_region": float(k),
@@ -115,6 +117,12 @@ class LevelsPath(_TimeChanges):
         """(T, N) time changes of productivity, A_t / A_{t-1}."""
         return self.params.A_path[1:] / self.params.A_path[:-1]
 
+    @property
+    def tau_dot(self) -> np.ndarray:
+        """(T, N, N) time changes of iceberg costs, tau_t / tau_{t-1}."""
+        tau = self.params.trade_costs()
+        return tau[1:] / tau[:-1]
+
     def observables(self) -> Observables:
         """Period-0 data a researcher would observe: X_0, L_0, pi_{-1} (and sigma, beta, nu)."""
         p = self.params
@@ -132,7 +140,8 @@ class HatPath(_TimeChanges):
 
     w: (T+1, N) wages implied by the data (w_0 = Y_0 / L_0, then w_t = w_{t-1} w-dot_t, with
     world income held at sum Y_0). P_rel = P_t / P_0, V_rel = V_t - V_0 = log(u_t / u_0),
-    L: (T+1, N). pi, lam, X: (T+1, N, N). A_dot: (T, N) the changes in fundamentals used.
+    L: (T+1, N). pi, lam, X: (T+1, N, N). A_dot: (T, N) and tau_dot: (T, N, N) the changes
+    in fundamentals used.
     """
 
     w: np.ndarray
@@ -143,6 +152,7 @@ class HatPath(_TimeChanges):
     lam: np.ndarray
     X: np.ndarray
     A_dot: np.ndarray
+    tau_dot: np.ndarray
     converged: bool
     n_iter: int
     residuals: Mapping[str, float]
@@ -172,9 +182,10 @@ class CounterfactualPath:
 
     w_ratio, P_ratio: (T+1, N) w'_t / w_t and P'_t / P_t; V_diff: (T+1, N) V'_t - V_t
     (log u'_t / u_t). L, pi, lam, X: the counterfactual paths (usable as a new baseline).
-    L_base: (T+1, N) the baseline labour. A_hat: (T, N) the counterfactual changes
-    A-dot'_t / A-dot_t. Hat-of-dots (Caliendo-Dvorkin-Parro) x-hat_t = x-dot'_t / x-dot_t
-    are the properties ``w_hat``, ``P_hat``, ``u_hat`` and ``L_hat`` (T, N).
+    L_base: (T+1, N) the baseline labour. A_hat: (T, N) and tau_hat: (T, N, N) the
+    counterfactual changes A-dot'_t / A-dot_t and tau-dot'_t / tau-dot_t. Hat-of-dots
+    (Caliendo-Dvorkin-Parro) x-hat_t = x-dot'_t / x-dot_t are the properties ``w_hat``,
+    ``P_hat``, ``u_hat`` and ``L_hat`` (T, N).
     """
 
     w_ratio: np.ndarray
@@ -186,6 +197,7 @@ class CounterfactualPath:
     X: np.ndarray
     L_base: np.ndarray
     A_hat: np.ndarray
+    tau_hat: np.ndarray
     sigma: float
     beta: float
     nu: float
@@ -218,7 +230,7 @@ class CounterfactualPath:
         return np.exp((1.0 - self.beta) * self.V_diff[0]) - 1.0
 
     def moments(self) -> dict[str, float]:
-        k = int(np.argmax(np.abs(np.sum(np.log(self.A_hat), axis=0))))
+        k = shocked(np.sum(np.log(self.A_hat), axis=0), np.log(self.L[-1] / self.L_base[-1]))
         gap = np.log(self.L[:, k] / self.L_base[:, k])
         weights = self.L[0] / self.L[0].sum()
         return {
@@ -232,13 +244,14 @@ class CounterfactualPath:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SteadyState:
-    """Stationary equilibrium with constant productivity A (N,).
+    """Stationary equilibrium with constant productivity A (N,) and trade costs tau (N, N).
 
     w, P, L, V: (N,); pi, lam, X: (N, N). L = pi' L and V = log(w/P) + nu log sum_i
     exp((beta V_i - m[j, i]) / nu).
     """
 
     A: np.ndarray
+    tau: np.ndarray
     w: np.ndarray
     P: np.ndarray
     L: np.ndarray
@@ -267,6 +280,15 @@ class SteadyState:
             "stay_share_mean": float(share @ np.diag(self.pi)),
             "population_max_share": float(share.max()),
         }
+
+
+def shocked(log_change: np.ndarray, log_response: np.ndarray):
+    """Index of the largest |log_change| (a fundamental); if nothing changed, of the largest
+    |log_response| (e.g. the population), so trade- or migration-cost experiments still pick
+    one. An int for 1-d inputs, else a tuple."""
+    src = log_change if float(np.max(np.abs(log_change))) > 1e-14 else log_response
+    idx = np.unravel_index(int(np.argmax(np.abs(src))), src.shape)
+    return int(idx[0]) if src.ndim == 1 else tuple(int(i) for i in idx)
 
 
 def half_life(series: np.ndarray) -> float:

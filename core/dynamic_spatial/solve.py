@@ -2,13 +2,13 @@
 migration").
 
 - ``solve(params, numerics=None, warm_start=None)``: the path t = 0..T (registry entry point).
-- ``solve_steady_state(params, A=None, numerics=None)``: the stationary equilibrium for constant
-  productivity (default A_T, where the path must end up).
+- ``solve_steady_state(params, A=None, numerics=None, *, tau=None)``: the stationary
+  equilibrium for constant fundamentals (default A_T and tau_T, where the path must end up).
 
 Timing: households work and consume in t given L_t, then move; pi_t depends on V_{t+1} and
-L_{t+1} = pi_t' L_t. From T on fundamentals stay at A_T and the economy is taken to be in its
-steady state, V_{T+1} = V_T; the solver checks that the population has stopped moving at T
-(``Numerics.horizon_tol``) and raises otherwise.
+L_{t+1} = pi_t' L_t. From T on fundamentals stay at (A_T, tau_T) and the economy is taken
+to be in its steady state, V_{T+1} = V_T; the solver checks that the population has
+stopped moving at T (``Numerics.horizon_tol``) and raises otherwise.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def solve(
     """Perfect-foresight path in levels; ``warm_start`` reuses a path's labour and wages."""
     numerics = numerics or Numerics()
     p = params
-    log_g = _log_g(p, p.A_path)
+    log_g = _log_g(p, p.A_path, p.trade_costs())
     kernel = np.broadcast_to(-p.m / p.nu, (p.horizon + 1, *p.m.shape))
     L_init = log_x_init = None
     if warm_start is not None and warm_start.L.shape == (p.horizon + 1, p.n_regions):
@@ -51,9 +51,10 @@ def solve(
 
 
 def solve_steady_state(
-    params: Params, A=None, numerics: Numerics | None = None
+    params: Params, A=None, numerics: Numerics | None = None, *, tau=None
 ) -> SteadyState:
-    """Stationary equilibrium for constant productivity ``A`` (default the path's A_T).
+    """Stationary equilibrium for constant productivity ``A`` and trade costs ``tau``
+    (defaults: the path's A_T and tau_T, where the path must end up).
 
     A root in log L (Powell hybrid, ``solve_root``) of L = total x stationary distribution of
     pi(L), where L -> static market -> stationary values (Newton) -> migration shares pi.
@@ -61,7 +62,8 @@ def solve_steady_state(
     numerics = numerics or Numerics()
     p = params
     A = p.A_path[-1] if A is None else np.asarray(A, dtype=np.float64)
-    log_g = _log_g(p, A[None, :])[0]
+    tau = p.trade_costs()[-1] if tau is None else np.asarray(tau, dtype=np.float64)
+    log_g = _log_g(p, A[None, :], tau[None])[0]
     kernel, total = -p.m / p.nu, float(p.L0.sum())
     memo = {"log_x": np.zeros(p.n_regions)}
 
@@ -81,7 +83,7 @@ def solve_steady_state(
     st, imb, V, pi, L_new = stationary(root.x)
     L = np.exp(root.x)
     return SteadyState(
-        A=A, w=np.exp(st.log_x), P=np.exp(st.log_p), L=L, V=V, pi=pi, lam=st.lam,
+        A=A, tau=tau, w=np.exp(st.log_x), P=np.exp(st.log_p), L=L, V=V, pi=pi, lam=st.lam,
         X=st.lam * st.income[None, :], converged=True, n_iter=root.n_iter,
         residuals={"max_relative_labour_change": float(np.max(np.abs(L_new / L - 1.0))),
                    "max_trade_imbalance": imb},
@@ -89,9 +91,9 @@ def solve_steady_state(
     )
 
 
-def _log_g(p: Params, A_path) -> np.ndarray:
-    """(T+1, N, N) log of a (tau / A_t)^(1-sigma)."""
-    log_cost = np.log(p.tau)[None, :, :] - np.log(A_path)[:, :, None]
+def _log_g(p: Params, A_path, tau_path) -> np.ndarray:
+    """(T+1, N, N) log of a (tau_t / A_t)^(1-sigma)."""
+    log_cost = np.log(tau_path) - np.log(A_path)[:, :, None]
     return np.log(p.a)[None, :, :] + (1.0 - p.sigma) * log_cost
 
 

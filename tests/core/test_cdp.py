@@ -26,6 +26,7 @@ from hetspace.core.dynamic_spatial.cdp_params import (
     Structure,
     expenditure,
 )
+from hetspace.core.dynamic_spatial.cdp_result import CDP_STEADY_STATE_MOMENTS
 
 CROSS = 1e-8
 T = 40
@@ -38,8 +39,33 @@ def _ramp(n, j, size, start, length, N, J):
     return out
 
 
+def _frac(start, length):
+    """(T+1,) phase-in fraction: 0 until ``start``, then linear to 1 over ``length`` periods."""
+    return np.clip((np.arange(T + 1) - start) / length, 0.0, 1.0)
+
+
+def _other_paths(p, size, i, k, start):
+    """Paths of the non-productivity fundamentals: sector-0 iceberg costs between regions i
+    and k scale by ``size``, home production of region k by 1/size, and the relocation cost
+    from every market of region i to every market of region k falls by (1 - size) nu."""
+    s = p.structure
+    S, frac = s.n_slots, _frac(start, 6)
+    kappa = np.array(p.trade_costs())
+    kappa[:, 0, i, k] *= size**frac
+    kappa[:, 0, k, i] *= size**frac
+    tau = np.array(p.migration_costs())
+    tau[:, i * S:(i + 1) * S, k * S:(k + 1) * S] -= ((1 - size) * s.nu * frac)[:, None, None]
+    out = {"kappa_path": kappa, "tau_path": tau}
+    if s.non_employment:
+        b = np.array(p.home_production())
+        b[:, k] *= size**-frac
+        out["b_path"] = b
+    return out
+
+
 def _economy(seed, N, J, non_employment, beta, nu):
-    """Random economy with materials and structures, started in its period-0 steady state."""
+    """Random economy with materials and structures, started in its period-0 steady state;
+    along the path productivity, trade costs, home production and relocation costs change."""
     rng = np.random.default_rng(seed)
     S = J + int(non_employment)
     g = rng.uniform(0.4, 0.8, (N, J))
@@ -57,8 +83,8 @@ def _economy(seed, N, J, non_employment, beta, nu):
     p = CDPParams(structure=s, A_path=A0 * _ramp(0, J - 1, 0.7, 1, 5, N, J), kappa=kappa,
                   tau=tau, L0=rng.uniform(0.5, 1.5, (N, S)), H=rng.uniform(0.5, 2.0, (N, J)),
                   b=rng.uniform(0.05, 0.1, N) if non_employment else None)
-    L_ss, _, _ = solve_cdp_steady_state(p, A=A0)
-    return p.with_(L0=L_ss)
+    p = p.with_(L0=solve_cdp_steady_state(p, period=0).L)
+    return p.with_(**_other_paths(p, 0.85, 0, 1, 2))
 
 
 CASES = [(1, 2, 2, True, 0.9, 1.5), (2, 3, 2, False, 0.93, 1.0)]
@@ -68,11 +94,19 @@ CASES = [(1, 2, 2, True, 0.9, 1.5), (2, 3, 2, False, 0.93, 1.0)]
 def world(request):
     seed, N, J, home, beta, nu = request.param
     p = _economy(seed, N, J, home, beta, nu)
-    p_cf = p.with_(A_path=p.A_path * _ramp(N - 1, 0, 1.3, 3, 8, N, J))  # A'_0 = A_0
+    # counterfactual: period-0 fundamentals unchanged, then a productivity rise in the last
+    # region's first sector and the other fundamentals changing between regions N-1 and 0
+    p_cf = p.with_(A_path=p.A_path * _ramp(N - 1, 0, 1.3, 3, 8, N, J),
+                   **_other_paths(p, 0.9, N - 1, 0, 4))
     lev = solve_cdp(p)
     lev_cf = solve_cdp(p_cf, warm_start=lev)
-    hat = solve_cdp_hat(lev.observables(), lev.A_dot)
-    return {"p": p, "lev": lev, "lev_cf": lev_cf, "hat": hat, "A_hat": lev_cf.A_dot / lev.A_dot}
+    hat = solve_cdp_hat(lev.observables(), **lev.changes())
+    a, b = lev.changes(), lev_cf.changes()
+    hats = {"A_hat": b["A_dot"] / a["A_dot"], "kappa_hat": b["kappa_dot"] / a["kappa_dot"],
+            "tau_diff_hat": b["tau_diff"] - a["tau_diff"]}
+    if p.structure.non_employment:
+        hats["b_hat"] = b["b_dot"] / a["b_dot"]
+    return {"p": p, "lev": lev, "lev_cf": lev_cf, "hat": hat, "hats": hats}
 
 
 def _close(a, b):
@@ -92,16 +126,21 @@ def test_cdp_time_change_equations_hold(world):
     lev, s = world["lev"], world["p"].structure
     b, nu = s.beta, s.nu
     g = lev.u_dot[1:].reshape(T - 1, -1) ** (b / nu)  # u-dot_{t+2}
-    num = lev.mu[:-2] * g[:, None, :]
+    # relocation costs change: odds scale by exp(-(tau_{t+1} - tau_t) / nu)
+    assert np.max(np.abs(lev.tau_diff)) > 0.01
+    num = lev.mu[:-2] * np.exp(-lev.tau_diff[:-1] / nu) * g[:, None, :]
     _close(lev.mu[1:-1], num / num.sum(axis=2, keepdims=True))
     flow = np.ones(lev.u_dot.shape)
     flow[..., int(s.non_employment):] = lev.w_dot / lev.Pc_dot[:, :, None]
+    if s.non_employment:
+        flow[..., 0] = lev.b_dot  # home production changes too
     _close(lev.u_dot[:-1].reshape(T - 1, -1),
            flow[:-1].reshape(T - 1, -1) * num.sum(axis=2) ** nu)
     L_dot = lev.employment[1:] / lev.employment[:-1]
     x_dot = (lev.w_dot * L_dot ** s.xi[:, None]) ** s.gamma_va
     x_dot = x_dot * np.exp(np.einsum("njk,tnk->tnj", s.io, np.log(lev.P_dot)))
-    cost = (x_dot / lev.A_dot ** s.gamma_va).transpose(0, 2, 1)[:, :, :, None]
+    cost = (x_dot / lev.A_dot ** s.gamma_va).transpose(0, 2, 1)[:, :, :, None] * lev.kappa_dot
+    assert np.max(np.abs(np.log(lev.kappa_dot))) > 0.01
     rel = (cost / lev.P_dot.transpose(0, 2, 1)[:, :, None, :]) ** -s.theta[None, :, None, None]
     _close(lev.lam[1:], lev.lam[:-1] * rel)
 
@@ -119,7 +158,7 @@ def test_static_markets_clear(world):
 
 def test_counterfactual_from_observables_equals_levels(world):
     lev, lev_cf = world["lev"], world["lev_cf"]
-    cf = solve_cdp_counterfactual(world["hat"], world["A_hat"])
+    cf = solve_cdp_counterfactual(world["hat"], **world["hats"])
     _close(cf.L, lev_cf.L)
     _close(cf.w_hat, lev_cf.w_dot / lev.w_dot)
     _close(cf.P_hat, lev_cf.P_dot / lev.P_dot)
@@ -135,13 +174,15 @@ def test_hat_of_dots_from_levels_baseline_and_welfare(world):
     V'_0 - V_0 = sum_t beta^t log((C'_t / C_t) / (mu'^{nn}_t / mu^{nn}_t)^nu), which follows
     from V_t = log C_t + beta V_{t+1} - nu log mu_t^{nn} (tau^{nn} = 0); steady from T on."""
     lev, lev_cf, s = world["lev"], world["lev_cf"], world["p"].structure
-    cf = solve_cdp_counterfactual(lev, world["A_hat"])
+    cf = solve_cdp_counterfactual(lev, **world["hats"])
     _close(cf.L, lev_cf.L)
     _close(cf.u_hat, lev_cf.u_dot / lev.u_dot)
     _close(cf.w_ratio, lev_cf.w / lev.w)
     _close(baseline_wages(lev), lev.w)
     c_hat = np.zeros(cf.V_diff.shape)
     c_hat[..., int(s.non_employment):] = np.log(cf.w_ratio / cf.Pc_ratio[:, :, None])
+    if s.non_employment:  # home production b'_t / b_t (tau^{nn} stays zero)
+        c_hat[..., 0] = np.log(lev_cf.params.b_path / lev.params.b_path)
     stay = np.log(np.diagonal(cf.mu, axis1=1, axis2=2) / np.diagonal(lev.mu, axis1=1, axis2=2))
     terms = c_hat.reshape(T + 1, -1) - s.nu * stay
     disc = s.beta ** np.arange(T + 1)
@@ -153,7 +194,7 @@ def test_hat_of_dots_from_levels_baseline_and_welfare(world):
 def test_timing_matters(world):
     """With the baseline's mu_{-1}, Proposition-1 hat algebra does NOT recover an
     unanticipated change: the gap is far above CROSS, so the tests above discriminate."""
-    wrong = solve_cdp_hat(world["lev"].observables(), world["lev_cf"].A_dot)
+    wrong = solve_cdp_hat(world["lev"].observables(), **world["lev_cf"].changes())
     assert np.max(np.abs(wrong.L - world["lev_cf"].L)) > 1e-4
 
 
@@ -187,11 +228,17 @@ def test_part_a_is_the_special_case():
 
 def test_steady_state_is_fixed_point_of_time_changes():
     p = _economy(5, 2, 2, True, 0.9, 1.0)
-    L, V, mu = solve_cdp_steady_state(p, A=p.A_path[0])
+    ss = solve_cdp_steady_state(p, period=0)
+    L, V, mu = ss.L, ss.V, ss.mu
+    assert ss.converged and ss.residuals["max_relative_labour_change"] < 1e-10
+    assert 0.0 < ss.moments()["non_employment_rate"] < 1.0
     _close(L, p.L0)
     _close(mu.T @ L.ravel(), L.ravel())
-    lev = solve_cdp(p.with_(A_path=np.broadcast_to(p.A_path[0], (6, 2, 2))))
+    lev = solve_cdp(p.with_(A_path=np.broadcast_to(p.A_path[0], (6, 2, 2)), kappa_path=None,
+                            b_path=None, tau_path=None))
     _close(lev.V[0], V)
+    _close(lev.X[0], ss.X)
+    _close(lev.w[0], ss.w)
     hat = solve_cdp_hat(lev.observables(), T=20)
     for dots in (hat.u_dot, hat.w_dot, hat.P_dot):
         np.testing.assert_allclose(dots, 1.0, rtol=0, atol=1e-10)
@@ -215,7 +262,9 @@ def test_warm_start_matches_cold_and_moments(world):
 def test_horizon_too_short_raises(world):
     p = world["p"]
     with pytest.raises(SolverConvergenceError, match=r"horizon too short.*T=4"):
-        solve_cdp(p.with_(A_path=p.A_path[:5]))
+        solve_cdp(p.with_(A_path=p.A_path[:5], kappa_path=p.kappa_path[:5],
+                          tau_path=p.tau_path[:5],
+                          b_path=None if p.b_path is None else p.b_path[:5]))
 
 
 # ---- validation ---------------------------------------------------------------------------
@@ -256,6 +305,9 @@ def _params(**change):
     ({"L0": np.zeros((2, 3))}, r"L0\[0, 0\]: must be > 0"),
     ({"b": None}, r"b: is required"),
     ({"A_path": np.ones((1, 2, 2))}, r"A_path: must have shape \(T\+1, 2, 2\) with T >= 1"),
+    ({"kappa_path": np.full((3, 2, 2, 2), 2.0)}, r"kappa_path\[0\] must equal kappa"),
+    ({"tau_path": np.ones((3, 4, 4))}, r"tau_path: must have shape \(3, 6, 6\)"),
+    ({"b_path": np.full((3, 2), -1.0)}, r"b_path\[0, 0\]: must be > 0"),
 ])
 def test_params_validation(change, match):
     with pytest.raises(InvalidParamsError, match=match):
@@ -285,3 +337,93 @@ def test_observables_validation(world):
     with pytest.raises(InvalidParamsError, match=r"A_hat: must have 40 rows"):
         solve_cdp_counterfactual(world["lev"], np.ones((3, *obs.X0.shape[1:2], 2)))
     assert isinstance(obs, CDPObservables)
+
+
+# ---- protocol: registry entry, YAML configs, steady-state result ----------------------------
+
+CDP_YAML = """\
+model: dynamic_spatial_cdp
+params:
+  structure:
+    beta: 0.9
+    nu: 1.0
+    theta: [4.0, 5.0]
+    alpha: [0.5, 0.5]
+    gamma_va: [[0.5, 0.6], [0.7, 0.4]]
+    io: [[[0.25, 0.25], [0.2, 0.2]], [[0.1, 0.2], [0.3, 0.3]]]
+    xi: [0.2, 0.1]
+  A_path:
+    horizon: 30
+    knots: {0: [[1.0, 1.0], [1.0, 1.0]], 5: [[1.0, 0.8], [1.0, 1.0]]}
+  kappa: [[[1, 1.5], [1.5, 1]], [[1, 2], [2, 1]]]
+  tau: %s
+  L0: [[0.1, 0.5, 0.4], [0.1, 0.4, 0.5]]
+  b: [0.3, 0.3]
+  b_path:
+    horizon: 30
+    knots: {0: [0.3, 0.3], 10: [0.3, 0.36]}
+numerics:
+  tol: 1.0e-10
+"""
+
+
+def _cdp_yaml(tmp_path, text):
+    from hetspace.core.dynamic_spatial.cdp_model import MODEL
+    from hetspace.core.protocol import register_model
+
+    register_model(MODEL)  # until protocol.py lists dynamic_spatial_cdp as a builtin
+    path = tmp_path / "cdp.yaml"
+    path.write_text(text % (2.0 * (1.0 - np.eye(6))).tolist())
+    return path
+
+
+def test_cdp_yaml_config_loads_with_nested_structure(tmp_path):
+    from hetspace.core.config import load_model_config
+
+    cfg = load_model_config(_cdp_yaml(tmp_path, CDP_YAML))
+    p = cfg.params
+    assert cfg.model.name == "dynamic_spatial_cdp" and cfg.model.Params is CDPParams
+    assert p.structure == Structure(**STRUCT) and p.horizon == 30
+    np.testing.assert_allclose(p.A_path[5:, 0, 1], 0.8, rtol=1e-14)
+    np.testing.assert_allclose(p.home_production()[10:, 1], 0.36, rtol=1e-14)
+    assert CDPParams.from_dict(p.to_dict()) == p  # round trip through plain data
+
+
+def test_cdp_yaml_errors_name_the_nested_path(tmp_path):
+    from hetspace.core.config import load_model_config
+    from hetspace.core.errors import InvalidConfigError
+
+    text = CDP_YAML.replace("alpha: [0.5, 0.5]", "alpha: [1.5, -0.5]")
+    with pytest.raises(InvalidConfigError, match=r"params\.structure\.alpha\[1\]: must be >= 0"):
+        load_model_config(_cdp_yaml(tmp_path, text))
+    text = CDP_YAML.replace("knots: {0: [0.3, 0.3],", "knots: {0: [0.3, 0.4],")
+    with pytest.raises(InvalidConfigError, match=r"params\.b_path: b_path\[0\] must equal b"):
+        load_model_config(_cdp_yaml(tmp_path, text))
+
+
+def test_cdp_registry_solve_follows_protocol(world):
+    from hetspace.core.dynamic_spatial.cdp_model import MODEL
+    from hetspace.core.protocol import solution_arrays
+
+    lev = world["lev"]
+    sol = MODEL.solve(world["p"], numerics=None, warm_start=lev)
+    assert sol.converged and sol.moments() == pytest.approx(lev.moments(), rel=1e-8)
+    assert {"w", "L", "V", "mu", "mu_prev", "X", "lam"} <= set(solution_arrays(sol))
+    ss = solve_cdp_steady_state(world["p"], period=0)
+    assert set(ss.moments()) == set(CDP_STEADY_STATE_MOMENTS)
+    with pytest.raises(AttributeError):
+        ss.L = ss.L  # frozen
+
+
+def test_changes_validation_cdp(world):
+    lev, s = world["lev"], world["p"].structure
+    obs = lev.observables()
+    M = s.n_markets
+    with pytest.raises(InvalidParamsError, match=rf"tau_diff: must have shape \(T, {M}, {M}\)"):
+        solve_cdp_hat(obs, tau_diff=np.zeros((5, 2, 2)))
+    with pytest.raises(InvalidParamsError, match=r"kappa_dot: must have 5 rows"):
+        solve_cdp_hat(obs, np.ones((5, s.n_regions, s.n_sectors)),
+                      kappa_dot=np.ones((4, *lev.params.kappa.shape)))
+    if not s.non_employment:
+        with pytest.raises(InvalidParamsError, match=r"b_hat: needs non-employment"):
+            solve_cdp_counterfactual(lev, b_hat=np.ones((T, s.n_regions)))
