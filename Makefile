@@ -6,12 +6,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-DEMO_CONFIG ?= configs/models/armington_example.yaml
+DEMO_SPEC ?= configs/sweeps/quickstart.yaml
 
 .PHONY: demo test lint install clean distclean
 
+# The quickstart sweep: prints progress, the robustness table, and where the plots and
+# the MLflow store are (out/sweeps/quickstart/). Re-running resumes (nothing to redo).
 demo: $(STAMP)
-	$(BIN)/hetspace solve $(DEMO_CONFIG)
+	$(BIN)/hetspace sweep $(DEMO_SPEC)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,6 +5,10 @@ Commands::
     hetspace --version
     hetspace models                       # registered models and what they are
     hetspace solve CONFIG.yaml [--out DIR] [-v]
+    hetspace sweep SPEC.yaml [--out DIR] [--num-actors N] [--address auto]
+                   [--resume/--no-resume] [--retry-failed]
+    hetspace table RESULTS_DIR [--moments a,b] [--format md|tex|csv]
+    hetspace runs [DIR ...] [--tracking-uri URI] [--limit N]
 
 ``solve`` loads and validates the config, solves the model, prints a summary
 (convergence, iterations, time, residuals, moments) and writes
@@ -214,6 +218,153 @@ def _setup_logging(verbose: int) -> None:
     handler._hetspace_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+
+# --------------------------------------------------------------------------- sweeps
+# hetspace.sweeps (Ray, MLflow, pandas) is imported inside the commands, so that
+# `hetspace --version`, `models` and `solve` stay fast.
+
+EXIT_INTERRUPTED = 130
+
+
+@app.command("sweep")
+def sweep_command(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec (YAML).", show_default=False)],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Output folder [default: out/sweeps/<sweep name>].")] = None,
+    num_actors: Annotated[int | None, typer.Option(
+        "--num-actors", min=1, help="Steady-state actors [default: spec, else all CPUs].")] = None,
+    address: Annotated[str | None, typer.Option(
+        "--address", help="Join an existing Ray cluster ('auto' or host:port) instead of "
+        "starting a local one.")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume/--no-resume", help="Skip points already stored in the output folder.")] = True,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="Evaluate stored failed points again.")] = False,
+    verbose: Verbose = 0,
+) -> None:
+    """Run a parameter sweep on Ray; store results, tables, plots and an MLflow run."""
+    if verbose:
+        _setup_logging(verbose)
+    from hetspace.sweeps import load_sweep_spec
+    from hetspace.sweeps.runner import default_out_dir
+
+    cfg = _guard(str(spec), load_sweep_spec, spec)
+    out_dir = out if out is not None else default_out_dir(cfg)
+    console = _console()
+    console.print(f"[bold]sweep {cfg.name}[/bold] ({cfg.model.name}): {len(cfg.points)} points "
+                  f"-> {out_dir}")
+    result = _run_with_progress(cfg, out_dir, num_actors=num_actors, address=address,
+                                resume=resume, retry_failed=retry_failed)
+    _print_sweep_summary(result)
+    if result.n_failed:
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _run_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from hetspace.sweeps import ClusterNotFoundError, run_sweep
+    from hetspace.sweeps.runner import SweepLockedError, SweepTerminated
+
+    columns = (TextColumn("points"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=_console(), transient=False) as bar:
+        task = bar.add_task("points", total=None, failed=0)
+
+        def progress(done: int, failed: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, failed=failed)
+
+        try:
+            return run_sweep(cfg, out_dir, progress=progress, **options)
+        except (ClusterNotFoundError, SweepLockedError) as e:
+            _fail(EXIT_ERROR, [str(e)])
+        except (KeyboardInterrupt, SweepTerminated):
+            bar.stop()
+            _fail(EXIT_INTERRUPTED, [f"interrupted; stored points are kept in {out_dir}, "
+                                     "run the same command again to resume"])
+
+
+def _print_sweep_summary(result: Any) -> None:
+    console = _console()
+    t = result.timings
+    console.print(f"{result.n_points} points: {result.n_evaluated} evaluated, "
+                  f"{result.n_skipped} already stored, {result.n_failed} failed; "
+                  f"wall {result.wall_seconds:.1f} s (setup {t.get('setup', 0.0):.1f} s)")
+    md = next((p for p in result.tables if p.suffix == ".md"), None)
+    if md is not None:
+        console.print(md.read_text(encoding="utf-8"), markup=False)
+    console.print(f"results: {result.out_dir / 'results.parquet'}")
+    if result.tables:
+        console.print(f"tables:  {result.out_dir / 'tables'} (md, tex, csv)")
+    if result.plots:
+        console.print(f"plots:   {result.out_dir / 'plots'} ({len(result.plots)} PNG)")
+    if result.run_id:
+        console.print(f"MLflow:  {result.tracking_uri} (run {result.run_id}); browse with "
+                      f"`mlflow ui --backend-store-uri {result.tracking_uri}`", markup=False)
+
+
+@app.command("table")
+def table_command(
+    results_dir: Annotated[Path, typer.Argument(help="A sweep's output folder.",
+                                                show_default=False)],
+    moments: Annotated[str | None, typer.Option(
+        "--moments", "-m", help="Comma-separated moments [default: the spec's, else all].")]
+    = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, tex or csv.")] = "md",
+) -> None:
+    """Print the robustness table of a sweep (pivoted when two axes vary)."""
+    from hetspace.sweeps import table_from_dir
+    from hetspace.sweeps.tables import FORMATS
+
+    if fmt not in FORMATS:
+        _fail(EXIT_CONFIG, [f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}"])
+    chosen = [m.strip() for m in moments.split(",") if m.strip()] if moments else None
+    try:
+        text = _guard(str(results_dir), table_from_dir, results_dir, chosen, fmt)
+    except FileNotFoundError as e:
+        _fail(EXIT_CONFIG, [str(e)])
+    typer.echo(text, nl=False)
+
+
+@app.command("runs")
+def runs_command(
+    dirs: Annotated[list[Path] | None, typer.Argument(
+        help="Folders searched for sweep stores (mlflow.db) [default: out].",
+        show_default=False)] = None,
+    tracking_uri: Annotated[str | None, typer.Option(
+        "--tracking-uri", help="Also list runs from this MLflow store.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
+) -> None:
+    """List recent sweeps recorded in MLflow."""
+    from hetspace.sweeps import list_runs
+
+    uris = [f"sqlite:///{db.resolve()}" for d in (dirs or [Path("out")]) if d.is_dir()
+            for db in sorted(d.rglob("mlflow.db"))]
+    uris += [tracking_uri] if tracking_uri else []
+    rows = list_runs(uris, limit=limit) if uris else []
+    if not rows:
+        typer.echo("no sweep runs found")
+        return
+    table = Table(title="recent sweeps", title_justify="left")
+    for col in ("started", "name", "status", "points", "failed", "wall s", "output", "run id"):
+        table.add_column(col)
+    for r in rows:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime((r["start"] or 0) / 1000))
+        table.add_row(started, str(r["name"]), r["status"], _num(r["points"]),
+                      _num(r["failed"]), _num(r["wall_s"], "{:.1f}"), r["out_dir"], r["run_id"])
+    _console().print(table)
+
+
+def _num(value: Any, fmt: str = "{:.0f}") -> str:
+    return "" if value is None else fmt.format(value)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,170 @@
+"""The steady-state actor: holds one solved steady state, solves the next point from it.
+
+``SteadyStateActor`` is a plain class (usable and testable without Ray);
+:mod:`hetspace.sweeps.pool` runs it as a Ray actor. ``evaluate(task)`` solves
+the task's params warm-started from the held solution; if that fails it
+retries once cold; if that fails too it returns a failed row with the error
+text and keeps the solution it held. It never raises for a model failure: the
+driver stores failed points as rows, never holes.
+
+An evaluation depends only on (params, numerics, seed) (the seed is passed to
+models whose ``solve`` takes a ``seed``): the warm start changes
+how fast a solve converges, not where (to the solver's tolerance).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from hetspace.core.protocol import get_model
+
+logger = logging.getLogger(__name__)
+
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Task:
+    """What an actor needs to evaluate one point (a pure function of these)."""
+
+    key: str
+    params: Any
+    numerics: Any
+    seed: int
+
+
+class SteadyStateActor:
+    """Holds one steady state (``held``) of ``model``; evaluates points warm from it.
+
+    num_cpus: the CPUs the actor was given; numba's thread count is set to it.
+    crash_after / crash_marker / sleep: the debug hooks (``debug`` in a spec): on
+    its ``crash_after``-th evaluation the actor calls ``os._exit(1)`` unless the
+    marker file exists (it is created first, so the crash happens once); each
+    evaluation first waits ``sleep`` seconds.
+    """
+
+    def __init__(self, model: str, num_cpus: int = 1, crash_after: int | None = None,
+                 crash_marker: str | None = None, sleep: float = 0.0):
+        self.model = get_model(model)
+        self.held: Any = None
+        self.held_key: str | None = None
+        self.evaluated = 0
+        self._crash = (crash_after, crash_marker)
+        self._sleep = float(sleep)
+        self.threads = set_numba_threads(num_cpus)
+        self._takes_seed = "seed" in inspect.signature(self.model.solve).parameters
+
+    def evaluate(self, task: Task) -> dict[str, Any]:
+        """Solve one point; returns its row (status, error, moments, timings, actor)."""
+        t0 = time.perf_counter()
+        self.evaluated += 1
+        self._maybe_crash()
+        if self._sleep:
+            time.sleep(self._sleep)
+        row: dict[str, Any] = {"key": task.key, "warm_start": self.held is not None,
+                               "cold_retry": False, "error": None}
+        sol, error = None, None
+        if self.held is not None:
+            sol, error = self._solve(task, self.held)
+        if sol is None:
+            row["cold_retry"] = self.held is not None
+            sol, cold_error = self._solve(task, None)
+            error = cold_error if error is None else f"warm: {error}; cold: {cold_error}"
+        t_solve = time.perf_counter() - t0
+        if sol is None:
+            row.update(status=STATUS_FAILED, error=error, moments={}, n_iter=None)
+        else:
+            self.held, self.held_key = sol, task.key
+            row.update(status=STATUS_OK, moments=_finite_moments(sol.moments()),
+                       n_iter=_total_iter(sol.n_iter))
+        row.update(t_solve=t_solve, t_eval=time.perf_counter() - t0, actor=_actor_name(),
+                   pid=os.getpid())
+        return row
+
+    def ping(self) -> int:
+        """The actor process id (the driver pings a restarted actor before using it)."""
+        return os.getpid()
+
+    def held_info(self) -> dict[str, Any] | None:
+        """The key and moments of the held steady state (None before any success)."""
+        if self.held is None:
+            return None
+        return {"key": self.held_key, "moments": _finite_moments(self.held.moments())}
+
+    def region_shock(self, location: int, size: float) -> dict[str, Any]:
+        """Moments after a region shock, solved warm from the held steady state (kept)."""
+        if self.held is None:
+            raise RuntimeError("this actor holds no steady state yet")
+        if self.model.region_shock is None:
+            raise NotImplementedError(f"model {self.model.name!r} does not support region shocks")
+        params = self.model.region_shock(self.held.params, location, size)
+        sol = self.model.solve(params, numerics=self.held.numerics, warm_start=self.held)
+        return {"key": self.held_key, "location": location, "size": size,
+                "moments": _finite_moments(sol.moments())}
+
+    def _solve(self, task: Task, warm: Any) -> tuple[Any, str | None]:
+        extra = {"seed": task.seed} if self._takes_seed else {}
+        try:
+            sol = self.model.solve(task.params, numerics=task.numerics, warm_start=warm, **extra)
+        except Exception as e:  # any model failure becomes a failed row (KeyboardInterrupt passes)
+            logger.debug("solve failed (warm=%s)", warm is not None, exc_info=True)
+            return None, f"{type(e).__name__}: {' '.join(str(e).split())}"
+        if not sol.converged:
+            return None, f"not converged (residuals: {dict(sol.residuals)})"
+        return sol, None
+
+    def _maybe_crash(self) -> None:
+        after, marker = self._crash
+        if after is None or self.evaluated != after or marker is None:
+            return
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return
+        os.close(fd)
+        logger.warning("debug hook: actor exits on evaluation %d", after)
+        os._exit(1)
+
+
+def set_numba_threads(num_cpus: int) -> int:
+    """Set numba's thread count to the actor's CPUs (bounded by numba's maximum)."""
+    import numba
+
+    n = max(1, min(int(num_cpus), numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(n)
+    return n
+
+
+def crash_marker_path(out_dir: Path) -> str:
+    """Where the debug crash hook records that it fired (one crash per output folder)."""
+    return str(Path(out_dir).resolve() / ".debug_crash_done")
+
+
+def _finite_moments(moments: dict[str, Any]) -> dict[str, float]:
+    return {str(k): float(v) for k, v in moments.items()}
+
+
+def _total_iter(n_iter: Any) -> int:
+    if isinstance(n_iter, dict):
+        return int(sum(n_iter.values()))
+    return int(n_iter)
+
+
+def _actor_name() -> str:
+    try:
+        import ray
+
+        if ray.is_initialized():
+            actor_id = ray.get_runtime_context().get_actor_id()
+            if actor_id:
+                return actor_id[:12]
+    except ImportError:  # pragma: no cover - ray is a dependency
+        pass
+    return "local"

@@ -1,0 +1,209 @@
+"""Points of a sweep: expansion of the axes, content hashes, continuation chains.
+
+A point is one economy: the baseline params with the axis values of one grid
+cell and zip row, optionally after a region shock. Its ``key`` hashes the model
+name, the params, the numerics, the seed and the hetspace version, so the
+result store is content addressed: the same economy is never solved twice.
+
+Chains order the points so that each solve starts from a nearby steady state:
+a greedy nearest-neighbour tour in normalised parameter space (each axis
+scaled to [0, 1]; a shock of size s at location l adds s / max|s| on
+dimension l), cut into contiguous pieces, one per actor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hetspace._version import __version__
+from hetspace.core.errors import InvalidParamsError
+from hetspace.core.protocol import ModelSpec
+
+#: Above this many points the chain order is the spec's own (grid) order, not a tour.
+MAX_TOUR_POINTS = 5000
+MAX_PROBLEMS = 20
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Shock:
+    """A region shock: relative change ``size`` (-0.01 is -1%) in location ``location``."""
+
+    location: int
+    size: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Point:
+    """One economy of the sweep. values: axis -> value; coords: normalised position."""
+
+    index: int
+    values: Mapping[str, Any]
+    shock: Shock | None
+    params: Any
+    key: str
+    seed: int
+    coords: tuple[float, ...]
+
+    def labels(self) -> dict[str, Any]:
+        """Axis values, shock (label 'none' or 'loc 3 -0.01'), shock_location, shock_size."""
+        out = dict(self.values)
+        out["shock"] = "none" if self.shock is None else \
+            f"loc {self.shock.location} {self.shock.size:+g}"
+        out["shock_location"] = None if self.shock is None else self.shock.location
+        out["shock_size"] = 0.0 if self.shock is None else self.shock.size
+        return out
+
+
+def point_key(model: str, params: Any, numerics: Any, seed: int,
+              version: str = __version__) -> str:
+    """sha256 of (model, params, numerics, seed, code version): the point's identity."""
+    text = json.dumps([model, params.fingerprint(), numerics.fingerprint(), seed, version])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def expand_points(model: ModelSpec, params: Any, numerics: Any, grid: Mapping[str, Sequence],
+                  zipped: Mapping[str, Sequence], shocks: Sequence[Shock], include_unshocked: bool,
+                  seed: int, report: Callable[[tuple, str], None]) -> tuple[Point, ...]:
+    """Every point in spec order; each Params is built (and so validated) here.
+
+    ``report(path, text)`` receives one problem per violated condition, named by
+    the axis value that causes it (``("grid", "gamma", 2)``).
+    """
+    cells = list(_cells(grid, zipped))
+    failures: dict[tuple, list[str]] = {}
+    built: list[tuple[dict, Any]] = []
+    for indices, values in cells:
+        try:
+            built.append((values, params.with_(**values) if values else params))
+        except InvalidParamsError as e:
+            for v in e.violations:
+                path = _violation_path(v.field, indices, grid, zipped)
+                failures.setdefault((path, str(v)[len(v.field) + 2:]), []).append(_desc(values))
+    _report_failures(failures, len(cells), grid, zipped, report)
+    if failures:
+        return ()
+    variants: list[Shock | None] = ([None] if include_unshocked or not shocks else [])
+    variants += list(shocks)
+    raw = []
+    for values, base in built:
+        for shock in variants:
+            shocked = _shocked(model, base, shock, shocks, report)
+            if shocked is not None:
+                raw.append((values, shock, shocked))
+    coords = _coordinates(raw, grid, zipped, shocks)
+    return tuple(
+        Point(index=i, values=values, shock=shock, params=p, seed=seed,
+              coords=tuple(float(c) for c in coords[i]),
+              key=point_key(model.name, p, numerics, seed))
+        for i, (values, shock, p) in enumerate(raw))
+
+
+def order_chains(points: Sequence[Point], n_chains: int) -> list[list[Point]]:
+    """Cut a nearest-neighbour tour of ``points`` into ``n_chains`` contiguous chains."""
+    if not points:
+        return []
+    tour = _tour(points) if len(points) <= MAX_TOUR_POINTS else list(points)
+    n_chains = max(1, min(n_chains, len(tour)))
+    bounds = np.linspace(0, len(tour), n_chains + 1).round().astype(int)
+    return [tour[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def _tour(points: Sequence[Point]) -> list[Point]:
+    x = np.array([p.coords for p in points], dtype=float).reshape(len(points), -1)
+    free = np.ones(len(points), dtype=bool)
+    current = int(np.lexsort(x.T[::-1])[0]) if x.shape[1] else 0
+    order = [current]
+    free[current] = False
+    for _ in range(len(points) - 1):
+        d = np.sum((x - x[current]) ** 2, axis=1)
+        d[~free] = np.inf
+        current = int(np.argmin(d))
+        order.append(current)
+        free[current] = False
+    return [points[i] for i in order]
+
+
+def _cells(grid: Mapping[str, Sequence], zipped: Mapping[str, Sequence]):
+    """(indices, values) for the grid product times the zip rows, in spec order."""
+    grid_axes = list(grid)
+    n_zip = len(next(iter(zipped.values()))) if zipped else 1
+    for combo in itertools.product(*(range(len(grid[a])) for a in grid_axes)):
+        for row in range(n_zip):
+            indices = dict(zip(grid_axes, combo, strict=True))
+            indices.update({a: row for a in zipped})
+            values = {a: grid[a][i] for a, i in zip(grid_axes, combo, strict=True)}
+            values.update({a: zipped[a][row] for a in zipped})
+            yield indices, values
+
+
+def _violation_path(field: str, indices: dict, grid, zipped) -> tuple:
+    base = field.split("[")[0]
+    if base in grid:
+        return ("grid", base, indices[base])
+    if base in zipped:
+        return ("zip", base, indices[base])
+    return ("grid",) if grid else ("zip",) if zipped else ("baseline",)
+
+
+def _report_failures(failures: dict, n_cells: int, grid, zipped, report) -> None:
+    for n, ((path, text), where) in enumerate(failures.items()):
+        if n == MAX_PROBLEMS:
+            report((path[0],), f"... and {len(failures) - n} more problems")
+            return
+        section = grid if path[0] == "grid" else zipped
+        sharing = n_cells // len(section[path[1]]) if len(path) == 3 else n_cells
+        if len(where) == sharing and len(path) == 3:
+            report(path, text)
+        else:
+            more = f" and {len(where) - 1} more points" if len(where) > 1 else ""
+            report(path, f"{text} (at {where[0]}{more})")
+
+
+def _shocked(model: ModelSpec, base: Any, shock: Shock | None, shocks: Sequence[Shock], report):
+    if shock is None:
+        return base
+    try:
+        return model.region_shock(base, shock.location, shock.size)
+    except InvalidParamsError as e:
+        for v in e.violations:
+            key = "locations" if v.field == "location" else "sizes"
+            values = sorted({s.location if key == "locations" else s.size for s in shocks})
+            wanted = shock.location if key == "locations" else shock.size
+            report(("shocks", key, values.index(wanted)), str(v)[len(v.field) + 2:])
+    return None
+
+
+def _coordinates(raw: list, grid, zipped, shocks: Sequence[Shock]) -> np.ndarray:
+    axes = {**grid, **zipped}
+    cols = []
+    for axis, values in axes.items():
+        cols.append(np.array([_scaled(vals[axis], values) for vals, _, _ in raw]))
+    if shocks:
+        locations = sorted({s.location for s in shocks})
+        scale = max(abs(s.size) for s in shocks) or 1.0
+        for loc in locations:
+            cols.append(np.array([0.0 if s is None or s.location != loc else s.size / scale
+                                  for _, s, _ in raw]))
+    if not cols:
+        return np.zeros((len(raw), 0))
+    return np.column_stack(cols)
+
+
+def _scaled(value: Any, values: Sequence) -> float:
+    """Position of value among the axis values, scaled to [0, 1] (numbers by value)."""
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        lo, hi = min(values), max(values)
+        return 0.0 if hi == lo else (float(value) - lo) / (hi - lo)
+    n = len(values) - 1
+    return 0.0 if n == 0 else list(values).index(value) / n
+
+
+def _desc(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in values.items()) or "the baseline"

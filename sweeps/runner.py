@@ -1,0 +1,293 @@
+"""Run a sweep end to end: store, tracking, actors, tables, plots.
+
+``run_sweep(spec)`` is what ``hetspace sweep`` and ``sweeps/submit.py`` call.
+It locks the output folder, consolidates what earlier (possibly killed) runs
+stored, skips finished points (``resume``; failed ones too unless
+``retry_failed``), opens the MLflow parent run (in a thread, overlapping the
+Ray start-up, but finished before the first point is submitted), fans the
+remaining points out over a :class:`~hetspace.sweeps.pool.SteadyStatePool`,
+streams rows into the :class:`~hetspace.sweeps.store.ResultStore`, and writes
+tables, plots and artifacts at the end. SIGINT and SIGTERM stop it cleanly:
+stored rows stay, the run ends as KILLED, and re-running resumes.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import shutil
+import signal
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from hetspace.core.config import atomic_write
+from hetspace.core.errors import HetspaceError
+from hetspace.core.protocol import to_plain
+
+from . import cluster
+from .actors import STATUS_OK, crash_marker_path
+from .pool import SteadyStatePool
+from .scheduler import run_points
+from .spec import SweepSpec
+from .store import PARTS_DIR, RESULTS_FILE, ResultStore
+from .tables import META_FILE, plot_moments, write_tables
+from .tracking import SweepTracker, environment_info
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, int], None]
+
+
+class SweepLockedError(HetspaceError, RuntimeError):
+    """Another driver is running a sweep in the same output folder."""
+
+
+class SweepTerminated(BaseException):
+    """Raised in the driver when it receives SIGTERM (the run ends as KILLED)."""
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """What a sweep did. ``results``: the store's rows (one per point of the spec)."""
+
+    out_dir: Path
+    results: pd.DataFrame
+    n_points: int
+    n_evaluated: int
+    n_skipped: int
+    n_failed: int
+    wall_seconds: float
+    run_id: str | None
+    tracking_uri: str | None
+    tables: list[Path]
+    plots: list[Path]
+    timings: dict[str, float]
+    pool: SteadyStatePool | None = None
+
+
+def default_out_dir(spec: SweepSpec) -> Path:
+    return Path("out") / "sweeps" / spec.name
+
+
+def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str] | None = None, *,
+              num_actors: int | None = None, address: str | None = None, resume: bool = True,
+              retry_failed: bool = False, progress: Progress | None = None,
+              keep_pool: bool = False, track: bool = True, plots: bool = True) -> SweepResult:
+    """Run ``spec``; see the module docstring. ``keep_pool`` returns the live actors."""
+    out = Path(out_dir) if out_dir is not None else default_out_dir(spec)
+    out.mkdir(parents=True, exist_ok=True)
+    with _locked(out):
+        return _Sweep(spec, out, num_actors, address, resume, retry_failed, progress,
+                      keep_pool, track, plots).run()
+
+
+class _Sweep:
+    def __init__(self, spec, out, num_actors, address, resume, retry_failed, progress,
+                 keep_pool, track, plots):
+        self.spec, self.out, self.address = spec, out.resolve(), address
+        self.num_actors = num_actors or spec.resources.num_actors
+        self.resume, self.retry_failed, self.keep_pool = resume, retry_failed, keep_pool
+        self.progress, self.track, self.plots = progress, track, plots
+        self.store = ResultStore(self.out)
+        self.tracker: SweepTracker | None = None
+        self.pool: SteadyStatePool | None = None
+        self.started_ray = False
+        self.counts = {"done": 0, "failed": 0}
+        self.timings: dict[str, float] = {}
+
+    def run(self) -> SweepResult:
+        t0 = time.perf_counter()
+        todo = self._prepare()
+        status = "FAILED"
+        try:
+            with _sigterm_raises():  # installed again after Ray's own (ray.init sets one)
+                self._start(todo)
+                with _sigterm_raises():
+                    t_fan = time.perf_counter()
+                    if todo:
+                        run_points(self.pool, todo, self.spec.numerics, self._on_row)
+                    self.timings["fan_out"] = time.perf_counter() - t_fan
+            status = "FINISHED"
+        except (KeyboardInterrupt, SweepTerminated, SystemExit):
+            status = "KILLED"
+            raise
+        finally:
+            result = self._finish(status, todo, t0)
+        return result
+
+    def _prepare(self) -> list:
+        if not self.resume:
+            (self.out / RESULTS_FILE).unlink(missing_ok=True)
+            shutil.rmtree(self.out / PARTS_DIR, ignore_errors=True)
+        self.store.consolidate()
+        done = self.store.done_keys(retry_failed=self.retry_failed)
+        todo, seen = [], set(done)
+        for point in self.spec.points:
+            if point.key not in seen:
+                seen.add(point.key)
+                todo.append(point)
+        self.skipped = len(self.spec.points) - len(todo)
+        self._write_spec()
+        logger.info("%s: %d points, %d to evaluate", self.spec.name, len(self.spec.points),
+                    len(todo))
+        return todo
+
+    def _start(self, todo: list) -> None:
+        t0 = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            tracking = ex.submit(self._start_tracking, len(todo)) if self.track else None
+            if todo or self.keep_pool:
+                self.started_ray = cluster.connect(self.address)
+                n = self._actor_count(len(todo))
+                crash = self.spec.debug.crash_after
+                self.pool = SteadyStatePool(
+                    self.spec.model.name, n, cpus_per_actor=self.spec.resources.cpus_per_actor,
+                    crash_after=crash, crash_marker=crash_marker_path(self.out) if crash else None,
+                    sleep=self.spec.debug.sleep)
+                self.pool.wait_ready()  # actor start-up counts as setup, not as fan-out
+            t_wait = time.perf_counter()
+            if tracking is not None:
+                tracking.result()  # the store exists before any point is submitted
+            self.timings["tracking_wait"] = time.perf_counter() - t_wait
+        self.timings["setup"] = time.perf_counter() - t0
+
+    def _actor_count(self, n_todo: int) -> int:
+        cpus = self.spec.resources.cpus_per_actor
+        n = self.num_actors or max(1, cluster.cluster_cpus() // cpus)
+        return max(1, min(n, n_todo)) if n_todo else n
+
+    def _start_tracking(self, n_todo: int) -> None:
+        t = self.spec.tracking
+        self.tracker = SweepTracker(name=self.spec.name, experiment=t.experiment,
+                                    out_dir=self.out, tracking_uri=t.tracking_uri,
+                                    child_runs=t.child_runs)
+        self.tracker.start({
+            "model": self.spec.model.name, "n_points": len(self.spec.points),
+            "n_to_evaluate": n_todo, "axes": {a: list(v) for a, v in
+                                              {**self.spec.grid, **self.spec.zip}.items()},
+            "shocks": [dataclasses.astuple(s) for s in self.spec.shocks],
+            "seed": self.spec.seed, "spec": self.spec.source, "resume": self.resume,
+            "retry_failed": self.retry_failed})
+
+    def _on_row(self, point, row: dict[str, Any]) -> None:
+        labels = {"point": point.index, **point.labels(), "seed": point.seed}
+        self.store.add(labels, row)
+        if self.tracker is not None:
+            self.tracker.log_point(labels, row)
+        self.counts["done"] += 1
+        self.counts["failed"] += row["status"] != STATUS_OK
+        if self.progress is not None:
+            self.progress(self.counts["done"], self.counts["failed"], self._total)
+
+    @property
+    def _total(self) -> int:
+        return len(self.spec.points) - self.skipped
+
+    def _finish(self, status: str, todo: list, t0: float) -> SweepResult:
+        self.store.consolidate()
+        df = self.store.load()
+        df = df[df["key"].isin({p.key for p in self.spec.points})].reset_index(drop=True)
+        tables, pngs = [], []
+        if status == "FINISHED" and (df["status"] == STATUS_OK).any():
+            axes = _meta_axes(self.spec)
+            tables = write_tables(self.out, df, axes, self.spec.moments)
+            pngs = plot_moments(self.out, df, axes, self.spec.moments) if self.plots else []
+        t_close = time.perf_counter()
+        self._close_tracking(status, df, t_close - t0)
+        self.timings["tracking_finish"] = time.perf_counter() - t_close
+        wall = time.perf_counter() - t0
+        if not self.keep_pool or status != "FINISHED":
+            self._shutdown()
+        self.timings.update(wall=wall, store_write=self.store.write_seconds,
+                            tracking=self.tracker.seconds if self.tracker else 0.0)
+        return SweepResult(
+            out_dir=self.out, results=df, n_points=len(self.spec.points),
+            n_evaluated=self.counts["done"], n_skipped=self.skipped,
+            n_failed=int((df["status"] != STATUS_OK).sum()), wall_seconds=wall,
+            run_id=self.tracker.run_id if self.tracker else None,
+            tracking_uri=self.tracker.uri if self.tracker else None, tables=tables,
+            plots=pngs, timings=self.timings, pool=self.pool if self.keep_pool else None)
+
+    def _close_tracking(self, status: str, df: pd.DataFrame, wall: float) -> None:
+        if self.tracker is None or self.tracker.run_id is None:
+            return
+        ok = df[df["status"] == STATUS_OK] if "t_solve" in df else df.iloc[:0]
+        solve = [t for t in ok.get("t_solve", []) if t == t]
+        env = atomic_write(self.out / "environment.json", lambda fh: fh.write(
+            json.dumps(environment_info(), indent=2).encode()))
+        metrics = {"n_points": len(self.spec.points), "n_evaluated": self.counts["done"],
+                   "n_skipped": self.skipped, "n_failed": int((df["status"] != STATUS_OK).sum()),
+                   "wall_seconds": wall, "solve_seconds_median":
+                   statistics.median(solve) if solve else float("nan")}
+        artifacts = [self.out / "spec.yaml", self.out / META_FILE, self.out / RESULTS_FILE,
+                     self.out / "results.csv", self.out / "tables", self.out / "plots", env]
+        if (self.out / RESULTS_FILE).exists():
+            df.to_csv(self.out / "results.csv.tmp", index=False)
+            os.replace(self.out / "results.csv.tmp", self.out / "results.csv")
+        self.tracker.finish(status, metrics, artifacts)
+
+    def _shutdown(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+        if self.started_ray:
+            import ray
+
+            ray.shutdown()
+
+    def _write_spec(self) -> None:
+        src = Path(self.spec.source)
+        text = src.read_text(encoding="utf-8") if src.is_file() else yaml.safe_dump(
+            to_plain(dict(self.spec.raw)), sort_keys=False)
+        atomic_write(self.out / "spec.yaml", lambda fh: fh.write(text.encode()))
+        meta = {"name": self.spec.name, "model": self.spec.model.name,
+                "axes": _meta_axes(self.spec), "moments": list(self.spec.moments),
+                "n_points": len(self.spec.points), "spec": self.spec.source}
+        atomic_write(self.out / META_FILE, lambda fh: fh.write(json.dumps(meta, indent=2).encode()))
+
+
+def _meta_axes(spec: SweepSpec) -> list[str]:
+    return [*spec.axes, *(["shock"] if spec.shocks else [])]
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """An exclusive lock on the output folder (released by the OS if the driver dies)."""
+    fd = os.open(out / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SweepLockedError(f"another sweep is running in {out}") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """In the main thread, turn SIGTERM into :class:`SweepTerminated` while the sweep runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise SweepTerminated(f"received signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,405 @@
+"""Sweep specs: what to solve, over which axes, with which resources (DESIGN.md section 3).
+
+A spec is YAML (``load_sweep_spec``) or a Python mapping (``SweepSpec.from_dict``)::
+
+    name: quickstart
+    model: incomplete_markets
+    baseline:                       # a model config file (relative to this spec) ...
+      config: ../models/huggett.yaml
+    # baseline: {params: {...}, numerics: {...}}   # ... or inline params
+    grid:                           # Cartesian product; axes are Params fields
+      gamma: [1.0, 2.0, 3.0]
+      a_low: [-2.0, -4.0]
+    zip:                            # lists that move together (equal lengths)
+      beta: [0.95, 0.96]
+      theta: [1.0, 2.0]
+    shocks:                         # region shocks, solved from the unshocked steady state
+      locations: [0, 3]
+      sizes: [-0.01]
+      include_unshocked: true
+    numerics: {n_a: 100}            # overrides of the baseline numerics
+    moments: [r, wealth_gini]       # what tables and plots show (default: all)
+    resources: {num_actors: 2, cpus_per_actor: 1}
+    tracking: {experiment: quickstart, tracking_uri: null, child_runs: false}
+    seed: 0
+
+Everything is validated at load, including the model's ``Params`` at every
+point of the sweep, and all problems are raised at once as one
+``InvalidConfigError`` whose lines name the path in the file
+(``line 9: sweep.grid.gamma[2]: must be > 0, got -1``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hetspace.core.config import (
+    _did_you_mean,
+    _Locator,
+    _parse_yaml,
+    _read_text,
+    load_model_config,
+)
+from hetspace.core.errors import InvalidConfigError, InvalidParamsError
+from hetspace.core.protocol import ModelSpec, get_model, list_models
+
+from .points import Point, Shock, expand_points
+
+TOP_LEVEL_KEYS = ("name", "description", "model", "baseline", "grid", "zip", "shocks",
+                  "numerics", "moments", "resources", "tracking", "seed", "debug")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_SECTION_KEYS = {
+    "baseline": ("config", "params", "numerics"),
+    "shocks": ("locations", "sizes", "include_unshocked"),
+    "resources": ("num_actors", "cpus_per_actor"),
+    "tracking": ("experiment", "tracking_uri", "child_runs"),
+    "debug": ("crash_after", "sleep"),
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Resources:
+    """num_actors: None means as many as the cluster's CPUs allow; cpus_per_actor >= 1."""
+
+    num_actors: int | None = None
+    cpus_per_actor: int = 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Tracking:
+    """MLflow: experiment (default: the sweep name), tracking_uri (default: a SQLite
+    database in the output folder), child_runs (one MLflow run per point; off by default
+    because each costs ~30 ms against SQLite: points are logged as a table artifact)."""
+
+    experiment: str | None = None
+    tracking_uri: str | None = None
+    child_runs: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Debug:
+    """Test hooks. crash_after: the first actor to reach its n-th evaluation calls
+    ``os._exit`` once per output folder (a marker file records that it happened).
+    sleep: seconds each evaluation waits first (to make a sweep slow enough to kill)."""
+
+    crash_after: int | None = None
+    sleep: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SweepSpec:
+    """A validated sweep: the declaration plus what it expands to.
+
+    ``params`` and ``numerics`` are the baseline model objects (numerics with the
+    spec's overrides applied); ``points`` every point in spec order (grid product,
+    then zip rows, then shocks), each with its validated params and content hash.
+    Build it with :func:`load_sweep_spec` or :meth:`from_dict`.
+    """
+
+    name: str
+    model: ModelSpec
+    params: Any
+    numerics: Any
+    grid: Mapping[str, tuple]
+    zip: Mapping[str, tuple]
+    shocks: tuple[Shock, ...]
+    include_unshocked: bool
+    moments: tuple[str, ...]
+    resources: Resources
+    tracking: Tracking
+    seed: int
+    debug: Debug
+    description: str
+    points: tuple[Point, ...]
+    raw: Mapping[str, Any]
+    source: str
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        """Names of the swept Params fields (grid first, then zip)."""
+        return (*self.grid, *self.zip)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] = ".",
+                  source: str = "<sweep spec>") -> SweepSpec:
+        """Validate ``data`` (the YAML structure; baseline params may be Params objects)."""
+        return _build(data, Path(base_dir), source, _Problems(None))
+
+
+def load_sweep_spec(path: str | os.PathLike[str]) -> SweepSpec:
+    """Load and validate the sweep spec at ``path``; ``InvalidConfigError`` lists all problems."""
+    path = Path(path)
+    source = str(path)
+    data, root = _parse_yaml(_read_text(path, source), source)
+    if not isinstance(data, dict):
+        raise InvalidConfigError(source, ["top level must be a mapping with keys "
+                                          + ", ".join(TOP_LEVEL_KEYS)])
+    problems = _Problems(_Locator(root))
+    problems.lines += problems.where.duplicate_keys()
+    return _build(data, path.resolve().parent, source, problems)
+
+
+class _Problems:
+    """Collects problems as ``line N: sweep.a.b[2]: text``."""
+
+    def __init__(self, where: _Locator | None):
+        self.where = where
+        self.lines: list[str] = []
+
+    def add(self, path: tuple, text: str) -> None:
+        line = self.where.line(path) if self.where is not None and path else None
+        prefix = f"line {line}: " if line is not None else ""
+        entry = f"{prefix}{dotted(path)}: {text}"
+        if entry not in self.lines:
+            self.lines.append(entry)
+
+    def raise_if_any(self, source: str) -> None:
+        if self.lines:
+            raise InvalidConfigError(source, self.lines)
+
+
+def dotted(path: tuple) -> str:
+    """("grid", "gamma", 2) -> "sweep.grid.gamma[2]"."""
+    text = "sweep"
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else f".{step}"
+    return text
+
+
+def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: _Problems):
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            problems.add((key,), f"unknown key{_did_you_mean(str(key), TOP_LEVEL_KEYS)}; "
+                         f"known keys: {', '.join(TOP_LEVEL_KEYS)}")
+    name = _name(data, problems)
+    model = _model(data, problems)
+    sections = {k: _section(data, k, problems) for k in _SECTION_KEYS}
+    params, numerics = (None, None) if model is None else _baseline(
+        model, sections["baseline"], data.get("numerics"), base_dir, problems)
+    grid = _axes(data, "grid", model, problems)
+    zipped = _axes(data, "zip", model, problems)
+    _check_zip(zipped, problems)
+    for axis in set(grid) & set(zipped):
+        problems.add(("zip", axis), "is already a grid axis")
+    shocks, include = _shocks(sections["shocks"], model, problems)
+    settings = _settings(data, sections, problems)
+    problems.raise_if_any(source)
+    points = expand_points(model, params, numerics, grid, zipped, shocks, include,
+                           settings["seed"], problems.add)
+    problems.raise_if_any(source)
+    return SweepSpec(name=name, model=model, params=params, numerics=numerics, grid=grid,
+                     zip=zipped, shocks=shocks, include_unshocked=include, points=points,
+                     raw=dict(data), source=source,
+                     description=str(data.get("description") or ""), **settings)
+
+
+def _name(data, problems) -> str:
+    name = data.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        problems.add(("name",), "must be a name of letters, digits, '_', '.', '-' "
+                     f"(it names the output folder), got {name!r}")
+    return name
+
+
+def _model(data, problems) -> ModelSpec | None:
+    name = data.get("model")
+    if not isinstance(name, str) or name not in list_models():
+        hint = _did_you_mean(name, list_models()) if isinstance(name, str) else ""
+        problems.add(("model",), f"unknown model {name!r}{hint}; known models: "
+                     + ", ".join(list_models()))
+        return None
+    return get_model(name)
+
+
+def _section(data, key: str, problems) -> dict:
+    body = data.get(key)
+    if body is None:
+        return {}
+    if not isinstance(body, Mapping):
+        problems.add((key,), f"must be a mapping, got {body!r}")
+        return {}
+    allowed = _SECTION_KEYS[key]
+    for k in body:
+        if k not in allowed:
+            problems.add((key, k), f"unknown key{_did_you_mean(str(k), allowed)}; "
+                         f"known keys: {', '.join(allowed)}")
+    return dict(body)
+
+
+def _baseline(model: ModelSpec, body: dict, overrides, base_dir: Path, problems):
+    if ("config" in body) == ("params" in body):
+        problems.add(("baseline",), "needs exactly one of 'config' (a model config file) "
+                     "or 'params' (inline parameters)")
+        return None, None
+    if "config" in body:
+        params, numerics = _baseline_file(model, body, base_dir, problems)
+    else:
+        params = _build_record(model.Params, body["params"], ("baseline", "params"), problems)
+        numerics = _build_record(model.Numerics, body.get("numerics"),
+                                 ("baseline", "numerics"), problems)
+    if numerics is not None and overrides is not None:
+        if not isinstance(overrides, Mapping):
+            problems.add(("numerics",), f"must be a mapping of field: value, got {overrides!r}")
+        else:
+            numerics = _with(numerics, dict(overrides), ("numerics",), problems)
+    return params, numerics
+
+
+def _baseline_file(model: ModelSpec, body: dict, base_dir: Path, problems):
+    if "numerics" in body:
+        problems.add(("baseline", "numerics"), "goes with inline params; with a config file "
+                     "use the top-level 'numerics' overrides")
+    ref = body["config"]
+    if not isinstance(ref, str):
+        problems.add(("baseline", "config"), f"must be a file path, got {ref!r}")
+        return None, None
+    try:
+        cfg = load_model_config(base_dir / ref)
+    except InvalidConfigError as e:
+        for p in e.problems:
+            problems.add(("baseline", "config"), f"{e.source}: {p}")
+        return None, None
+    if cfg.model.name != model.name:
+        problems.add(("baseline", "config"), f"{ref} is a {cfg.model.name!r} config, "
+                     f"but the sweep's model is {model.name!r}")
+        return None, None
+    return cfg.params, cfg.numerics
+
+
+def _build_record(cls: type, body, path: tuple, problems):
+    if isinstance(body, cls):
+        return body
+    if body is not None and not isinstance(body, Mapping):
+        problems.add(path, f"must be a mapping of field: value, got {body!r}")
+        return None
+    try:
+        return cls.from_dict(body)
+    except InvalidParamsError as e:
+        for v in e.violations:
+            problems.add((*path, *_field_path(v.field)), _violation_text(v))
+    except TypeError as e:
+        problems.add(path, str(e))
+    return None
+
+
+def _with(record, changes: dict, path: tuple, problems):
+    try:
+        return record.with_(**changes)
+    except InvalidParamsError as e:
+        for v in e.violations:
+            problems.add((*path, *_field_path(v.field)), _violation_text(v))
+    return None
+
+
+def _field_path(field: str) -> tuple:
+    """'tau[0, 1]' -> ('tau', 0, 1); 'beta*omega' -> ('beta*omega',)."""
+    match = re.match(r"^([A-Za-z_]\w*)\[([\d,\s]+)\]$", field)
+    if match is None:
+        return (field,)
+    return (match.group(1), *(int(i) for i in match.group(2).split(",")))
+
+
+def _violation_text(v) -> str:
+    """A Violation without its field name: 'must be > 0, got -1'."""
+    return str(v)[len(v.field) + 2:]
+
+
+def _axes(data, key: str, model: ModelSpec | None, problems) -> dict[str, tuple]:
+    body = data.get(key)
+    if body is None:
+        return {}
+    if not isinstance(body, Mapping) or not body:
+        problems.add((key,), f"must be a non-empty mapping of Params field: [values], got {body!r}")
+        return {}
+    fields = [] if model is None else [f.name for f in dataclasses.fields(model.Params)]
+    axes = {}
+    for axis, values in body.items():
+        if model is not None and axis not in fields:
+            problems.add((key, axis), f"is not a field of {model.name} Params"
+                         f"{_did_you_mean(str(axis), fields)}; fields: {', '.join(fields)}")
+            continue
+        if not isinstance(values, (list, tuple)) or not values:
+            problems.add((key, axis), f"must be a non-empty list of values, got {values!r}")
+            continue
+        for i, v in enumerate(values):
+            if not isinstance(v, (int, float, str, bool)):
+                problems.add((key, axis, i), f"must be a number, string or bool, got {v!r}")
+        if len(set(map(repr, values))) != len(values):
+            problems.add((key, axis), f"has repeated values {list(values)!r}")
+        axes[axis] = tuple(values)
+    return axes
+
+
+def _check_zip(zipped: dict[str, tuple], problems) -> None:
+    lengths = {axis: len(v) for axis, v in zipped.items()}
+    if len(set(lengths.values())) > 1:
+        problems.add(("zip",), f"lists must have equal lengths, got {lengths}")
+
+
+def _shocks(body: dict, model: ModelSpec | None, problems) -> tuple[tuple[Shock, ...], bool]:
+    if not body:
+        return (), True
+    if model is not None and model.region_shock is None:
+        problems.add(("shocks",), f"region shocks are not supported by the model "
+                     f"{model.name!r} (its ModelSpec has no region_shock hook yet)")
+    locations = _number_list(body, "locations", int, problems)
+    sizes = _number_list(body, "sizes", float, problems)
+    include = body.get("include_unshocked", True)
+    if not isinstance(include, bool):
+        problems.add(("shocks", "include_unshocked"), f"must be true or false, got {include!r}")
+    return tuple(Shock(loc, size) for loc in locations for size in sizes), include is not False
+
+
+def _number_list(body: dict, key: str, kind: type, problems) -> list:
+    values = body.get(key)
+    if not isinstance(values, list) or not values:
+        problems.add(("shocks", key), f"must be a non-empty list, got {values!r}")
+        return []
+    good = []
+    for i, v in enumerate(values):
+        ok = isinstance(v, int) if kind is int else isinstance(v, (int, float))
+        if isinstance(v, bool) or not ok:
+            what = "an integer" if kind is int else "a number"
+            problems.add(("shocks", key, i), f"must be {what}, got {v!r}")
+        else:
+            good.append(kind(v))
+    return good
+
+
+def _settings(data, sections: dict, problems) -> dict[str, Any]:
+    moments = data.get("moments") or []
+    if not isinstance(moments, list) or not all(isinstance(m, str) and m for m in moments):
+        problems.add(("moments",), f"must be a list of moment names, got {moments!r}")
+        moments = []
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        problems.add(("seed",), f"must be an integer >= 0, got {seed!r}")
+    res = sections["resources"]
+    for key, allow_none in (("num_actors", True), ("cpus_per_actor", False)):
+        v = res.get(key)
+        if (v is None and allow_none) or (key not in res and not allow_none):
+            continue
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            problems.add(("resources", key), f"must be an integer >= 1, got {v!r}")
+    track = sections["tracking"]
+    for key in ("experiment", "tracking_uri"):
+        if track.get(key) is not None and not isinstance(track[key], str):
+            problems.add(("tracking", key), f"must be a string, got {track[key]!r}")
+    if not isinstance(track.get("child_runs", False), bool):
+        problems.add(("tracking", "child_runs"), f"must be true or false, "
+                     f"got {track['child_runs']!r}")
+    crash = sections["debug"].get("crash_after")
+    if crash is not None and (isinstance(crash, bool) or not isinstance(crash, int) or crash < 1):
+        problems.add(("debug", "crash_after"), f"must be an integer >= 1, got {crash!r}")
+    nap = sections["debug"].get("sleep", 0.0)
+    if isinstance(nap, bool) or not isinstance(nap, (int, float)) or not 0 <= nap <= 60:
+        problems.add(("debug", "sleep"), f"must be a number of seconds in [0, 60], got {nap!r}")
+    return {"moments": tuple(moments), "seed": seed if isinstance(seed, int) else 0,
+            "resources": Resources(**res) if not problems.lines else Resources(),
+            "tracking": Tracking(**track) if not problems.lines else Tracking(),
+            "debug": Debug(**sections["debug"]) if not problems.lines else Debug()}

@@ -1,0 +1,165 @@
+"""The results store: one Parquet row per point, streamed and written atomically.
+
+Layout of a sweep's output folder::
+
+    results.parquet        every stored point (one row per key), the consolidated store
+    results/part-*.parquet rows streamed since the last consolidation
+
+Rows are buffered and flushed as new part files (every ``flush_rows`` rows
+or ``flush_seconds``), each written to a temporary file and renamed, so a
+killed driver leaves only complete files: at most the unflushed buffer is
+lost, and those points are solved again on resume. ``consolidate`` merges the
+parts into ``results.parquet`` (atomically) and then removes them; a crash in
+between leaves a row in both places, which ``load`` deduplicates by key (an
+``ok`` row wins over a ``failed`` one, then the newest). The store is the
+source of truth for what a sweep has done.
+
+Columns: key, point (index in the spec), the axis values, shock_location,
+shock_size, status ('ok' or 'failed'), error, ``m_<moment>`` per moment,
+n_iter, warm_start, cold_retry, t_solve, t_eval, t_roundtrip, attempts,
+actor, pid, seed, finished_utc.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hetspace.core.config import atomic_write
+
+from .actors import STATUS_OK
+
+logger = logging.getLogger(__name__)
+
+RESULTS_FILE = "results.parquet"
+PARTS_DIR = "results"
+MOMENT_PREFIX = "m_"
+
+
+class ResultStore:
+    """The Parquet store of one sweep's output folder."""
+
+    def __init__(self, out_dir: str | os.PathLike[str], *, flush_rows: int = 32,
+                 flush_seconds: float = 2.0):
+        self.out_dir = Path(out_dir)
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self._buffer: list[dict[str, Any]] = []
+        self._last_flush = time.monotonic()
+        self._seq = 0
+        self.write_seconds = 0.0
+
+    @property
+    def results_path(self) -> Path:
+        return self.out_dir / RESULTS_FILE
+
+    def load(self) -> pd.DataFrame:
+        """All stored rows, one per key (including rows still in the buffer)."""
+        frames = [pq.read_table(p).to_pandas() for p in self._files()]
+        if self._buffer:
+            frames.append(pd.DataFrame(self._buffer))
+        frames = [f for f in frames if not f.empty]
+        if not frames:
+            return pd.DataFrame(columns=["key", "status"])
+        return deduplicate(pd.concat(frames, ignore_index=True))
+
+    def done_keys(self, *, retry_failed: bool = False) -> set[str]:
+        """Keys that need no evaluation: ok rows, and failed rows unless retried."""
+        df = self.load()
+        if retry_failed:
+            df = df[df["status"] == STATUS_OK]
+        return set(df["key"])
+
+    def add(self, labels: Mapping[str, Any], row: Mapping[str, Any]) -> None:
+        """Buffer one point's row (``labels``: point index and axis values); maybe flush."""
+        self._buffer.append(flatten_row(labels, row))
+        due = time.monotonic() - self._last_flush >= self.flush_seconds
+        if len(self._buffer) >= self.flush_rows or due:
+            self.flush()
+
+    def flush(self) -> Path | None:
+        """Write the buffered rows as a new part file (atomically)."""
+        if not self._buffer:
+            return None
+        t0 = time.perf_counter()
+        table = _to_table(pd.DataFrame(self._buffer))
+        self._seq += 1
+        name = f"part-{time.time_ns()}-{os.getpid()}-{self._seq:05d}.parquet"
+        path = atomic_write(self.out_dir / PARTS_DIR / name, lambda fh: pq.write_table(table, fh))
+        self._buffer.clear()
+        self._last_flush = time.monotonic()
+        self.write_seconds += time.perf_counter() - t0
+        return path
+
+    def consolidate(self) -> Path | None:
+        """Flush, merge everything into results.parquet (atomically), remove merged parts."""
+        self.flush()
+        parts = sorted((self.out_dir / PARTS_DIR).glob("part-*.parquet"))
+        if not parts and self.results_path.exists():
+            return self.results_path
+        df = self.load()
+        if df.empty:
+            return None
+        table = _to_table(df.sort_values("point", kind="stable") if "point" in df else df)
+        atomic_write(self.results_path, lambda fh: pq.write_table(table, fh))
+        for part in parts:
+            part.unlink(missing_ok=True)
+        return self.results_path
+
+    def _files(self) -> list[Path]:
+        files = [self.results_path] if self.results_path.exists() else []
+        return files + sorted((self.out_dir / PARTS_DIR).glob("part-*.parquet"))
+
+
+def load_results(out_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """The stored rows of the sweep in ``out_dir`` (one per point)."""
+    path = Path(out_dir)
+    if not (path / RESULTS_FILE).exists() and not (path / PARTS_DIR).is_dir():
+        raise FileNotFoundError(f"{path} holds no sweep results ({RESULTS_FILE} is missing)")
+    return ResultStore(path).load()
+
+
+def flatten_row(labels: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
+    """One flat record: labels, the row's scalar fields, ``m_<name>`` per moment."""
+    out = dict(labels)
+    for name, value in row.items():
+        if name != "moments":
+            out[name] = value
+    for name, value in (row.get("moments") or {}).items():
+        out[MOMENT_PREFIX + name] = value
+    out["finished_utc"] = datetime.now(UTC).isoformat(timespec="microseconds")
+    return out
+
+
+def deduplicate(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per key: an ok row wins over a failed one, then the newest."""
+    if df.empty:
+        return df
+    rank = (df["status"] == STATUS_OK).astype(int)
+    order = df.assign(_rank=rank).sort_values(["_rank", "finished_utc"], kind="stable")
+    out = order.drop_duplicates("key", keep="last").drop(columns="_rank")
+    if "point" in out:
+        out = out.sort_values("point", kind="stable")
+    return out.reset_index(drop=True)
+
+
+def moment_columns(df: pd.DataFrame) -> list[str]:
+    """Moment names present in a results frame (without the ``m_`` prefix)."""
+    return [c[len(MOMENT_PREFIX):] for c in df.columns if c.startswith(MOMENT_PREFIX)]
+
+
+def _to_table(df: pd.DataFrame) -> pa.Table:
+    df = df.copy()
+    for col in df.columns:
+        if df[col].dtype == object and df[col].dropna().map(type).nunique() > 1:
+            df[col] = df[col].map(lambda v: None if v is None else str(v))
+    return pa.Table.from_pandas(df, preserve_index=False)

@@ -1,0 +1,229 @@
+"""MLflow tracking of sweeps: the driver alone logs (DESIGN.md section 5).
+
+Default store: a SQLite database in the sweep's output folder
+(``sqlite:///<out>/mlflow.db``, artifacts in ``<out>/mlartifacts``), created
+once by the driver before the fan-out; ``tracking.tracking_uri`` in the spec
+points elsewhere (e.g. a shared MLflow server on a cluster). One parent run
+per sweep invocation carries params (model, axes, sizes), tags (hetspace
+version, git commit, output folder), final metrics (points, failures, wall
+time) and artifacts: the spec, the Parquet results and a CSV copy (the
+per-point table), robustness tables, plots and ``environment.json``.
+
+Per-point child runs are opt-in (``tracking.child_runs: true``): against
+SQLite each costs ~30 ms of driver time, more than a warm workhorse solve,
+so by default the points are logged as the table artifact. A run stopped by
+SIGINT or SIGTERM ends as KILLED; a run left RUNNING by a SIGKILLed driver is
+marked KILLED by the next run in the same folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+KIND_TAG = "hetspace.kind"
+OUT_TAG = "hetspace.out_dir"
+PACKAGES = ("hetspace", "numpy", "scipy", "numba", "ray", "mlflow", "optuna", "pandas",
+            "pyarrow", "pydantic", "matplotlib")
+
+
+def default_tracking_uri(out_dir: str | os.PathLike[str]) -> str:
+    """The embedded store of a sweep: a SQLite database in its output folder."""
+    return f"sqlite:///{Path(out_dir).resolve() / 'mlflow.db'}"
+
+
+class SweepTracker:
+    """The parent run of one sweep invocation (MlflowClient; no global active run)."""
+
+    def __init__(self, *, name: str, experiment: str | None, out_dir: Path,
+                 tracking_uri: str | None = None, child_runs: bool = False):
+        self.name = name
+        self.experiment = experiment or name
+        self.out_dir = Path(out_dir).resolve()
+        self.uri = tracking_uri or default_tracking_uri(self.out_dir)
+        self.child_runs = child_runs
+        self.client: Any = None
+        self.run_id: str | None = None
+        self.experiment_id: str | None = None
+        self.seconds = 0.0
+
+    def start(self, params: Mapping[str, Any]) -> str:
+        """Create the store (if new) and experiment, close stale runs, open the parent run."""
+        t0 = time.perf_counter()
+        for noisy in ("alembic", "mlflow.store.db.utils"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        from mlflow.tracking import MlflowClient
+
+        self.client = MlflowClient(tracking_uri=self.uri)
+        self.experiment_id = self._experiment()
+        self._close_stale_runs()
+        tags = {"mlflow.runName": self.name, KIND_TAG: "sweep", OUT_TAG: str(self.out_dir),
+                "hetspace.pid": str(os.getpid()), "hetspace.host": socket.gethostname(),
+                "hetspace.version": _version(), "git.commit": git_commit() or "unknown"}
+        run = self.client.create_run(self.experiment_id, tags=tags)
+        self.run_id = run.info.run_id
+        self._log_params(self.run_id, params)
+        self.seconds += time.perf_counter() - t0
+        return self.run_id
+
+    def log_point(self, labels: Mapping[str, Any], row: Mapping[str, Any]) -> None:
+        """One child run per point (only with ``child_runs``)."""
+        if not self.child_runs or self.run_id is None:
+            return
+        from mlflow.entities import Metric
+
+        t0 = time.perf_counter()
+        tags = {"mlflow.parentRunId": self.run_id, "mlflow.runName": str(row["key"])[:12],
+                "status": str(row["status"])}
+        child = self.client.create_run(self.experiment_id, tags=tags)
+        now = int(time.time() * 1000)
+        values = {**row.get("moments", {}), "t_solve": row.get("t_solve")}
+        metrics = [Metric(k, float(v), now, 0) for k, v in values.items() if _is_number(v)]
+        self._log_params(child.info.run_id, labels, metrics)
+        status = "FINISHED" if row["status"] == "ok" else "FAILED"
+        self.client.set_terminated(child.info.run_id, status)
+        self.seconds += time.perf_counter() - t0
+
+    def finish(self, status: str, metrics: Mapping[str, float], artifacts: list[Path]) -> None:
+        """Log final metrics and artifacts, end the run as FINISHED, FAILED or KILLED."""
+        if self.run_id is None:
+            return
+        from mlflow.entities import Metric
+
+        t0 = time.perf_counter()
+        now = int(time.time() * 1000)
+        try:
+            batch = [Metric(k, float(v), now, 0) for k, v in metrics.items() if _is_number(v)]
+            self.client.log_batch(self.run_id, metrics=batch)
+            for path in artifacts:
+                if path.is_dir():
+                    self.client.log_artifacts(self.run_id, str(path), path.name)
+                elif path.exists():
+                    self.client.log_artifact(self.run_id, str(path))
+        finally:
+            self.client.set_terminated(self.run_id, status)
+            self.seconds += time.perf_counter() - t0
+
+    def _experiment(self) -> str:
+        found = self.client.get_experiment_by_name(self.experiment)
+        if found is not None:
+            return found.experiment_id
+        location = None
+        if self.uri.startswith("sqlite:///") and self.uri == default_tracking_uri(self.out_dir):
+            location = (self.out_dir / "mlartifacts").as_uri()
+        return self.client.create_experiment(self.experiment, artifact_location=location)
+
+    def _close_stale_runs(self) -> None:
+        """Mark KILLED the RUNNING runs of this folder whose driver (on this host) is gone."""
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=100)
+        for run in runs:
+            tags = run.data.tags
+            same = tags.get(OUT_TAG) == str(self.out_dir)
+            here = tags.get("hetspace.host") == socket.gethostname()
+            if same and here and not _alive(int(tags.get("hetspace.pid", "0") or 0)):
+                logger.info("marking stale run %s KILLED", run.info.run_id)
+                self.client.set_terminated(run.info.run_id, "KILLED")
+
+    def _log_params(self, run_id: str, params: Mapping[str, Any], metrics=()) -> None:
+        from mlflow.entities import Param
+
+        plist = [Param(str(k), _short(v)) for k, v in params.items()]
+        self.client.log_batch(run_id, metrics=list(metrics), params=plist)
+
+
+def list_runs(tracking_uris: list[str], limit: int = 20) -> list[dict[str, Any]]:
+    """Recent sweep runs (newest first) from the given stores."""
+    from mlflow.tracking import MlflowClient
+
+    rows = []
+    for uri in tracking_uris:
+        client = MlflowClient(tracking_uri=uri)
+        experiments = client.search_experiments()
+        if not experiments:
+            continue
+        runs = client.search_runs([e.experiment_id for e in experiments],
+                                  filter_string=f"tags.`{KIND_TAG}` = 'sweep'",
+                                  order_by=["attributes.start_time DESC"], max_results=limit)
+        for run in runs:
+            m = run.data.metrics
+            rows.append({"start": run.info.start_time, "name": run.info.run_name,
+                         "status": run.info.status, "points": m.get("n_points"),
+                         "failed": m.get("n_failed"), "wall_s": m.get("wall_seconds"),
+                         "out_dir": run.data.tags.get(OUT_TAG, ""), "run_id": run.info.run_id,
+                         "store": uri})
+    rows.sort(key=lambda r: r["start"] or 0, reverse=True)
+    return rows[:limit]
+
+
+def environment_info() -> dict[str, Any]:
+    """Python, platform, versions of the packages that matter, and the git commit."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"python": sys.version, "platform": platform.platform(), "packages": versions,
+            "git_commit": git_commit(), "git_dirty": git_dirty()}
+
+
+def git_commit() -> str | None:
+    """The commit of the hetspace checkout (editable installs), or None."""
+    return _git("rev-parse", "HEAD")
+
+
+def git_dirty() -> bool | None:
+    out = _git("status", "--porcelain", "--untracked-files=no")
+    return None if out is None else bool(out)
+
+
+def _git(*args: str) -> str | None:
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return None
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
+
+
+def _version() -> str:
+    from hetspace._version import __version__
+
+    return __version__
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -1,0 +1,123 @@
+"""`hetspace sweep`, `table` and `runs`; a driver killed by SIGTERM or SIGKILL, then resumed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from hetspace.cli import app
+from hetspace.sweeps import SweepSpec, load_results, run_sweep
+
+from .conftest import armington_spec, free_port
+
+HETSPACE = [sys.executable, "-m", "hetspace.cli"]
+
+
+def _write(tmp_path: Path, spec: dict, name: str = "spec.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_sweep_command_prints_progress_table_and_locations(ray_session, tmp_path) -> None:
+    spec = _write(tmp_path, armington_spec(name="cli"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out), "--num-actors", "2"])
+    assert result.exit_code == 0, result.output
+    assert "12 points: 12 evaluated, 0 already stored, 0 failed" in result.output
+    assert "welfare by sigma (rows) and kappa (columns)" in result.output
+    assert f"plots:   {out.resolve() / 'plots'}" in result.output
+    assert "MLflow:  sqlite:///" in result.output
+    again = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out)])
+    assert "0 evaluated, 12 already stored" in again.output
+    for fmt, marker in (("md", "| sigma | 0.5 | 1 | 2 |"), ("tex", r"\toprule"),
+                        ("csv", "moment,sigma,0.5,1.0,2.0")):
+        table = CliRunner().invoke(app, ["table", str(out), "--format", fmt])
+        assert table.exit_code == 0 and marker in table.output, table.output
+    one = CliRunner().invoke(app, ["table", str(out), "-m", "real_wage_min", "-f", "md"])
+    assert "welfare" not in one.output and "real_wage_min by sigma" in one.output
+    runs = CliRunner().invoke(app, ["runs", str(tmp_path)])
+    assert runs.exit_code == 0 and "cli" in runs.output and "FINISHED" in runs.output
+
+
+def test_bad_spec_and_bad_folder_are_one_line_errors(tmp_path) -> None:
+    spec = _write(tmp_path, armington_spec(grid={"sigma": [2.0, -1]}))
+    result = CliRunner().invoke(app, ["sweep", str(spec)])
+    assert result.exit_code == 2
+    assert "error: " in result.stderr
+    assert "sweep.grid.sigma[1]: must be > 1, got -1" in result.stderr
+    result = CliRunner().invoke(app, ["table", str(tmp_path)])
+    assert result.exit_code == 2 and "is not a sweep output folder" in result.stderr
+
+
+def test_address_auto_without_a_cluster_fails_fast(tmp_path) -> None:
+    # RAY_ADDRESS names where `auto` must look (unset, Ray would join any Ray instance it
+    # finds on this machine, such as this test session's own)
+    spec = _write(tmp_path, armington_spec())
+    env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{free_port()}"}
+    t0 = time.monotonic()
+    done = subprocess.run([*HETSPACE, "sweep", str(spec), "--address", "auto", "--out",
+                           str(tmp_path / "out")], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "no running Ray cluster found at address 'auto' (RAY_ADDRESS=127.0.0.1:" in done.stderr
+    assert time.monotonic() - t0 < 60  # no local instance was started instead
+
+
+def _start_slow_sweep(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    spec = _write(tmp_path, armington_spec(name="slow", debug={"sleep": 0.4}))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*HETSPACE, "sweep", str(spec), "--out", str(out),
+                             "--num-actors", "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list((out / "results").glob("part-*.parquet")):  # some rows are stored
+        assert proc.poll() is None and time.monotonic() < deadline, "sweep did not start"
+        time.sleep(0.1)
+    return proc, out
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    """Kill what is left of the process group this test started (the driver's own Ray)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+
+
+def _runs(out: Path) -> list:
+    client = MlflowClient(tracking_uri=f"sqlite:///{out.resolve() / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("slow")
+    return client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_killed_driver_resumes_and_stores_each_point_once(ray_session, tmp_path, sig) -> None:
+    proc, out = _start_slow_sweep(tmp_path)
+    try:
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=60)
+    finally:
+        _reap(proc)
+    stored = load_results(out)
+    assert 0 < len(stored) < 12 and stored["key"].is_unique
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 130
+        assert _runs(out)[0].info.status == "KILLED"
+    spec = SweepSpec.from_dict(armington_spec(name="slow"))
+    resumed = run_sweep(spec, out, plots=False)
+    assert resumed.n_skipped == len(stored) and resumed.n_evaluated == 12 - len(stored)
+    final = load_results(out)
+    assert len(final) == 12 and final["key"].is_unique and set(final["status"]) == {"ok"}
+    assert not list((out / "results").glob("part-*.parquet"))  # consolidated
+    assert [r.info.status for r in _runs(out)] == ["KILLED", "FINISHED"]
