@@ -4,6 +4,10 @@
 candidate r. The stationary distribution is a direct sparse solve of the
 transition operator (lottery on savings, then e', then migration), so it does
 not slow down when r approaches 1/(beta omega) - 1 the way forward iteration does.
+Nearby solves (the r search, the spatial outer loop) reuse the previous LU for
+iterative refinement: at J = 48, n_a = 200 the factorization takes about
+0.15 s and a refinement step 7 ms; forward iteration contracts by only about
+0.986 a step there (0.3 ms each, about 1600 steps to 1e-10).
 """
 
 from __future__ import annotations
@@ -15,11 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
-from scipy.sparse.linalg import MatrixRankWarning, spsolve
+from scipy.sparse.linalg import MatrixRankWarning, splu, spsolve
 
 from ..errors import SolverConvergenceError
 from ..numerics.grids import double_exponential_grid, power_grid
-from . import kernels
+from . import dist_kernels, kernels
 from .params import Numerics, Params, effective_limit
 
 logger = logging.getLogger(__name__)
@@ -51,6 +55,17 @@ class HouseholdState:
     policy_change: float
     value_change: float
     dist_residual: float
+    factor: _Factor | None = None  # LU of the last distribution solve, reused nearby
+
+
+@dataclass
+class _Factor:
+    """Internal: the sparse LU of (I - T)[keep, keep] on a closed class ``states``
+    (node-major order) with ``pivot`` (a position in ``states``) fixed."""
+
+    states: np.ndarray
+    pivot: int
+    lu: object
 
 
 def solve_at_prices(params: Params, numerics: Numerics, r: float, wage: float,
@@ -74,12 +89,15 @@ def solve_at_prices(params: Params, numerics: Numerics, r: float, wage: float,
             f"household problem failed at r={r:.10g}: {_STATUS_TEXT[status]}",
             residuals={"policy_change": dc, "value_change": dv}, n_iter=int(n_iter))
     old = None if guess is None else guess.dist
-    dist, resid = stationary_distribution(ap, a_grid, params.Pi, mu, old)
+    factor = None if guess is None else guess.factor
+    dist, resid, factor = stationary_distribution(ap, a_grid, params.Pi, mu, old, factor,
+                                                  numerics.tol_dist)
     if not resid <= numerics.tol_dist:
         raise SolverConvergenceError(
             f"stationary distribution inaccurate at r={r:.10g}",
             residuals={"distribution_l1": resid}, n_iter=int(n_iter))
-    return HouseholdState(r, wage, a_grid, y, c, v, ap, mu, dist, int(n_iter), dc, dv, resid)
+    return HouseholdState(r, wage, a_grid, y, c, v, ap, mu, dist, int(n_iter), dc, dv, resid,
+                          factor)
 
 
 def make_asset_grid(params: Params, numerics: Numerics, r: float) -> np.ndarray:
@@ -98,61 +116,102 @@ def make_asset_grid(params: Params, numerics: Numerics, r: float) -> np.ndarray:
     return np.ascontiguousarray(grid)
 
 
-def stationary_distribution(ap, a_grid, Pi, mu, guess=None):
-    """Stationary mass over (j, s, i) and its L1 residual |T d - d|_1.
+def stationary_distribution(ap, a_grid, Pi, mu, guess=None, factor=None, tol=None):
+    """Stationary mass over (j, s, i), its L1 residual |T d - d|_1 and the LU used.
 
-    The recurrent class is the closed strongly connected component of the
-    transition graph (the one with most mass in ``guess`` if there are several);
-    transient states get zero mass. On that class the mass of one pivot state
-    is fixed and the other balance equations are solved by sparse LU, with the
-    states ordered asset node first: savings move a household only a few nodes,
-    so the matrix is nearly banded and needs no fill-reducing permutation. That
-    is fast but inaccurate when the pivot's true mass is tiny, so pivots are
-    tried in turn (largest in ``guess``, largest after forward steps from
-    uniform), and the last resort replaces one balance equation by sum(d) = 1,
-    which is exact for any pivot but fills in more.
+    With ``factor`` (the LU of a nearby operator, e.g. the previous outer step's)
+    and ``tol``, the distribution is first refined from ``guess`` by
+    d <- d + LU_old^-1 (T d - d) on the old closed class (``_refine``): a
+    triangular solve and a product per step instead of a new factorization; it
+    is accepted once the residual is below 0.1 tol and falls back to the
+    direct solve if it stalls. The direct solve: the recurrent class is the closed
+    strongly connected component of the transition graph (the one with most mass
+    in ``guess`` if there are several); transient states get zero mass. On that
+    class the mass of one pivot state is fixed and the other balance equations are
+    solved by sparse LU, with the states ordered asset node first: savings move a
+    household only a few nodes, so the matrix is nearly banded and needs no
+    fill-reducing permutation. That is fast but inaccurate when the pivot's true
+    mass is tiny, so pivots are tried in turn (largest in ``guess``, largest after
+    forward steps from uniform), and the last resort replaces one balance equation
+    by sum(d) = 1, which is exact for any pivot but fills in more (no LU is kept).
     """
     J, S, n = ap.shape
     idx = np.empty((J, S, n), dtype=np.int64)
     wlo = np.empty((J, S, n))
-    kernels.lottery(ap, a_grid, idx, wlo)
+    dist_kernels.lottery(ap, a_grid, idx, wlo)
     T, rows, cols = _transition_matrix(idx, wlo, Pi, mu)
     have_guess = guess is not None and guess.shape == ap.shape
+    if factor is not None and have_guess and tol is not None:
+        dist = _refine(T, guess.ravel(), factor, 0.1 * tol)
+        if dist is not None:
+            return dist.reshape(J, S, n), float(np.abs(T @ dist - dist).sum()), factor
     first = guess.ravel() if have_guess else _forward_guess(idx, wlo, Pi, mu).ravel()
     states = _recurrent_class(T, rows, cols, first)
     states = states[np.argsort(states % n, kind="stable")]  # node-major order
     T_c = T[states][:, states]
-    best, best_resid = None, np.inf
+    best, best_resid, factor = None, np.inf, None
     pivots = [first] + ([_forward_guess] if have_guess else [])
     for weights in pivots:
         if callable(weights):
             weights = weights(idx, wlo, Pi, mu).ravel()
-        x = _solve_closed(T_c, int(np.argmax(weights[states])))
+        pivot = int(np.argmax(weights[states]))
+        x, lu = _solve_closed(T_c, pivot)
         resid = float(np.abs(T_c @ x - x).sum()) if np.all(np.isfinite(x)) else np.inf
         if resid < best_resid:
             best, best_resid = x, resid
+            factor = None if lu is None else _Factor(states, pivot, lu)
         if resid < _PIVOT_TOL:
             break
     else:
         logger.debug("pivoted solves inaccurate (%.3g); solving with a normalisation row",
                      best_resid)
-        best = _solve_normalised(T_c)
+        best, factor = _solve_normalised(T_c), None
     dist = np.zeros(J * S * n)
     dist[states] = best
-    return dist.reshape(J, S, n), float(np.abs(T @ dist - dist).sum())
+    return dist.reshape(J, S, n), float(np.abs(T @ dist - dist).sum()), factor
+
+
+def _refine(T, guess: np.ndarray, factor: _Factor, tol: float, max_steps: int = 30):
+    """Iterative refinement of T d = d with an old LU; None if it does not reach tol."""
+    states, pivot = factor.states, factor.pivot
+    keep = np.r_[states[:pivot], states[pivot + 1:]]
+    d = np.zeros_like(guess)
+    d[states] = guess[states]
+    total = d.sum()
+    if not total > 0.0:
+        return None
+    d /= total
+    last = np.inf
+    for _ in range(max_steps):
+        res = T @ d - d
+        err = float(np.abs(res).sum())
+        if err <= tol:
+            d = np.maximum(d, 0.0)
+            return d / d.sum()
+        if not err < 0.5 * last:
+            return None
+        last = err
+        d[keep] += factor.lu.solve(res[keep])
+    return None
 
 
 def _transition_matrix(idx, wlo, Pi, mu):
-    """T[dest, src] as CSR plus the raw (rows, cols) of its nonzeros."""
+    """T[dest, src] as CSC plus the raw (rows, cols) of its nonzeros.
+
+    The kernel emits entries column by column (source states in order, no
+    duplicates), so the CSC arrays are the raw ones: no COO conversion.
+    """
     J, S, n = idx.shape
     size = J * S * n
     cap = 2 * S * J * size
     rows = np.empty(cap, dtype=np.int64)
     cols = np.empty(cap, dtype=np.int64)
     vals = np.empty(cap)
-    nnz = kernels.transition_entries(idx, wlo, Pi, mu, rows, cols, vals)
+    nnz = dist_kernels.transition_entries(idx, wlo, Pi, mu, rows, cols, vals)
     rows, cols, vals = rows[:nnz], cols[:nnz], vals[:nnz]
-    return sparse.csr_matrix((vals, (rows, cols)), shape=(size, size)), rows, cols
+    indptr = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cols, minlength=size), out=indptr[1:])
+    return sparse.csc_matrix((vals, rows, indptr), shape=(size, size)), rows, cols
 
 
 def _solve_normalised(T) -> np.ndarray:
@@ -184,23 +243,28 @@ def _recurrent_class(T, rows, cols, guess) -> np.ndarray:
     return np.flatnonzero(labels == closed[int(np.argmax(weight))])
 
 
-def _solve_closed(T, pivot: int) -> np.ndarray:
-    """Stationary distribution of a stochastic matrix T[dest, src] on one closed class."""
+def _solve_closed(T, pivot: int):
+    """Stationary distribution of a stochastic matrix T[dest, src] on one closed class,
+    and the LU of (I - T) without the pivot's row and column (None if size 1)."""
     size = T.shape[0]
     if size == 1:
-        return np.ones(1)
+        return np.ones(1), None
     keep = np.r_[0:pivot, pivot + 1:size]
     A = (sparse.identity(size, format="csr") - T)[keep][:, keep].tocsc()
     b = T[keep, pivot].toarray().ravel()
     x = np.empty(size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MatrixRankWarning)
-        x[keep] = spsolve(A, b, permc_spec="NATURAL")
+        try:
+            lu = splu(A, permc_spec="NATURAL")
+        except RuntimeError:  # exactly singular
+            return np.full(size, np.nan), None
+        x[keep] = lu.solve(b)
     x[pivot] = 1.0
     if not np.all(np.isfinite(x)):
-        return np.full(size, np.nan)
+        return np.full(size, np.nan), None
     x = np.maximum(x, 0.0)
-    return x / x.sum()
+    return x / x.sum(), lu
 
 
 def _forward_guess(idx, wlo, Pi, mu, steps: int = 30) -> np.ndarray:
@@ -208,8 +272,8 @@ def _forward_guess(idx, wlo, Pi, mu, steps: int = 30) -> np.ndarray:
     dist = np.full((J, S, n), 1.0 / (J * S * n))
     pre = np.empty_like(dist)
     for _ in range(steps):
-        kernels.pre_migration(dist, idx, wlo, Pi, pre)
-        kernels.migrate(pre, mu, dist)
+        dist_kernels.pre_migration(dist, idx, wlo, Pi, pre)
+        dist_kernels.migrate(pre, mu, dist)
     return dist
 
 

@@ -45,27 +45,54 @@ def inverse_marginal_utility(x, gamma):
 
 
 @njit(cache=True)
-def migration_block(v, c, P, log_chi, theta, one_plus_r, gamma, out_W, out_dW, out_mu, buf):
+def migration_block(v, c, P, chi, log_chi, theta, one_plus_r, gamma, out_W, out_dW, out_mu,
+                    store_mu):
     """Continuation value W_j and its slope at each saving node, after e' (eqs. 56, B.15).
 
     W[j, s, i] = (1/theta) log sum_k chi_jk exp(theta v[k, s, i]); dW[j, s, i] =
-    sum_k mu_jk (1+r) u'(c[k, s, i]) / P_k (envelope condition).
+    sum_k mu_jk (1+r) u'(c[k, s, i]) / P_k (envelope condition); the choice
+    probabilities mu are written to out_mu only if ``store_mu``. The exponentials
+    exp(theta (v_k - max_m v_m)) are shared by all origins j, so a node costs J
+    exponentials and J^2 multiply-adds; an origin whose weighted sum is not a
+    normal positive number (extreme chi or value gaps) is redone by the fully
+    shifted ``logit_inclusive_value``.
     """
     J, S, n = v.shape
+    ex = np.empty(J)
+    mup = np.empty(J)
+    buf = np.empty(J)
+    mu_buf = np.empty(J)
     for s in range(S):
         for i in range(n):
+            top = v[0, s, i]
             for k in range(J):
-                buf[k] = v[k, s, i]
+                top = max(top, v[k, s, i])
+                mup[k] = marginal_utility(c[k, s, i], gamma) / P[k]
+            for k in range(J):
+                ex[k] = np.exp(theta * (v[k, s, i] - top))
             for j in range(J):
-                if J == 1:
-                    out_W[j, s, i] = v[0, s, i]
-                    out_mu[j, s, i, 0] = 1.0
-                else:
-                    out_W[j, s, i] = logit_inclusive_value(buf, log_chi[j], theta,
-                                                           out_mu[j, s, i])
+                tot = 0.0
                 acc = 0.0
                 for k in range(J):
-                    acc += out_mu[j, s, i, k] * marginal_utility(c[k, s, i], gamma) / P[k]
+                    z = chi[j, k] * ex[k]
+                    tot += z
+                    acc += z * mup[k]
+                if 1e-250 < tot < 1e250:
+                    out_W[j, s, i] = top + np.log(tot) / theta
+                    out_dW[j, s, i] = one_plus_r * acc / tot
+                    if store_mu:
+                        inv = 1.0 / tot
+                        for k in range(J):
+                            out_mu[j, s, i, k] = chi[j, k] * ex[k] * inv
+                    continue
+                for k in range(J):
+                    buf[k] = v[k, s, i]
+                out_W[j, s, i] = logit_inclusive_value(buf, log_chi[j], theta, mu_buf)
+                acc = 0.0
+                for k in range(J):
+                    acc += mu_buf[k] * mup[k]
+                    if store_mu:
+                        out_mu[j, s, i, k] = mu_buf[k]
                 out_dW[j, s, i] = one_plus_r * acc
 
 
@@ -166,7 +193,7 @@ def solve_household(c, v, a_grid, y, P, Pi, log_chi, theta, one_plus_r, beta_ome
     |dv|); on success out_mu/out_W/out_dW match the final values.
     """
     J, _, n = c.shape
-    buf = np.empty(J)
+    chi = np.exp(log_chi)
     a_endo = np.empty(n)
     c_old = c.copy()
     v_old = v.copy()
@@ -182,7 +209,8 @@ def solve_household(c, v, a_grid, y, P, Pi, log_chi, theta, one_plus_r, beta_ome
         fresh = since[0] == 0 or since[1] == 0
         c_old[:] = c
         v_old[:] = v
-        migration_block(v, c, P, log_chi, theta, one_plus_r, gamma, out_W, out_dW, out_mu, buf)
+        migration_block(v, c, P, chi, log_chi, theta, one_plus_r, gamma, out_W, out_dW,
+                        out_mu, False)
         status, dc, dv = egm_step(out_W, out_dW, a_grid, y, P, Pi, one_plus_r, beta_omega,
                                   gamma, c, out_ap, v, a_endo, with_values)
         if status != OK and fresh:
@@ -198,8 +226,8 @@ def solve_household(c, v, a_grid, y, P, Pi, log_chi, theta, one_plus_r, beta_ome
                                              max_iter, v)
                 if status != OK:
                     return status, it, dc, dv
-            migration_block(v, c, P, log_chi, theta, one_plus_r, gamma, out_W, out_dW, out_mu,
-                            buf)
+            migration_block(v, c, P, chi, log_chi, theta, one_plus_r, gamma, out_W, out_dW,
+                            out_mu, True)
             return OK, it, dc, dv
         c_plain[:] = c
         v_plain[:] = v
@@ -215,16 +243,18 @@ _EXTRAP_MAX_RATIO = 0.999  # no extrapolation when the ratio is this close to 1
 
 
 @njit(cache=True)
-def _extrapolate(x, x_old, d_prev, since, row, policy):
+def _extrapolate(x, x_old, d_prev, since, row, policy, strict=False):
     """x += (x - x_old) lam/(1 - lam) once the steps shrink along one direction.
 
     lam is the least-squares ratio of this step to the previous one (d_prev,
     overwritten with this step); extrapolating requires the step to equal lam
-    times the previous one up to 5% of its size (the error is then dominated
-    by one mode, which the jump removes). since[row] counts plain steps since
-    the last extrapolation (-1: switched off). For a ``policy`` (consumption)
-    the new point must stay positive and increasing in assets, else the factor
-    is halved (up to three times) or the plain iterate is kept.
+    times the previous one up to 5% of its size (the error is then dominated by
+    one mode, which the jump removes); with ``strict`` the 5% is also divided
+    by the jump factor, so the jump adds at most 5% of a plain step off that mode.
+    since[row] counts plain steps since the last extrapolation (-1: switched
+    off). For a ``policy`` (consumption) the new point must stay positive and
+    increasing in assets, else the factor is halved (up to three times) or the
+    plain iterate is kept.
     """
     num = 0.0
     den = 0.0
@@ -245,9 +275,13 @@ def _extrapolate(x, x_old, d_prev, since, row, policy):
     since[row] += 1
     if since[row] < _EXTRAP_GAP or not (0.0 < lam < _EXTRAP_MAX_RATIO):
         return
-    if not miss <= _EXTRAP_ALIGN * size:
-        return
     factor = lam / (1.0 - lam)
+    # strict: the jump multiplies the part of the step off the dominant mode (miss) by
+    # factor; allow it only while that stays a small fraction of one plain step (the
+    # J = 1 value evaluation at beta omega ~ 0.993 otherwise cycles instead of converging)
+    scale = max(factor, 1.0) if strict else 1.0
+    if not miss * scale <= _EXTRAP_ALIGN * size:
+        return
     if policy:
         for _ in range(4):
             if _increasing_after(x, x_old, factor):
@@ -317,7 +351,7 @@ def evaluate_values(c, ap, a_grid, Pi, beta_omega, gamma, tol_v, max_iter, v):
             return OK, dv
         if not np.isfinite(dv):
             return NONFINITE, dv
-        _extrapolate(v, v_old, dv_prev, since, 0, False)
+        _extrapolate(v, v_old, dv_prev, since, 0, False, True)
     return MAX_ITER, dv
 
 
@@ -359,83 +393,3 @@ def euler_errors(c, ap, v, a_grid, P, Pi, log_chi, theta, one_plus_r, beta_omega
                         rhs += Pi[s, s2] * mu[k] * marginal_utility(ck, gamma) / P[k]
                 c_eul = inverse_marginal_utility(P[j] * beta_omega * one_plus_r * rhs, gamma)
                 out_err[j, s, m] = abs(c_eul / c[j, s, m] - 1.0)
-
-
-@njit(cache=True)
-def lottery(ap, a_grid, out_idx, out_w):
-    """Young's lottery: a' in [a_i, a_{i+1}] goes to i with weight out_w, to i+1 with 1 - out_w."""
-    J, S, n = ap.shape
-    for j in range(J):
-        for s in range(S):
-            for m in range(n):
-                x = ap[j, s, m]
-                i = min(max(np.searchsorted(a_grid, x, side="right") - 1, 0), n - 2)
-                wlo = (a_grid[i + 1] - x) / (a_grid[i + 1] - a_grid[i])
-                out_idx[j, s, m] = i
-                out_w[j, s, m] = min(max(wlo, 0.0), 1.0)
-
-
-@njit(cache=True)
-def transition_entries(idx, wlo, Pi, mu, rows, cols, vals):
-    """Nonzeros of T[dest, src] (savings lottery, then e', then migration); returns count.
-
-    Flat state index (j * S + s) * n_a + i. rows/cols/vals need 2 S J entries per state.
-    """
-    J, S, n = idx.shape
-    nnz = 0
-    for j in range(J):
-        for s in range(S):
-            for m in range(n):
-                src = (j * S + s) * n + m
-                for side in range(2):
-                    node = idx[j, s, m] + side
-                    lam = wlo[j, s, m] if side == 0 else 1.0 - wlo[j, s, m]
-                    if lam == 0.0:
-                        continue
-                    for s2 in range(S):
-                        p = lam * Pi[s, s2]
-                        if p == 0.0:
-                            continue
-                        for k in range(J):
-                            q = p * mu[j, s2, node, k]
-                            if q == 0.0:
-                                continue
-                            rows[nnz] = (k * S + s2) * n + node
-                            cols[nnz] = src
-                            vals[nnz] = q
-                            nnz += 1
-    return nnz
-
-
-@njit(cache=True)
-def pre_migration(dist, idx, wlo, Pi, out):
-    """Mass over (origin j, new state s', saving node i) before the migration draw."""
-    J, S, n = dist.shape
-    out[:] = 0.0
-    for j in range(J):
-        for s in range(S):
-            for m in range(n):
-                d = dist[j, s, m]
-                if d == 0.0:
-                    continue
-                i = idx[j, s, m]
-                lam = wlo[j, s, m]
-                for s2 in range(S):
-                    p = d * Pi[s, s2]
-                    out[j, s2, i] += p * lam
-                    out[j, s2, i + 1] += p * (1.0 - lam)
-
-
-@njit(cache=True)
-def migrate(pre, mu, out):
-    """out[k, s, i] = sum_j pre[j, s, i] mu[j, s, i, k]."""
-    J, S, n = pre.shape
-    out[:] = 0.0
-    for j in range(J):
-        for s in range(S):
-            for i in range(n):
-                d = pre[j, s, i]
-                if d == 0.0:
-                    continue
-                for k in range(J):
-                    out[k, s, i] += d * mu[j, s, i, k]

@@ -176,7 +176,10 @@ class Numerics(Record):
     a_low + (a_max - a_low) s^curvature. tol_policy: max change of consumption
     between EGM steps; tol_value: max change of values relative to 1 + |v|;
     tol_dist: L1 residual of the stationary distribution; tol_r: width of the
-    interest-rate bracket in general equilibrium. r_min: lower end of the search
+    interest-rate bracket in general equilibrium (the r search lowers
+    tol_policy/tol_value near the root when needed so that the bracket is not
+    narrower than the household solver's error in the excess supply; see
+    solve.py). r_min: lower end of the search
     for r (None: -0.5 for 'bond', -0.99 delta for 'capital'); r_margin: distance
     kept from 1/(beta omega) - 1. r_step: first bracket step around a guess.
     Spatial closure: tol_spatial bounds the goods-market residuals (relative to

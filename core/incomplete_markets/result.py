@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernels
+from . import dist_kernels
 from .params import Numerics, Params
 
 
@@ -74,9 +74,9 @@ class Solution:
         J, S, n = self.dist.shape
         idx = np.empty((J, S, n), dtype=np.int64)
         wlo = np.empty((J, S, n))
-        kernels.lottery(self.a_next, self.a_grid, idx, wlo)
+        dist_kernels.lottery(self.a_next, self.a_grid, idx, wlo)
         pre = np.empty_like(self.dist)
-        kernels.pre_migration(self.dist, idx, wlo, self.params.Pi, pre)
+        dist_kernels.pre_migration(self.dist, idx, wlo, self.params.Pi, pre)
         stay = np.einsum("jsij->jsi", self.mig)
         leaving = np.sum(pre * (1.0 - stay), axis=(1, 2))
         return np.divide(leaving, pre.sum(axis=(1, 2)),

@@ -19,7 +19,7 @@ from numba import njit
 
 from ..errors import InvalidParamsError, Violation
 from ..protocol import readonly
-from . import kernels
+from . import dist_kernels
 from .result import Solution
 
 
@@ -51,7 +51,8 @@ def simulate_panel(sol: Solution, n_households: int, n_periods: int, seed: int) 
     draws = rng.random((n_periods, n_households, 3))
     idx = np.empty((J, S, n), dtype=np.int64)
     wlo = np.empty((J, S, n))
-    kernels.lottery(np.ascontiguousarray(sol.a_next), np.ascontiguousarray(sol.a_grid), idx, wlo)
+    dist_kernels.lottery(np.ascontiguousarray(sol.a_next), np.ascontiguousarray(sol.a_grid), idx,
+                         wlo)
     cum_pi = np.cumsum(np.asarray(sol.params.Pi, dtype=float), axis=1)
     cum_mig = np.cumsum(np.asarray(sol.mig, dtype=float), axis=3)
     state = np.empty((3, n_periods, n_households), dtype=np.int64)

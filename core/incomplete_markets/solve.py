@@ -6,8 +6,13 @@ assets equal the capital demanded by a Cobb-Douglas firm). In the general
 equilibrium closures r is found from the excess asset supply, which rises in
 r: overshooting secant steps from a start (the warm start's r and market
 slope, else a default) until it changes sign, then safeguarded secant steps to
-a bracket of width tol_r. Household solves start from the policies at the
-nearest r already solved.
+a bracket of width tol_r. Household solves start from the policies, values,
+distribution and distribution LU at the nearest r already solved; they are
+inexact while the excess supply is large (``_Excess``) and tightened for the
+final bracket so that the household solver's error in the excess supply is
+below tol_r times its slope (``_Excess.tighten``): otherwise a bracket of
+width tol_r only brackets solver noise, and warm and cold solves differed by
+more than tol_r (3e-11 in a five-location migration economy).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ def solve(params: Params, numerics: Numerics | None = None,
     excess = _Excess(params, numerics, guess)
     slope = None if warm_start is None else warm_start.market_slope
     r_star = _find_rate(excess, params, numerics, guess, slope)
-    state = excess.state_at(r_star)
+    state = excess.exact_state_at(r_star)
     logger.debug("r=%.12g after %d household solves", r_star, excess.calls)
     return _solution(params, numerics, state, n_iter=excess.calls, slope=excess.slope)
 
@@ -59,7 +64,16 @@ class _Excess:
     Each household solve starts from the stored state with the nearest r, so
     the search's last, closely spaced evaluations take a few EGM steps each.
     ``slope`` is the latest difference quotient over points at least 1e-8 apart.
+
+    Solves are inexact far from the root: the policy/value tolerance is
+    LOOSE_FACTOR (1 - beta omega) min|excess seen| / max(P wage), clipped to
+    [numerics' tolerances, 1e-6], which bounds the solver error of the excess
+    (about 4 tol max(P wage) / (1 - beta omega), see ``tighten``) by 1e-3 of the
+    smallest excess seen, far below the excess at the next point unless the
+    search gains a factor 1000 in one step (by then the tolerance is at its floor).
     """
+
+    LOOSE_FACTOR = 2.5e-4
 
     _KEEP = 4
 
@@ -72,6 +86,7 @@ class _Excess:
         self.calls = 0
         self.slope = float("nan")
         self._last: tuple[float, float] | None = None
+        self._tol: dict[float, float] = {}
 
     def __call__(self, r: float) -> float:
         r = float(r)
@@ -84,8 +99,9 @@ class _Excess:
         if r in self.states:
             return self.states[r]
         self.calls += 1
-        state = solve_at_prices(self.params, self.numerics, r, firm_wage(self.params, r),
-                                self._guess(r))
+        num = self._inexact()
+        state = solve_at_prices(self.params, num, r, firm_wage(self.params, r), self._guess(r))
+        self._tol[r] = num.tol_policy
         f = excess_supply(self.params, state)
         if self._last is not None and abs(r - self._last[0]) > 1e-8:
             self.slope = (f - self._last[1]) / (r - self._last[0])
@@ -97,6 +113,54 @@ class _Excess:
             del self.states[far]
         return state
 
+
+    def exact_state_at(self, r: float) -> HouseholdState:
+        """The state at r solved to the (tightened) numerics' tolerances."""
+        r = float(r)
+        if self._tol.get(r, np.inf) > self.numerics.tol_policy:
+            guess = self.states.pop(r, None)
+            self.values.pop(r, None)
+            self.calls += 1
+            state = solve_at_prices(self.params, self.numerics, r, firm_wage(self.params, r),
+                                    guess or self._guess(r))
+            self.states[r], self.values[r] = state, excess_supply(self.params, state)
+            self._tol[r] = self.numerics.tol_policy
+        return self.states[r]
+
+    def _inexact(self) -> Numerics:
+        num, p = self.numerics, self.params
+        if not self.values:
+            tol = 1e-6
+        else:
+            scale = float(np.max(p.P)) * max(1.0, firm_wage(p, self._last[0]))
+            smallest = min(abs(f) for f in self.values.values())
+            tol = self.LOOSE_FACTOR * (1.0 - p.beta * p.omega) * smallest / scale
+        if tol <= max(num.tol_policy, num.tol_value):
+            return num
+        tol = min(tol, 1e-6)
+        return num.with_(tol_policy=max(tol, num.tol_policy), tol_value=max(tol, num.tol_value))
+
+    def tighten(self) -> None:
+        """Household tolerances for the bracket refinement, so that r means tol_r.
+
+        Excess supply is only known up to the household solver's error: a
+        consumption error of tol_c moves saving by about P tol_c a period and
+        assets by about P tol_c / (1 - beta omega) (a conservative bound; the
+        measured spread over warm and cold starts is 5-20 times smaller), i.e. r
+        by that over the slope. A bracket of width tol_r is meaningful only if
+        that is below tol_r, so tol_policy and tol_value are lowered to
+        (1 - beta omega) slope tol_r / (4 max P wage), but not below 1e-13
+        (rounding of consumption near 1).
+        """
+        p, num = self.params, self.numerics
+        if not (np.isfinite(self.slope) and self.slope > 0.0):
+            return
+        scale = float(np.max(p.P)) * max(1.0, firm_wage(p, self._last[0]))
+        tol = (1.0 - p.beta * p.omega) * self.slope * num.tol_r / (4.0 * scale)
+        tol = max(tol, 1e-13)
+        if tol < max(num.tol_policy, num.tol_value):
+            self.numerics = num.with_(tol_policy=min(num.tol_policy, tol),
+                                      tol_value=min(num.tol_value, tol))
 
     def _guess(self, r: float) -> HouseholdState | None:
         """The nearest solved state, with c and v extrapolated linearly in r from the
@@ -174,6 +238,7 @@ def _find_rate(excess: _Excess, params: Params, numerics: Numerics,
         r0 = max(hi - max(0.25 * abs(hi), step), 0.5 * (lo + hi))
         step = 0.5 * (hi - r0)
     a, b = _bracket(excess, r0, lo, hi, step, slope)
+    excess.tighten()
     a, b = _refine(excess, a, b, numerics)
     return a if abs(excess(a)) <= abs(excess(b)) else b
 

@@ -20,11 +20,11 @@ transfer to location k as a whole; in the budget (44) every household of k
 receives T_k, so in per-capita terms the balanced budget is sum_k L_k T_k = 0,
 which is what T_bar enforces (it is also what makes Walras' law hold).
 
-The outer problem iterates the B.23-B.24 map x -> G(x) on x = (log w_2..J,
-log L) with damping xi and Anderson acceleration (memory m), which is robust to
-the strong population response to real wages that makes plain damped updates
-oscillate. Inner bond-market searches are inexact while the outer residual is
-large and exact (Numerics.tol_r) at the end.
+The outer problem solves B.23-B.24 and the bond market together: one map on
+x = (log w_2..J, log L, r) with one household solve per step, damped and
+Anderson-accelerated (``spatial_outer``). Household solves are warm-started
+from the previous step and inexact while the outer residual is large. J = 1
+is the bond closure at P = 1 / A_11 (nothing else to iterate).
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ import numpy as np
 from ..errors import SolverConvergenceError
 from .params import Numerics, Params
 from .result import Solution
+from .solve import _solution
+from .solve import solve as solve_bond
+from .spatial_outer import StackedOuter, anderson
 
 logger = logging.getLogger(__name__)
 
@@ -47,20 +50,42 @@ def solve_spatial(params: Params, numerics: Numerics,
     """Stationary equilibrium of the spatial closure; see the module docstring.
 
     ``warm_start`` (any Solution with the same J, S, n_a) supplies wages,
-    populations, r and the household policies. The returned Solution's params
-    are ``params`` with the equilibrium w, P, T and r filled in.
+    populations, r, the bond-market slope and the household policies, values
+    and distribution. The returned Solution's params are ``params`` with the
+    equilibrium w, P, T and r filled in; residuals add goods_market,
+    population (relative, <= tol_spatial), bond_step_r (|B / B'|, <= bond_tol_r,
+    see ``spatial_outer``), outer_iterations and egm_steps.
     """
-    outer = _Outer(params, numerics, warm_start)
-    x = outer.start()
-    x, n_outer = _anderson(outer, x, numerics)
-    if outer.last_tol_r > numerics.tol_r:
-        outer.evaluate(x, exact=True)
-    worst = outer.worst
-    if not worst <= numerics.tol_spatial:
+    if params.n_loc == 1:
+        return _one_location(params, numerics, warm_start)
+    outer = StackedOuter(params, numerics, warm_start)
+    _, n_outer = anderson(outer, outer.start(), numerics)
+    if not outer.converged():
         raise SolverConvergenceError(
-            f"spatial goods market / population did not converge (worst {worst:.3g})",
-            residuals=outer.residuals(), n_iter=n_outer)
-    return outer.solution(n_outer)
+            f"spatial goods market / population / bonds did not converge "
+            f"(worst {outer.worst:.3g})", residuals=outer.residuals(), n_iter=n_outer)
+    w, _, P, T, r = outer.prices
+    sol = _solution(params.with_(w=w, P=P, T=T, r=r), numerics, outer.state,
+                    n_iter=outer.calls, slope=outer.slope)
+    residuals = dict(sol.residuals)
+    residuals.update(outer.residuals(), outer_iterations=float(n_outer),
+                     egm_steps=float(outer.egm_steps))
+    return dataclasses.replace(sol, residuals=MappingProxyType(residuals))
+
+
+def _one_location(params: Params, numerics: Numerics, warm: Solution | None) -> Solution:
+    """J = 1: L = 1, w = 1, T = 0, P = 1 / A_11, and the bond market cleared to tol_r."""
+    w = np.ones(1)
+    P, _ = price_index(params.A, w, w, params.sigma_trade, params.alpha_agg)
+    T = transfers(params.kappa_transfer, w, w)
+    tol = min(numerics.tol_policy, numerics.tol_value,
+              0.01 * numerics.tol_spatial * (1.0 - params.beta * params.omega))
+    inner = numerics.with_(tol_policy=tol, tol_value=tol)
+    sol = solve_bond(params.with_(closure="bond", w=w, P=P, T=T), inner, warm)
+    residuals = dict(sol.residuals, goods_market=0.0, population=0.0, outer_worst=0.0,
+                     outer_iterations=1.0)
+    return dataclasses.replace(sol, params=params.with_(w=w, P=P, T=T, r=sol.r),
+                               numerics=numerics, residuals=MappingProxyType(residuals))
 
 
 def price_index(A: np.ndarray, w: np.ndarray, L: np.ndarray, sigma: float,
@@ -93,146 +118,14 @@ def migration_matrix(sol: Solution) -> np.ndarray:
     Flows are counted after saving and the income draw (the pre-migration
     mass), so rows sum to one and L' = L @ M reproduces the population.
     """
-    from . import kernels
+    from . import dist_kernels
 
     J, S, n = sol.dist.shape
     idx = np.empty((J, S, n), dtype=np.int64)
     wlo = np.empty((J, S, n))
-    kernels.lottery(sol.a_next, sol.a_grid, idx, wlo)
+    dist_kernels.lottery(sol.a_next, sol.a_grid, idx, wlo)
     pre = np.empty_like(sol.dist)
-    kernels.pre_migration(sol.dist, idx, wlo, sol.params.Pi, pre)
+    dist_kernels.pre_migration(sol.dist, idx, wlo, sol.params.Pi, pre)
     flows = np.einsum("jsi,jsik->jk", pre, sol.mig)
     mass = flows.sum(axis=1)
     return flows / np.where(mass > 0.0, mass, 1.0)[:, None]
-
-
-class _Outer:
-    """x = (log w[1:], log L) -> B.23-B.24 targets; keeps the last inner solution."""
-
-    def __init__(self, params: Params, numerics: Numerics, warm: Solution | None):
-        self.params, self.numerics = params, numerics
-        self.J = params.n_loc
-        self.last = warm
-        self.last_tol_r = np.inf
-        self.worst = np.inf
-        self.calls = 0
-        self.dr = numerics.r_step
-        hh_tol = 0.01 * numerics.tol_spatial * (1.0 - params.beta * params.omega)
-        self.inner = numerics.with_(tol_policy=min(numerics.tol_policy, hh_tol),
-                                    tol_value=min(numerics.tol_value, hh_tol))
-        if self.J == 1:  # nothing to iterate: solve the bond market exactly at once
-            self.worst = 0.0
-
-    def start(self) -> np.ndarray:
-        if self.last is not None and self.last.dist.shape[0] == self.J:
-            w, L = self.last.params.w, self.last.population
-        else:
-            w, L = self.params.w, np.full(self.J, 1.0 / self.J)
-        return np.r_[np.log(w[1:] / w[0]), np.log(np.maximum(L, 1e-300) / L.sum())]
-
-    def unpack(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        w = np.exp(np.r_[0.0, x[: self.J - 1]])
-        L = np.exp(x[self.J - 1:])
-        return w, L / L.sum()
-
-    def evaluate(self, x: np.ndarray, exact: bool = False) -> np.ndarray:
-        """G(x) - x; stores the inner solution and residuals at x."""
-        from .solve import solve
-
-        p = self.params
-        w, L = self.unpack(x)
-        P, lam = price_index(p.A, w, L, p.sigma_trade, p.alpha_agg)
-        T = transfers(p.kappa_transfer, w, L)
-        inner = p.with_(closure="bond", w=w, P=P, T=T, r=self._r_guess())
-        tol_r = self.numerics.tol_r if exact else _inner_tol(self.numerics, self.worst)
-        num = self.inner.with_(tol_r=tol_r, r_step=max(4.0 * abs(self.dr), 1e-9))
-        r_old = None if self.last is None else self.last.r
-        sol = solve(inner, num, warm_start=self.last)
-        self.calls += sol.n_iter
-        self.dr = num.r_step if r_old is None else sol.r - r_old
-        self.last, self.last_tol_r = sol, tol_r
-        pop, H, E = location_aggregates(sol)
-        demand = lam @ E
-        self.goods = (demand - w * H) / (w * H)
-        self.population = (pop - L) / L
-        self.state = (w, L, P, T)
-        self.worst = float(max(np.max(np.abs(self.goods)), np.max(np.abs(self.population))))
-        log_w = (np.log(demand) - np.log(H) + (self.params.sigma_trade - 1.0) * np.log(w))
-        log_w = log_w / self.params.sigma_trade
-        g = np.r_[log_w[1:] - log_w[0], np.log(pop / pop.sum())]
-        return g - x
-
-    def _r_guess(self) -> float:
-        """Start of the cold bracket search: params.r, else half of 1/(beta omega) - 1.
-
-        Starting from a guess rather than the edges of the admissible interval
-        avoids household solves at r next to 1/(beta omega) - 1.
-        """
-        if self.last is not None:
-            return float(self.last.r)
-        if self.params.r is not None:
-            return float(self.params.r)
-        return 0.5 * (1.0 / (self.params.beta * self.params.omega) - 1.0)
-
-    def residuals(self) -> dict[str, float]:
-        return {"goods_market": float(np.max(np.abs(self.goods))),
-                "population": float(np.max(np.abs(self.population))),
-                "outer_worst": self.worst}
-
-    def solution(self, n_outer: int) -> Solution:
-        w, _, P, T = self.state
-        sol = self.last
-        params = self.params.with_(w=w, P=P, T=T, r=float(sol.r))
-        residuals = dict(sol.residuals)
-        residuals.update(self.residuals())
-        residuals["outer_iterations"] = float(n_outer)
-        return dataclasses.replace(sol, params=params, n_iter=self.calls,
-                                   residuals=MappingProxyType(residuals))
-
-
-def _inner_tol(numerics: Numerics, worst: float) -> float:
-    """Bond-market tolerance for an outer step: loose far from equilibrium."""
-    if not np.isfinite(worst):
-        return max(numerics.tol_r, 1e-6)
-    return float(np.clip(1e-3 * worst, numerics.tol_r, 1e-6))
-
-
-def _anderson(outer: _Outer, x: np.ndarray, numerics: Numerics) -> tuple[np.ndarray, int]:
-    """Anderson-accelerated damped iteration x <- x + xi f(x), f = G(x) - x.
-
-    Restarts the memory (and takes a plain damped step from the best point)
-    when the residual grows by more than a factor 10 over the best seen.
-    """
-    xi, m = numerics.damping_spatial, numerics.memory_spatial
-    xs, fs = [], []
-    best, since_best = (np.inf, x), 0
-    for it in range(numerics.max_iter_spatial):
-        since_best += 1
-        f = outer.evaluate(x)
-        logger.debug("spatial outer %d: worst residual %.3e", it, outer.worst)
-        if outer.worst <= numerics.tol_spatial or x.size == 0:
-            return x, it + 1
-        if outer.worst < best[0]:
-            best, since_best = (outer.worst, x.copy()), 0
-        elif since_best > 20:
-            break  # stagnation (noise floor above tol_spatial?): reported by the caller
-        elif outer.worst > 10.0 * best[0]:
-            xs, fs = [], []
-            x = best[1] + 0.5 * xi * (outer.evaluate(best[1]))
-            continue
-        xs.append(x.copy())
-        fs.append(f)
-        xs, fs = xs[-(m + 1):], fs[-(m + 1):]
-        x = _anderson_step(xs, fs, xi)
-    return x, it + 1
-
-
-def _anderson_step(xs: list, fs: list, xi: float) -> np.ndarray:
-    x, f = xs[-1], fs[-1]
-    if len(xs) == 1:
-        return x + xi * f
-    dX = np.diff(np.array(xs), axis=0).T
-    dF = np.diff(np.array(fs), axis=0).T
-    gamma, *_ = np.linalg.lstsq(dF, f, rcond=None)
-    step = x + xi * f - (dX + xi * dF) @ gamma
-    return step
