@@ -9,6 +9,7 @@ Commands::
                    [--resume/--no-resume] [--retry-failed]
     hetspace table RESULTS_DIR [--moments a,b] [--format md|tex|csv]
     hetspace runs [DIR ...] [--tracking-uri URI] [--limit N]
+    hetspace estimate SPEC.yaml [--out DIR] [--address auto] [--resume] [--num-actors N]
 
 ``solve`` loads and validates the config, solves the model, prints a summary
 (convergence, iterations, time, residuals, moments) and writes
@@ -365,6 +366,83 @@ def runs_command(
 
 def _num(value: Any, fmt: str = "{:.0f}") -> str:
     return "" if value is None else fmt.format(value)
+
+
+# --------------------------------------------------------------------------- estimation
+# hetspace.estimation (Optuna, Ray, MLflow) is imported inside the command.
+
+
+@app.command("estimate")
+def estimate_command(
+    spec: Annotated[Path, typer.Argument(help="Estimation spec (YAML).", show_default=False)],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Output folder [default: out/estimation/<name>].")] = None,
+    address: Annotated[str | None, typer.Option(
+        "--address", help="Join an existing Ray cluster ('auto' or host:port) instead of "
+        "starting a local one.")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the study stored in the output folder.")] = False,
+    num_actors: Annotated[int | None, typer.Option(
+        "--num-actors", min=1, help="Steady-state actors [default: spec, else all CPUs].")] = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Estimate parameters by moment matching / indirect inference (Optuna on Ray actors)."""
+    if verbose:
+        _setup_logging(verbose)
+    from hetspace.estimation import load_estimation_spec
+    from hetspace.estimation.driver import default_out_dir
+
+    cfg = _guard(str(spec), load_estimation_spec, spec)
+    out_dir = out if out is not None else default_out_dir(cfg)
+    _console().print(f"[bold]estimate {cfg.name}[/bold] ({cfg.model.name}, {cfg.method}): "
+                     f"{', '.join(cfg.names)} from {', '.join(cfg.objective.names)} -> {out_dir}")
+    result = _estimate_with_progress(cfg, out_dir, address=address, resume=resume,
+                                     num_actors=num_actors)
+    _print_estimation_summary(result)
+
+
+def _estimate_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hetspace.estimation import StudyExistsError, estimate
+    from hetspace.sweeps import ClusterNotFoundError
+
+    columns = (TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("best Q {task.fields[best]}"), TimeElapsedColumn())
+    with Progress(*columns, console=_console(), transient=False) as bar:
+        task = bar.add_task("trials", total=cfg.optimizer.n_trials, best="-")
+
+        def progress(done: int, wanted: int, best: float) -> None:
+            bar.update(task, completed=done, total=wanted, best=f"{best:.3e}")
+
+        try:
+            return _guard(str(cfg.source), estimate, cfg, out_dir, progress=progress, **options)
+        except (ClusterNotFoundError, StudyExistsError) as e:
+            _fail(EXIT_ERROR, [str(e)])
+        except KeyboardInterrupt:
+            bar.stop()
+            _fail(EXIT_INTERRUPTED, [f"interrupted; the study is kept in {out_dir}, "
+                                     "run the same command with --resume to continue"])
+
+
+def _print_estimation_summary(result: Any) -> None:
+    from hetspace.estimation.report import estimates_table, fit_table, markdown
+
+    console = _console()
+    console.print(f"objective {result.objective:.3e} "
+                  f"(best trial {result.best_trial_objective:.3e}); {result.solves} solves, "
+                  f"{result.solve_seconds:.1f} s solving, "
+                  f"wall {result.wall_seconds:.1f} s")
+    console.print(markdown(estimates_table(result)), markup=False)
+    console.print(markdown(fit_table(result)), markup=False)
+    inf = result.inference
+    if inf.df > 0 and inf.J == inf.J:
+        console.print(f"J = {inf.J:.3f} (df {inf.df}, p = {inf.p_value:.3f})")
+    for name in inf.identification.weak:
+        console.print(f"warning: {name} looks weakly identified", markup=False)
+    console.print(f"outputs: {result.out_dir}")
+    if result.run_id:
+        console.print(f"MLflow:  {result.tracking_uri} (run {result.run_id})", markup=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

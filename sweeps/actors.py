@@ -47,8 +47,11 @@ class SteadyStateActor:
     crash_after / crash_marker / sleep: the debug hooks (``debug`` in a spec): on
     its ``crash_after``-th evaluation the actor calls ``os._exit(1)`` unless the
     marker file exists (it is created first, so the crash happens once); each
-    evaluation first waits ``sleep`` seconds.
+    evaluation first waits ``sleep`` seconds. ``recoverable``: the exceptions of a
+    solve that become a failed row (subclasses narrow it so that others propagate).
     """
+
+    recoverable: tuple[type[BaseException], ...] = (Exception,)
 
     def __init__(self, model: str, num_cpus: int = 1, crash_after: int | None = None,
                  crash_marker: str | None = None, sleep: float = 0.0):
@@ -113,7 +116,7 @@ class SteadyStateActor:
         extra = {"seed": task.seed} if self._takes_seed else {}
         try:
             sol = self.model.solve(task.params, numerics=task.numerics, warm_start=warm, **extra)
-        except Exception as e:  # any model failure becomes a failed row (KeyboardInterrupt passes)
+        except self.recoverable as e:  # a failed row (KeyboardInterrupt passes)
             logger.debug("solve failed (warm=%s)", warm is not None, exc_info=True)
             return None, f"{type(e).__name__}: {' '.join(str(e).split())}"
         if not sol.converged:

@@ -23,20 +23,26 @@ MAX_RESTARTS = 3
 
 
 class SteadyStatePool:
-    """``n`` steady-state actors of one model. Index actors 0..n-1."""
+    """``n`` steady-state actors of one model. Index actors 0..n-1.
+
+    ``actor_class`` (a :class:`SteadyStateActor` subclass) and ``actor_kwargs``
+    (its extra keyword arguments) let other packages (estimation) reuse the pool.
+    """
 
     def __init__(self, model: str, n: int, *, cpus_per_actor: int = 1,
                  crash_after: int | None = None, crash_marker: str | None = None,
-                 sleep: float = 0.0, max_restarts: int = MAX_RESTARTS):
+                 sleep: float = 0.0, max_restarts: int = MAX_RESTARTS,
+                 actor_class: type = SteadyStateActor, actor_kwargs: dict[str, Any] | None = None):
         if n < 1:
             raise ValueError(f"a pool needs at least one actor, got {n}")
         self.model = model
         self.cpus_per_actor = cpus_per_actor
         self.max_restarts = max_restarts
-        remote = ray.remote(SteadyStateActor).options(
+        remote = ray.remote(actor_class).options(
             num_cpus=cpus_per_actor, max_restarts=max_restarts, max_task_retries=0)
-        self.actors = [remote.remote(model, cpus_per_actor, crash_after, crash_marker, sleep)
-                       for _ in range(n)]
+        extra = dict(actor_kwargs or {})
+        self.actors = [remote.remote(model, cpus_per_actor, crash_after, crash_marker, sleep,
+                                     **extra) for _ in range(n)]
 
     def __len__(self) -> int:
         return len(self.actors)

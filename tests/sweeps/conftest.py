@@ -47,11 +47,14 @@ def ray_session() -> Iterator[None]:
     """A local Ray with 2 CPUs for the whole session."""
     import ray
 
-    if not ray.is_initialized():
+    started = False
+    if not ray.is_initialized():  # another package's tests may have started it already
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
                  logging_level="WARNING")
+        started = True
     yield
-    ray.shutdown()
+    if started:
+        ray.shutdown()
 
 
 def free_port() -> int:

@@ -1,0 +1,170 @@
+"""The estimation objective Q(theta) = g' W g, g = m(theta) - m_data, and the moments m.
+
+Moments come either from the solved steady state (``Solution.moments()``,
+"analytic": exact up to solver tolerance) or from simulated panels
+(``simulate_panel``) summarised by a statistics function. Simulated panels use
+common random numbers: replicate s of every evaluation draws with seed
+``seed + s``, so two evaluations differ only through theta. (The workhorse
+simulates on its asset grid with Young's lottery, so a simulated moment is a
+step function of theta with steps of order 1 / (households x periods); with
+thousands of household-periods they are far below the finite-difference
+steps of :mod:`hetspace.estimation.inference`.)
+
+A statistics function maps a panel (``PanelArrays``: consumption, income,
+assets, axes (periods, households)) to named statistics, and is applied
+identically to data panels and simulated ones: with ``panel_moments`` this is
+SMM on cross-sectional moments, with ``ar1_log_consumption`` or
+``consumption_insurance`` (auxiliary regressions) indirect inference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hetspace.core.incomplete_markets import simulate_panel
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PanelArrays:
+    """A household panel, arrays of axes (n_periods, n_households).
+
+    consumption: real consumption; income: labour income w_j e_s (model units);
+    assets: assets at the start of the period; at_limit: savings at the borrowing limit.
+    """
+
+    consumption: np.ndarray
+    income: np.ndarray
+    assets: np.ndarray
+    at_limit: np.ndarray
+
+
+def _ols(y: np.ndarray, x: np.ndarray) -> tuple[float, float, float]:
+    """Pooled OLS of y on (1, x): intercept, slope, residual s.d."""
+    X = np.column_stack([np.ones_like(x), x])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ coef
+    return float(coef[0]), float(coef[1]), float(np.std(resid, ddof=2))
+
+
+def panel_moments(panel: PanelArrays) -> dict[str, float]:
+    """Cross-sectional moments pooled over periods (the SMM statistics)."""
+    logc = np.log(panel.consumption)
+    return {"consumption_mean": float(panel.consumption.mean()),
+            "consumption_log_sd": float(logc.std()),
+            "assets_mean": float(panel.assets.mean()),
+            "assets_sd": float(panel.assets.std()),
+            "share_at_limit": float(panel.at_limit.mean())}
+
+
+def ar1_log_consumption(panel: PanelArrays) -> dict[str, float]:
+    """Auxiliary model: log c_{t+1} = a + rho log c_t + u, pooled OLS (indirect inference)."""
+    logc = np.log(panel.consumption)
+    a, rho, sd = _ols(logc[1:].ravel(), logc[:-1].ravel())
+    return {"c_ar1_const": a, "c_ar1_rho": rho, "c_ar1_resid_sd": sd}
+
+
+def consumption_insurance(panel: PanelArrays) -> dict[str, float]:
+    """Auxiliary model: dlog c = a + b dlog y + u (b: pass-through of income to consumption)."""
+    dlc = np.diff(np.log(panel.consumption), axis=0).ravel()
+    dly = np.diff(np.log(panel.income), axis=0).ravel()
+    a, b, sd = _ols(dlc, dly)
+    return {"insurance_const": a, "insurance_slope": b, "insurance_resid_sd": sd}
+
+
+STATISTICS: Mapping[str, Callable[[PanelArrays], dict[str, float]]] = {
+    "panel_moments": panel_moments,
+    "ar1_log_consumption": ar1_log_consumption,
+    "consumption_insurance": consumption_insurance,
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Simulation:
+    """How simulated moments are made: ``statistics`` (a name in STATISTICS) averaged over
+    ``n_sims`` replicate panels of n_households x n_periods (after dropping ``burn_in``
+    periods), replicate s drawn with seed ``seed + s`` (common random numbers)."""
+
+    statistics: str = "panel_moments"
+    n_households: int = 1000
+    n_periods: int = 20
+    burn_in: int = 0
+    n_sims: int = 1
+    seed: int = 0
+
+
+def panel_arrays(sol: Any, n_households: int, n_periods: int, seed: int,
+                 burn_in: int = 0) -> PanelArrays:
+    """Simulate a panel from ``sol`` and convert it to :class:`PanelArrays`."""
+    panel = simulate_panel(sol, n_households, n_periods + burn_in, seed)
+    keep = slice(burn_in, None)
+    w = np.asarray(sol.params.w, dtype=float)
+    e = np.asarray(sol.params.e_grid, dtype=float)
+    income = sol.wage * w[panel.location[keep]] * e[panel.income_state[keep]]
+    node = np.asarray(panel.asset_node[keep])
+    a_next = np.asarray(sol.a_next)[panel.location[keep], panel.income_state[keep], node]
+    limit = float(sol.a_grid[0])
+    return PanelArrays(consumption=np.asarray(panel.consumption[keep]), income=income,
+                       assets=np.asarray(panel.assets[keep]),
+                       at_limit=a_next <= limit + 1e-12 * (1.0 + abs(limit)))
+
+
+def replicate_statistics(sol: Any, sim: Simulation, seeds: Sequence[int]) -> np.ndarray:
+    """(len(seeds), k) statistics of one panel per seed; columns in the function's order."""
+    fn = STATISTICS[sim.statistics]
+    rows = [fn(panel_arrays(sol, sim.n_households, sim.n_periods, int(s), sim.burn_in))
+            for s in seeds]
+    return np.array([list(r.values()) for r in rows])
+
+
+def statistic_names(statistics: str) -> list[str]:
+    """Names a statistics function returns, in its order (probed on a constant panel)."""
+    one = np.ones((3, 2))
+    probe = PanelArrays(consumption=one, income=one, assets=one, at_limit=one > 0)
+    return list(STATISTICS[statistics](probe).keys())
+
+
+def model_moments(sol: Any, sim: Simulation | None) -> dict[str, float]:
+    """m(theta): the solution's analytic moments, or simulated statistics averaged over
+    ``sim.n_sims`` common-random-number replicates."""
+    if sim is None:
+        return {k: float(v) for k, v in sol.moments().items()}
+    names = statistic_names(sim.statistics)
+    values = replicate_statistics(sol, sim, [sim.seed + s for s in range(sim.n_sims)])
+    return dict(zip(names, (float(v) for v in values.mean(axis=0)), strict=True))
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Objective:
+    """Q = g' W g for the targets ``names`` with data values ``data`` and weighting ``W``.
+
+    ``root`` is an upper-triangular R with R'R = W (Cholesky), so the weighted
+    residual vector R g has squared norm Q (what least squares minimises).
+    """
+
+    names: tuple[str, ...]
+    data: np.ndarray
+    W: np.ndarray
+    root: np.ndarray
+
+    @classmethod
+    def build(cls, names: Sequence[str], data: Sequence[float], W: np.ndarray) -> Objective:
+        W = np.asarray(W, dtype=float)
+        return cls(names=tuple(names), data=np.asarray(data, dtype=float), W=W,
+                   root=np.linalg.cholesky(W).T)
+
+    def gap(self, moments: Mapping[str, float]) -> np.ndarray:
+        """g = m(theta) - m_data in the order of ``names``."""
+        return np.array([moments[n] for n in self.names]) - self.data
+
+    def weighted(self, moments: Mapping[str, float]) -> np.ndarray:
+        """R g with R'R = W."""
+        return self.root @ self.gap(moments)
+
+    def value(self, moments: Mapping[str, float]) -> float:
+        """Q(theta) = g' W g."""
+        g = self.gap(moments)
+        return float(g @ self.W @ g)

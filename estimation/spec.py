@@ -1,0 +1,379 @@
+"""Estimation specs: model, free parameters, targets, method, budget (DESIGN.md section 4).
+
+YAML (``load_estimation_spec``) or a Python mapping (``EstimationSpec.from_dict``)::
+
+    name: huggett_calibration
+    model: incomplete_markets
+    baseline: {config: ../models/x.yaml}     # or {params: {...}, numerics: {...}}
+    numerics: {n_a: 120}                     # overrides of the baseline numerics
+    parameters:                              # free Params fields (scalars)
+      beta: {lower: 0.99, upper: 0.999, transform: logit}   # none | log | logit
+      a_low: {lower: -4.0, upper: -0.5}
+    targets:
+      moments: {r: 0.0033, mpc_mean: 0.12}   # data moments (or a list of names with `data`)
+      weighting: identity                    # identity | diagonal | optimal | matrix
+      covariance: [[...]]                    # Omega of the data moments (diagonal/optimal)
+      matrix: [[...]]                        # W itself (weighting: matrix)
+      data: {params: {gamma: 2.0}, seed: 99} # synthetic data: the model at these params
+    method: smm                              # smm | indirect_inference
+    simulation: {statistics: panel_moments, n_households: 1000, n_periods: 20,
+                 burn_in: 0, n_sims: 1, seed: 0}   # absent: analytic steady-state moments
+    optimizer: {n_trials: 40, sampler: tpe, polish: true, n_startup_trials: 10}
+    resources: {num_actors: 2, cpus_per_actor: 1}
+    tracking: {experiment: null, tracking_uri: null}
+    seed: 0
+    debug: {sleep: 0.0}                      # test hook: each evaluation first waits
+
+Validation builds the model's Params at both bounds of every free parameter
+and solves the baseline once to check that every target is a (finite) moment
+the model produces. All problems are raised together as one
+``InvalidConfigError`` naming paths (``line 9: estimation.parameters.beta.upper: ...``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hetspace.core.config import _did_you_mean, _Locator, _parse_yaml, _read_text
+from hetspace.core.errors import HetspaceError, InvalidConfigError, InvalidParamsError
+from hetspace.core.protocol import ModelSpec
+from hetspace.sweeps.spec import _baseline, _model, _name
+
+from .objective import STATISTICS, Objective, Simulation, model_moments
+from .transforms import Parameter
+
+TOP_LEVEL_KEYS = ("name", "description", "model", "baseline", "numerics", "parameters",
+                  "targets", "method", "simulation", "optimizer", "resources", "tracking", "seed",
+                  "debug")
+METHODS = ("smm", "indirect_inference")
+SAMPLERS = ("tpe", "cmaes")
+WEIGHTINGS = ("identity", "diagonal", "optimal", "matrix")
+_SECTIONS = {
+    "baseline": ("config", "params", "numerics"),
+    "targets": ("moments", "weighting", "covariance", "matrix", "data"),
+    "simulation": tuple(f.name for f in dataclasses.fields(Simulation)),
+    "optimizer": ("n_trials", "sampler", "polish", "n_startup_trials"),
+    "resources": ("num_actors", "cpus_per_actor"),
+    "tracking": ("experiment", "tracking_uri"),
+    "debug": ("sleep",),
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Optimizer:
+    """n_trials: completed Optuna trials wanted; sampler: tpe (constant liar) or cmaes
+    (population = number of actors); polish: least squares from the best trial."""
+
+    n_trials: int = 40
+    sampler: str = "tpe"
+    polish: bool = True
+    n_startup_trials: int = 10
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EstimationSpec:
+    """A validated estimation. ``objective`` holds target names, data moments and W;
+    ``covariance`` is Omega of the data moments (None: unknown, estimated by simulation
+    at the optimum when moments are simulated); ``simulation`` None means analytic moments."""
+
+    name: str
+    model: ModelSpec
+    params: Any
+    numerics: Any
+    parameters: tuple[Parameter, ...]
+    objective: Objective
+    covariance: np.ndarray | None
+    method: str
+    simulation: Simulation | None
+    optimizer: Optimizer
+    num_actors: int | None
+    cpus_per_actor: int
+    experiment: str | None
+    tracking_uri: str | None
+    seed: int
+    sleep: float
+    description: str
+    raw: Mapping[str, Any]
+    source: str
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    def params_at(self, x) -> Any:
+        """The model's Params with the free parameters at natural values ``x``."""
+        return self.params.with_(**{p.name: float(v) for p, v in zip(self.parameters, x,
+                                                                      strict=True)})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] = ".",
+                  source: str = "<estimation spec>") -> EstimationSpec:
+        """Validate ``data`` (the YAML structure; baseline params may be Params objects)."""
+        return _build(dict(data), Path(base_dir), source, _Problems(None))
+
+
+def load_estimation_spec(path: str | os.PathLike[str]) -> EstimationSpec:
+    """Load and validate the spec at ``path``; ``InvalidConfigError`` lists every problem."""
+    path = Path(path)
+    source = str(path)
+    data, root = _parse_yaml(_read_text(path, source), source)
+    if not isinstance(data, dict):
+        raise InvalidConfigError(source, ["top level must be a mapping with keys "
+                                          + ", ".join(TOP_LEVEL_KEYS)])
+    problems = _Problems(_Locator(root))
+    problems.lines += problems.where.duplicate_keys()
+    return _build(data, path.resolve().parent, source, problems)
+
+
+class _Problems:
+    """Collects problems as ``line N: estimation.a.b[2]: text``."""
+
+    def __init__(self, where: _Locator | None):
+        self.where = where
+        self.lines: list[str] = []
+
+    def add(self, path: tuple, text: str) -> None:
+        line = self.where.line(path) if self.where is not None and path else None
+        name = "estimation" + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in path)
+        entry = f"{'' if line is None else f'line {line}: '}{name}: {text}"
+        if entry not in self.lines:
+            self.lines.append(entry)
+
+    def raise_if_any(self, source: str) -> None:
+        if self.lines:
+            raise InvalidConfigError(source, self.lines)
+
+
+def _build(data: dict, base_dir: Path, source: str, problems: _Problems) -> EstimationSpec:
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            problems.add((key,), f"unknown key{_did_you_mean(str(key), TOP_LEVEL_KEYS)}; "
+                         f"known keys: {', '.join(TOP_LEVEL_KEYS)}")
+    name, model = _name(data, problems), _model(data, problems)
+    sec = {k: _section(data, k, problems) for k in _SECTIONS}
+    params, numerics = (None, None) if model is None else _baseline(
+        model, sec["baseline"], data.get("numerics"), base_dir, problems)
+    parameters = _parameters(data.get("parameters"), model, params, problems)
+    method = _choice(data.get("method", "smm"), METHODS, ("method",), problems)
+    sim = _simulation(sec["simulation"], "simulation" in data, method, problems)
+    settings = _settings(data, sec, problems)
+    problems.raise_if_any(source)
+    objective, cov = _targets(sec["targets"], model, params, numerics, sim, problems)
+    problems.raise_if_any(source)
+    return EstimationSpec(name=name, model=model, params=params, numerics=numerics,
+                          parameters=parameters, objective=objective, covariance=cov,
+                          method=method, simulation=sim, raw=dict(data), source=source,
+                          description=str(data.get("description") or ""), **settings)
+
+
+def _section(data, key: str, problems) -> dict:
+    body = data.get(key)
+    if body is None:
+        return {}
+    if not isinstance(body, Mapping):
+        problems.add((key,), f"must be a mapping, got {body!r}")
+        return {}
+    for k in body:
+        if k not in _SECTIONS[key]:
+            problems.add((key, k), f"unknown key{_did_you_mean(str(k), _SECTIONS[key])}; "
+                         f"known keys: {', '.join(_SECTIONS[key])}")
+    return {k: v for k, v in body.items() if k in _SECTIONS[key]}
+
+
+def _choice(value, allowed, path, problems) -> str:
+    if value not in allowed:
+        problems.add(path, f"must be one of {', '.join(allowed)}, got {value!r}")
+        return allowed[0]
+    return value
+
+
+def _int(body: dict, key: str, path: tuple, problems, lo: int = 1) -> None:
+    v = body.get(key)
+    if key in body and (isinstance(v, bool) or not isinstance(v, int) or v < lo):
+        problems.add((*path, key), f"must be an integer >= {lo}, got {v!r}")
+
+
+def _parameters(body, model, params, problems) -> tuple[Parameter, ...]:
+    if not isinstance(body, Mapping) or not body:
+        problems.add(("parameters",), "must be a non-empty mapping of Params field: "
+                     f"{{lower, upper, transform}}, got {body!r}")
+        return ()
+    fields = [] if model is None else [f.name for f in dataclasses.fields(model.Params)]
+    out = []
+    for name, entry in body.items():
+        path = ("parameters", name)
+        if model is not None and name not in fields:
+            problems.add(path, f"unknown parameter: not a field of {model.name} Params"
+                         f"{_did_you_mean(str(name), fields)}")
+            continue
+        try:
+            par = Parameter.from_mapping(str(name), entry)
+        except ValueError as e:
+            problems.add(path, str(e))
+            continue
+        if params is not None:
+            _check_bounds(par, params, path, problems)
+        out.append(par)
+    return tuple(out)
+
+
+def _check_bounds(par: Parameter, params, path: tuple, problems) -> None:
+    """Build the baseline Params with the parameter at each bound; report what fails."""
+    value = getattr(params, par.name)
+    if isinstance(value, (bool, str)) or not isinstance(value, (int, float, type(None))):
+        problems.add(path, f"must be a scalar parameter, but {par.name} is {value!r}")
+        return
+    for which, bound in (("lower", par.lower), ("upper", par.upper)):
+        try:
+            params.with_(**{par.name: float(bound)})
+        except InvalidParamsError as e:
+            why = "; ".join(str(v) for v in e.violations)
+            problems.add((*path, which), f"bound {bound!r} is outside the valid range of "
+                         f"{par.name} ({why})")
+
+
+def _simulation(body: dict, given: bool, method: str, problems) -> Simulation | None:
+    if not given:
+        if method == "indirect_inference":
+            problems.add(("simulation",), "is required with method indirect_inference "
+                         "(the auxiliary statistics are computed on simulated panels)")
+        return None
+    for key, lo in (("n_households", 2), ("n_periods", 3), ("burn_in", 0), ("n_sims", 1),
+                    ("seed", 0)):
+        _int(body, key, ("simulation",), problems, lo)
+    stat = _choice(body.get("statistics", "panel_moments"), tuple(STATISTICS),
+                   ("simulation", "statistics"), problems)
+    return Simulation(**{**body, "statistics": stat}) if not problems.lines else None
+
+
+def _settings(data: dict, sec: dict, problems) -> dict[str, Any]:
+    opt = sec["optimizer"]
+    _int(opt, "n_trials", ("optimizer",), problems)
+    _int(opt, "n_startup_trials", ("optimizer",), problems, 0)
+    _choice(opt.get("sampler", "tpe"), SAMPLERS, ("optimizer", "sampler"), problems)
+    if not isinstance(opt.get("polish", True), bool):
+        problems.add(("optimizer", "polish"), f"must be true or false, got {opt['polish']!r}")
+    res = sec["resources"]
+    if res.get("num_actors") is not None:
+        _int(res, "num_actors", ("resources",), problems)
+    _int(res, "cpus_per_actor", ("resources",), problems)
+    track = sec["tracking"]
+    for key in ("experiment", "tracking_uri"):
+        if track.get(key) is not None and not isinstance(track[key], str):
+            problems.add(("tracking", key), f"must be a string, got {track[key]!r}")
+    nap = sec["debug"].get("sleep", 0.0)
+    if isinstance(nap, bool) or not isinstance(nap, (int, float)) or not 0 <= nap <= 60:
+        problems.add(("debug", "sleep"), f"must be a number of seconds in [0, 60], got {nap!r}")
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        problems.add(("seed",), f"must be an integer >= 0, got {seed!r}")
+    return {"optimizer": Optimizer(**opt) if not problems.lines else Optimizer(),
+            "num_actors": res.get("num_actors"), "cpus_per_actor": res.get("cpus_per_actor", 1),
+            "experiment": track.get("experiment"), "tracking_uri": track.get("tracking_uri"),
+            "seed": seed if isinstance(seed, int) else 0, "sleep": float(nap)}
+
+
+def _targets(body: dict, model, params, numerics, sim, problems):
+    """Data moments, W and Omega; every target checked against the baseline's moments."""
+    names, values = _target_names(body, problems)
+    if not names:
+        return None, None
+    produced = _solved_moments(model, params, numerics, sim, ("baseline",), problems)
+    for n in names:
+        if produced is not None and n not in produced:
+            problems.add(("targets", "moments", n), "is not a moment the model produces; "
+                         f"available: {', '.join(sorted(produced))}")
+        elif produced is not None and not math.isfinite(produced[n]):
+            problems.add(("targets", "moments", n), "is not finite at the baseline "
+                         f"({produced[n]}); it cannot be targeted")
+    if "data" in body and not problems.lines:
+        values = _synthetic_data(body["data"], names, model, params, numerics, sim, problems)
+    cov = _matrix(body, "covariance", len(names), problems)
+    W = _weighting(body, cov, len(names), problems)
+    if problems.lines:
+        return None, None
+    return Objective.build(names, values, W), cov
+
+
+def _target_names(body: dict, problems) -> tuple[list[str], list[float]]:
+    moments = body.get("moments")
+    if isinstance(moments, list) and "data" in body and all(isinstance(m, str) for m in moments):
+        return list(moments), []
+    if not isinstance(moments, Mapping) or not moments:
+        problems.add(("targets", "moments"), "must be a mapping of moment name: data value "
+                     f"(or a list of names together with targets.data), got {moments!r}")
+        return [], []
+    for n, v in moments.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            problems.add(("targets", "moments", n), f"must be a finite number, got {v!r}")
+    return [str(n) for n in moments], [v for v in moments.values()]
+
+
+def _solved_moments(model, params, numerics, sim, path, problems) -> dict[str, float] | None:
+    try:
+        sol = model.solve(params, numerics=numerics)
+        return model_moments(sol, sim)
+    except HetspaceError as e:
+        problems.add(path, f"the model cannot be solved there: {' '.join(str(e).split())}")
+        return None
+
+
+def _synthetic_data(body, names, model, params, numerics, sim, problems) -> list[float]:
+    """Data moments of the model at ``data.params`` (simulated with seed ``data.seed``)."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("params", {}), Mapping):
+        problems.add(("targets", "data"), f"must be a mapping {{params, seed}}, got {body!r}")
+        return []
+    try:
+        truth = params.with_(**body.get("params", {}))
+    except InvalidParamsError as e:
+        problems.add(("targets", "data", "params"), "; ".join(map(str, e.violations)))
+        return []
+    data_sim = None if sim is None else dataclasses.replace(
+        sim, seed=int(body.get("seed", sim.seed + 10_000)))
+    found = _solved_moments(model, truth, numerics, data_sim, ("targets", "data"), problems)
+    return [] if found is None else [found[n] for n in names]
+
+
+def _matrix(body: dict, key: str, k: int, problems) -> np.ndarray | None:
+    if key not in body:
+        return None
+    try:
+        m = np.asarray(body[key], dtype=float)
+    except (TypeError, ValueError):
+        m = np.empty(0)
+    if m.shape != (k, k) or not np.all(np.isfinite(m)):
+        problems.add(("targets", key), f"must be a finite {k} x {k} matrix (one row per "
+                     f"target), got shape {m.shape}")
+        return None
+    if not np.allclose(m, m.T, rtol=1e-10, atol=0.0):
+        problems.add(("targets", key), "must be symmetric")
+        return None
+    eig = np.linalg.eigvalsh(m)
+    if eig.min() <= 1e-12 * max(abs(eig.max()), 1e-300):
+        problems.add(("targets", key), "is singular or not positive definite (eigenvalues "
+                     f"{np.array2string(eig, precision=3)}); W and Omega^-1 must exist")
+        return None
+    return m
+
+
+def _weighting(body: dict, cov, k: int, problems) -> np.ndarray | None:
+    kind = _choice(body.get("weighting", "identity"), WEIGHTINGS, ("targets", "weighting"),
+                   problems)
+    if kind == "identity":
+        return np.eye(k)
+    if kind == "matrix":
+        if "matrix" not in body:
+            problems.add(("targets", "matrix"), "is required with weighting: matrix")
+        return _matrix(body, "matrix", k, problems)
+    if cov is None:
+        if "covariance" not in body:
+            problems.add(("targets", "covariance"), f"is required with weighting: {kind}")
+        return None
+    return np.diag(1.0 / np.diag(cov)) if kind == "diagonal" else np.linalg.inv(cov)

@@ -1,0 +1,218 @@
+"""The global search: an Optuna study driven by ask/tell from the driver.
+
+Storage is Optuna's journal file (``<out>/study.journal``): every ask and tell
+is appended, so a study resumes after a crash (``load_if_exists``). On
+resume, trials left RUNNING by a driver that is no longer alive are told
+FAIL (user attribute ``abandoned``) and their parameters enqueued again, so
+the study ends with the requested number of finished trials and no point
+counted twice.
+
+Trials are evaluated on the actors with one call in flight per actor: TPE
+samples with its constant liar (running trials count as bad), CMA-ES uses a
+population equal to the number of actors. A trial whose solve fails with
+``SolverConvergenceError`` (or whose parameters the model rejects) is told
+FAIL with the reason in its user attribute ``fail_reason`` and counts as
+finished; any other exception stops the study (the running trials are told
+FAIL and re-enqueued, then the error propagates as ``ModelEvaluationError``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import ray
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState
+from ray.exceptions import RayActorError, RayTaskError
+
+from hetspace.core.errors import HetspaceError, InvalidParamsError, ModelEvaluationError
+from hetspace.sweeps.actors import STATUS_OK
+from hetspace.sweeps.tracking import _alive
+
+from .transforms import from_z
+
+logger = logging.getLogger(__name__)
+
+JOURNAL = "study.journal"
+Progress = Callable[[int, int, float], None]  # (finished, wanted, best objective)
+
+
+class StudyExistsError(HetspaceError, RuntimeError):
+    """The output folder already holds a study and resuming was not asked for."""
+
+
+def open_study(spec: Any, out_dir: Path, n_actors: int, resume: bool,
+               storage_url: str | None = None) -> optuna.Study:
+    """Create (or, with ``resume``, load) the study; abandon a dead driver's running trials."""
+    path = Path(out_dir) / JOURNAL
+    if storage_url is None and path.exists() and not resume:
+        raise StudyExistsError(f"{path} exists: resume it (--resume) or choose another --out")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if storage_url is None:
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        storage: Any = JournalStorage(JournalFileBackend(str(path)))
+    else:
+        storage = storage_url
+    study = optuna.create_study(study_name=spec.name, storage=storage, direction="minimize",
+                                sampler=optuna.samplers.RandomSampler(), load_if_exists=True)
+    abandon_running(study)
+    # a resumed sampler must not replay the random draws of the first session
+    sampler = make_sampler(spec, n_actors, offset=len(study.get_trials(deepcopy=False)))
+    return optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler)
+
+
+def make_sampler(spec: Any, n_actors: int, offset: int = 0) -> optuna.samplers.BaseSampler:
+    """TPE with constant liar, or CMA-ES with population = number of actors (at least 2).
+
+    Seeded with ``spec.seed + offset`` (offset: trials already in a resumed study).
+    """
+    opt = spec.optimizer
+    seed = spec.seed + offset
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if opt.sampler == "tpe":
+            return optuna.samplers.TPESampler(seed=seed, constant_liar=True,
+                                              multivariate=True,
+                                              n_startup_trials=opt.n_startup_trials)
+        try:
+            import cmaes  # noqa: F401
+        except ImportError as e:
+            raise HetspaceError("optimizer.sampler cmaes needs the 'cmaes' package "
+                                "(pip install cmaes), or use sampler: tpe") from e
+        return optuna.samplers.CmaEsSampler(seed=seed, popsize=max(2, n_actors),
+                                            n_startup_trials=0)
+
+
+def abandon_running(study: optuna.Study) -> int:
+    """Tell FAIL (and enqueue again) the RUNNING trials whose driver process is gone."""
+    host = socket.gethostname()
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        driver = str(t.user_attrs.get("driver", ":0"))
+        where, _, pid = driver.rpartition(":")
+        if where == host and _alive(int(pid or 0)):
+            continue
+        study._storage.set_trial_user_attr(t._trial_id, "abandoned", f"driver {driver} died")
+        study.tell(t.number, state=TrialState.FAIL)
+        study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
+        n += 1
+    if n:
+        logger.info("re-enqueued %d trials left running by a dead driver", n)
+    return n
+
+
+def finished(study: optuna.Study) -> int:
+    """Trials that count towards the budget: complete, or failed for a recorded reason."""
+    return sum(1 for t in study.get_trials(deepcopy=False)
+               if t.state == TrialState.COMPLETE
+               or (t.state == TrialState.FAIL and "fail_reason" in t.user_attrs))
+
+
+def run_trials(study: optuna.Study, spec: Any, evaluator: Any,
+               progress: Progress | None = None) -> None:
+    """Ask, evaluate on the actors and tell until ``optimizer.n_trials`` trials are finished."""
+    loop = _Loop(study, spec, evaluator, progress)
+    try:
+        loop.run()
+    except BaseException as e:
+        loop.stop(f"study stopped: {type(e).__name__}")
+        raise
+
+
+class _Loop:
+    def __init__(self, study, spec, evaluator, progress):
+        self.study, self.spec, self.ev, self.progress = study, spec, evaluator, progress
+        self.dists = {p.name: FloatDistribution(*p.z_bounds) for p in spec.parameters}
+        self.done = finished(study)
+        self.inflight: dict[ray.ObjectRef, tuple[optuna.Trial, int, np.ndarray]] = {}
+        self.driver = f"{socket.gethostname()}:{os.getpid()}"
+
+    def run(self) -> None:
+        wanted = self.spec.optimizer.n_trials
+        while True:
+            while self.ev.idle() and self.done + len(self.inflight) < wanted:
+                self._launch()
+            if not self.inflight:
+                return
+            ready, _ = ray.wait(list(self.inflight), num_returns=1)
+            for ref in ready:
+                self._collect(ref)
+            if self.progress is not None:
+                self.progress(self.done, wanted, _best(self.study))
+
+    def _launch(self) -> None:
+        trial = self.study.ask(self.dists)
+        x = from_z(self.spec.parameters, [trial.params[n] for n in self.spec.names])
+        trial.set_user_attr("driver", self.driver)
+        trial.set_user_attr("x", [float(v) for v in x])
+        try:
+            params = self.spec.params_at(x)
+        except InvalidParamsError as e:
+            self._fail(trial, f"InvalidParamsError: {' '.join(str(e).split())}")
+            return
+        actor = self.ev.nearest_idle(x)
+        ref = self.ev.submit(actor, x, params, f"trial-{trial.number}")
+        self.inflight[ref] = (trial, actor, x)
+
+    def _collect(self, ref: ray.ObjectRef) -> None:
+        trial, actor, x = self.inflight.pop(ref)
+        try:
+            row = ray.get(ref)
+        except RayActorError:
+            self.ev.busy.discard(actor)
+            logger.warning("actor %d died during trial %d; enqueued again", actor, trial.number)
+            trial.set_user_attr("abandoned", "actor died")
+            self.study.tell(trial, state=TrialState.FAIL)
+            self.study.enqueue_trial(trial.params, user_attrs={"requeued_from": trial.number})
+            return
+        except RayTaskError as e:
+            self.ev.busy.discard(actor)
+            trial.set_user_attr("error", " ".join(str(e).split())[-500:])
+            self.study.tell(trial, state=TrialState.FAIL)
+            raise ModelEvaluationError(f"trial {trial.number} raised a non-convergence error "
+                                       f"(a bug, so the study stops): {e}") from e
+        self.ev.collected(actor, x, row)
+        trial.set_user_attr("t_eval", float(row.get("t_eval") or 0.0))
+        if row["status"] != STATUS_OK:
+            self._fail(trial, str(row["error"]))
+            return
+        moments = {n: row["moments"].get(n, np.nan) for n in self.spec.objective.names}
+        trial.set_user_attr("moments", moments)
+        value = self.spec.objective.value(moments)
+        if not np.isfinite(value):
+            self._fail(trial, f"objective not finite (moments {moments})")
+            return
+        self.study.tell(trial, value)
+        self.done += 1
+
+    def _fail(self, trial: optuna.Trial, reason: str) -> None:
+        trial.set_user_attr("fail_reason", reason[:1000])
+        self.study.tell(trial, state=TrialState.FAIL)
+        self.done += 1
+
+    def stop(self, reason: str) -> None:
+        """Tell FAIL (and enqueue again) the trials still in flight."""
+        for trial, actor, _ in self.inflight.values():
+            self.ev.busy.discard(actor)
+            trial.set_user_attr("abandoned", reason)
+            self.study.tell(trial, state=TrialState.FAIL)
+            self.study.enqueue_trial(trial.params, user_attrs={"requeued_from": trial.number})
+        self.inflight.clear()
+
+
+def _best(study: optuna.Study) -> float:
+    try:
+        return float(study.best_value)
+    except ValueError:
+        return float("nan")
