@@ -10,7 +10,7 @@ from . import examples
 from .data import SpatialData, load_synthetic
 from .params import Numerics, Params
 from .result import Solution
-from .shocks import RegionShock, region_shock
+from .shocks import RegionShock, region_shock, shocked_params
 from .simulate import Panel, simulate_panel
 from .solve import solve
 
@@ -25,7 +25,9 @@ MODEL = ModelSpec(
     Numerics=Numerics,
     solve=solve,
     source="Donald, Fukui and Miyauchi, appendix B.2.1; Huggett (1993); Aiyagari (1994)",
+    region_shock=shocked_params,
 )
 
 __all__ = ["MODEL", "Numerics", "Panel", "Params", "RegionShock", "Solution", "SpatialData",
-           "examples", "load_synthetic", "region_shock", "simulate_panel", "solve"]
+           "examples", "load_synthetic", "region_shock", "shocked_params", "simulate_panel",
+           "solve"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidParamsError, Violation
+from .params import Params
 from .result import Solution
 from .solve import solve
 
@@ -46,22 +47,38 @@ class RegionShock:
                  "welfare_change": float(self.welfare_change[j])} for j in range(J)]
 
 
-def region_shock(sol: Solution, location: int, size: float) -> RegionShock:
-    """Scale A[location, :] by 1 + size and re-solve warm-started from ``sol``."""
-    params = sol.params
+def shocked_params(params: Params, location: int, size: float) -> Params:
+    """The economy after a productivity shock of relative ``size`` in ``location``.
+
+    Spatial closure: A[location, :] scaled by 1 + size (eq. 54). Other closures:
+    the location's efficiency w[location] scaled by 1 + size. This is the
+    ``ModelSpec.region_shock`` hook the sweeps' ``shocks`` axis uses.
+    """
     problems = []
-    if params.closure != "spatial":
-        problems.append(Violation("sol.params.closure", "must be 'spatial'", params.closure))
-    elif not 0 <= int(location) < params.n_loc or int(location) != location:
+    if isinstance(location, bool) or not isinstance(location, (int, np.integer)) \
+            or not 0 <= location < params.n_loc:
         problems.append(Violation("location", f"must be an index in [0, {params.n_loc})",
                                   location))
-    if not (np.isfinite(size) and size > -1.0):
+    if isinstance(size, bool) or not isinstance(size, (int, float, np.floating)) \
+            or not (np.isfinite(size) and size > -1.0):
         problems.append(Violation("size", "must be a finite number > -1", size))
     if problems:
         raise InvalidParamsError("region_shock", problems)
-    A = np.array(params.A)
-    A[int(location), :] *= 1.0 + size
-    after = solve(params.with_(A=A), sol.numerics, warm_start=sol)
+    if params.closure == "spatial":
+        A = np.array(params.A)
+        A[int(location), :] *= 1.0 + float(size)
+        return params.with_(A=A)
+    w = np.array(params.w)
+    w[int(location)] *= 1.0 + float(size)
+    return params.with_(w=w)
+
+
+def region_shock(sol: Solution, location: int, size: float) -> RegionShock:
+    """Scale A[location, :] by 1 + size and re-solve warm-started from ``sol``."""
+    if sol.params.closure != "spatial":
+        raise InvalidParamsError("region_shock", [Violation(
+            "sol.params.closure", "must be 'spatial'", sol.params.closure)])
+    after = solve(shocked_params(sol.params, location, size), sol.numerics, warm_start=sol)
     return RegionShock(
         location=int(location), size=float(size), before=sol, after=after,
         population_change=after.population_shares() - sol.population_shares(),

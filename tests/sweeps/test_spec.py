@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hetspace.core import InvalidConfigError, get_model
+from hetspace.core import InvalidConfigError, get_model, register_model
+from hetspace.core.protocol import REGISTRY
 from hetspace.sweeps import SweepSpec, load_sweep_spec, order_chains
 from hetspace.sweeps.points import point_key
 
@@ -108,16 +110,30 @@ def test_baseline_config_file_is_relative_to_the_spec(tmp_path: Path) -> None:
         load_sweep_spec(spec_dir / "t.yaml")
 
 
-def test_region_shocks_need_the_model_hook() -> None:
-    base = {"gamma": 2.0, "beta": 0.96, "e_grid": [1.0], "Pi": [[1.0]], "a_low": 0.0, "r": 0.01}
-    spec = {"name": "x", "model": "incomplete_markets", "baseline": {"params": base},
-            "shocks": {"locations": [0], "sizes": [-0.01]}}
-    model = get_model("incomplete_markets")
-    if model.region_shock is not None:
-        pytest.skip("incomplete_markets now has a region_shock hook")
+def test_region_shocks_need_the_model_hook(monkeypatch) -> None:
+    # a model without the hook: armington's spec with region_shock removed, registered
+    # for this test only (the registry is restored afterwards)
+    monkeypatch.setattr(REGISTRY, "_paths", dict(REGISTRY._paths))
+    monkeypatch.setattr(REGISTRY, "_loaded", dict(REGISTRY._loaded))
+    register_model(dataclasses.replace(get_model("armington"), name="no_hook",
+                                       region_shock=None))
+    spec = armington_spec(shocks={"locations": [0], "sizes": [-0.01]})
+    spec["model"] = "no_hook"
     with pytest.raises(InvalidConfigError, match=r"sweep\.shocks: region shocks are not "
-                       r"supported by the model 'incomplete_markets'"):
+                       r"supported by the model 'no_hook'"):
         SweepSpec.from_dict(spec)
+
+
+def test_incomplete_markets_region_shock_scales_location_productivity() -> None:
+    base = {"gamma": 2.0, "beta": 0.96, "e_grid": [1.0], "Pi": [[1.0]], "a_low": 0.0,
+            "r": 0.01, "w": [1.0, 2.0], "P": [1.0, 1.0], "T": [0.0, 0.0],
+            "chi": [[1.0, 0.5], [0.5, 1.0]]}
+    spec = SweepSpec.from_dict({"name": "x", "model": "incomplete_markets",
+                                "baseline": {"params": base},
+                                "shocks": {"locations": [1], "sizes": [-0.01]}})
+    shocked = [p for p in spec.points if p.shock is not None]
+    assert len(shocked) == 1
+    np.testing.assert_allclose(shocked[0].params.w, [1.0, 2.0 * 0.99], rtol=1e-15)
 
 
 def test_bad_shock_location_names_its_index() -> None:
