@@ -41,10 +41,22 @@ from typing import Any
 
 import numpy as np
 
-from hetspace.core.config import _did_you_mean, _Locator, _parse_yaml, _read_text
-from hetspace.core.errors import HetspaceError, InvalidConfigError, InvalidParamsError
+from hetspace.core.config import _did_you_mean
+from hetspace.core.errors import HetspaceError, InvalidParamsError
 from hetspace.core.protocol import ModelSpec
-from hetspace.sweeps.spec import _baseline, _model, _name
+from hetspace.sweeps.spec import (
+    _baseline,
+    _check_keys,
+    _check_resources,
+    _check_tracking,
+    _model,
+    _name,
+    _Problems,
+    _read_spec,
+    _section,
+    _seed,
+    _sleep,
+)
 
 from .objective import STATISTICS, Objective, Simulation, model_moments
 from .transforms import Parameter
@@ -116,48 +128,18 @@ class EstimationSpec:
     def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] = ".",
                   source: str = "<estimation spec>") -> EstimationSpec:
         """Validate ``data`` (the YAML structure; baseline params may be Params objects)."""
-        return _build(dict(data), Path(base_dir), source, _Problems(None))
+        return _build(dict(data), Path(base_dir), source, _Problems(None, "estimation"))
 
 
 def load_estimation_spec(path: str | os.PathLike[str]) -> EstimationSpec:
     """Load and validate the spec at ``path``; ``InvalidConfigError`` lists every problem."""
-    path = Path(path)
-    source = str(path)
-    data, root = _parse_yaml(_read_text(path, source), source)
-    if not isinstance(data, dict):
-        raise InvalidConfigError(source, ["top level must be a mapping with keys "
-                                          + ", ".join(TOP_LEVEL_KEYS)])
-    problems = _Problems(_Locator(root))
-    problems.lines += problems.where.duplicate_keys()
-    return _build(data, path.resolve().parent, source, problems)
-
-
-class _Problems:
-    """Collects problems as ``line N: estimation.a.b[2]: text``."""
-
-    def __init__(self, where: _Locator | None):
-        self.where = where
-        self.lines: list[str] = []
-
-    def add(self, path: tuple, text: str) -> None:
-        line = self.where.line(path) if self.where is not None and path else None
-        name = "estimation" + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in path)
-        entry = f"{'' if line is None else f'line {line}: '}{name}: {text}"
-        if entry not in self.lines:
-            self.lines.append(entry)
-
-    def raise_if_any(self, source: str) -> None:
-        if self.lines:
-            raise InvalidConfigError(source, self.lines)
+    return _build(*_read_spec(path, TOP_LEVEL_KEYS, "estimation"))
 
 
 def _build(data: dict, base_dir: Path, source: str, problems: _Problems) -> EstimationSpec:
-    for key in data:
-        if key not in TOP_LEVEL_KEYS:
-            problems.add((key,), f"unknown key{_did_you_mean(str(key), TOP_LEVEL_KEYS)}; "
-                         f"known keys: {', '.join(TOP_LEVEL_KEYS)}")
+    _check_keys(data, TOP_LEVEL_KEYS, (), problems)
     name, model = _name(data, problems), _model(data, problems)
-    sec = {k: _section(data, k, problems) for k in _SECTIONS}
+    sec = {k: _section(data, k, problems, _SECTIONS) for k in _SECTIONS}
     params, numerics = (None, None) if model is None else _baseline(
         model, sec["baseline"], data.get("numerics"), base_dir, problems)
     parameters = _parameters(data.get("parameters"), model, params, problems)
@@ -171,20 +153,6 @@ def _build(data: dict, base_dir: Path, source: str, problems: _Problems) -> Esti
                           parameters=parameters, objective=objective, covariance=cov,
                           method=method, simulation=sim, raw=dict(data), source=source,
                           description=str(data.get("description") or ""), **settings)
-
-
-def _section(data, key: str, problems) -> dict:
-    body = data.get(key)
-    if body is None:
-        return {}
-    if not isinstance(body, Mapping):
-        problems.add((key,), f"must be a mapping, got {body!r}")
-        return {}
-    for k in body:
-        if k not in _SECTIONS[key]:
-            problems.add((key, k), f"unknown key{_did_you_mean(str(k), _SECTIONS[key])}; "
-                         f"known keys: {', '.join(_SECTIONS[key])}")
-    return {k: v for k, v in body.items() if k in _SECTIONS[key]}
 
 
 def _choice(value, allowed, path, problems) -> str:
@@ -260,24 +228,15 @@ def _settings(data: dict, sec: dict, problems) -> dict[str, Any]:
     _choice(opt.get("sampler", "tpe"), SAMPLERS, ("optimizer", "sampler"), problems)
     if not isinstance(opt.get("polish", True), bool):
         problems.add(("optimizer", "polish"), f"must be true or false, got {opt['polish']!r}")
-    res = sec["resources"]
-    if res.get("num_actors") is not None:
-        _int(res, "num_actors", ("resources",), problems)
-    _int(res, "cpus_per_actor", ("resources",), problems)
-    track = sec["tracking"]
-    for key in ("experiment", "tracking_uri"):
-        if track.get(key) is not None and not isinstance(track[key], str):
-            problems.add(("tracking", key), f"must be a string, got {track[key]!r}")
-    nap = sec["debug"].get("sleep", 0.0)
-    if isinstance(nap, bool) or not isinstance(nap, (int, float)) or not 0 <= nap <= 60:
-        problems.add(("debug", "sleep"), f"must be a number of seconds in [0, 60], got {nap!r}")
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        problems.add(("seed",), f"must be an integer >= 0, got {seed!r}")
+    res, track = sec["resources"], sec["tracking"]
+    _check_resources(res, problems)
+    _check_tracking(track, problems)
+    nap = _sleep(sec["debug"], problems)
+    seed = _seed(data, problems)
     return {"optimizer": Optimizer(**opt) if not problems.lines else Optimizer(),
             "num_actors": res.get("num_actors"), "cpus_per_actor": res.get("cpus_per_actor", 1),
             "experiment": track.get("experiment"), "tracking_uri": track.get("tracking_uri"),
-            "seed": seed if isinstance(seed, int) else 0, "sleep": float(nap)}
+            "seed": seed, "sleep": float(nap)}
 
 
 def _targets(body: dict, model, params, numerics, sim, problems):

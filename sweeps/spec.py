@@ -133,28 +133,35 @@ class SweepSpec:
 
 def load_sweep_spec(path: str | os.PathLike[str]) -> SweepSpec:
     """Load and validate the sweep spec at ``path``; ``InvalidConfigError`` lists all problems."""
+    return _build(*_read_spec(path, TOP_LEVEL_KEYS, "sweep"))
+
+
+def _read_spec(path: str | os.PathLike[str], keys: tuple[str, ...], root: str):
+    """Parse the YAML spec at ``path`` (whose top-level ``keys`` the error names):
+    (data, its folder, source, problems naming lines and paths under ``root``)."""
     path = Path(path)
     source = str(path)
-    data, root = _parse_yaml(_read_text(path, source), source)
+    data, node = _parse_yaml(_read_text(path, source), source)
     if not isinstance(data, dict):
         raise InvalidConfigError(source, ["top level must be a mapping with keys "
-                                          + ", ".join(TOP_LEVEL_KEYS)])
-    problems = _Problems(_Locator(root))
+                                          + ", ".join(keys)])
+    problems = _Problems(_Locator(node), root)
     problems.lines += problems.where.duplicate_keys()
-    return _build(data, path.resolve().parent, source, problems)
+    return data, path.resolve().parent, source, problems
 
 
 class _Problems:
-    """Collects problems as ``line N: sweep.a.b[2]: text``."""
+    """Collects problems as ``line N: sweep.a.b[2]: text`` (``root`` in place of sweep)."""
 
-    def __init__(self, where: _Locator | None):
+    def __init__(self, where: _Locator | None, root: str = "sweep"):
         self.where = where
+        self.root = root
         self.lines: list[str] = []
 
     def add(self, path: tuple, text: str) -> None:
         line = self.where.line(path) if self.where is not None and path else None
         prefix = f"line {line}: " if line is not None else ""
-        entry = f"{prefix}{dotted(path)}: {text}"
+        entry = f"{prefix}{dotted(path, self.root)}: {text}"
         if entry not in self.lines:
             self.lines.append(entry)
 
@@ -163,19 +170,16 @@ class _Problems:
             raise InvalidConfigError(source, self.lines)
 
 
-def dotted(path: tuple) -> str:
+def dotted(path: tuple, root: str = "sweep") -> str:
     """("grid", "gamma", 2) -> "sweep.grid.gamma[2]"."""
-    text = "sweep"
+    text = root
     for step in path:
         text += f"[{step}]" if isinstance(step, int) else f".{step}"
     return text
 
 
 def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: _Problems):
-    for key in data:
-        if key not in TOP_LEVEL_KEYS:
-            problems.add((key,), f"unknown key{_did_you_mean(str(key), TOP_LEVEL_KEYS)}; "
-                         f"known keys: {', '.join(TOP_LEVEL_KEYS)}")
+    _check_keys(data, TOP_LEVEL_KEYS, (), problems)
     name = _name(data, problems)
     model = _model(data, problems)
     sections = {k: _section(data, k, problems) for k in _SECTION_KEYS}
@@ -216,18 +220,22 @@ def _model(data, problems) -> ModelSpec | None:
     return get_model(name)
 
 
-def _section(data, key: str, problems) -> dict:
+def _check_keys(body: Mapping, allowed: tuple[str, ...], path: tuple, problems) -> None:
+    for k in body:
+        if k not in allowed:
+            problems.add((*path, k), f"unknown key{_did_you_mean(str(k), allowed)}; "
+                         f"known keys: {', '.join(allowed)}")
+
+
+def _section(data, key: str, problems, sections: Mapping[str, tuple] = _SECTION_KEYS) -> dict:
+    """The mapping ``data[key]`` ({} if absent), its keys checked against ``sections[key]``."""
     body = data.get(key)
     if body is None:
         return {}
     if not isinstance(body, Mapping):
         problems.add((key,), f"must be a mapping, got {body!r}")
         return {}
-    allowed = _SECTION_KEYS[key]
-    for k in body:
-        if k not in allowed:
-            problems.add((key, k), f"unknown key{_did_you_mean(str(k), allowed)}; "
-                         f"known keys: {', '.join(allowed)}")
+    _check_keys(body, sections[key], (key,), problems)
     return dict(body)
 
 
@@ -376,30 +384,51 @@ def _settings(data, sections: dict, problems) -> dict[str, Any]:
     if not isinstance(moments, list) or not all(isinstance(m, str) and m for m in moments):
         problems.add(("moments",), f"must be a list of moment names, got {moments!r}")
         moments = []
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        problems.add(("seed",), f"must be an integer >= 0, got {seed!r}")
-    res = sections["resources"]
-    for key, allow_none in (("num_actors", True), ("cpus_per_actor", False)):
-        v = res.get(key)
-        if (v is None and allow_none) or (key not in res and not allow_none):
-            continue
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            problems.add(("resources", key), f"must be an integer >= 1, got {v!r}")
-    track = sections["tracking"]
-    for key in ("experiment", "tracking_uri"):
-        if track.get(key) is not None and not isinstance(track[key], str):
-            problems.add(("tracking", key), f"must be a string, got {track[key]!r}")
+    seed = _seed(data, problems)
+    res, track = sections["resources"], sections["tracking"]
+    _check_resources(res, problems)
+    _check_tracking(track, problems)
     if not isinstance(track.get("child_runs", False), bool):
         problems.add(("tracking", "child_runs"), f"must be true or false, "
                      f"got {track['child_runs']!r}")
     crash = sections["debug"].get("crash_after")
     if crash is not None and (isinstance(crash, bool) or not isinstance(crash, int) or crash < 1):
         problems.add(("debug", "crash_after"), f"must be an integer >= 1, got {crash!r}")
-    nap = sections["debug"].get("sleep", 0.0)
-    if isinstance(nap, bool) or not isinstance(nap, (int, float)) or not 0 <= nap <= 60:
-        problems.add(("debug", "sleep"), f"must be a number of seconds in [0, 60], got {nap!r}")
-    return {"moments": tuple(moments), "seed": seed if isinstance(seed, int) else 0,
+    _sleep(sections["debug"], problems)
+    return {"moments": tuple(moments), "seed": seed,
             "resources": Resources(**res) if not problems.lines else Resources(),
             "tracking": Tracking(**track) if not problems.lines else Tracking(),
             "debug": Debug(**sections["debug"]) if not problems.lines else Debug()}
+
+
+def _seed(data, problems) -> int:
+    """``data["seed"]`` (default 0), reported unless an integer >= 0; 0 if not an int."""
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        problems.add(("seed",), f"must be an integer >= 0, got {seed!r}")
+    return seed if isinstance(seed, int) else 0
+
+
+def _check_resources(res: dict, problems) -> None:
+    """num_actors (None allowed) and cpus_per_actor, when given, must be integers >= 1."""
+    for key, allow_none in (("num_actors", True), ("cpus_per_actor", False)):
+        v = res.get(key)
+        if (v is None and allow_none) or (key not in res and not allow_none):
+            continue
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            problems.add(("resources", key), f"must be an integer >= 1, got {v!r}")
+
+
+def _check_tracking(track: dict, problems) -> None:
+    for key in ("experiment", "tracking_uri"):
+        if track.get(key) is not None and not isinstance(track[key], str):
+            problems.add(("tracking", key), f"must be a string, got {track[key]!r}")
+
+
+def _sleep(debug: dict, problems):
+    """``debug.sleep`` (default 0.0), reported unless a number of seconds in [0, 60] (0.0 then)."""
+    nap = debug.get("sleep", 0.0)
+    if isinstance(nap, bool) or not isinstance(nap, (int, float)) or not 0 <= nap <= 60:
+        problems.add(("debug", "sleep"), f"must be a number of seconds in [0, 60], got {nap!r}")
+        return 0.0
+    return nap

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._paths import HatsOfDots, TimeChanges, step_ratio
 from .cdp_params import CDPObservables, CDPParams, Structure
 from .params import Numerics
 from .result import half_life, shocked
@@ -75,25 +76,14 @@ class _Markets:
         return self.structure.nu
 
 
-class _TimeChanges(_Markets):
+class _TimeChanges(_Markets, TimeChanges):
+    """Time changes w_dot (T, N, J), P_dot (T, N, J), Pc_dot (T, N) and u_dot (T, N, S)."""
+
     __slots__ = ()
 
     @property
-    def w_dot(self) -> np.ndarray:
-        return self.w[1:] / self.w[:-1]
-
-    @property
-    def P_dot(self) -> np.ndarray:
-        return self.P_rel[1:] / self.P_rel[:-1]
-
-    @property
     def Pc_dot(self) -> np.ndarray:
-        return self.Pc_rel[1:] / self.Pc_rel[:-1]
-
-    @property
-    def u_dot(self) -> np.ndarray:
-        """(T, N, S) u-dot_t = exp(V_t - V_{t-1})."""
-        return np.exp(np.diff(self.V_rel, axis=0))
+        return step_ratio(self.Pc_rel)
 
     @property
     def real_wage_rel(self) -> np.ndarray:
@@ -222,7 +212,7 @@ class CDPHatPath(_TimeChanges):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CDPCounterfactual(_Markets):
+class CDPCounterfactual(_Markets, HatsOfDots):
     """Counterfactual relative to a baseline (hat of dots, CDP Proposition 2).
 
     w_ratio (T+1, N, J) = w'_t / w_t, P_ratio (T+1, N, J), Pc_ratio (T+1, N), V_diff (T+1, N, S)
@@ -252,29 +242,6 @@ class CDPCounterfactual(_Markets):
     residuals: Mapping[str, float]
     history: tuple[float, ...]
     numerics: Numerics
-
-    @property
-    def w_hat(self) -> np.ndarray:
-        return self.w_ratio[1:] / self.w_ratio[:-1]
-
-    @property
-    def P_hat(self) -> np.ndarray:
-        return self.P_ratio[1:] / self.P_ratio[:-1]
-
-    @property
-    def u_hat(self) -> np.ndarray:
-        return np.exp(np.diff(self.V_diff, axis=0))
-
-    @property
-    def L_hat(self) -> np.ndarray:
-        ratio = self.L / self.L_base
-        return ratio[1:] / ratio[:-1]
-
-    @property
-    def welfare_ce(self) -> np.ndarray:
-        """(N, S) CDP's welfare change of each market's period-0 households in consumption
-        equivalents: exp((1 - beta)(V'_0 - V_0)) - 1, V'_0 - V_0 = log u-hat cumulated."""
-        return np.exp((1.0 - self.beta) * self.V_diff[0]) - 1.0
 
     def moments(self) -> dict[str, float]:
         h = int(self.structure.non_employment)

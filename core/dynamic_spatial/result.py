@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._paths import HatsOfDots, TimeChanges
 from .params import Numerics, Observables, Params
 
 #: Moments of a path (levels or dynamic hat algebra): name -> meaning.
@@ -38,23 +39,23 @@ COUNTERFACTUAL_MOMENTS: dict[str, str] = {
 }
 
 
-class _TimeChanges:
-    """Time changes derived from the stored paths ``w``, ``P_rel``, ``V_rel`` and ``L``."""
+class _TimeChanges(TimeChanges):
+    """Views of the stored paths ``w``, ``P_rel``, ``V_rel`` and ``L`` (time changes
+    w_dot, P_dot, u_dot), and sigma, beta, nu of ``_primitives`` (Params or Observables)."""
 
     __slots__ = ()
 
     @property
-    def w_dot(self) -> np.ndarray:
-        return self.w[1:] / self.w[:-1]
+    def sigma(self) -> float:
+        return self._primitives.sigma
 
     @property
-    def P_dot(self) -> np.ndarray:
-        return self.P_rel[1:] / self.P_rel[:-1]
+    def beta(self) -> float:
+        return self._primitives.beta
 
     @property
-    def u_dot(self) -> np.ndarray:
-        """u-dot_t = exp(V_t - V_{t-1}), t = 1..T."""
-        return np.exp(np.diff(self.V_rel, axis=0))
+    def nu(self) -> float:
+        return self._primitives.nu
 
     @property
     def Y(self) -> np.ndarray:
@@ -101,16 +102,8 @@ class LevelsPath(_TimeChanges):
     numerics: Numerics
 
     @property
-    def sigma(self) -> float:
-        return self.params.sigma
-
-    @property
-    def beta(self) -> float:
-        return self.params.beta
-
-    @property
-    def nu(self) -> float:
-        return self.params.nu
+    def _primitives(self) -> Params:
+        return self.params
 
     @property
     def A_dot(self) -> np.ndarray:
@@ -161,23 +154,15 @@ class HatPath(_TimeChanges):
     numerics: Numerics
 
     @property
-    def sigma(self) -> float:
-        return self.inputs.sigma
-
-    @property
-    def beta(self) -> float:
-        return self.inputs.beta
-
-    @property
-    def nu(self) -> float:
-        return self.inputs.nu
+    def _primitives(self) -> Observables:
+        return self.inputs
 
     def moments(self) -> dict[str, float]:
         return self._path_moments(np.sum(np.log(self.A_dot), axis=0))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CounterfactualPath:
+class CounterfactualPath(HatsOfDots):
     """Counterfactual relative to a baseline path, solved without levels of fundamentals.
 
     w_ratio, P_ratio: (T+1, N) w'_t / w_t and P'_t / P_t; V_diff: (T+1, N) V'_t - V_t
@@ -206,28 +191,6 @@ class CounterfactualPath:
     residuals: Mapping[str, float]
     history: tuple[float, ...]
     numerics: Numerics
-
-    @property
-    def w_hat(self) -> np.ndarray:
-        return self.w_ratio[1:] / self.w_ratio[:-1]
-
-    @property
-    def P_hat(self) -> np.ndarray:
-        return self.P_ratio[1:] / self.P_ratio[:-1]
-
-    @property
-    def u_hat(self) -> np.ndarray:
-        return np.exp(np.diff(self.V_diff, axis=0))
-
-    @property
-    def L_hat(self) -> np.ndarray:
-        ratio = self.L / self.L_base
-        return ratio[1:] / ratio[:-1]
-
-    @property
-    def welfare_ce(self) -> np.ndarray:
-        """(N,) consumption-equivalent welfare change of period-0 residents by region."""
-        return np.exp((1.0 - self.beta) * self.V_diff[0]) - 1.0
 
     def moments(self) -> dict[str, float]:
         k = shocked(np.sum(np.log(self.A_hat), axis=0), np.log(self.L[-1] / self.L_base[-1]))

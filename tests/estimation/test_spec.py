@@ -129,3 +129,10 @@ def test_transforms_round_trip(transform, lo, hi):
     par = Parameter.from_mapping("x", {"lower": lo, "upper": hi, "transform": transform})
     for x in np.linspace(lo, hi, 7):
         assert par.from_z(par.to_z(x)) == pytest.approx(x, rel=1e-14, abs=1e-14)
+
+
+def test_non_numeric_debug_sleep_is_a_config_error():
+    # used to escape as a bare ValueError from float("x")
+    with pytest.raises(InvalidConfigError, match=r"estimation\.debug\.sleep: must be a number "
+                       r"of seconds in \[0, 60\], got 'x'"):
+        build(debug={"sleep": "x"})
