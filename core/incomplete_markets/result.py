@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 
 import numpy as np
 
@@ -52,6 +53,18 @@ class Solution:
     n_iter_household: int
     residuals: Mapping[str, float]
     market_slope: float = float("nan")
+    # the sparse LU of the distribution solve, which a warm start reuses (household.py);
+    # not compared, not shown, dropped by pickling (SuperLU objects do not pickle)
+    lu_factor: object = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self):
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {
+            "residuals": dict(self.residuals), "lu_factor": None}
+
+    def __setstate__(self, state) -> None:
+        state = dict(state, residuals=MappingProxyType(state["residuals"]))
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
     @property
     def aggregate_assets(self) -> float:

@@ -331,14 +331,14 @@ def _solution(params: Params, numerics: Numerics, state: HouseholdState,
         euler_error=readonly(err), population=readonly(state.dist.sum(axis=(1, 2))),
         capital=float(capital), labor=labor, converged=True, n_iter=int(n_iter),
         n_iter_household=state.n_iter, residuals=MappingProxyType(residuals),
-        market_slope=float(slope))
+        market_slope=float(slope), lu_factor=state.factor)
 
 
 def _state_from(sol: Solution) -> HouseholdState:
     return HouseholdState(
         sol.r, sol.wage, np.array(sol.a_grid), None, np.array(sol.c), np.array(sol.v),
         np.array(sol.a_next), np.array(sol.mig), np.array(sol.dist), sol.n_iter_household,
-        0.0, 0.0, 0.0)
+        0.0, 0.0, 0.0, sol.lu_factor)
 
 
 def _check_inputs(params, numerics, warm_start) -> None:

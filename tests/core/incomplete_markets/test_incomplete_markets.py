@@ -5,6 +5,7 @@ tolerances below say which grid effect they allow for.
 """
 
 import dataclasses
+import pickle
 
 import numpy as np
 import pytest
@@ -197,6 +198,26 @@ def test_warm_start_matches_cold_spatial():
     np.testing.assert_allclose(warm.mig, cold.mig, atol=1e-7)
     # values converge to tol_value (1+|v|) / (1 - beta omega) ~ 2e-9
     np.testing.assert_allclose(warm.v, cold.v, atol=1e-8)
+
+
+def test_solution_pickles_and_warm_starts_alike_without_its_lu(aiyagari_base):
+    """Ray and the sweep store move solutions between processes: a pickled Solution
+    keeps every array and residual, drops only the cached sparse LU, and warm-starts
+    to the same equilibrium as the original (which reuses the LU)."""
+    params, numerics, base = aiyagari_base
+    assert base.lu_factor is not None
+    copy = pickle.loads(pickle.dumps(base))
+    assert copy.lu_factor is None
+    assert dict(copy.residuals) == dict(base.residuals)
+    with pytest.raises(TypeError):
+        copy.residuals["r"] = 0.0  # still read-only
+    for name in ("c", "v", "dist", "a_next", "mig"):
+        np.testing.assert_array_equal(getattr(copy, name), getattr(base, name))
+    new = params.with_(gamma=2.9)
+    with_lu = solve(new, numerics, warm_start=base)
+    without = solve(new, numerics, warm_start=copy)
+    np.testing.assert_allclose(with_lu.r, without.r, atol=1e-10)
+    np.testing.assert_allclose(with_lu.dist, without.dist, atol=1e-8)
 
 
 # --- protocol ----------------------------------------------------------------------------
