@@ -1,21 +1,45 @@
 """Sweep benchmarks on the workhorse (Huggett 1993, 64 points), ratios measured in one run.
 
-    python benchmarks/sweeps.py [--n-a 150] [--out DIR]
+    python benchmarks/sweeps.py [--n-a 150] [--repeat 3] [--out DIR]
 
-1. parallel efficiency: the 64-point sweep with 2 actors vs 1 actor (fan-out time;
-   target >= 1.7x on 2 free cores);
-2. warm-start gain: the same points walked in chain order warm-started vs each solved
-   cold, in one process (target >= 2x);
-3. per-point overhead of Ray + store (+ tracking): (actors x fan-out time - sum of the
-   actors' evaluation times) / points, against the median solve (target < 5%);
-4. MLflow: cost of the parent run (setup + artifacts) and of per-point child runs,
-   extrapolated to a 1,000-point sweep of these points on 2 actors.
-Run by hand; the cores are shared, so repeat when numbers look off.
+Every sweep is a full ``run_sweep`` (Ray actors, Parquet store, MLflow parent run)
+of the same 64 points, started afresh (``resume=False``); sweeps with 1 and 2
+actors (and 2 actors with one point per call) alternate ``--repeat`` times, so
+that load from other users of the machine hits all of them alike. Figures:
+
+1. parallel efficiency: fan-out time (first call to last row) with 1 actor over
+   that with 2 actors (target >= 1.7x on 2 free cores); actor start-up (imports,
+   numba's target) is setup, the first solve's loading of cached kernels is in.
+   Reference measured alongside: the same two chains walked by two plain Python
+   processes at once vs by one (the machine's own 2-core scaling right now);
+   the whole sweeps' wall times follow;
+2. warm-start gain: the 64 points walked in chain order (one chain), each
+   solved warm from the previous one and, interleaved in the same process,
+   cold; total cold time over total warm time (target >= 2x);
+3. per-point overhead of the machinery (Ray + store + tracking):
+   (actors x fan-out time - sum of the actors' evaluation times) / points,
+   against the median solve time (target < 5%). An evaluation is the actor's
+   whole work on a point (solve, moments; ``t_eval``), so the overhead is the
+   time an actor spends not evaluating a point, per point. It is split using
+   each row's start time on the actor (``started_unix``) into: gaps between an
+   actor's consecutive points (Ray's per-call cost, waiting for the driver),
+   actors idle before their first or after their last point (start-up, the
+   uneven end of the chains) and the ends of the fan-out outside any
+   evaluation (first submission, last rows stored). The driver's CPU time per
+   point is shown too;
+4. MLflow: cost of the parent run (setup + artifacts) and of per-point child
+   runs, extrapolated to a 1,000-point sweep of these points on 2 actors.
+
+Run by hand. The cores are shared, so the load averages are printed before and
+after; the median over the repeats is the headline, the range follows it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import multiprocessing
+import os
 import statistics
 import tempfile
 import time
@@ -41,12 +65,51 @@ def spec_dict(n_a: int, name: str) -> dict:
     }
 
 
-def sweep(spec: SweepSpec, out: Path, actors: int, track: bool = False):
-    result = run_sweep(spec, out, num_actors=actors, track=track, plots=False, resume=False)
-    df = result.results
+@dataclasses.dataclass
+class Fanout:
+    """One sweep's fan-out, per point in seconds (see the module docstring, item 3)."""
+
+    actors: int
+    seconds: float
+    median_solve: float
+    overhead: float
+    gaps: float
+    idle_ends: float
+    outside: float
+    driver_cpu: float
+    points_per_call: float
+    wall: float  # the whole sweep
+    setup: float  # per sweep: Ray, actors, MLflow parent run
+    finish: float  # per sweep: consolidate the store, tables, MLflow artifacts
+
+    @property
+    def share(self) -> float:
+        return self.overhead / self.median_solve
+
+
+def measure(spec: SweepSpec, out: Path, actors: int, max_batch: int | None = None) -> Fanout:
+    extra = {} if max_batch is None else {"max_batch": max_batch}
+    result = run_sweep(spec, out, num_actors=actors, plots=False, resume=False, **extra)
     if result.n_failed:
         print(f"  note: {result.n_failed} failed points")
-    return result, df
+    df = result.results
+    fan, n = result.timings["fan_out"], len(df)
+    ok = df[df["t_eval"].notna()]
+    start, end = ok["started_unix"], ok["started_unix"] + ok["t_eval"]
+    window = end.max() - start.min()
+    gaps = idle = 0.0
+    for _, rows in ok.assign(end=end).groupby("actor"):
+        busy = rows["end"].max() - rows["started_unix"].min()
+        gaps += busy - rows["t_eval"].sum()
+        idle += window - busy
+    idle += (actors - ok["actor"].nunique()) * window
+    return Fanout(actors=actors, seconds=fan, median_solve=float(df["t_solve"].median()),
+                  overhead=(actors * fan - ok["t_eval"].sum()) / n, gaps=gaps / n,
+                  idle_ends=idle / n, outside=actors * (fan - window) / n,
+                  driver_cpu=result.timings["fan_out_driver_cpu"] / n,
+                  points_per_call=n / result.timings["calls"], wall=result.wall_seconds,
+                  setup=result.timings["setup"],
+                  finish=result.wall_seconds - result.timings["setup"] - fan)
 
 
 def warm_vs_cold(spec: SweepSpec) -> tuple[float, float]:
@@ -65,6 +128,40 @@ def warm_vs_cold(spec: SweepSpec) -> tuple[float, float]:
     return t_warm, t_cold
 
 
+def _walk_chains(model: str, chains: list, numerics, barrier, out) -> None:
+    """In a plain process: warm up (imports, numba caches), wait for the others,
+    then solve ``chains`` one after the other, each warm along itself."""
+    actor = SteadyStateActor(model)
+    first = chains[0][0]
+    actor.evaluate(Task(first.key, first.params, numerics, first.seed))
+    barrier.wait()
+    t0 = time.time()
+    for chain in chains:
+        actor.held = None
+        for p in chain:
+            actor.evaluate(Task(p.key, p.params, numerics, p.seed))
+    out.put((t0, time.time()))
+
+
+def plain_processes(spec: SweepSpec) -> tuple[float, float]:
+    """(seconds, seconds): the two chains of a 2-actor sweep walked by 2 plain processes
+    at once, and both walked by one process: what this machine allows without Ray."""
+    chains = order_chains(spec.points, 2)
+    ctx = multiprocessing.get_context("spawn")
+    times = []
+    for groups in ([[chains[0]], [chains[1]]], [chains]):
+        barrier, out = ctx.Barrier(len(groups)), ctx.Queue()
+        procs = [ctx.Process(target=_walk_chains, args=(spec.model.name, g, spec.numerics,
+                                                        barrier, out)) for g in groups]
+        for proc in procs:
+            proc.start()
+        spans = [out.get(timeout=600) for _ in procs]
+        for proc in procs:
+            proc.join()
+        times.append(max(t1 for _, t1 in spans) - min(t0 for t0, _ in spans))
+    return times[0], times[1]
+
+
 def child_run_cost(out: Path, n: int = 50) -> float:
     tracker = SweepTracker(name="child_cost", experiment=None, out_dir=out, child_runs=True)
     tracker.start({"model": "incomplete_markets"})
@@ -77,32 +174,80 @@ def child_run_cost(out: Path, n: int = 50) -> float:
     return per
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" ({os.cpu_count()} cores)"
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    return f"{fmt.format(statistics.median(values))} [runs: " + ", ".join(
+        fmt.format(v) for v in values) + "]"
+
+
+def _overhead_lines(label: str, runs: list[Fanout]) -> list[str]:
+    med = {f.name: statistics.median(getattr(r, f.name) for r in runs)
+           for f in dataclasses.fields(Fanout)}
+    shares = [100 * r.share for r in runs]
+    return [
+        f"   {label}: {1000 * med['overhead']:.2f} ms/point vs median solve "
+        f"{1000 * med['median_solve']:.1f} ms -> {_spread(shares, '{:.1f}%')} (target < 5%)",
+        f"     where (ms/point): between points {1000 * med['gaps']:.2f}, actors idle at the "
+        f"start/end {1000 * med['idle_ends']:.2f}, outside any evaluation "
+        f"{1000 * med['outside']:.2f}; driver CPU {1000 * med['driver_cpu']:.2f} ms/point; "
+        f"{med['points_per_call']:.1f} points per call",
+        f"     once per sweep (s): setup {med['setup']:.2f} (Ray, actors, MLflow run), finish "
+        f"{med['finish']:.2f} (consolidate the store, tables, artifacts)"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n-a", type=int, default=150)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="hetspace-bench-"))
+    print(f"load average before: {_load()}")
     connect(None)
     spec = SweepSpec.from_dict(spec_dict(args.n_a, "bench"))
-    print(f"64-point Huggett sweep, n_a={args.n_a}, output in {root}")
-    sweep(spec, root / "warmup", 2)  # numba caches, actor start-up
-    one, _ = sweep(spec, root / "one", 1)
-    two, df2 = sweep(spec, root / "two", 2)
-    tracked, df3 = sweep(spec, root / "tracked", 2, track=True)
-    t1, t2 = one.timings["fan_out"], two.timings["fan_out"]
-    print(f"1. parallel: 1 actor {t1:.2f} s, 2 actors {t2:.2f} s -> {t1 / t2:.2f}x "
-          "(target >= 1.7x)")
+    print(f"64-point Huggett sweep, n_a={args.n_a}, {args.repeat} repeats, output in {root}")
+    measure(spec, root / "warmup", 2)  # numba caches, actor start-up
+    runs: dict[str, list[Fanout]] = {"one": [], "two": [], "two_single": []}
+    plain: list[float] = []
+    for rep in range(args.repeat):
+        parallel, serial = plain_processes(spec)
+        plain.append(serial / parallel)
+        runs["one"].append(measure(spec, root / f"one{rep}", 1))
+        runs["two"].append(measure(spec, root / f"two{rep}", 2))
+        runs["two_single"].append(measure(spec, root / f"single{rep}", 2, max_batch=1))
+    speedups = [a.seconds / b.seconds for a, b in zip(runs["one"], runs["two"], strict=True)]
+    t1 = statistics.median(r.seconds for r in runs["one"])
+    t2 = statistics.median(r.seconds for r in runs["two"])
+    s1 = statistics.median(r.median_solve for r in runs["one"])
+    s2 = statistics.median(r.median_solve for r in runs["two"])
+    print(f"1. parallel efficiency: fan-out 1 actor {t1:.2f} s, 2 actors {t2:.2f} s -> "
+          f"{_spread(speedups, '{:.2f}x')} (target >= 1.7x)")
+    w1 = statistics.median(r.wall for r in runs["one"])
+    w2 = statistics.median(r.wall for r in runs["two"])
+    print(f"   reference without Ray: the same two chains in 2 plain processes at once vs "
+          f"one after the other -> {_spread(plain, '{:.2f}x')}")
+    print(f"   whole sweep (with Ray and actor start-up, MLflow, tables): 1 actor {w1:.2f} s, "
+          f"2 actors {w2:.2f} s -> {w1 / w2:.2f}x")
+    print(f"   median solve 1 actor {1000 * s1:.1f} ms, 2 actors {1000 * s2:.1f} ms "
+          f"(x{s2 / s1:.2f}: the cores the actors share with the driver, Ray and other users)")
     t_warm, t_cold = warm_vs_cold(spec)
     print(f"2. warm start: chain warm {t_warm:.2f} s, cold {t_cold:.2f} s -> "
           f"{t_cold / t_warm:.2f}x (target >= 2x)")
-    median = statistics.median(df2["t_solve"].dropna())
-    for label, res, df in (("Ray + store", two, df2), ("Ray + store + MLflow", tracked, df3)):
-        over = (2 * res.timings["fan_out"] - df["t_eval"].sum()) / len(df)
-        print(f"3. per-point overhead ({label}): {1000 * over:.2f} ms vs median solve "
-              f"{1000 * median:.1f} ms -> {100 * over / median:.2f}% (target < 5%)")
-    wall_1000 = 1000 * median / 2
-    t = tracked.timings
+    print("3. per-point overhead (Ray + store + MLflow parent run):")
+    for label, key in (("2 actors", "two"), ("1 actor", "one"),
+                       ("2 actors, one point per call", "two_single")):
+        print("\n".join(_overhead_lines(label, runs[key])))
+    _mlflow_line(spec, root, s2)
+    print(f"load average after: {_load()}")
+
+
+def _mlflow_line(spec: SweepSpec, root: Path, median_solve: float) -> None:
+    result = run_sweep(spec, root / "tracked", num_actors=2, plots=False, resume=False)
+    t = result.timings
+    wall_1000 = 1000 * median_solve / 2
     exposed = t["tracking_wait"] + t["tracking_finish"]
     child = child_run_cost(root / "child")
     print(f"4. MLflow: parent run {t['tracking']:.2f} s of driver time, of which "

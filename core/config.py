@@ -19,6 +19,10 @@ the file (``params.tau[0, 1]``) and, where it can be found, its line.
 ``build_summary`` / ``dump_summary`` / ``write_solution_npz`` write what a solve
 produced (``hetspace solve`` uses them); every write is atomic (temporary file
 in the target folder, then ``os.replace``), so no reader sees a partial file.
+
+Other config readers (sweep and estimation specs) reuse the parsing pieces:
+``read_text``, ``parse_yaml``, ``Locator`` (line of a path in the YAML node
+tree) and ``did_you_mean``.
 """
 
 from __future__ import annotations
@@ -78,8 +82,8 @@ def load_model_config(path: str | os.PathLike[str]) -> ModelConfig:
     """
     source_path = Path(path)
     source = str(source_path)
-    text = _read_text(source_path, source)
-    data, root = _parse_yaml(text, source)
+    text = read_text(source_path, source)
+    data, root = parse_yaml(text, source)
     if data is None:
         raise InvalidConfigError(source, [f"is empty; expected a mapping with keys {_keys_text()}"])
     if not isinstance(data, dict):
@@ -87,7 +91,7 @@ def load_model_config(path: str | os.PathLike[str]) -> ModelConfig:
         raise InvalidConfigError(
             source, [_at(line, f"top level must be a mapping, got {type(data).__name__}")]
         )
-    where = _Locator(root)
+    where = Locator(root)
     problems = where.duplicate_keys()
     problems += _check_top_level(data, where)
     spec = _resolve_model(data, where, problems)
@@ -187,7 +191,9 @@ _ConfigLoader.add_implicit_resolver(
 )
 
 
-def _read_text(path: Path, source: str) -> str:
+def read_text(path: Path, source: str) -> str:
+    """The UTF-8 text of the config file ``path``; ``InvalidConfigError`` (named ``source``)
+    if it is missing, a directory, unreadable or not UTF-8."""
     if not path.exists():
         raise InvalidConfigError(source, ["file not found"])
     if path.is_dir():
@@ -200,7 +206,9 @@ def _read_text(path: Path, source: str) -> str:
         raise InvalidConfigError(source, [f"cannot be read: {e.strerror or e}"]) from e
 
 
-def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
+def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
+    """(data, root node) of YAML ``text`` read safely (``1e9`` is a float); the node tree
+    feeds :class:`Locator`. Invalid YAML raises ``InvalidConfigError`` with line and column."""
     loader = _ConfigLoader(text)
     try:
         node = loader.get_single_node()
@@ -227,17 +235,17 @@ def _yaml_problem(e: yaml.MarkedYAMLError) -> str:
     return text
 
 
-def _check_top_level(data: dict, where: _Locator) -> list[str]:
+def _check_top_level(data: dict, where: Locator) -> list[str]:
     problems = []
     for key in data:
         if key not in TOP_LEVEL_KEYS:
-            hint = _did_you_mean(str(key), TOP_LEVEL_KEYS)
+            hint = did_you_mean(str(key), TOP_LEVEL_KEYS)
             problems.append(_at(where.key_line(key), f"{key}: unknown top-level key{hint}; "
                                 f"allowed: {_keys_text()}"))
     return problems
 
 
-def _resolve_model(data: dict, where: _Locator, problems: list[str]) -> ModelSpec | None:
+def _resolve_model(data: dict, where: Locator, problems: list[str]) -> ModelSpec | None:
     if "model" not in data:
         problems.append(f"model: missing; name one of: {', '.join(list_models())}")
         return None
@@ -248,7 +256,7 @@ def _resolve_model(data: dict, where: _Locator, problems: list[str]) -> ModelSpe
         return None
     if name not in list_models():
         known = ", ".join(list_models())
-        hint = _did_you_mean(name, list_models())
+        hint = did_you_mean(name, list_models())
         problems.append(_at(line, f"model: unknown model {name!r}{hint}; known models: {known}"))
         return None
     return get_model(name)
@@ -259,7 +267,7 @@ def _build_section(
     build: Callable[[Mapping[str, Any]], Any],
     section: str,
     data: dict,
-    where: _Locator,
+    where: Locator,
     problems: list[str],
 ) -> Any:
     body = data.get(section)
@@ -275,7 +283,7 @@ def _build_section(
         names = [f.name for f in fields]
         for key in body:
             if key not in names:
-                hint = _did_you_mean(str(key), names)
+                hint = did_you_mean(str(key), names)
                 problems.append(_at(where.line((section, key)),
                                     f"{section}.{key}: unknown field{hint}; "
                                     f"known fields: {', '.join(sorted(names))}"))
@@ -299,7 +307,7 @@ def _build_section(
     return None
 
 
-class _Locator:
+class Locator:
     """Finds the line of a path (``params``, ``tau``, 0, 1) in the composed YAML node tree."""
 
     def __init__(self, root: yaml.Node | None):
@@ -372,7 +380,8 @@ def _at(line: int | None, text: str) -> str:
     return f"line {line}: {text}" if line is not None else text
 
 
-def _did_you_mean(word: str, choices) -> str:
+def did_you_mean(word: str, choices) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, or ``""``."""
     close = difflib.get_close_matches(word, [str(c) for c in choices], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -394,3 +403,4 @@ def _finite_or_none(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite_or_none(v) for v in value]
     return value
+

@@ -7,7 +7,10 @@ result = estimate(spec, "out/estimation/calibration_huggett")
 result.estimates, result.inference.se
 ```
 
-Modules: ``spec`` (estimation specs), ``transforms`` (bounds, log/logit search
+Modules: ``spec`` (estimation specs), ``targets`` (the targets section: inline values,
+synthetic data, panel files, spatial data; W and Omega), ``data`` (household panel
+files: schema, reading, writing, bootstrap covariance), ``locations`` (location
+moments shared by SpatialData and the model), ``transforms`` (bounds, log/logit search
 coordinates), ``objective`` (Q = g'Wg; analytic or simulated moments; auxiliary
 statistics), ``evaluate`` (the estimation actor and the driver's evaluator),
 ``study`` (Optuna ask/tell on the actors, journal storage, resume), ``driver``
@@ -16,13 +19,17 @@ statistics), ``evaluate`` (the estimation actor and the driver's evaluator),
 (tables, plots, MLflow).
 """
 
+from .data import PanelError, bootstrap_covariance, read_panel, write_panel
 from .driver import EstimationResult, estimate
 from .inference import Inference, identification, j_test, sandwich
-from .objective import STATISTICS, Objective, PanelArrays, Simulation
+from .locations import LOCATION_MOMENTS, location_moments, spatial_data_moments
+from .objective import STATISTICS, Objective, PanelArrays, Simulation, panel_from_simulation
 from .spec import EstimationSpec, load_estimation_spec
 from .study import StudyExistsError
 from .transforms import Parameter
 
-__all__ = ["STATISTICS", "EstimationResult", "EstimationSpec", "Inference", "Objective",
-           "PanelArrays", "Parameter", "Simulation", "StudyExistsError", "estimate",
-           "identification", "j_test", "load_estimation_spec", "sandwich"]
+__all__ = ["LOCATION_MOMENTS", "STATISTICS", "EstimationResult", "EstimationSpec", "Inference",
+           "Objective", "PanelArrays", "PanelError", "Parameter", "Simulation",
+           "StudyExistsError", "bootstrap_covariance", "estimate", "identification", "j_test",
+           "load_estimation_spec", "location_moments", "panel_from_simulation", "read_panel",
+           "sandwich", "spatial_data_moments", "write_panel"]

@@ -87,8 +87,8 @@ def estimate(spec: EstimationSpec, out_dir: str | os.PathLike[str] | None = None
     try:
         n = num_actors or spec.num_actors or max(1, cluster_cpus() // spec.cpus_per_actor)
         study = open_study(spec, out, n, resume, storage_url)
+        ev = Evaluator(spec, n)  # actors start while the tracking store opens
         tracker = report.start_tracking(spec, out) if track else None
-        ev = Evaluator(spec, n)
         ev.pool.wait_ready()
         run_trials(study, spec, ev, progress)
         result = _finish(spec, out, study, ev, t0, tracker)
@@ -114,7 +114,9 @@ def _finish(spec, out, study, ev, t0, tracker) -> EstimationResult:
                                    f"column of the trials (study in {out})")
     best = study.best_trial
     x_best = np.array(best.user_attrs["x"], dtype=float)
+    ev.phase = "polish"
     x = polish(spec, ev, x_best) if spec.optimizer.polish else x_best
+    ev.phase = "estimate"
     row = ev.evaluate(x)
     if row["status"] != STATUS_OK:
         raise SolverConvergenceError(f"the model cannot be solved at the estimate: {row['error']}")
@@ -127,7 +129,7 @@ def _finish(spec, out, study, ev, t0, tracker) -> EstimationResult:
         n_trials=len(study.trials), solves=ev.counters.solves,
         solve_seconds=ev.counters.solve_seconds, wall_seconds=time.perf_counter() - t0,
         files=(), run_id=None, tracking_uri=None)
-    files = report.write_outputs(result, study)
+    files = report.write_outputs(result, study, ev.records)
     run_id, uri = (None, None) if tracker is None else report.finish_tracking(
         tracker, result, files)
     return dataclasses.replace(result, files=tuple(files), run_id=run_id, tracking_uri=uri)
@@ -147,7 +149,7 @@ def polish(spec: EstimationSpec, ev: Evaluator, x0: np.ndarray) -> np.ndarray:
             rows = ev.evaluate_many([from_z(spec.parameters, zz) for zz in zs])
             return np.array([_weighted(spec, r) for r in rows])
 
-        return central_jacobian(many, z, 1e-5 * width, lo, hi)
+        return central_jacobian(many, z, _polish_step(spec) * width, lo, hi)
 
     try:
         fit = least_squares(resid, z0, jac=jac, bounds=(lo, hi), x_scale=width, method="trf",
@@ -158,6 +160,18 @@ def polish(spec: EstimationSpec, ev: Evaluator, x0: np.ndarray) -> np.ndarray:
     x = from_z(spec.parameters, fit.x)
     logger.info("polish: %s after %d evaluations, cost %.3e", fit.message, fit.nfev, fit.cost)
     return x if 2.0 * fit.cost <= _q(spec, ev, x0) else x0
+
+
+def _polish_step(spec: EstimationSpec) -> float:
+    """Finite-difference step of the polish, relative to each parameter's search width.
+
+    Analytic moments are smooth to solver tolerance (~1e-10), so 1e-5 of the width
+    balances truncation and noise. Simulated moments with common random numbers are
+    smooth only at the scale where households cross asset nodes and policy kinks, so
+    a step that small measures the jagged part and stalls least squares; they take
+    1e-3 of the width, the step of the inference Jacobian (``jacobian_steps``).
+    """
+    return 1e-5 if spec.simulation is None else 1e-3
 
 
 def _weighted(spec: EstimationSpec, row: dict[str, Any]) -> np.ndarray:
@@ -185,23 +199,27 @@ def run_inference(spec: EstimationSpec, ev: Evaluator, x: np.ndarray,
             raise SolverConvergenceError(f"solve failed in the Jacobian: {bad[0]}")
         return np.array([spec.objective.gap(r["moments"]) for r in rows])
 
+    ev.phase = "jacobian"
     G = central_jacobian(many, x, jacobian_steps(lower, upper, sim is not None), lower, upper)
     omega = spec.covariance
     if omega is None and sim is not None:
+        ev.phase = "omega"
         omega = _simulated_omega(spec, ev, x)
     g = spec.objective.gap(moments)
-    return infer(spec.names, x, g, G, spec.objective.W, omega,
-                 None if sim is None else sim.n_sims, upper - lower)
+    return infer(spec.names, x, g, G, spec.objective.W, omega, spec.effective_simulations(),
+                 upper - lower)
 
 
 def _simulated_omega(spec: EstimationSpec, ev: Evaluator, x: np.ndarray) -> np.ndarray:
-    """Covariance of the targeted statistics over independent panels of the simulated size.
+    """Omega of the data moments from independent panels of the simulated size.
 
-    The data panel is taken to have the size of one simulated panel (n_households x
-    n_periods), so this is Omega of the data moments.
+    Their covariance is rescaled to the data panel's size by n_sim / n_data
+    (observations, ``EstimationSpec.data_to_simulated``; statistics are averages
+    over households and periods); without a data panel the data is taken to have
+    one simulated panel's size.
     """
     seeds = [_OMEGA_SEED + s for s in range(OMEGA_REPLICATES)]
     values = ev.replicates(x, seeds)
     order = statistic_names(spec.simulation.statistics)
     idx = [order.index(n) for n in spec.objective.names]
-    return np.atleast_2d(np.cov(values[:, idx], rowvar=False))
+    return np.atleast_2d(np.cov(values[:, idx], rowvar=False)) / spec.data_to_simulated()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,7 +50,9 @@ class EstimationActor(SteadyStateActor):
     def evaluate(self, task: Task) -> dict[str, Any]:
         row = super().evaluate(task)
         if row["status"] == STATUS_OK:
+            t0 = time.perf_counter()
             row["moments"] = model_moments(self.held, self.simulation)
+            row["t_eval"] += time.perf_counter() - t0  # simulated statistics are evaluation time
         return row
 
     def replicates(self, seeds: Sequence[int]) -> np.ndarray:
@@ -84,6 +87,11 @@ class Evaluator:
         self.held: list[np.ndarray | None] = [None] * n_actors
         self.busy: set[int] = set()
         self.counters = Counters()
+        #: what the evaluations are for (the driver sets it): trial, polish, estimate,
+        #: jacobian, omega; every evaluation becomes a row of ``records``
+        self.phase = "trial"
+        self.records: list[dict[str, Any]] = []
+        self._sent: dict[int, float] = {}
 
     def __len__(self) -> int:
         return len(self.pool)
@@ -104,15 +112,29 @@ class Evaluator:
 
     def submit(self, actor: int, x: Sequence[float], params: Any, key: str) -> ray.ObjectRef:
         self.busy.add(actor)
+        self._sent[actor] = time.time()
         task = Task(key, params, self.spec.numerics, self.spec.seed)
         return self.pool.submit(actor, task)
 
     def collected(self, actor: int, x: Sequence[float], row: dict[str, Any]) -> None:
         """Book-keeping after a row came back from ``actor``."""
         self.busy.discard(actor)
-        self.counters.add(row)
+        self._record(x, row, actor, self._sent.pop(actor, np.nan))
         if row["status"] == STATUS_OK:
             self.held[actor] = np.asarray(x, dtype=float)
+
+    def _record(self, x: Sequence[float], row: dict[str, Any], actor: int | None,
+                sent: float) -> None:
+        """Count the evaluation and keep its row for evaluations.csv."""
+        self.counters.add(row)
+        ok = row.get("status") == STATUS_OK
+        self.records.append({
+            "phase": self.phase, **dict(zip(self.spec.names, map(float, x), strict=True)),
+            "status": row.get("status"), "t_eval": row.get("t_eval"),
+            "objective": self.spec.objective.value(row["moments"]) if ok else None,
+            "actor": actor if actor is not None else row.get("actor"), "batch": actor is None,
+            "sent": sent, "started": row.get("started_unix"), "received": time.time(),
+            "error": row.get("error")})
 
     def evaluate(self, x: Sequence[float]) -> dict[str, Any]:
         """One evaluation on the nearest idle actor (blocking)."""
@@ -132,11 +154,13 @@ class Evaluator:
                         coords=tuple(unit(self.spec.parameters, x))) for i, x in enumerate(xs)]
         rows: dict[int, dict[str, Any]] = {}
 
+        sent = time.time()
+
         def on_row(point: Point, row: dict[str, Any]) -> None:
             rows[point.index] = row
-            self.counters.add(row)
+            self._record(xs[point.index], row, None, sent)
 
-        run_points(self.pool, points, self.spec.numerics, on_row, depth=1)
+        run_points(self.pool, points, self.spec.numerics, on_row, depth=2)
         self.held = [None] * len(self.pool)  # the scheduler chose the actors
         return [rows[i] for i in range(len(xs))]
 

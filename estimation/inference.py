@@ -10,6 +10,8 @@ for indirect inference)
 
 where S is the number of simulated panels of the data's size averaged into
 m(theta) (S = inf, i.e. no correction, for analytic steady-state moments).
+Simulated panels of another size count as S n_sim / n_data data-sized panels
+(``EstimationSpec.effective_simulations``), so S need not be an integer.
 When over-identified (k > p) the J statistic g' V_g^+ g, with V_g the
 covariance of the moment gap at the estimate, is chi2(k - p) under the model
 (``j_test``; with W = Omega^-1 it is g' ((1 + 1/S) Omega)^-1 g).
@@ -72,7 +74,7 @@ def central_jacobian(f_many: Callable[[list[np.ndarray]], np.ndarray], x: Sequen
 
 
 def sandwich(G: np.ndarray, W: np.ndarray, Omega: np.ndarray,
-             n_sims: int | None = None) -> np.ndarray:
+             n_sims: float | None = None) -> np.ndarray:
     """(1 + 1/S) (G'WG)^-1 G'W Omega W G (G'WG)^-1; ``n_sims`` None: analytic moments."""
     bread = np.linalg.inv(G.T @ W @ G)
     meat = G.T @ W @ Omega @ W @ G
@@ -81,7 +83,7 @@ def sandwich(G: np.ndarray, W: np.ndarray, Omega: np.ndarray,
     return 0.5 * (V + V.T)
 
 
-def j_test(g: np.ndarray, Omega: np.ndarray, n_params: int, n_sims: int | None = None,
+def j_test(g: np.ndarray, Omega: np.ndarray, n_params: int, n_sims: float | None = None,
            G: np.ndarray | None = None, W: np.ndarray | None = None) -> tuple[float, int, float]:
     """(J, degrees of freedom, p-value); nan when exactly identified.
 
@@ -152,7 +154,7 @@ class Inference:
 
 
 def infer(names: Sequence[str], x: np.ndarray, g: np.ndarray, G: np.ndarray, W: np.ndarray,
-          Omega: np.ndarray | None, n_sims: int | None, widths: Sequence[float]) -> Inference:
+          Omega: np.ndarray | None, n_sims: float | None, widths: Sequence[float]) -> Inference:
     """Everything above at the estimate x with moment gap g and Jacobian G."""
     ident = identification(G, W, names, widths)
     p = len(names)

@@ -14,7 +14,15 @@ A statistics function maps a panel (``PanelArrays``: consumption, income,
 assets, axes (periods, households)) to named statistics, and is applied
 identically to data panels and simulated ones: with ``panel_moments`` this is
 SMM on cross-sectional moments, with ``ar1_log_consumption`` or
-``consumption_insurance`` (auxiliary regressions) indirect inference.
+``consumption_insurance`` (auxiliary regressions) indirect inference. A data
+panel read from a file (:mod:`hetspace.estimation.data`) is a ``PanelArrays``
+too, so data and model statistics come from the same call; ``STATISTIC_COLUMNS``
+says which panel columns each function reads.
+
+Analytic moments are ``Solution.moments()`` with the location-level entries
+(``LOCATION_MOMENTS``: population shares, out-migration, dispersion of real wages
+and consumption) recomputed by :func:`~hetspace.estimation.locations.location_moments`,
+the function that computes them from ``SpatialData`` targets.
 """
 
 from __future__ import annotations
@@ -25,7 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from hetspace.core.incomplete_markets import simulate_panel
+from hetspace.core.incomplete_markets import Panel, simulate_panel
+
+from .locations import solution_location_moments
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -33,13 +43,15 @@ class PanelArrays:
     """A household panel, arrays of axes (n_periods, n_households).
 
     consumption: real consumption; income: labour income w_j e_s (model units);
-    assets: assets at the start of the period; at_limit: savings at the borrowing limit.
+    assets: assets at the start of the period; at_limit: savings at the borrowing limit;
+    location: location index j (None when not recorded).
     """
 
     consumption: np.ndarray
     income: np.ndarray
     assets: np.ndarray
     at_limit: np.ndarray
+    location: np.ndarray | None = None
 
 
 def _ols(y: np.ndarray, x: np.ndarray) -> tuple[float, float, float]:
@@ -80,6 +92,12 @@ STATISTICS: Mapping[str, Callable[[PanelArrays], dict[str, float]]] = {
     "ar1_log_consumption": ar1_log_consumption,
     "consumption_insurance": consumption_insurance,
 }
+#: The PanelArrays fields each statistics function reads (a data panel must provide them).
+STATISTIC_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "panel_moments": ("consumption", "assets", "at_limit"),
+    "ar1_log_consumption": ("consumption",),
+    "consumption_insurance": ("consumption", "income"),
+}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,16 +118,22 @@ def panel_arrays(sol: Any, n_households: int, n_periods: int, seed: int,
                  burn_in: int = 0) -> PanelArrays:
     """Simulate a panel from ``sol`` and convert it to :class:`PanelArrays`."""
     panel = simulate_panel(sol, n_households, n_periods + burn_in, seed)
+    return panel_from_simulation(sol, panel, burn_in)
+
+
+def panel_from_simulation(sol: Any, panel: Panel, burn_in: int = 0) -> PanelArrays:
+    """:class:`PanelArrays` of a ``simulate_panel`` result, without its first ``burn_in``
+    periods: income w_j e_s (times the wage), at_limit where a_next is the grid's lowest node."""
     keep = slice(burn_in, None)
+    loc, state = np.asarray(panel.location[keep]), np.asarray(panel.income_state[keep])
     w = np.asarray(sol.params.w, dtype=float)
     e = np.asarray(sol.params.e_grid, dtype=float)
-    income = sol.wage * w[panel.location[keep]] * e[panel.income_state[keep]]
     node = np.asarray(panel.asset_node[keep])
-    a_next = np.asarray(sol.a_next)[panel.location[keep], panel.income_state[keep], node]
+    a_next = np.asarray(sol.a_next)[loc, state, node]
     limit = float(sol.a_grid[0])
-    return PanelArrays(consumption=np.asarray(panel.consumption[keep]), income=income,
-                       assets=np.asarray(panel.assets[keep]),
-                       at_limit=a_next <= limit + 1e-12 * (1.0 + abs(limit)))
+    return PanelArrays(consumption=np.asarray(panel.consumption[keep]),
+                       income=sol.wage * w[loc] * e[state], assets=np.asarray(panel.assets[keep]),
+                       at_limit=a_next <= limit + 1e-12 * (1.0 + abs(limit)), location=loc)
 
 
 def replicate_statistics(sol: Any, sim: Simulation, seeds: Sequence[int]) -> np.ndarray:
@@ -128,10 +152,12 @@ def statistic_names(statistics: str) -> list[str]:
 
 
 def model_moments(sol: Any, sim: Simulation | None) -> dict[str, float]:
-    """m(theta): the solution's analytic moments, or simulated statistics averaged over
-    ``sim.n_sims`` common-random-number replicates."""
+    """m(theta): the solution's analytic moments (location moments from the shared code, see
+    the module docstring), or simulated statistics averaged over ``sim.n_sims``
+    common-random-number replicates."""
     if sim is None:
-        return {k: float(v) for k, v in sol.moments().items()}
+        return {**{k: float(v) for k, v in sol.moments().items()},
+                **solution_location_moments(sol)}
     names = statistic_names(sim.statistics)
     values = replicate_statistics(sol, sim, [sim.seed + s for s in range(sim.n_sims)])
     return dict(zip(names, (float(v) for v in values.mean(axis=0)), strict=True))

@@ -3,7 +3,10 @@
 Files in the output folder: ``estimates.{md,tex,csv}`` (estimate, standard
 error, 95% interval per parameter), ``moment_fit.{md,tex,csv}`` (data, model,
 gap per target), ``trials.csv`` (one row per Optuna trial: state, objective,
-parameters, targeted moments, failure reason), ``inference.json`` (G, V,
+parameters, targeted moments, failure reason), ``evaluations.csv`` (one row
+per model evaluation of this run, in order: phase (trial, polish, estimate,
+jacobian, omega), parameters, status, actor solve seconds t_eval, wall-clock
+sent/received times, error), ``inference.json`` (G, V,
 sensitivity matrix, condition number, J-test), ``plots/objective_history.png``,
 ``plots/moment_fit.png``, ``plots/sensitivity.png`` and ``spec.yaml``.
 MLflow (the sweeps' tracker: SQLite store in the output folder by default,
@@ -61,13 +64,16 @@ def finish_tracking(tracker: SweepTracker, result: Any, files: list[Path]) -> tu
     return tracker.run_id, tracker.uri
 
 
-def write_outputs(result: Any, study: Any) -> list[Path]:
+def write_outputs(result: Any, study: Any, evaluations: list[dict] | None = None) -> list[Path]:
     """Write every file listed in the module docstring; their paths."""
     out = result.out_dir
     files = [_write(out / "spec.yaml", yaml.safe_dump(to_plain(dict(result.spec.raw)),
                                                       sort_keys=False))]
     trials = trial_table(study, result.spec)
     files.append(_write(out / "trials.csv", trials.to_csv(index=False)))
+    if evaluations is not None:
+        files.append(_write(out / "evaluations.csv",
+                            pd.DataFrame(evaluations).to_csv(index=False)))
     for stem, table in (("estimates", estimates_table(result)), ("moment_fit", fit_table(result))):
         files.append(_write(out / f"{stem}.md", markdown(table)))
         files.append(_write(out / f"{stem}.tex", table.to_latex(index=False, float_format="%.6g")))
@@ -111,19 +117,16 @@ def fit_table(result: Any) -> pd.DataFrame:
 
 def plot_all(result: Any, trials: pd.DataFrame, folder: Path) -> list[Path]:
     """Objective history, moment fit and sensitivity heat map as PNG files in ``folder``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # Figure objects, not pyplot: the caller's backend (a notebook's inline one) is untouched
+    from matplotlib.figure import Figure
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, draw in (("objective_history", _plot_history), ("moment_fit", _plot_fit),
                        ("sensitivity", _plot_sensitivity)):
-        fig, ax = plt.subplots(figsize=(6, 4))
-        draw(ax, result, trials)
+        fig = Figure(figsize=(6, 4))
+        draw(fig.subplots(), result, trials)
         paths.append(_save(fig, folder / f"{name}.png"))
-        plt.close(fig)
     return paths
 
 

@@ -10,11 +10,17 @@ YAML (``load_estimation_spec``) or a Python mapping (``EstimationSpec.from_dict`
       beta: {lower: 0.99, upper: 0.999, transform: logit}   # none | log | logit
       a_low: {lower: -4.0, upper: -0.5}
     targets:
-      moments: {r: 0.0033, mpc_mean: 0.12}   # data moments (or a list of names with `data`)
+      moments: {r: 0.0033, mpc_mean: 0.12}   # data moments (or a list of names with a source)
       weighting: identity                    # identity | diagonal | optimal | matrix
       covariance: [[...]]                    # Omega of the data moments (diagonal/optimal)
       matrix: [[...]]                        # W itself (weighting: matrix)
+      # at most one source of the values of a list of names:
       data: {params: {gamma: 2.0}, seed: 99} # synthetic data: the model at these params
+      panel: {path: panel.parquet, covariance: bootstrap, n_bootstrap: 500, seed: 0}
+                                             # a household panel file: simulation.statistics
+                                             # of the data, Omega by a household bootstrap
+      spatial: {directory: data/}            # SpatialData files (or {dataset: synthetic_us48},
+                                             # or {trade, migration, locations}): location moments
     method: smm                              # smm | indirect_inference
     simulation: {statistics: panel_moments, n_households: 1000, n_periods: 20,
                  burn_in: 0, n_sims: 1, seed: 0}   # absent: analytic steady-state moments
@@ -23,6 +29,10 @@ YAML (``load_estimation_spec``) or a Python mapping (``EstimationSpec.from_dict`
     tracking: {experiment: null, tracking_uri: null}
     seed: 0
     debug: {sleep: 0.0}                      # test hook: each evaluation first waits
+
+With ``panel``, simulated panels default to the data panel's size
+(n_households x n_periods). Sources are read, and their statistics computed,
+once when the spec is built (:mod:`hetspace.estimation.targets`).
 
 Validation builds the model's Params at both bounds of every free parameter
 and solves the baseline once to check that every target is a (finite) moment
@@ -33,7 +43,6 @@ the model produces. All problems are raised together as one
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,8 +50,8 @@ from typing import Any
 
 import numpy as np
 
-from hetspace.core.config import _did_you_mean
-from hetspace.core.errors import HetspaceError, InvalidParamsError
+from hetspace.core.config import did_you_mean
+from hetspace.core.errors import InvalidParamsError
 from hetspace.core.protocol import ModelSpec
 from hetspace.sweeps.spec import (
     _baseline,
@@ -58,7 +67,9 @@ from hetspace.sweeps.spec import (
     _sleep,
 )
 
-from .objective import STATISTICS, Objective, Simulation, model_moments
+from .objective import STATISTICS, Objective, Simulation
+from .targets import KEYS as TARGET_KEYS
+from .targets import PanelSource, parse_targets, read_panel_source
 from .transforms import Parameter
 
 TOP_LEVEL_KEYS = ("name", "description", "model", "baseline", "numerics", "parameters",
@@ -66,10 +77,9 @@ TOP_LEVEL_KEYS = ("name", "description", "model", "baseline", "numerics", "param
                   "debug")
 METHODS = ("smm", "indirect_inference")
 SAMPLERS = ("tpe", "cmaes")
-WEIGHTINGS = ("identity", "diagonal", "optimal", "matrix")
 _SECTIONS = {
     "baseline": ("config", "params", "numerics"),
-    "targets": ("moments", "weighting", "covariance", "matrix", "data"),
+    "targets": TARGET_KEYS,
     "simulation": tuple(f.name for f in dataclasses.fields(Simulation)),
     "optimizer": ("n_trials", "sampler", "polish", "n_startup_trials"),
     "resources": ("num_actors", "cpus_per_actor"),
@@ -114,6 +124,26 @@ class EstimationSpec:
     description: str
     raw: Mapping[str, Any]
     source: str
+    #: (n_periods, n_households) of the data panel the targets come from, if any
+    data_shape: tuple[int, int] | None = None
+
+    def effective_simulations(self) -> float | None:
+        """S scaled to data-sized panels: S n_sim / n_data (observations = households x
+        periods), so the simulation correction 1 + 1/that is 1 + n_data / (S n_sim);
+        S when the data's size is unknown (taken equal to one simulated panel's).
+        None for analytic moments."""
+        sim = self.simulation
+        if sim is None:
+            return None
+        return float(sim.n_sims) / self.data_to_simulated()
+
+    def data_to_simulated(self) -> float:
+        """n_data / n_sim: observations in the data panel over those in one simulated
+        panel (1 when no data panel is given or moments are analytic)."""
+        if self.simulation is None or self.data_shape is None:
+            return 1.0
+        T, H = self.data_shape
+        return T * H / (self.simulation.n_periods * self.simulation.n_households)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -144,14 +174,18 @@ def _build(data: dict, base_dir: Path, source: str, problems: _Problems) -> Esti
         model, sec["baseline"], data.get("numerics"), base_dir, problems)
     parameters = _parameters(data.get("parameters"), model, params, problems)
     method = _choice(data.get("method", "smm"), METHODS, ("method",), problems)
-    sim = _simulation(sec["simulation"], "simulation" in data, method, problems)
+    panel = read_panel_source(sec["targets"], sec["simulation"], "simulation" in data, base_dir,
+                              problems)
+    sim = _simulation(sec["simulation"], "simulation" in data, method, panel, problems)
     settings = _settings(data, sec, problems)
     problems.raise_if_any(source)
-    objective, cov = _targets(sec["targets"], model, params, numerics, sim, problems)
+    objective, cov = parse_targets(sec["targets"], model, params, numerics, sim, panel, base_dir,
+                                   problems)
     problems.raise_if_any(source)
     return EstimationSpec(name=name, model=model, params=params, numerics=numerics,
                           parameters=parameters, objective=objective, covariance=cov,
                           method=method, simulation=sim, raw=dict(data), source=source,
+                          data_shape=None if panel is None else tuple(panel.shape),
                           description=str(data.get("description") or ""), **settings)
 
 
@@ -179,7 +213,7 @@ def _parameters(body, model, params, problems) -> tuple[Parameter, ...]:
         path = ("parameters", name)
         if model is not None and name not in fields:
             problems.add(path, f"unknown parameter: not a field of {model.name} Params"
-                         f"{_did_you_mean(str(name), fields)}")
+                         f"{did_you_mean(str(name), fields)}")
             continue
         try:
             par = Parameter.from_mapping(str(name), entry)
@@ -207,7 +241,9 @@ def _check_bounds(par: Parameter, params, path: tuple, problems) -> None:
                          f"{par.name} ({why})")
 
 
-def _simulation(body: dict, given: bool, method: str, problems) -> Simulation | None:
+def _simulation(body: dict, given: bool, method: str, panel: PanelSource | None,
+                problems) -> Simulation | None:
+    """The Simulation; with a data panel its size is the default panel size."""
     if not given:
         if method == "indirect_inference":
             problems.add(("simulation",), "is required with method indirect_inference "
@@ -218,7 +254,9 @@ def _simulation(body: dict, given: bool, method: str, problems) -> Simulation | 
         _int(body, key, ("simulation",), problems, lo)
     stat = _choice(body.get("statistics", "panel_moments"), tuple(STATISTICS),
                    ("simulation", "statistics"), problems)
-    return Simulation(**{**body, "statistics": stat}) if not problems.lines else None
+    size = {} if panel is None else dict(zip(("n_periods", "n_households"), panel.shape,
+                                             strict=True))
+    return Simulation(**{**size, **body, "statistics": stat}) if not problems.lines else None
 
 
 def _settings(data: dict, sec: dict, problems) -> dict[str, Any]:
@@ -237,102 +275,3 @@ def _settings(data: dict, sec: dict, problems) -> dict[str, Any]:
             "num_actors": res.get("num_actors"), "cpus_per_actor": res.get("cpus_per_actor", 1),
             "experiment": track.get("experiment"), "tracking_uri": track.get("tracking_uri"),
             "seed": seed, "sleep": float(nap)}
-
-
-def _targets(body: dict, model, params, numerics, sim, problems):
-    """Data moments, W and Omega; every target checked against the baseline's moments."""
-    names, values = _target_names(body, problems)
-    if not names:
-        return None, None
-    produced = _solved_moments(model, params, numerics, sim, ("baseline",), problems)
-    for n in names:
-        if produced is not None and n not in produced:
-            problems.add(("targets", "moments", n), "is not a moment the model produces; "
-                         f"available: {', '.join(sorted(produced))}")
-        elif produced is not None and not math.isfinite(produced[n]):
-            problems.add(("targets", "moments", n), "is not finite at the baseline "
-                         f"({produced[n]}); it cannot be targeted")
-    if "data" in body and not problems.lines:
-        values = _synthetic_data(body["data"], names, model, params, numerics, sim, problems)
-    cov = _matrix(body, "covariance", len(names), problems)
-    W = _weighting(body, cov, len(names), problems)
-    if problems.lines:
-        return None, None
-    return Objective.build(names, values, W), cov
-
-
-def _target_names(body: dict, problems) -> tuple[list[str], list[float]]:
-    moments = body.get("moments")
-    if isinstance(moments, list) and "data" in body and all(isinstance(m, str) for m in moments):
-        return list(moments), []
-    if not isinstance(moments, Mapping) or not moments:
-        problems.add(("targets", "moments"), "must be a mapping of moment name: data value "
-                     f"(or a list of names together with targets.data), got {moments!r}")
-        return [], []
-    for n, v in moments.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            problems.add(("targets", "moments", n), f"must be a finite number, got {v!r}")
-    return [str(n) for n in moments], [v for v in moments.values()]
-
-
-def _solved_moments(model, params, numerics, sim, path, problems) -> dict[str, float] | None:
-    try:
-        sol = model.solve(params, numerics=numerics)
-        return model_moments(sol, sim)
-    except HetspaceError as e:
-        problems.add(path, f"the model cannot be solved there: {' '.join(str(e).split())}")
-        return None
-
-
-def _synthetic_data(body, names, model, params, numerics, sim, problems) -> list[float]:
-    """Data moments of the model at ``data.params`` (simulated with seed ``data.seed``)."""
-    if not isinstance(body, Mapping) or not isinstance(body.get("params", {}), Mapping):
-        problems.add(("targets", "data"), f"must be a mapping {{params, seed}}, got {body!r}")
-        return []
-    try:
-        truth = params.with_(**body.get("params", {}))
-    except InvalidParamsError as e:
-        problems.add(("targets", "data", "params"), "; ".join(map(str, e.violations)))
-        return []
-    data_sim = None if sim is None else dataclasses.replace(
-        sim, seed=int(body.get("seed", sim.seed + 10_000)))
-    found = _solved_moments(model, truth, numerics, data_sim, ("targets", "data"), problems)
-    return [] if found is None else [found[n] for n in names]
-
-
-def _matrix(body: dict, key: str, k: int, problems) -> np.ndarray | None:
-    if key not in body:
-        return None
-    try:
-        m = np.asarray(body[key], dtype=float)
-    except (TypeError, ValueError):
-        m = np.empty(0)
-    if m.shape != (k, k) or not np.all(np.isfinite(m)):
-        problems.add(("targets", key), f"must be a finite {k} x {k} matrix (one row per "
-                     f"target), got shape {m.shape}")
-        return None
-    if not np.allclose(m, m.T, rtol=1e-10, atol=0.0):
-        problems.add(("targets", key), "must be symmetric")
-        return None
-    eig = np.linalg.eigvalsh(m)
-    if eig.min() <= 1e-12 * max(abs(eig.max()), 1e-300):
-        problems.add(("targets", key), "is singular or not positive definite (eigenvalues "
-                     f"{np.array2string(eig, precision=3)}); W and Omega^-1 must exist")
-        return None
-    return m
-
-
-def _weighting(body: dict, cov, k: int, problems) -> np.ndarray | None:
-    kind = _choice(body.get("weighting", "identity"), WEIGHTINGS, ("targets", "weighting"),
-                   problems)
-    if kind == "identity":
-        return np.eye(k)
-    if kind == "matrix":
-        if "matrix" not in body:
-            problems.add(("targets", "matrix"), "is required with weighting: matrix")
-        return _matrix(body, "matrix", k, problems)
-    if cov is None:
-        if "covariance" not in body:
-            problems.add(("targets", "covariance"), f"is required with weighting: {kind}")
-        return None
-    return np.diag(1.0 / np.diag(cov)) if kind == "diagonal" else np.linalg.inv(cov)

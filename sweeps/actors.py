@@ -5,7 +5,10 @@
 the task's params warm-started from the held solution; if that fails it
 retries once cold; if that fails too it returns a failed row with the error
 text and keeps the solution it held. It never raises for a model failure: the
-driver stores failed points as rows, never holes.
+driver stores failed points as rows, never holes. ``evaluate_batch(tasks)``
+walks several points of a chain in one call (one row each, in order), each
+warm-started from the last success, exactly as one ``evaluate`` per point
+would: the batch only saves the per-call cost (Ray, driver bookkeeping).
 
 An evaluation depends only on (params, numerics, seed) (the seed is passed to
 models whose ``solve`` takes a ``seed``): the warm start changes
@@ -62,10 +65,17 @@ class SteadyStateActor:
         self._crash = (crash_after, crash_marker)
         self._sleep = float(sleep)
         self.threads = set_numba_threads(num_cpus)
+        load_numba_target()
         self._takes_seed = "seed" in inspect.signature(self.model.solve).parameters
+        self._name: str | None = None
 
     def evaluate(self, task: Task) -> dict[str, Any]:
-        """Solve one point; returns its row (status, error, moments, timings, actor)."""
+        """Solve one point; returns its row (status, error, moments, timings, actor).
+
+        ``started_unix`` (wall clock of the actor's host) and ``t_eval`` place the
+        evaluation in time, so that the idle time of an actor can be measured.
+        """
+        started = time.time()
         t0 = time.perf_counter()
         self.evaluated += 1
         self._maybe_crash()
@@ -87,9 +97,20 @@ class SteadyStateActor:
             self.held, self.held_key = sol, task.key
             row.update(status=STATUS_OK, moments=_finite_moments(sol.moments()),
                        n_iter=_total_iter(sol.n_iter))
-        row.update(t_solve=t_solve, t_eval=time.perf_counter() - t0, actor=_actor_name(),
-                   pid=os.getpid())
+        if self._name is None:
+            self._name = _actor_name()
+        row.update(t_solve=t_solve, t_eval=time.perf_counter() - t0, started_unix=started,
+                   actor=self._name, pid=os.getpid())
         return row
+
+    def evaluate_batch(self, tasks: list[Task]) -> list[dict[str, Any]]:
+        """Evaluate ``tasks`` in order (a piece of a chain); one row per task.
+
+        Each point goes through :meth:`evaluate` (so subclasses that override it
+        apply to batches too): a failed point becomes a failed row and the next one
+        starts warm from the last steady state that was solved.
+        """
+        return [self.evaluate(task) for task in tasks]
 
     def ping(self) -> int:
         """The actor process id (the driver pings a restarted actor before using it)."""
@@ -143,6 +164,23 @@ def set_numba_threads(num_cpus: int) -> int:
     n = max(1, min(int(num_cpus), numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(n)
     return n
+
+
+def load_numba_target() -> None:
+    """Initialise numba's CPU target (typing and code-generation registries) now.
+
+    Numba does it once per process, on the first call of a jitted function: about
+    0.25 s, which would otherwise land in an actor's first solve (on top of
+    loading that model's cached kernels). Done at start-up, it counts as the
+    actor's start-up (``SteadyStatePool.wait_ready``), not as solve time.
+    """
+    try:
+        from numba.core.registry import cpu_target
+
+        cpu_target.typing_context.refresh()
+        cpu_target.target_context.refresh()
+    except (ImportError, AttributeError):  # pragma: no cover - numba internals moved
+        logger.debug("cannot initialise numba's CPU target early", exc_info=True)
 
 
 def crash_marker_path(out_dir: Path) -> str:

@@ -51,6 +51,10 @@ class SteadyStatePool:
         """Start evaluating ``task`` on actor ``i``; returns the reference to its row."""
         return self.actors[i].evaluate.remote(task)
 
+    def submit_batch(self, i: int, tasks: list[Task]) -> ray.ObjectRef:
+        """Start evaluating ``tasks`` in order on actor ``i``; resolves to their rows."""
+        return self.actors[i].evaluate_batch.remote(list(tasks))
+
     def ping(self, i: int) -> ray.ObjectRef:
         """A reference that resolves (to the process id) once actor ``i`` is up."""
         return self.actors[i].ping.remote()

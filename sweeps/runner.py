@@ -39,7 +39,7 @@ from hetspace.core.protocol import to_plain
 from . import cluster
 from .actors import STATUS_OK, crash_marker_path
 from .pool import SteadyStatePool
-from .scheduler import run_points
+from .scheduler import MAX_BATCH, run_points
 from .spec import SweepSpec
 from .store import PARTS_DIR, RESULTS_FILE, ResultStore
 from .tables import META_FILE, plot_moments, write_tables
@@ -60,7 +60,14 @@ class SweepTerminated(BaseException):
 
 @dataclasses.dataclass
 class SweepResult:
-    """What a sweep did. ``results``: the store's rows (one per point of the spec)."""
+    """What a sweep did. ``results``: the store's rows (one per point of the spec).
+
+    ``timings`` (seconds unless noted): setup (Ray, actors, tracking start),
+    tracking_wait, fan_out (first call to last row), fan_out_driver_cpu (the
+    driver process's CPU time during the fan-out), calls and lost_calls (counts:
+    actor calls, calls lost with a dead actor), tracking_finish, wall,
+    store_write (time spent writing Parquet parts), tracking (MLflow, driver side).
+    """
 
     out_dir: Path
     results: pd.DataFrame
@@ -84,19 +91,22 @@ def default_out_dir(spec: SweepSpec) -> Path:
 def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str] | None = None, *,
               num_actors: int | None = None, address: str | None = None, resume: bool = True,
               retry_failed: bool = False, progress: Progress | None = None,
-              keep_pool: bool = False, track: bool = True, plots: bool = True) -> SweepResult:
-    """Run ``spec``; see the module docstring. ``keep_pool`` returns the live actors."""
+              keep_pool: bool = False, track: bool = True, plots: bool = True,
+              max_batch: int = MAX_BATCH) -> SweepResult:
+    """Run ``spec``; see the module docstring. ``keep_pool`` returns the live actors;
+    ``max_batch``: the most points per actor call (1: one call per point)."""
     out = Path(out_dir) if out_dir is not None else default_out_dir(spec)
     out.mkdir(parents=True, exist_ok=True)
     with _locked(out):
         return _Sweep(spec, out, num_actors, address, resume, retry_failed, progress,
-                      keep_pool, track, plots).run()
+                      keep_pool, track, plots, max_batch).run()
 
 
 class _Sweep:
     def __init__(self, spec, out, num_actors, address, resume, retry_failed, progress,
-                 keep_pool, track, plots):
+                 keep_pool, track, plots, max_batch):
         self.spec, self.out, self.address = spec, out.resolve(), address
+        self.max_batch = max_batch
         self.num_actors = num_actors or spec.resources.num_actors
         self.resume, self.retry_failed, self.keep_pool = resume, retry_failed, keep_pool
         self.progress, self.track, self.plots = progress, track, plots
@@ -115,10 +125,7 @@ class _Sweep:
             with _sigterm_raises():  # installed again after Ray's own (ray.init sets one)
                 self._start(todo)
                 with _sigterm_raises():
-                    t_fan = time.perf_counter()
-                    if todo:
-                        run_points(self.pool, todo, self.spec.numerics, self._on_row)
-                    self.timings["fan_out"] = time.perf_counter() - t_fan
+                    self._fan_out(todo)
             status = "FINISHED"
         except (KeyboardInterrupt, SweepTerminated, SystemExit):
             status = "KILLED"
@@ -162,6 +169,16 @@ class _Sweep:
                 tracking.result()  # the store exists before any point is submitted
             self.timings["tracking_wait"] = time.perf_counter() - t_wait
         self.timings["setup"] = time.perf_counter() - t0
+
+    def _fan_out(self, todo: list) -> None:
+        """Evaluate ``todo`` on the pool; times the fan-out (wall and the driver's CPU)."""
+        t_fan, cpu = time.perf_counter(), time.process_time()
+        if todo:
+            stats = run_points(self.pool, todo, self.spec.numerics, self._on_row,
+                               max_batch=self.max_batch, on_tick=self.store.flush_if_due)
+            self.timings.update(calls=stats.calls, lost_calls=stats.lost_calls)
+        self.timings["fan_out"] = time.perf_counter() - t_fan
+        self.timings["fan_out_driver_cpu"] = time.process_time() - cpu
 
     def _actor_count(self, n_todo: int) -> int:
         cpus = self.spec.resources.cpus_per_actor

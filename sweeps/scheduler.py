@@ -1,17 +1,37 @@
 """Driver-side scheduling of points over steady-state actors with ``ray.wait``.
 
 Points are ordered into continuation chains (:func:`~hetspace.sweeps.points.order_chains`),
-one per actor. Each actor walks its chain with up to ``depth`` calls in flight
-(so it never waits for the driver between points). An idle actor takes the
-next unstarted chain, or else steals the back half of the longest remaining
-chain. When an actor dies its lost calls are resubmitted (Ray restarts the
-process; ``max_task_retries = 0`` means Ray itself replays nothing); a point
-whose evaluation was lost ``max_attempts`` times is recorded as failed. An
-actor that died more often than its restarts allow leaves the pool and its
-chain goes back to the others. A restarting actor is pinged until it answers
-before it gets new points, so a point counts one attempt per actor death it
-was really part of. ``ActorPool`` is not used: it loses the input
-of a failed call.
+one per actor. Each actor walks its chain in *batches*: one call evaluates
+several consecutive points (:meth:`~hetspace.sweeps.actors.SteadyStateActor.evaluate_batch`,
+warm-starting along the chain), so the fixed cost of a call (Ray's task
+machinery, the driver's bookkeeping) is paid once per batch rather than per
+point. Up to ``depth`` calls per actor are in flight, so an actor never waits
+for the driver between batches.
+
+Batch size: the first call of a run carries one point (the time of a solve is
+not known yet); afterwards a batch holds about ``batch_seconds`` of the
+actor's work (from the median ``t_eval`` of its last rows), at most
+``max_batch`` points, and at most the actor's share of the remaining work:
+remaining points / (live actors x depth) solves of the typical (median)
+length. Batches thus shrink towards the end of a sweep, more so on a slower
+actor (a harder part of the grid, a busier core). In the last depth x (live
+actors) points an actor gets a call only when it has none in flight, so the
+last points go to whichever actor is free first and the actors finish together.
+
+An idle actor takes the next unstarted chain, or else steals the back half of
+the longest remaining chain (rounded up, so also a last single point; all of
+the points queued for an actor that is restarting or gone). When an actor
+dies its lost calls are resubmitted (Ray restarts the process;
+``max_task_retries = 0`` means Ray itself replays nothing): every point of a
+lost batch counts one attempt and goes back to the front of its chain; a
+point that was lost before is sent again alone, with nothing else in flight
+on that actor, so a point that kills its actor cannot take its neighbours
+down with it again. A point whose evaluation was lost
+``max_attempts`` times is recorded as failed. An actor that died more often
+than its restarts allow leaves the pool and its chain goes back to the
+others. A restarting actor is pinged until it answers before it gets new
+points. The driver delivers each point's row exactly once (``on_row``).
+``ActorPool`` is not used: it loses the input of a failed call.
 """
 
 from __future__ import annotations
@@ -19,6 +39,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
+import math
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -36,9 +58,24 @@ logger = logging.getLogger(__name__)
 
 RowCallback = Callable[[Point, dict[str, Any]], None]
 
+#: Work per call once solve times are known (seconds), and the most points per call.
+BATCH_SECONDS = 0.5
+MAX_BATCH = 64
+#: Rows whose median ``t_eval`` sizes the batches.
+RECENT_ROWS = 16
+
 
 class AllActorsDiedError(HetspaceError, RuntimeError):
     """Every actor of the pool died more often than Ray may restart it."""
+
+
+@dataclasses.dataclass
+class RunStats:
+    """What a fan-out did: calls submitted, rows delivered, calls lost with an actor."""
+
+    calls: int = 0
+    rows: int = 0
+    lost_calls: int = 0
 
 
 @dataclasses.dataclass
@@ -49,67 +86,126 @@ class _Slot:
     generation: int = 0  # incarnation of the actor process, as the driver saw it
     state: str = "ready"  # ready | restarting (pinged until it answers) | dead
     pings: int = 0
+    recent: collections.deque = dataclasses.field(  # t_eval of its last rows
+        default_factory=lambda: collections.deque(maxlen=RECENT_ROWS))
+
+
+@dataclasses.dataclass
+class _Call:
+    slot: _Slot
+    points: list[Point]
+    generation: int
+    t0: float
 
 
 def run_points(pool: SteadyStatePool, points: Sequence[Point], numerics: Any,
                on_row: RowCallback, *, depth: int = 2, max_attempts: int = 3,
-               max_pings: int = 30) -> None:
-    """Evaluate ``points`` on ``pool``; ``on_row(point, row)`` for each, as they finish."""
-    state = _Run(pool, numerics, on_row, depth, max_attempts, max_pings)
+               max_pings: int = 30, batch_seconds: float = BATCH_SECONDS,
+               max_batch: int = MAX_BATCH, on_tick: Callable[[], None] | None = None,
+               tick_seconds: float = 1.0) -> RunStats:
+    """Evaluate ``points`` on ``pool``; ``on_row(point, row)`` for each, as they finish.
+
+    ``on_tick()`` (optional) is called after each round of finished calls and at
+    least every ``tick_seconds`` while the driver waits (e.g. to flush a store).
+    ``max_batch=1`` sends one point per call.
+    """
+    state = _Run(pool, numerics, on_row, depth, max_attempts, max_pings,
+                 max(1, int(max_batch)), batch_seconds)
     state.pending.extend(collections.deque(c) for c in order_chains(points, len(pool)))
-    state.loop()
+    state.unsubmitted = len(points)
+    state.loop(on_tick, tick_seconds)
+    return state.stats
 
 
 class _Run:
-    def __init__(self, pool, numerics, on_row, depth, max_attempts, max_pings):
+    def __init__(self, pool, numerics, on_row, depth, max_attempts, max_pings, max_batch,
+                 batch_seconds):
         self.pool, self.numerics, self.on_row = pool, numerics, on_row
         self.depth, self.max_attempts, self.max_pings = depth, max_attempts, max_pings
+        self.max_batch, self.batch_seconds = max_batch, batch_seconds
         self.slots = [_Slot(i) for i in range(len(pool))]
+        self.live = len(self.slots)  # actors not retired
         self.pending: collections.deque[collections.deque] = collections.deque()
-        self.refs: dict[ray.ObjectRef, tuple[_Slot, Point, int, float]] = {}
+        self.unsubmitted = 0  # points in pending chains and slot queues
+        self.calls: dict[ray.ObjectRef, _Call] = {}
         self.pings: dict[ray.ObjectRef, _Slot] = {}
         self.attempts: collections.Counter[str] = collections.Counter()
+        self.recent: collections.deque[float] = collections.deque(maxlen=RECENT_ROWS)
+        self.stats = RunStats()
 
-    def loop(self) -> None:
+    def loop(self, on_tick: Callable[[], None] | None, tick_seconds: float) -> None:
+        timeout = tick_seconds if on_tick is not None else None
         while True:
             self._fill()
-            waiting = [*self.refs, *self.pings]
+            waiting = [*self.calls, *self.pings]
             if not waiting:
-                if any(s.queue for s in self.slots) or self.pending:
+                if self.unsubmitted:
                     raise AllActorsDiedError("every actor died; points remain unevaluated")
                 return
-            ready, _ = ray.wait(waiting, num_returns=1)
-            more, _ = ray.wait([r for r in waiting if r not in ready],
-                               num_returns=len(waiting) - len(ready), timeout=0)
-            for ref in (*ready, *more):
+            ready, rest = ray.wait(waiting, num_returns=1, timeout=timeout)
+            if ready and rest:
+                more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
+                ready += more
+            for ref in ready:
                 if ref in self.pings:
                     self._pinged(ref)
                 else:
                     self._collect(ref)
+            if on_tick is not None:
+                on_tick()
 
     def _fill(self) -> None:
         for slot in self.slots:
             while slot.state == "ready" and slot.inflight < self.depth:
-                point = self._next(slot)
-                if point is None:
+                if slot.inflight and self._end_game():
+                    break  # the last points go to whichever actor is free first
+                batch = self._take(slot)
+                if not batch:
                     break
-                task = Task(point.key, point.params, self.numerics, point.seed)
-                ref = self.pool.submit(slot.index, task)
-                self.refs[ref] = (slot, point, slot.generation, time.perf_counter())
+                tasks = [Task(p.key, p.params, self.numerics, p.seed) for p in batch]
+                ref = self.pool.submit_batch(slot.index, tasks)
+                self.calls[ref] = _Call(slot, batch, slot.generation, time.perf_counter())
                 slot.inflight += 1
+                self.stats.calls += 1
 
-    def _next(self, slot: _Slot) -> Point | None:
+    def _take(self, slot: _Slot) -> list[Point]:
+        """The next batch of ``slot``'s chain (refilled from pending chains or by stealing)."""
         if not slot.queue and self.pending:
             slot.queue = self.pending.popleft()
         if not slot.queue:
             self._steal(slot)
-        return slot.queue.popleft() if slot.queue else None
+        if not slot.queue:
+            return []
+        if self.attempts[slot.queue[0].key]:  # lost before: alone, nothing else in flight
+            if slot.inflight:
+                return []
+            n = 1
+        else:
+            n = min(self._batch_size(slot), len(slot.queue))
+            n = next((i for i in range(1, n) if self.attempts[slot.queue[i].key]), n)
+        self.unsubmitted -= n
+        return [slot.queue.popleft() for _ in range(n)]
+
+    def _batch_size(self, slot: _Slot) -> int:
+        if not self.recent:
+            return 1
+        typical = statistics.median(self.recent)
+        own = max(statistics.median(slot.recent) if slot.recent else typical, 1e-9)
+        by_time = int(self.batch_seconds / own)
+        share = self.unsubmitted / (max(1, self.live) * self.depth)  # in typical solves
+        guided = math.ceil(share * (typical / own))
+        return max(1, min(self.max_batch, by_time, guided))
+
+    def _end_game(self) -> bool:
+        return self.live > 1 and self.unsubmitted < self.depth * self.live
 
     def _steal(self, slot: _Slot) -> None:
         victim = max((s for s in self.slots if s is not slot), key=lambda s: len(s.queue),
                      default=None)
-        if victim is None or len(victim.queue) < 2:
+        if victim is None or not victim.queue:
             return
+        # the back half (a last single point too: better now here than after the
+        # victim's calls in flight); all of it if the victim is restarting or gone
         keep = len(victim.queue) // 2 if victim.state == "ready" else 0
         items = list(victim.queue)
         victim.queue = collections.deque(items[:keep])
@@ -118,25 +214,43 @@ class _Run:
                      victim.index)
 
     def _collect(self, ref: ray.ObjectRef) -> None:
-        slot, point, generation, t0 = self.refs.pop(ref)
-        slot.inflight -= 1
+        call = self.calls.pop(ref)
+        call.slot.inflight -= 1
         try:
-            row = ray.get(ref)
+            rows = ray.get(ref)
         except RayActorError as e:
-            self._lost(slot, point, generation, e)
+            self._lost(call, e)
             return
-        self.attempts[point.key] += 1
-        row.update(attempts=self.attempts[point.key], t_roundtrip=time.perf_counter() - t0)
-        self.on_row(point, row)
+        t_roundtrip = time.perf_counter() - call.t0
+        for point, row in zip(call.points, rows, strict=True):
+            self.attempts[point.key] += 1
+            row.update(attempts=self.attempts[point.key], t_roundtrip=t_roundtrip,
+                       batch=len(call.points))
+            if isinstance(row.get("t_eval"), float):
+                self.recent.append(row["t_eval"])
+                call.slot.recent.append(row["t_eval"])
+            self.stats.rows += 1
+            self.on_row(point, row)
 
-    def _lost(self, slot: _Slot, point: Point, generation: int, error: Exception) -> None:
-        """A call died with its actor: count the attempt, requeue the point, ping the actor."""
-        self.attempts[point.key] += 1
-        if self.attempts[point.key] >= self.max_attempts:
-            self.on_row(point, _lost_row(point, self.attempts[point.key], error))
+    def _lost(self, call: _Call, error: Exception) -> None:
+        """A call died with its actor: count an attempt per point, requeue, ping the actor."""
+        slot = call.slot
+        self.stats.lost_calls += 1
+        again = []
+        for point in call.points:
+            self.attempts[point.key] += 1
+            if self.attempts[point.key] >= self.max_attempts:
+                self.stats.rows += 1
+                self.on_row(point, _lost_row(point, self.attempts[point.key], error))
+            else:
+                again.append(point)
+        self.unsubmitted += len(again)
+        if slot.state == "dead":  # retired while this call was in flight
+            if again:
+                self.pending.appendleft(collections.deque(again))
         else:
-            slot.queue.appendleft(point)
-        if generation == slot.generation and slot.state == "ready":
+            slot.queue.extendleft(reversed(again))
+        if call.generation == slot.generation and slot.state == "ready":
             slot.generation += 1
             logger.warning("actor %d died (%s); resubmitting its points", slot.index,
                            type(error).__name__)
@@ -163,6 +277,7 @@ class _Run:
     def _retire(self, slot: _Slot) -> None:
         logger.warning("actor %d is gone for good; its points go to the others", slot.index)
         slot.state = "dead"
+        self.live -= 1
         if slot.queue:
             self.pending.append(slot.queue)
             slot.queue = collections.deque()
@@ -174,4 +289,5 @@ def _lost_row(point: Point, attempts: int, error: Exception) -> dict[str, Any]:
             "error": f"actor died during the evaluation {attempts} times: "
                      f"{type(error).__name__}: {text}",
             "warm_start": False, "cold_retry": False, "t_solve": None, "t_eval": None,
-            "actor": None, "pid": None, "attempts": attempts, "t_roundtrip": None}
+            "started_unix": None, "actor": None, "pid": None, "attempts": attempts,
+            "t_roundtrip": None, "batch": None}

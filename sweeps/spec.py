@@ -39,11 +39,11 @@ from pathlib import Path
 from typing import Any
 
 from hetspace.core.config import (
-    _did_you_mean,
-    _Locator,
-    _parse_yaml,
-    _read_text,
+    Locator,
+    did_you_mean,
     load_model_config,
+    parse_yaml,
+    read_text,
 )
 from hetspace.core.errors import InvalidConfigError, InvalidParamsError
 from hetspace.core.protocol import ModelSpec, get_model, list_models
@@ -141,11 +141,11 @@ def _read_spec(path: str | os.PathLike[str], keys: tuple[str, ...], root: str):
     (data, its folder, source, problems naming lines and paths under ``root``)."""
     path = Path(path)
     source = str(path)
-    data, node = _parse_yaml(_read_text(path, source), source)
+    data, node = parse_yaml(read_text(path, source), source)
     if not isinstance(data, dict):
         raise InvalidConfigError(source, ["top level must be a mapping with keys "
                                           + ", ".join(keys)])
-    problems = _Problems(_Locator(node), root)
+    problems = _Problems(Locator(node), root)
     problems.lines += problems.where.duplicate_keys()
     return data, path.resolve().parent, source, problems
 
@@ -153,7 +153,7 @@ def _read_spec(path: str | os.PathLike[str], keys: tuple[str, ...], root: str):
 class _Problems:
     """Collects problems as ``line N: sweep.a.b[2]: text`` (``root`` in place of sweep)."""
 
-    def __init__(self, where: _Locator | None, root: str = "sweep"):
+    def __init__(self, where: Locator | None, root: str = "sweep"):
         self.where = where
         self.root = root
         self.lines: list[str] = []
@@ -213,7 +213,7 @@ def _name(data, problems) -> str:
 def _model(data, problems) -> ModelSpec | None:
     name = data.get("model")
     if not isinstance(name, str) or name not in list_models():
-        hint = _did_you_mean(name, list_models()) if isinstance(name, str) else ""
+        hint = did_you_mean(name, list_models()) if isinstance(name, str) else ""
         problems.add(("model",), f"unknown model {name!r}{hint}; known models: "
                      + ", ".join(list_models()))
         return None
@@ -223,7 +223,7 @@ def _model(data, problems) -> ModelSpec | None:
 def _check_keys(body: Mapping, allowed: tuple[str, ...], path: tuple, problems) -> None:
     for k in body:
         if k not in allowed:
-            problems.add((*path, k), f"unknown key{_did_you_mean(str(k), allowed)}; "
+            problems.add((*path, k), f"unknown key{did_you_mean(str(k), allowed)}; "
                          f"known keys: {', '.join(allowed)}")
 
 
@@ -329,7 +329,7 @@ def _axes(data, key: str, model: ModelSpec | None, problems) -> dict[str, tuple]
     for axis, values in body.items():
         if model is not None and axis not in fields:
             problems.add((key, axis), f"is not a field of {model.name} Params"
-                         f"{_did_you_mean(str(axis), fields)}; fields: {', '.join(fields)}")
+                         f"{did_you_mean(str(axis), fields)}; fields: {', '.join(fields)}")
             continue
         if not isinstance(values, (list, tuple)) or not values:
             problems.add((key, axis), f"must be a non-empty list of values, got {values!r}")

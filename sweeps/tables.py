@@ -101,10 +101,8 @@ def table_from_dir(out_dir: str | os.PathLike[str], moments: Sequence[str] | Non
 def plot_moments(out_dir: Path, df: pd.DataFrame, axes: Sequence[str],
                  moments: Sequence[str] | None = None) -> list[Path]:
     """plots/<moment>_vs_<axis>.png for each moment and numeric varying axis."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # Figure objects, not pyplot: the caller's backend (a notebook's inline one) is untouched
+    from matplotlib.figure import Figure
 
     moments = choose_moments(df, moments)
     varying = varying_axes(df, axes)
@@ -116,7 +114,8 @@ def plot_moments(out_dir: Path, df: pd.DataFrame, axes: Sequence[str],
         for held in others[1:]:
             sub = sub[sub[held] == df[held].iloc[0]]
         for m in moments:
-            fig, ax = plt.subplots(figsize=(5.0, 3.5))
+            fig = Figure(figsize=(5.0, 3.5))
+            ax = fig.subplots()
             _draw(ax, sub, x, others[0] if others else None, MOMENT_PREFIX + m)
             held_text = ", ".join(f"{h}={df[h].iloc[0]}" for h in others[1:])
             ax.set(xlabel=x, ylabel=m, title=f"{m} vs {x}" + (f" ({held_text})" if held_text
@@ -124,7 +123,6 @@ def plot_moments(out_dir: Path, df: pd.DataFrame, axes: Sequence[str],
             path = Path(out_dir) / "plots" / f"{_safe(m)}_vs_{_safe(x)}.png"
             atomic_write(path, lambda fh, f=fig: f.savefig(fh, format="png", dpi=110,
                                                            bbox_inches="tight"))
-            plt.close(fig)
             paths.append(path)
     return paths
 

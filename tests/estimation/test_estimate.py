@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
@@ -63,6 +64,15 @@ def test_exact_recovery_over_identified(tmp_path):
     assert result.objective < 1e-18
     assert result.inference.identification.weak == ()
     assert np.all(np.isnan(result.inference.se))  # no covariance given: no standard errors
+    # every evaluation is on record, in order, by phase; the last trial precedes the polish
+    ev = pd.read_csv(tmp_path / "out" / "evaluations.csv")
+    assert len(ev) == result.solves
+    assert list(dict.fromkeys(ev["phase"])) == ["trial", "polish", "estimate", "jacobian"]
+    assert (ev["phase"] == "trial").sum() == result.n_trials
+    assert (ev["status"] == "ok").all() and (ev["t_eval"] > 0).all()
+    assert (ev["received"] >= ev["sent"]).all()
+    final = ev[ev["phase"] == "estimate"].iloc[-1]
+    assert final["beta"] == pytest.approx(result.estimates["beta"], abs=0)
 
 
 def test_failed_solves_are_failed_trials_and_the_study_goes_on(tmp_path):

@@ -130,3 +130,29 @@ def test_infer_standard_errors_and_intervals():
     np.testing.assert_allclose(out.ci_high - out.ci_low, 2 * 1.959963984540054 * se, rtol=1e-10)
     unknown = infer(["a", "b"], THETA0, np.zeros(4), A, W, None, None, [1.0, 1.0])
     assert np.all(np.isnan(unknown.se))
+
+
+def test_simulation_correction_with_panels_of_another_size():
+    """Data panel of n_data observations, S = 2 simulated panels each 4 times as large:
+    the simulated average's error has covariance Omega n_data / (S n_sim), so the
+    correction is 1 + 1/8 and the spec counts S n_sim / n_data = 8 data-sized panels."""
+    import dataclasses
+
+    from hetspace.estimation import load_estimation_spec
+
+    from .conftest import REPO_ROOT
+
+    spec = load_estimation_spec(REPO_ROOT / "configs/estimation/smm_panel_huggett.yaml")
+    T, H = spec.data_shape
+    sim = dataclasses.replace(spec.simulation, n_households=4 * H, n_periods=T, n_sims=2)
+    spec = dataclasses.replace(spec, simulation=sim)
+    assert spec.data_to_simulated() == pytest.approx(0.25)
+    S_eff = spec.effective_simulations()
+    assert S_eff == pytest.approx(8.0)
+    W = np.eye(4)
+    rng = np.random.default_rng(3)
+    data_err = rng.multivariate_normal(np.zeros(4), OMEGA, size=N_DRAWS)
+    sim_err = rng.multivariate_normal(np.zeros(4), OMEGA / 4.0, size=(N_DRAWS, 2)).mean(axis=1)
+    theta = _estimates(A @ THETA0 + data_err - sim_err, W)
+    V = sandwich(A, W, OMEGA, n_sims=S_eff)
+    _assert_close_to_monte_carlo(theta, V)

@@ -49,3 +49,19 @@ def test_region_shock_from_the_held_steady_state() -> None:
         get_model("armington").Params(**{**ARMINGTON_BASELINE, "A": [1.9, 1.0, 1.0]}))
     np.testing.assert_allclose(shocked["moments"]["welfare"], direct.moments()["welfare"],
                                rtol=1e-9)
+
+
+def test_batch_gives_the_rows_of_one_call_per_point_and_survives_a_failed_point() -> None:
+    model = get_model("armington")
+    hopeless = model.Numerics(max_iter=1, tol=1e-14)
+    tasks = [_task("a", sigma=2.0), _task("b", numerics=hopeless, sigma=2.1),
+             _task("c", sigma=2.2)]
+    batched = SteadyStateActor("armington").evaluate_batch(tasks)
+    single_actor = SteadyStateActor("armington")
+    single = [single_actor.evaluate(t) for t in tasks]
+    assert [r["key"] for r in batched] == ["a", "b", "c"]
+    assert [r["status"] for r in batched] == [r["status"] for r in single] == ["ok", "failed", "ok"]
+    assert batched[1]["cold_retry"] is True and "; cold: " in batched[1]["error"]
+    assert batched[2]["warm_start"] is True  # from "a", held across the failure
+    for name, value in single[2]["moments"].items():  # solver tol 1e-11
+        np.testing.assert_allclose(batched[2]["moments"][name], value, rtol=1e-9, err_msg=name)
