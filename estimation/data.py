@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from hetspace.core.errors import InvalidConfigError
+from hetspace.core.incomplete_markets.data import write_frame
 
 from .objective import STATISTIC_COLUMNS, STATISTICS, PanelArrays
 
@@ -95,19 +95,7 @@ def write_panel(panel: PanelArrays, path: str | os.PathLike[str]) -> Path:
     fmt = path.suffix.lstrip(".")
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"{path}: the extension must be .csv or .parquet")
-    frame = panel_frame(panel)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=f".{fmt}.tmp")
-    os.close(fd)
-    try:
-        if fmt == "parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False, float_format="%.17g")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_frame(panel_frame(panel), path, fmt)
     return path
 
 

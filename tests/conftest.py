@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,3 +129,99 @@ def write_config(tmp_path: Path):
 def example_configs() -> list[Path]:
     """The shipped model configs (each must load and solve)."""
     return sorted((REPO_ROOT / "configs" / "models").glob("*.yaml"))
+
+
+# --- a real Ray head for the cluster entry-point tests -----------------------------------
+
+
+class RayHead:
+    """A head started with ``ray start --head --block`` on 127.0.0.1 (own temp dir, token
+    authentication off); ``submit`` runs sweeps/submit.py against it."""
+
+    def __init__(self) -> None:
+        import os
+        import subprocess
+        import sys
+        import tempfile
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.env = {**os.environ, "RAY_AUTH_MODE": "disabled",
+                    "RAY_ADDRESS": f"127.0.0.1:{self.port}"}
+        self.tmp = tempfile.mkdtemp(prefix="hsray", dir="/tmp")  # unix socket paths <= 107
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("ray")), "start", "--head",
+             f"--port={self.port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
+             "--include-dashboard=false", f"--temp-dir={self.tmp}", "--block"],
+            env={k: v for k, v in self.env.items() if k != "RAY_ADDRESS"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+    def submit(self, args: list[str], wait: float = 90.0):
+        """Run sweeps/submit.py with ``args``, retrying while the head is not up yet."""
+        import subprocess
+        import sys
+        import time
+
+        deadline = time.monotonic() + wait
+        while True:  # the head needs a few seconds before it accepts drivers
+            done = subprocess.run([sys.executable, str(REPO_ROOT / "sweeps" / "submit.py"),
+                                   *map(str, args)], env=self.env, capture_output=True,
+                                  text=True, timeout=300)
+            if done.returncode != 1 or "no running Ray cluster" not in done.stderr \
+                    or time.monotonic() > deadline:
+                return done
+            time.sleep(2)
+
+    def stop(self) -> None:
+        """Stop this head only (``ray stop`` would stop every Ray on the machine)."""
+        import os
+        import shutil
+        import signal
+        import subprocess
+
+        self.process.send_signal(signal.SIGTERM)  # `ray start --block` stops on SIGTERM
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # what is left of its process group
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=30)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def ray_head() -> Iterator[RayHead]:
+    """A fresh local Ray head for one test, stopped afterwards."""
+    head = RayHead()
+    try:
+        yield head
+    finally:
+        head.stop()
+
+
+@pytest.fixture
+def run_notebook(monkeypatch: pytest.MonkeyPatch):
+    """run(nb, out_dir): execute ``nb`` in a fresh kernel (it starts its own local Ray)
+    with its outputs in ``out_dir`` (HETSPACE_NOTEBOOK_OUT); returns the text its code
+    cells printed."""
+    return lambda nb, out_dir: _run_notebook(nb, out_dir, monkeypatch)
+
+
+def _run_notebook(nb, out_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    import os
+    import sys
+
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("HETSPACE_NOTEBOOK_OUT", str(out_dir))
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    client = NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(out_dir)}})
+    client.execute(env={**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:"
+                        + os.environ.get("PATH", "")})
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []))

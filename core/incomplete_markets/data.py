@@ -131,7 +131,7 @@ class SpatialData(Record):
         paths = {}
         for key, frame in tables.items():
             paths[key] = directory / f"{key}.{fmt}"
-            _write_atomic(frame, paths[key], fmt)
+            write_frame(frame, paths[key], fmt)
         return paths
 
 
@@ -207,7 +207,8 @@ def _tidy(matrix: np.ndarray, names: list[str]) -> pd.DataFrame:
                          "value": matrix.ravel()})
 
 
-def _write_atomic(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+def write_frame(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    """Write ``frame`` to ``path`` as csv (17 digits) or parquet, atomically (temp + rename)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=f".{fmt}.tmp")
     os.close(fd)
     try:

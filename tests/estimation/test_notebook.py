@@ -10,13 +10,9 @@ it lay within 0.7 of them (beta 0.98980, se 0.00031; a_low -3.557, se 0.086).
 
 from __future__ import annotations
 
-import os
-import sys
-
 import nbformat
 import numpy as np
 import pandas as pd
-from nbclient import NotebookClient
 
 from .conftest import REPO_ROOT
 
@@ -24,18 +20,11 @@ NOTEBOOK = REPO_ROOT / "notebooks" / "02_estimation.ipynb"
 TRUTH = {"beta": 0.99, "a_low": -3.5}  # the notebook's TRUTH
 
 
-def test_estimation_notebook_executes_and_recovers_the_truth(tmp_path, monkeypatch) -> None:
+def test_estimation_notebook_executes_and_recovers_the_truth(tmp_path, run_notebook) -> None:
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert 'TRUTH = {"beta": 0.99, "a_low": -3.5}' in nb.cells[1].source
-    # the kernel is a fresh process that starts its own local Ray (2 actors, 2 CPUs)
-    monkeypatch.setenv("HETSPACE_NOTEBOOK_OUT", str(tmp_path))
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    client = NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}})
-    client.execute(env={**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:"
-                        + os.environ.get("PATH", "")})
+    outputs = run_notebook(nb, tmp_path)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    outputs = "".join(o.get("text", "") for c in code for o in c.get("outputs", []))
     assert "12 trials and" in outputs
     assert "| parameter | estimate | se | ci_low | ci_high | truth | truth in 95% CI |" in outputs
     assert "J = " in outputs and "with 1 degree of freedom" in outputs

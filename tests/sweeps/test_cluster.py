@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +11,7 @@ from ray.autoscaler._private.util import prepare_config, validate_config
 
 from hetspace.sweeps import load_results
 
-from .conftest import REPO_ROOT, armington_spec, free_port
+from .conftest import REPO_ROOT, armington_spec
 
 CLUSTER_CONFIGS = [REPO_ROOT / "cluster.yaml", REPO_ROOT / "cluster-local.yaml"]
 
@@ -43,48 +36,11 @@ def test_broken_cluster_config_is_rejected() -> None:
         validate_config(prepare_config(raw))
 
 
-def test_submit_joins_a_running_head(tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    ray_tmp = tempfile.mkdtemp(prefix="hsray", dir="/tmp")  # short: unix socket paths <= 107
-    head = subprocess.Popen(
-        [str(Path(sys.executable).with_name("ray")), "start", "--head", f"--port={port}",
-         "--node-ip-address=127.0.0.1", "--num-cpus=2", "--include-dashboard=false",
-         f"--temp-dir={ray_tmp}", "--block"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        spec = tmp_path / "s.yaml"
-        spec.write_text(yaml.safe_dump(armington_spec(name="remote")), encoding="utf-8")
-        out = tmp_path / "out"
-        done = _submit(spec, out, {**env, "RAY_ADDRESS": f"127.0.0.1:{port}"})
-        assert done.returncode == 0, done.stderr
-        assert "12 points: 12 evaluated" in done.stdout
-        assert len(load_results(out)) == 12
-    finally:
-        _stop(head)  # this head only: `ray stop` would also stop every other Ray on the machine
-        shutil.rmtree(ray_tmp, ignore_errors=True)
-
-
-def _submit(spec: Path, out: Path, env: dict) -> subprocess.CompletedProcess:
-    script = REPO_ROOT / "sweeps" / "submit.py"
-    deadline = time.monotonic() + 90
-    while True:  # the head needs a few seconds before it accepts drivers
-        done = subprocess.run([sys.executable, str(script), str(spec), "--out", str(out)],
-                              env=env, capture_output=True, text=True, timeout=300)
-        if done.returncode != 1 or "no running Ray cluster" not in done.stderr \
-                or time.monotonic() > deadline:
-            return done
-        time.sleep(2)
-
-
-def _stop(head: subprocess.Popen) -> None:
-    head.send_signal(signal.SIGTERM)  # `ray start --block` stops its processes on SIGTERM
-    try:
-        head.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(head.pid, signal.SIGKILL)  # whatever is left of the group this test started
-    except ProcessLookupError:
-        pass
-    head.wait(timeout=30)
+def test_submit_joins_a_running_head(tmp_path: Path, ray_head) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(armington_spec(name="remote")), encoding="utf-8")
+    out = tmp_path / "out"
+    done = ray_head.submit([spec, "--out", out])
+    assert done.returncode == 0, done.stderr
+    assert "12 points: 12 evaluated" in done.stdout
+    assert len(load_results(out)) == 12
