@@ -132,7 +132,7 @@ class Evaluator:
             "phase": self.phase, **dict(zip(self.spec.names, map(float, x), strict=True)),
             "status": row.get("status"), "t_eval": row.get("t_eval"),
             "objective": self.spec.objective.value(row["moments"]) if ok else None,
-            "actor": actor if actor is not None else row.get("actor"), "batch": actor is None,
+            "actor": row.get("actor"), "batch": actor is None,
             "sent": sent, "started": row.get("started_unix"), "received": time.time(),
             "error": row.get("error")})
 
