@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +130,26 @@ def write_config(tmp_path: Path):
 def example_configs() -> list[Path]:
     """The shipped model configs (each must load and solve)."""
     return sorted((REPO_ROOT / "configs" / "models").glob("*.yaml"))
+
+
+# --- Ray for the sweep and estimation tests ------------------------------------------------
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # before Ray starts; subprocesses inherit it
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """One local Ray for the whole session (2 CPUs, dashboard off), shut down at the end."""
+    import ray
+
+    started = False
+    if not ray.is_initialized():
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 logging_level="WARNING")
+        started = True
+    yield
+    if started:
+        ray.shutdown()
 
 
 # --- a real Ray head for the cluster entry-point tests -----------------------------------

@@ -82,14 +82,21 @@ class Solution:
         slope = np.concatenate([slope, slope[:, :, -1:]], axis=2)
         return self.params.P[:, None, None] * slope / (1.0 + self.r)
 
-    def out_migration(self) -> np.ndarray:
-        """(J,) share of each location's households that move away within a period."""
+    def pre_migration(self) -> np.ndarray:
+        """(J, S, n_a) mass after saving (Young's lottery) and the income draw, before
+        households choose their next location."""
         J, S, n = self.dist.shape
         idx = np.empty((J, S, n), dtype=np.int64)
         wlo = np.empty((J, S, n))
         dist_kernels.lottery(self.a_next, self.a_grid, idx, wlo)
         pre = np.empty_like(self.dist)
         dist_kernels.pre_migration(self.dist, idx, wlo, self.params.Pi, pre)
+        return pre
+
+    def out_migration(self) -> np.ndarray:
+        """(J,) share of each location's households that move away within a period."""
+        J = self.dist.shape[0]
+        pre = self.pre_migration()
         stay = np.einsum("jsij->jsi", self.mig)
         leaving = np.sum(pre * (1.0 - stay), axis=(1, 2))
         return np.divide(leaving, pre.sum(axis=(1, 2)),

@@ -118,14 +118,6 @@ def migration_matrix(sol: Solution) -> np.ndarray:
     Flows are counted after saving and the income draw (the pre-migration
     mass), so rows sum to one and L' = L @ M reproduces the population.
     """
-    from . import dist_kernels
-
-    J, S, n = sol.dist.shape
-    idx = np.empty((J, S, n), dtype=np.int64)
-    wlo = np.empty((J, S, n))
-    dist_kernels.lottery(sol.a_next, sol.a_grid, idx, wlo)
-    pre = np.empty_like(sol.dist)
-    dist_kernels.pre_migration(sol.dist, idx, wlo, sol.params.Pi, pre)
-    flows = np.einsum("jsi,jsik->jk", pre, sol.mig)
+    flows = np.einsum("jsi,jsik->jk", sol.pre_migration(), sol.mig)
     mass = flows.sum(axis=1)
     return flows / np.where(mass > 0.0, mass, 1.0)[:, None]

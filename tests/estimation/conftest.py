@@ -1,7 +1,5 @@
-"""Fixtures of the estimation tests: one Ray per session (reused if already up), small specs.
+"""Fixtures of the estimation tests: small specs (Ray: ``ray_session`` in tests/conftest.py).
 
-``ray_session`` reuses a Ray instance that another conftest (e.g. the sweeps')
-already started in this process and shuts Ray down only if it started it.
 Specs use Huggett (1993) on a 120-node grid, where a warm solve takes tens of
 milliseconds.
 """
@@ -9,13 +7,7 @@ milliseconds.
 from __future__ import annotations
 
 import copy
-import os
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # before Ray starts; subprocesses inherit it
 
 HUGGETT = {  # = examples.huggett_1993(n_a=120)
     "params": {"gamma": 1.5, "beta": 0.96 ** (1.0 / 6.0), "e_grid": [1.0, 0.1],
@@ -44,18 +36,3 @@ def huggett_spec(name: str = "est", **overrides) -> dict:
     }
     spec.update(overrides)
     return spec
-
-
-@pytest.fixture(scope="session")
-def ray_session() -> Iterator[None]:
-    """A local Ray with 2 CPUs (or the one already running in this process)."""
-    import ray
-
-    started = False
-    if not ray.is_initialized():
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 logging_level="WARNING")
-        started = True
-    yield
-    if started:
-        ray.shutdown()

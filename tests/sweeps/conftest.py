@@ -1,7 +1,7 @@
-"""Fixtures of the sweep tests: one Ray instance per session, small sweep specs.
+"""Fixtures of the sweep tests: small sweep specs.
 
-Ray starts once (``num_cpus=2``, token authentication disabled, dashboard off)
-and is shut down at the end of the session; ``run_sweep`` reuses it. MLflow
+Ray starts once per session (``ray_session`` in tests/conftest.py: ``num_cpus=2``,
+token authentication disabled, dashboard off); ``run_sweep`` reuses it. MLflow
 stores live in each test's temporary output folder (the default store of a
 sweep is ``<out>/mlflow.db``). Specs use the Armington model, whose points
 solve in milliseconds, so the tests exercise the machinery, not the numerics.
@@ -9,15 +9,10 @@ solve in milliseconds, so the tests exercise the machinery, not the numerics.
 
 from __future__ import annotations
 
-import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # before Ray starts; subprocesses inherit it
 
 ARMINGTON_BASELINE = {
     "sigma": 2.0,
@@ -40,21 +35,6 @@ def armington_spec(name: str = "arm", **overrides) -> dict:
     }
     spec.update(overrides)
     return spec
-
-
-@pytest.fixture(scope="session")
-def ray_session() -> Iterator[None]:
-    """A local Ray with 2 CPUs for the whole session."""
-    import ray
-
-    started = False
-    if not ray.is_initialized():  # another package's tests may have started it already
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 logging_level="WARNING")
-        started = True
-    yield
-    if started:
-        ray.shutdown()
 
 
 def free_port() -> int:
