@@ -13,6 +13,11 @@ would: the batch only saves the per-call cost (Ray, driver bookkeeping).
 An evaluation depends only on (params, numerics, seed) (the seed is passed to
 models whose ``solve`` takes a ``seed``): the warm start changes
 how fast a solve converges, not where (to the solver's tolerance).
+
+The actor also keeps the solution before the held one. When the next point
+lies on their line (params = held + t (held - previous), 0 < |t| <= 2: the
+next point of a grid row, a central difference) and the model offers
+``extrapolate``, the warm start is the model's extrapolation along that line.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from hetspace.core.protocol import get_model
 
@@ -61,6 +68,8 @@ class SteadyStateActor:
         self.model = get_model(model)
         self.held: Any = None
         self.held_key: str | None = None
+        self.previous: Any = None  # the solution held before ``held``
+        self.extrapolated = 0  # warm starts extrapolated from (previous, held)
         self.evaluated = 0
         self._crash = (crash_after, crash_marker)
         self._sleep = float(sleep)
@@ -85,7 +94,7 @@ class SteadyStateActor:
                                "cold_retry": False, "error": None}
         sol, error = None, None
         if self.held is not None:
-            sol, error = self._solve(task, self.held)
+            sol, error = self._solve(task, self._warm_start(task))
         if sol is None:
             row["cold_retry"] = self.held is not None
             sol, cold_error = self._solve(task, None)
@@ -94,7 +103,7 @@ class SteadyStateActor:
         if sol is None:
             row.update(status=STATUS_FAILED, error=error, moments={}, n_iter=None)
         else:
-            self.held, self.held_key = sol, task.key
+            self.previous, self.held, self.held_key = self.held, sol, task.key
             row.update(status=STATUS_OK, moments=_finite_moments(sol.moments()),
                        n_iter=_total_iter(sol.n_iter))
         if self._name is None:
@@ -133,6 +142,17 @@ class SteadyStateActor:
         return {"key": self.held_key, "location": location, "size": size,
                 "moments": _finite_moments(sol.moments())}
 
+    def _warm_start(self, task: Task) -> Any:
+        """The held solution, or the model's extrapolation when the task's point lies
+        on the line through the previous and the held solutions' points."""
+        if self.previous is None or self.model.extrapolate is None:
+            return self.held
+        t = line_position(self.previous.params, self.held.params, task.params)
+        if t is None:
+            return self.held
+        self.extrapolated += 1
+        return self.model.extrapolate(self.previous, self.held, t)
+
     def _solve(self, task: Task, warm: Any) -> tuple[Any, str | None]:
         extra = {"seed": task.seed} if self._takes_seed else {}
         try:
@@ -155,6 +175,53 @@ class SteadyStateActor:
         os.close(fd)
         logger.warning("debug hook: actor exits on evaluation %d", after)
         os._exit(1)
+
+
+#: how far off the line a point may be (relative to the steps) and still be extrapolated
+#: to: grid values are often rounded, and a guess slightly off the line is still good
+LINE_TOLERANCE = 1e-2
+MAX_EXTRAPOLATION = 2.0
+
+
+def line_position(a: Any, b: Any, c: Any) -> float | None:
+    """t with params c = b + t (b - a), or None when c is not on that line.
+
+    Params are compared field by field: numbers and numeric arrays form the
+    vectors; every other field (closure names, flags) must be equal. t must
+    satisfy 0 < |t| <= MAX_EXTRAPOLATION (further out the guess is worse than b).
+    """
+    if type(a) is not type(b) or type(b) is not type(c) or not dataclasses.is_dataclass(a):
+        return None
+    xs: list[list[np.ndarray]] = [[], [], []]
+    for f in dataclasses.fields(a):
+        values = [getattr(p, f.name) for p in (a, b, c)]
+        arrays = [np.asarray(v) for v in values]
+        if all(x.dtype.kind in "fiu" for x in arrays) and not isinstance(values[0], bool):
+            if len({x.shape for x in arrays}) > 1:
+                return None
+            for store, x in zip(xs, arrays, strict=True):
+                store.append(x.astype(float).ravel())
+        elif not all(_same(values[0], v) for v in values[1:]):
+            return None
+    if not xs[0]:
+        return None
+    pa, pb, pc = (np.concatenate(x) for x in xs)
+    d0, d1 = pb - pa, pc - pb
+    norm0 = float(d0 @ d0)
+    if not norm0 > 0.0 or not np.all(np.isfinite(d1)):
+        return None
+    t = float(d1 @ d0) / norm0
+    off = float(np.linalg.norm(d1 - t * d0))
+    if off > LINE_TOLERANCE * (np.linalg.norm(d1) + np.sqrt(norm0)):
+        return None
+    return t if 0.0 < abs(t) <= MAX_EXTRAPOLATION else None
+
+
+def _same(x: Any, y: Any) -> bool:
+    try:
+        return bool(np.array_equal(x, y)) if isinstance(x, np.ndarray) else bool(x == y)
+    except (TypeError, ValueError):
+        return False
 
 
 def set_numba_threads(num_cpus: int) -> int:

@@ -8,7 +8,8 @@ result store is content addressed: the same economy is never solved twice.
 Chains order the points so that each solve starts from a nearby steady state:
 a greedy nearest-neighbour tour in normalised parameter space (each axis
 scaled to [0, 1]; a shock of size s at location l adds s / max|s| on
-dimension l), cut into contiguous pieces, one per actor.
+dimension l) that walks grid rows back and forth, cut into contiguous pieces,
+one per actor.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from hetspace.core.protocol import ModelSpec
 #: Above this many points the chain order is the spec's own (grid) order, not a tour.
 MAX_TOUR_POINTS = 5000
 MAX_PROBLEMS = 20
+#: distances (squared) and directions equal up to this count as equal in the tour
+TIE = 1e-3
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -116,15 +119,38 @@ def order_chains(points: Sequence[Point], n_chains: int) -> list[list[Point]]:
 
 
 def _tour(points: Sequence[Point]) -> list[Point]:
+    """Greedy nearest-neighbour tour; ties go to the step along the latest run.
+
+    A run is two equal steps in a row. Among the free points at the smallest
+    distance (up to rounding), the tour takes the step most parallel to the
+    latest run's direction, then the most forward one: on an evenly spaced grid
+    that walks rows back and forth (a snake), so most points lie on the line
+    through the two before them, which lets actors extrapolate their warm start
+    (``SteadyStateActor``); plain index order would zigzag across rows.
+    """
     x = np.array([p.coords for p in points], dtype=float).reshape(len(points), -1)
     free = np.ones(len(points), dtype=bool)
     current = int(np.lexsort(x.T[::-1])[0]) if x.shape[1] else 0
     order = [current]
     free[current] = False
+    last = run = None  # unit directions of the latest step and the latest run
     for _ in range(len(points) - 1):
         d = np.sum((x - x[current]) ** 2, axis=1)
         d[~free] = np.inf
-        current = int(np.argmin(d))
+        ties = np.flatnonzero(d <= d.min() * (1.0 + TIE))
+        nxt = int(ties[0])
+        if len(ties) > 1 and last is not None and d.min() > 0.0:
+            steps = (x[ties] - x[current]) / np.sqrt(d[ties])[:, None]
+            along = run if run is not None else last
+            nxt = int(ties[np.lexsort((-(steps @ last), -np.abs(steps @ along)))[0]])
+        step = x[nxt] - x[current]
+        length = float(np.linalg.norm(step))
+        if length > 0.0:
+            unit_step = step / length
+            if last is not None and np.allclose(unit_step, last, atol=TIE):
+                run = unit_step
+            last = unit_step
+        current = nxt
         order.append(current)
         free[current] = False
     return [points[i] for i in order]

@@ -12,7 +12,7 @@ from .params import Numerics, Params
 from .result import Solution
 from .shocks import RegionShock, region_shock, shocked_params
 from .simulate import Panel, simulate_panel
-from .solve import solve
+from .solve import extrapolate, solve
 
 MODEL = ModelSpec(
     name="incomplete_markets",
@@ -26,6 +26,7 @@ MODEL = ModelSpec(
     solve=solve,
     source="Donald, Fukui and Miyauchi, appendix B.2.1; Huggett (1993); Aiyagari (1994)",
     region_shock=shocked_params,
+    extrapolate=extrapolate,
 )
 
 __all__ = ["MODEL", "Numerics", "Panel", "Params", "RegionShock", "Solution", "SpatialData",

@@ -31,7 +31,11 @@ class Solution:
     0 for bonds, K for capital, nan in partial equilibrium), policy_change,
     value_change, distribution_l1. market_slope: d(market_clearing)/dr near the
     solution from the interest-rate search (nan in partial equilibrium); warm
-    starts use it for a Newton first step.
+    starts use it for a Newton first step. policy_slope: (dc/dr, dv/dr), the
+    change of consumption and values with r at these parameters, a difference
+    quotient from the interest-rate search (None when it had no pair of
+    accurate solves far enough apart); a warm start uses it to move its
+    policies to the first new r it tries.
     """
 
     params: Params
@@ -56,6 +60,8 @@ class Solution:
     # the sparse LU of the distribution solve, which a warm start reuses (household.py);
     # not compared, not shown, dropped by pickling (SuperLU objects do not pickle)
     lu_factor: object = field(default=None, repr=False, compare=False)
+    policy_slope: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False,
+                                                              compare=False)
 
     def __getstate__(self):
         return {f.name: getattr(self, f.name) for f in fields(self)} | {

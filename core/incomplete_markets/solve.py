@@ -50,12 +50,16 @@ def solve(params: Params, numerics: Numerics | None = None,
     if params.closure == "partial":
         state = solve_at_prices(params, numerics, params.r, 1.0, guess)
         return _solution(params, numerics, state, n_iter=1)
-    excess = _Excess(params, numerics, guess)
+    excess = _Excess(params, numerics, guess,
+                     None if warm_start is None else warm_start.policy_slope)
     slope = None if warm_start is None else warm_start.market_slope
     r_star = _find_rate(excess, params, numerics, guess, slope)
     state = excess.exact_state_at(r_star)
     logger.debug("r=%.12g after %d household solves", r_star, excess.calls)
-    return _solution(params, numerics, state, n_iter=excess.calls, slope=excess.slope)
+    if not np.isfinite(excess.slope) and slope is not None:
+        excess.slope = slope  # no two points 1e-8 apart: the warm start's slope stays local
+    return _solution(params, numerics, state, n_iter=excess.calls, slope=excess.slope,
+                     policy_slope=excess.policy_slope)
 
 
 class _Excess:
@@ -71,13 +75,25 @@ class _Excess:
     (about 4 tol max(P wage) / (1 - beta omega), see ``tighten``) by 1e-3 of the
     smallest excess seen, far below the excess at the next point unless the
     search gains a factor 1000 in one step (by then the tolerance is at its floor).
+
+    ``policy_slope`` is (dc/dr, dv/dr): the difference quotient of the pair of
+    solves at most SLOPE_STEP apart with the smallest max(tolerance) / |r1 - r0|
+    (kept if below SLOPE_QUALITY), else the warm start's. (Wider pairs err by the
+    policies' curvature: the ~1e-2 steps of a cold bracket search gave errors of
+    half the slope at high assets in a test economy, against 0.4% now.) A solve with only one state nearby
+    (a warm start's second, after its Newton step of ~1e-3) starts from that
+    state moved along it: in a chain of Huggett (1993) economies (n_a = 150) that
+    solve took 103 EGM steps on average from the unmoved state, 78 from the moved one.
     """
 
     LOOSE_FACTOR = 2.5e-4
+    SLOPE_QUALITY = 1e-2
+    SLOPE_STEP = 1e-3
 
     _KEEP = 4
 
-    def __init__(self, params: Params, numerics: Numerics, guess: HouseholdState | None):
+    def __init__(self, params: Params, numerics: Numerics, guess: HouseholdState | None,
+                 policy_slope: tuple[np.ndarray, np.ndarray] | None = None):
         self.params = params
         self.numerics = numerics
         self.guess = guess
@@ -87,6 +103,8 @@ class _Excess:
         self.slope = float("nan")
         self._last: tuple[float, float] | None = None
         self._tol: dict[float, float] = {}
+        self.policy_slope = policy_slope
+        self._slope_quality = self.SLOPE_QUALITY
 
     def __call__(self, r: float) -> float:
         r = float(r)
@@ -101,6 +119,7 @@ class _Excess:
         self.calls += 1
         num = self._inexact()
         state = solve_at_prices(self.params, num, r, firm_wage(self.params, r), self._guess(r))
+        self._keep_policy_slope(r, state, num.tol_policy)
         self._tol[r] = num.tol_policy
         f = excess_supply(self.params, state)
         if self._last is not None and abs(r - self._last[0]) > 1e-8:
@@ -138,7 +157,8 @@ class _Excess:
         if tol <= max(num.tol_policy, num.tol_value):
             return num
         tol = min(tol, 1e-6)
-        return num.with_(tol_policy=max(tol, num.tol_policy), tol_value=max(tol, num.tol_value))
+        return num.with_trusted(tol_policy=max(tol, num.tol_policy),
+                                tol_value=max(tol, num.tol_value))
 
     def tighten(self) -> None:
         """Household tolerances for the bracket refinement, so that r means tol_r.
@@ -159,21 +179,45 @@ class _Excess:
         tol = (1.0 - p.beta * p.omega) * self.slope * num.tol_r / (4.0 * scale)
         tol = max(tol, 1e-13)
         if tol < max(num.tol_policy, num.tol_value):
-            self.numerics = num.with_(tol_policy=min(num.tol_policy, tol),
-                                      tol_value=min(num.tol_value, tol))
+            self.numerics = num.with_trusted(tol_policy=min(num.tol_policy, tol),
+                                             tol_value=min(num.tol_value, tol))
 
     def _guess(self, r: float) -> HouseholdState | None:
         """The nearest solved state, with c and v extrapolated linearly in r from the
         two nearest when that keeps consumption positive and increasing in assets."""
         near = sorted(self.states.values(), key=lambda st: abs(st.r - r))
         if len(near) < 2:
-            return near[0] if near else self.guess
+            return self._along_slope(near[0] if near else self.guess, r)
         s0, s1 = near[0], near[1]
         t = (r - s0.r) / (s0.r - s1.r)
         c = s0.c + t * (s0.c - s1.c)
         if not (np.all(c > 0.0) and np.all(np.diff(c, axis=2) > 0.0)):
             return s0
         return dataclasses.replace(s0, c=c, v=s0.v + t * (s0.v - s1.v))
+
+    def _along_slope(self, state: HouseholdState | None, r: float) -> HouseholdState | None:
+        """``state`` with c and v moved to r along ``policy_slope`` when that keeps
+        consumption positive and increasing in assets."""
+        if state is None or self.policy_slope is None or r == state.r:
+            return state
+        dc, dv = self.policy_slope
+        if dc.shape != state.c.shape:
+            return state
+        c = state.c + (r - state.r) * dc
+        if not (np.all(c > 0.0) and np.all(np.diff(c, axis=2) > 0.0)):
+            return state
+        return dataclasses.replace(state, c=c, v=state.v + (r - state.r) * dv)
+
+    def _keep_policy_slope(self, r: float, state: HouseholdState, tol: float) -> None:
+        """Replace ``policy_slope`` by the quotient of ``state`` and a kept state when that
+        pair's max(tolerance) / |r1 - r0| is the smallest seen (see the class docstring)."""
+        for r0, s0 in self.states.items():
+            if not 0.0 < abs(r - r0) <= self.SLOPE_STEP:
+                continue
+            quality = max(tol, self._tol[r0]) / abs(r - r0)
+            if quality < self._slope_quality:
+                self._slope_quality = quality
+                self.policy_slope = ((state.c - s0.c) / (r - r0), (state.v - s0.v) / (r - r0))
 
 
 def excess_supply(params: Params, state: HouseholdState) -> float:
@@ -314,7 +358,8 @@ def _refine(excess: _Excess, a: float, b: float, numerics: Numerics) -> tuple[fl
 
 
 def _solution(params: Params, numerics: Numerics, state: HouseholdState,
-              n_iter: int, slope: float = float("nan")) -> Solution:
+              n_iter: int, slope: float = float("nan"),
+              policy_slope: tuple[np.ndarray, np.ndarray] | None = None) -> Solution:
     err = np.empty_like(state.c)
     kernels.euler_errors(state.c, state.ap, state.v, state.a_grid, params.P, params.Pi,
                          np.log(params.chi), params.theta, 1.0 + state.r,
@@ -331,7 +376,41 @@ def _solution(params: Params, numerics: Numerics, state: HouseholdState,
         euler_error=readonly(err), population=readonly(state.dist.sum(axis=(1, 2))),
         capital=float(capital), labor=labor, converged=True, n_iter=int(n_iter),
         n_iter_household=state.n_iter, residuals=MappingProxyType(residuals),
-        market_slope=float(slope), lu_factor=state.factor)
+        market_slope=float(slope), lu_factor=state.factor, policy_slope=policy_slope)
+
+
+def extrapolate(previous: Solution, last: Solution, t: float) -> Solution:
+    """A warm start at params(last) + t (params(last) - params(previous)).
+
+    r, consumption, values and (with several locations) populations and wages
+    are extrapolated linearly; consumption (with its values) only if it stays
+    positive and increasing in assets, populations and wages only if positive.
+    The rest (distribution and its LU, slopes) is ``last``'s. In a sweep of
+    Huggett (1993) over an 8 x 8 grid (gamma x a_low, n_a = 150) walked in rows,
+    48 of 63 warm starts were extrapolated; the error of the first r tried fell
+    from ~1e-3 to ~1e-4 and the chain's solve time by 13% (0.67 to 0.58 s).
+    ``last`` when the shapes, closures or numerics differ.
+    """
+    if (previous.c.shape != last.c.shape or previous.numerics != last.numerics
+            or previous.params.closure != last.params.closure or not np.isfinite(t)):
+        return last
+    def line(a, b):
+        return b + t * (b - a)
+
+    c = line(previous.c, last.c)
+    changes: dict = {"r": float(line(previous.r, last.r))}
+    if np.all(c > 0.0) and np.all(np.diff(c, axis=2) > 0.0):
+        changes.update(c=readonly(c), v=readonly(line(previous.v, last.v)))
+    population = line(previous.population, last.population)
+    if last.population.size > 1 and np.all(population > 0.0):
+        changes["population"] = readonly(population)
+    w = line(previous.params.w, last.params.w)
+    if last.params.w.size > 1 and np.all(w > 0.0):
+        try:
+            changes["params"] = last.params.with_(w=w)
+        except InvalidParamsError:
+            pass
+    return dataclasses.replace(last, **changes)
 
 
 def _state_from(sol: Solution) -> HouseholdState:

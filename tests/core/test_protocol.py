@@ -72,3 +72,16 @@ def test_convergence_error_message_carries_diagnostics():
     err = SolverConvergenceError("market did not clear", residuals={"gap": 1.5e-3}, n_iter=7)
     assert "gap=0.0015" in str(err) and "after 7 iterations" in str(err)
     assert err.residuals == {"gap": 1.5e-3} and err.n_iter == 7
+
+
+def test_with_trusted_changes_fields_like_with_but_skips_validation():
+    from hetspace.core.incomplete_markets import Numerics
+
+    base = Numerics(n_a=50)
+    trusted = base.with_trusted(tol_policy=1e-8, tol_value=1e-9)
+    assert trusted == base.with_(tol_policy=1e-8, tol_value=1e-9)
+    assert (trusted.tol_policy, trusted.tol_value, trusted.n_a) == (1e-8, 1e-9, 50)
+    assert base.tol_policy == Numerics().tol_policy  # the original is unchanged
+    assert base.with_trusted(n_a=3).n_a == 3  # no validation: for solver-internal copies
+    with pytest.raises(TypeError, match="not_a_field"):
+        base.with_trusted(not_a_field=1)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from hetspace.core import get_model
+from hetspace.core.incomplete_markets.examples import huggett_1993
 from hetspace.sweeps import SteadyStateActor, Task
+from hetspace.sweeps.actors import line_position
 
 from .conftest import ARMINGTON_BASELINE
 
@@ -65,3 +68,37 @@ def test_batch_gives_the_rows_of_one_call_per_point_and_survives_a_failed_point(
     assert batched[2]["warm_start"] is True  # from "a", held across the failure
     for name, value in single[2]["moments"].items():  # solver tol 1e-11
         np.testing.assert_allclose(batched[2]["moments"][name], value, rtol=1e-9, err_msg=name)
+
+
+def test_line_position_of_params() -> None:
+    model = get_model("armington")
+    a, b = model.Params(**ARMINGTON_BASELINE), model.Params(**{**ARMINGTON_BASELINE,
+                                                              "sigma": 2.5, "kappa": 1.5})
+    ahead = model.Params(**{**ARMINGTON_BASELINE, "sigma": 3.5, "kappa": 2.5})  # b + 2 (b - a)
+    back = model.Params(**{**ARMINGTON_BASELINE, "sigma": 2.25, "kappa": 1.25})  # midway
+    off = model.Params(**{**ARMINGTON_BASELINE, "sigma": 3.0, "kappa": 1.5})
+    far = model.Params(**{**ARMINGTON_BASELINE, "sigma": 4.0, "kappa": 3.0})  # t = 3
+    assert line_position(a, b, ahead) == pytest.approx(2.0, rel=1e-12)
+    assert line_position(a, b, back) == pytest.approx(-0.5, rel=1e-12)
+    assert line_position(a, b, off) is None
+    assert line_position(a, b, far) is None  # beyond MAX_EXTRAPOLATION
+    assert line_position(a, a, b) is None  # no line through one point
+    shocked = model.Params(**{**ARMINGTON_BASELINE, "sigma": 3.0, "kappa": 2.0,
+                              "A": [2.0, 1.0, 1.5]})
+    assert line_position(a, b, shocked) is None  # another field moved too
+
+
+def test_actor_extrapolates_along_a_row_and_matches_a_cold_solve() -> None:
+    # three Huggett (1993) economies on a line in (gamma, a_low); the third is solved
+    # from the extrapolation of the first two, and must land where a cold solve does
+    # (to the r search's bracket, tol_r = 1e-11)
+    tasks = []
+    for i, (gamma, limit) in enumerate([(1.5, -2.0), (1.6, -2.1), (1.7, -2.2)]):
+        params, numerics = huggett_1993(gamma, limit, n_a=60)
+        tasks.append(Task(f"h{i}", params, numerics, 0))
+    actor, cold = SteadyStateActor("incomplete_markets"), SteadyStateActor("incomplete_markets")
+    rows = [actor.evaluate(t) for t in tasks]
+    assert actor.extrapolated == 1 and all(r["status"] == "ok" for r in rows)
+    reference = cold.evaluate(tasks[2])
+    assert abs(rows[2]["moments"]["r"] - reference["moments"]["r"]) <= 2 * numerics.tol_r
+    np.testing.assert_allclose(actor.held.c, cold.held.c, atol=1e-8)

@@ -13,6 +13,7 @@ import pytest
 from hetspace.core import InvalidConfigError, get_model, register_model
 from hetspace.core.protocol import REGISTRY
 from hetspace.sweeps import SweepSpec, load_sweep_spec, order_chains
+from hetspace.sweeps.actors import line_position
 from hetspace.sweeps.points import point_key
 
 from .conftest import ARMINGTON_BASELINE, REPO_ROOT, armington_spec
@@ -166,3 +167,20 @@ def test_chains_cover_every_point_once_and_walk_to_neighbours() -> None:
         steps = [math.dist(a.coords, b.coords) for a, b in itertools.pairwise(chain)]
         # a 6 x 5 grid scaled to the unit square: neighbours are at most ~1/4 apart
         assert np.median(steps) <= 0.34
+
+
+def test_chain_walks_an_evenly_spaced_grid_in_rows_back_and_forth() -> None:
+    # an 8 x 8 grid of rounded values (spacings equal to 1e-4): a snake walks the rows
+    # back and forth, so 8 x 6 points lie on the line through the two before them
+    # (what actors extrapolate along); the nearest-neighbour tour with index-order
+    # ties zigzagged across pairs of rows (19 such points)
+    grid = {"sigma": [float(v) for v in np.round(np.linspace(1.5, 2.5, 8), 4)],
+            "kappa": [float(v) for v in np.round(np.linspace(0.5, 2.0, 8), 4)]}
+    spec = SweepSpec.from_dict(armington_spec(grid=grid))
+    (chain,) = order_chains(spec.points, 1)
+    assert sorted(p.index for p in chain) == list(range(64))
+    steps = [np.subtract(b.coords, a.coords) for a, b in itertools.pairwise(chain)]
+    assert all(np.count_nonzero(np.abs(s) > 1e-12) == 1 for s in steps)  # grid neighbours
+    on_line = sum(line_position(a.params, b.params, c.params) == pytest.approx(1.0, rel=1e-3)
+                  for a, b, c in zip(chain, chain[1:], chain[2:], strict=False))
+    assert on_line == 8 * 6

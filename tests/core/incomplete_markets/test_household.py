@@ -6,8 +6,14 @@ Small problems (three locations, two income states, 80 asset points).
 import numpy as np
 from scipy.special import logsumexp
 
-from hetspace.core.incomplete_markets import Numerics, Params, kernels, solve
-from hetspace.core.incomplete_markets.household import solve_at_prices, stationary_distribution
+from hetspace.core.incomplete_markets import Numerics, Params, dist_kernels, kernels, solve
+from hetspace.core.incomplete_markets.household import (
+    _Forward,
+    _transition_matrix,
+    solve_at_prices,
+    stationary_distribution,
+)
+from hetspace.core.incomplete_markets.solve import extrapolate
 
 CHI = np.array([[1.0, 0.2, 0.1], [0.3, 1.0, 0.2], [0.1, 0.4, 1.0]])
 
@@ -81,3 +87,43 @@ def test_bond_rate_warm_and_cold_agree_to_tol_r():
     cold = solve(new, numerics)
     warm = solve(new, numerics, warm_start=base)
     assert abs(warm.r - cold.r) <= 2 * numerics.tol_r
+
+
+def test_forward_operator_applies_the_transition_matrix():
+    # the distribution's refinement applies T by the kernels instead of assembling it
+    params, numerics = _three()
+    st = solve_at_prices(params, numerics, 0.03, 1.0)
+    J, S, n = st.ap.shape
+    idx, wlo = np.empty((J, S, n), dtype=np.int64), np.empty((J, S, n))
+    dist_kernels.lottery(st.ap, st.a_grid, idx, wlo)
+    T, _, _ = _transition_matrix(idx, wlo, params.Pi, st.mu)
+    d = np.random.default_rng(1).uniform(-1.0, 1.0, J * S * n)
+    np.testing.assert_allclose(_Forward(idx, wlo, params.Pi, st.mu)(d), T @ d, atol=1e-14)
+
+
+def test_policy_slope_is_the_change_of_policies_with_r():
+    # reference: central differences of household solves at r* +- 1e-4 (tolerance 1e-12)
+    params, numerics = _three(closure="bond", r=None)
+    sol = solve(params, numerics)
+    dc, dv = sol.policy_slope
+    tight = numerics.with_(tol_policy=1e-12, tol_value=1e-12)
+    h = 1e-4
+    up, down = (solve_at_prices(params.with_(r=sol.r + s), tight, sol.r + s, 1.0)
+                for s in (h, -h))
+    ref_c, ref_v = (up.c - down.c) / (2 * h), (up.v - down.v) / (2 * h)
+    # a difference quotient over search points ~1e-3 apart, solved to ~1e-6
+    assert np.max(np.abs(dc - ref_c)) <= 0.02 * np.max(np.abs(ref_c))
+    assert np.max(np.abs(dv - ref_v)) <= 0.02 * np.max(np.abs(ref_v))
+
+
+def test_extrapolated_warm_start_predicts_r_to_second_order():
+    params, numerics = _three(closure="bond", r=None)
+    sols = [solve(params.with_(gamma=g), numerics) for g in (2.0, 2.1, 2.2)]
+    guess = extrapolate(sols[0], sols[1], 1.0)
+    # linear extrapolation errs by O(h^2), keeping the last r by O(h)
+    assert abs(guess.r - sols[2].r) <= 0.1 * abs(sols[1].r - sols[2].r)
+    assert np.max(np.abs(guess.c - sols[2].c)) <= 0.1 * np.max(np.abs(sols[1].c - sols[2].c))
+    warm = solve(params.with_(gamma=2.2), numerics, warm_start=guess)
+    assert abs(warm.r - sols[2].r) <= 2 * numerics.tol_r
+    other = solve(params.with_(gamma=2.1), numerics.with_(n_a=81))
+    assert extrapolate(sols[0], other, 1.0) is other  # another grid: nothing to extrapolate
