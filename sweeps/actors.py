@@ -177,8 +177,8 @@ class SteadyStateActor:
         os._exit(1)
 
 
-#: how far off the line a point may be (relative to the steps) and still be extrapolated
-#: to: grid values are often rounded, and a guess slightly off the line is still good
+#: how far off the line a point may be (relative to its step from the held point) and
+#: still be extrapolated to: grid values are often rounded, and such a guess is still good
 LINE_TOLERANCE = 1e-2
 MAX_EXTRAPOLATION = 2.0
 
@@ -211,9 +211,8 @@ def line_position(a: Any, b: Any, c: Any) -> float | None:
     if not norm0 > 0.0 or not np.all(np.isfinite(d1)):
         return None
     t = float(d1 @ d0) / norm0
-    off = float(np.linalg.norm(d1 - t * d0))
-    if off > LINE_TOLERANCE * (np.linalg.norm(d1) + np.sqrt(norm0)):
-        return None
+    if float(np.linalg.norm(d1 - t * d0)) > LINE_TOLERANCE * float(np.linalg.norm(d1)):
+        return None  # (relative to the new step: a tiny step across the line is off it)
     return t if 0.0 < abs(t) <= MAX_EXTRAPOLATION else None
 
 

@@ -50,14 +50,12 @@ def solve(params: Params, numerics: Numerics | None = None,
     if params.closure == "partial":
         state = solve_at_prices(params, numerics, params.r, 1.0, guess)
         return _solution(params, numerics, state, n_iter=1)
-    excess = _Excess(params, numerics, guess,
-                     None if warm_start is None else warm_start.policy_slope)
     slope = None if warm_start is None else warm_start.market_slope
+    excess = _Excess(params, numerics, guess,
+                     None if warm_start is None else warm_start.policy_slope, slope)
     r_star = _find_rate(excess, params, numerics, guess, slope)
     state = excess.exact_state_at(r_star)
     logger.debug("r=%.12g after %d household solves", r_star, excess.calls)
-    if not np.isfinite(excess.slope) and slope is not None:
-        excess.slope = slope  # no two points 1e-8 apart: the warm start's slope stays local
     return _solution(params, numerics, state, n_iter=excess.calls, slope=excess.slope,
                      policy_slope=excess.policy_slope)
 
@@ -67,23 +65,27 @@ class _Excess:
 
     Each household solve starts from the stored state with the nearest r, so
     the search's last, closely spaced evaluations take a few EGM steps each.
-    ``slope`` is the latest difference quotient over points at least 1e-8 apart.
+    ``slope`` is the latest difference quotient over points at least 1e-8 apart,
+    until there is one the warm start's (so that ``tighten`` knows it when a warm
+    start is within 1e-8 of the root).
 
     Solves are inexact far from the root: the policy/value tolerance is
     LOOSE_FACTOR (1 - beta omega) min|excess seen| / max(P wage), clipped to
     [numerics' tolerances, 1e-6], which bounds the solver error of the excess
     (about 4 tol max(P wage) / (1 - beta omega), see ``tighten``) by 1e-3 of the
     smallest excess seen, far below the excess at the next point unless the
-    search gains a factor 1000 in one step (by then the tolerance is at its floor).
+    search gains a factor 1000 in one step; a solve whose |excess| is within its own
+    error bound is solved again more tightly (``_sign_check``).
 
     ``policy_slope`` is (dc/dr, dv/dr): the difference quotient of the pair of
     solves at most SLOPE_STEP apart with the smallest max(tolerance) / |r1 - r0|
     (kept if below SLOPE_QUALITY), else the warm start's. (Wider pairs err by the
     policies' curvature: the ~1e-2 steps of a cold bracket search gave errors of
-    half the slope at high assets in a test economy, against 0.4% now.) A solve with only one state nearby
-    (a warm start's second, after its Newton step of ~1e-3) starts from that
-    state moved along it: in a chain of Huggett (1993) economies (n_a = 150) that
-    solve took 103 EGM steps on average from the unmoved state, 78 from the moved one.
+    half the slope at high assets in a test economy, against 0.4% now.) A solve
+    with only one state nearby (a warm start's second, after its Newton step of
+    ~1e-3) starts from that state moved along it: in a chain of Huggett (1993)
+    economies (n_a = 150) that solve took 103 EGM steps on average from the
+    unmoved state, 78 from the moved one.
     """
 
     LOOSE_FACTOR = 2.5e-4
@@ -93,14 +95,15 @@ class _Excess:
     _KEEP = 4
 
     def __init__(self, params: Params, numerics: Numerics, guess: HouseholdState | None,
-                 policy_slope: tuple[np.ndarray, np.ndarray] | None = None):
+                 policy_slope: tuple[np.ndarray, np.ndarray] | None = None,
+                 slope: float | None = None):
         self.params = params
         self.numerics = numerics
         self.guess = guess
         self.states: dict[float, HouseholdState] = {}
         self.values: dict[float, float] = {}
         self.calls = 0
-        self.slope = float("nan")
+        self.slope = float("nan") if slope is None else float(slope)
         self._last: tuple[float, float] | None = None
         self._tol: dict[float, float] = {}
         self.policy_slope = policy_slope
@@ -116,22 +119,48 @@ class _Excess:
         r = float(r)
         if r in self.states:
             return self.states[r]
-        self.calls += 1
-        num = self._inexact()
-        state = solve_at_prices(self.params, num, r, firm_wage(self.params, r), self._guess(r))
-        self._keep_policy_slope(r, state, num.tol_policy)
-        self._tol[r] = num.tol_policy
-        f = excess_supply(self.params, state)
+        state, f, tol = self._solve_until_signed(r, self._inexact(), self._guess(r))
+        self._keep_policy_slope(r, state, tol)
         if self._last is not None and abs(r - self._last[0]) > 1e-8:
             self.slope = (f - self._last[1]) / (r - self._last[0])
         self._last = (r, f)
+        self._store(r, state, f, tol)
+        return state
+
+    def confirm(self, r: float) -> float:
+        """The excess at an evaluated r, solved again if its sign is not known at the
+        current (possibly tightened) tolerances; returns the (new) value."""
+        r = float(r)
+        tol = self._tol[r]
+        if self._sign_check(self._at_tolerance(tol), self.values[r], r) is not None:
+            guess = self.states.get(r) or self._guess(r)
+            state, f, tol = self._solve_until_signed(r, self._at_tolerance(tol), guess,
+                                                     known=self.values[r])
+            self._store(r, state, f, tol)
+        return self.values[r]
+
+    def _solve_until_signed(self, r: float, num: Numerics, guess: HouseholdState | None,
+                            known: float | None = None) -> tuple[HouseholdState, float, float]:
+        """Household solves at r from ``num``, tightened until the sign of the excess is
+        known (``_sign_check``); ``known``: an excess already found at ``num``."""
+        state, f = None, known
+        while True:
+            if f is None:
+                self.calls += 1
+                state = solve_at_prices(self.params, num, r, firm_wage(self.params, r), guess)
+                f = excess_supply(self.params, state)
+            tighter = self._sign_check(num, f, r)
+            if tighter is None and state is not None:
+                return state, f, num.tol_policy
+            num, guess, f = (tighter or num), (state or guess), None
+
+    def _store(self, r: float, state: HouseholdState, f: float, tol: float) -> None:
+        self._tol[r] = tol
         self.values[r] = f
         self.states[r] = state
         while len(self.states) > self._KEEP:
             far = max(self.states, key=lambda x: abs(x - r))
             del self.states[far]
-        return state
-
 
     def exact_state_at(self, r: float) -> HouseholdState:
         """The state at r solved to the (tightened) numerics' tolerances."""
@@ -147,18 +176,46 @@ class _Excess:
         return self.states[r]
 
     def _inexact(self) -> Numerics:
-        num, p = self.numerics, self.params
         if not self.values:
-            tol = 1e-6
-        else:
-            scale = float(np.max(p.P)) * max(1.0, firm_wage(p, self._last[0]))
-            smallest = min(abs(f) for f in self.values.values())
-            tol = self.LOOSE_FACTOR * (1.0 - p.beta * p.omega) * smallest / scale
+            return self._at_tolerance(1e-6)
+        smallest = min(abs(f) for f in self.values.values())
+        return self._at_tolerance(self._tolerance_for(smallest, self._last[0]))
+
+    def _scale(self, r: float) -> float:
+        return float(np.max(self.params.P)) * max(1.0, firm_wage(self.params, r))
+
+    def _tolerance_for(self, excess: float, r: float) -> float:
+        """The tolerance whose solver error of the excess is 1e-3 |excess|."""
+        p = self.params
+        return self.LOOSE_FACTOR * (1.0 - p.beta * p.omega) * excess / self._scale(r)
+
+    def _at_tolerance(self, tol: float) -> Numerics:
+        """The numerics with tol_policy and tol_value at tol, clipped to [numerics', 1e-6]."""
+        num = self.numerics
         if tol <= max(num.tol_policy, num.tol_value):
             return num
         tol = min(tol, 1e-6)
         return num.with_trusted(tol_policy=max(tol, num.tol_policy),
                                 tol_value=max(tol, num.tol_value))
+
+    def _sign_check(self, num: Numerics, f: float, r: float) -> Numerics | None:
+        """Tighter numerics when |f| is within the solver error of an inexact solve, else None.
+
+        The error of the excess at tolerance tol is about 4 tol max(P wage) / (1 - beta
+        omega) (``tighten``); below it even the sign of f is unknown, and a bracket
+        built on a wrong sign converges to its wrong end. (A warm start 2e-5 away in
+        gamma stopped after one EGM step at tol 1e-6 with f = -3e-6 where f was
+        +1.5e-5, and r ended 2.4e-7 from the root.) The state is then solved again at
+        the tolerance that puts the error at 1e-3 |f|, at least ten times tighter,
+        until the sign is known or the tolerance is the numerics' own.
+        """
+        p = self.params
+        tol = max(num.tol_policy, num.tol_value)
+        if tol <= max(self.numerics.tol_policy, self.numerics.tol_value):
+            return None
+        if abs(f) > 4.0 * tol * self._scale(r) / (1.0 - p.beta * p.omega):
+            return None
+        return self._at_tolerance(min(0.1 * tol, self._tolerance_for(abs(f), r)))
 
     def tighten(self) -> None:
         """Household tolerances for the bracket refinement, so that r means tol_r.
@@ -175,8 +232,7 @@ class _Excess:
         p, num = self.params, self.numerics
         if not (np.isfinite(self.slope) and self.slope > 0.0):
             return
-        scale = float(np.max(p.P)) * max(1.0, firm_wage(p, self._last[0]))
-        tol = (1.0 - p.beta * p.omega) * self.slope * num.tol_r / (4.0 * scale)
+        tol = (1.0 - p.beta * p.omega) * self.slope * num.tol_r / (4.0 * self._scale(self._last[0]))
         tol = max(tol, 1e-13)
         if tol < max(num.tol_policy, num.tol_value):
             self.numerics = num.with_trusted(tol_policy=min(num.tol_policy, tol),
@@ -283,8 +339,22 @@ def _find_rate(excess: _Excess, params: Params, numerics: Numerics,
         step = 0.5 * (hi - r0)
     a, b = _bracket(excess, r0, lo, hi, step, slope)
     excess.tighten()
+    for _ in range(_REBRACKETS):
+        # the ends were solved loosely: at the tightened tolerances a small excess may
+        # change sign, and then the root lies outside [a, b]
+        fa, fb = excess.confirm(a), excess.confirm(b)
+        if fa <= 0.0 <= fb:
+            break
+        a, b = _bracket(excess, a if fa > 0.0 else b, lo, hi, numerics.r_step, excess.slope)
+    else:
+        raise SolverConvergenceError(
+            "the interest-rate bracket kept changing under tighter household solves",
+            residuals={"bracket_width": b - a}, n_iter=excess.calls)
     a, b = _refine(excess, a, b, numerics)
     return a if abs(excess(a)) <= abs(excess(b)) else b
+
+
+_REBRACKETS = 5
 
 
 def _bracket(excess: _Excess, r0: float, lo: float, hi: float, step: float,

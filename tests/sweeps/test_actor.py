@@ -83,6 +83,8 @@ def test_line_position_of_params() -> None:
     assert line_position(a, b, off) is None
     assert line_position(a, b, far) is None  # beyond MAX_EXTRAPOLATION
     assert line_position(a, a, b) is None  # no line through one point
+    across = model.Params(**{**ARMINGTON_BASELINE, "sigma": 2.50002, "kappa": 1.49999})
+    assert line_position(a, b, across) is None  # a tiny step, mostly across the line
     shocked = model.Params(**{**ARMINGTON_BASELINE, "sigma": 3.0, "kappa": 2.0,
                               "A": [2.0, 1.0, 1.5]})
     assert line_position(a, b, shocked) is None  # another field moved too

@@ -127,3 +127,40 @@ def test_extrapolated_warm_start_predicts_r_to_second_order():
     assert abs(warm.r - sols[2].r) <= 2 * numerics.tol_r
     other = solve(params.with_(gamma=2.1), numerics.with_(n_a=81))
     assert extrapolate(sols[0], other, 1.0) is other  # another grid: nothing to extrapolate
+
+
+def test_warm_start_already_within_the_loose_tolerance_finds_the_root():
+    # From a benchmark run (an estimation's finite-difference step of 2e-5 in gamma,
+    # warm-started from a guess almost at the previous solution): the first, loose
+    # solve (tol 1e-6) stopped after one EGM step with excess supply -3e-6 where it is
+    # +1.5e-5, the bracket was built on the wrong sign and r ended 2.4e-7 from the root
+    # (tol_r = 1e-11). Reference: the cold solve.
+    from hetspace.core.incomplete_markets.examples import huggett_1993
+
+    params, numerics = huggett_1993(1.7655920819379822, -2.8214738165034015, n_a=120)
+    at = [params.with_(gamma=g, beta=b, a_low=a) for g, b, a in
+          [(1.7655920819379822, 0.9842201224670886, -2.8214738165034015),
+           (1.9436338008867875, 0.9826175826179067, -2.3695407532508863),
+           (1.9436538008867874, 0.9826175826179067, -2.3695407532508863)]]
+    first = solve(at[0], numerics)
+    second = solve(at[1], numerics, warm_start=first)
+    guess = extrapolate(first, second, 1.5091803829298501e-05)
+    cold = solve(at[2], numerics)
+    for warm_start in (guess, second):
+        warm = solve(at[2], numerics, warm_start=warm_start)
+        assert abs(warm.r - cold.r) <= 2 * numerics.tol_r
+
+
+def test_warm_start_within_1e_8_of_the_root_brackets_it_at_tight_tolerances():
+    # gamma moved by 1e-9 relative: the root moves ~3e-11, the warm start's first two
+    # points are 5e-12 apart (no local slope), the bracket closes at once on solves at
+    # tol 1e-10 whose excess errs by ~1e-9: their signs must be confirmed at the
+    # tightened tolerances (r was 3.7e-11 off before). Reference: the cold solve.
+    from hetspace.core.incomplete_markets.examples import huggett_1993
+
+    params, numerics = huggett_1993()
+    base = solve(params, numerics)
+    for rel in (1e-9, 1e-7):
+        new = params.with_(gamma=params.gamma * (1.0 + rel))
+        warm, cold = solve(new, numerics, warm_start=base), solve(new, numerics)
+        assert abs(warm.r - cold.r) <= 2 * numerics.tol_r, rel
