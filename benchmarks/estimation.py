@@ -2,13 +2,17 @@
 
     python benchmarks/estimation.py [--quick] [--repeat 3] [--replications 20]
         [--cases calibration,smm3-analytic,smm3-simulated] [--no-track] [--out DIR]
+        [--depth 2]
 
 Everything is measured from the records an estimation writes to its output folder:
 ``evaluations.csv`` (one row per model evaluation, in the order the driver got
 them: phase, parameters, status, objective Q, the actor's wall-clock start
 ``started`` and solve time ``t_eval`` (solve plus, for SMM, the simulated
 statistics), the driver's ``sent`` / ``received`` times, and ``batch``: a point
-of a finite-difference Jacobian) and ``trials.csv`` (one row per Optuna trial).
+of a finite-difference Jacobian), ``trials.csv`` (one row per Optuna trial) and
+the polish's record in ``inference.json``. ``--depth`` sets the Optuna trials in
+flight per actor (default 2, the package's; 1 sends a trial only to an idle actor,
+as before pipelining).
 
 Part 1, time to the optimum. Three estimations of Huggett (1993) on the shipped
 120-node grid, each run through ``hetspace.estimation.estimate`` with 1 and then
@@ -46,11 +50,19 @@ Over the window from the first solve's start to the optimum (target < 10%):
   not spent solving (Ray, Optuna, scipy and the driver, plus actors left idle
   by serial steps such as the polish's residual evaluations);
 * ``no-solve`` = share of the window during which no actor was solving (shown
-  also per solve, "idle ms/solve", next to the median t_eval);
+  also per solve, "idle ms/solve", next to the median t_eval), and the same share
+  within the trials' and within the polish's part of the window ("no-solve
+  trials", "no-solve polish": from the phase's first start to its last row);
 * ``driver ms``: median time from a row reaching the driver to the next evaluation
-  leaving it (Optuna's tell and ask, the polish's step, bookkeeping), and
-  ``ray ms``: median sent -> started plus end -> received of single evaluations
-  (Ray's round trip).
+  leaving it (Optuna's tell and ask, the polish's step, bookkeeping; with trials
+  pipelined it overlaps the actor's next solve), and ``ray ms``: median sent ->
+  started plus end -> received of single evaluations (Ray's round trip; a call
+  queued behind another on its actor counts from the end of that one's solve).
+
+The polish's own record (inference.json) gives "polish nfev" / "polish njev"
+(residual and Jacobian evaluations asked by least squares), "polish solves", "polish
+unused" (Jacobian points sent with a residual whose step was then rejected) and
+"polish s" (its wall time).
 
 ``out/cap(all)`` is out/cap over the whole call (it adds actor start-up,
 inference with its 100 Omega panels, MLflow and report files), and "best trial"
@@ -80,6 +92,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import json
 import logging
 import os
 import tempfile
@@ -96,6 +109,7 @@ from hetspace.core.incomplete_markets.calibration import calibrate_beta_and_limi
 from hetspace.core.protocol import get_model
 from hetspace.estimation import EstimationSpec, estimate, load_estimation_spec
 from hetspace.estimation.objective import model_moments
+from hetspace.estimation.study import DEPTH
 from hetspace.sweeps.cluster import connect
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "estimation"
@@ -169,19 +183,22 @@ CASES = {"calibration": calibration_case, "smm3-analytic": smm3_analytic_case,
 # ---------------------------------------------------------------------------- part 1
 
 
-def timed_run(case: Case, actors: int, out: Path, track: bool) -> dict[str, Any]:
-    """Run the case once; figures from the evaluations.csv and trials.csv it wrote."""
+def timed_run(case: Case, actors: int, out: Path, track: bool, depth: int) -> dict[str, Any]:
+    """Run the case once; figures from the evaluations.csv, trials.csv and inference.json."""
     t0 = time.time()  # wall clock, as the records
-    result = estimate(case.spec, out, num_actors=actors, track=track)
+    result = estimate(case.spec, out, num_actors=actors, track=track, depth=depth)
     wall = time.time() - t0
     ev = pd.read_csv(out / "evaluations.csv")
     trials = pd.read_csv(out / "trials.csv")
+    polished = json.loads((out / "inference.json").read_text()).get("polish") or {}
     start, end = ev["started"].to_numpy() - t0, (ev["started"] + ev["t_eval"]).to_numpy() - t0
     stats = {"start": float(start.min()), "solves_all": len(ev), "wall": wall,
              "cap_all": 1.0 - ev["t_eval"].sum() / (wall * actors),
              "q_best_trial": float(trials["objective"].min()), "q_final": result.objective,
              "dx_final": float(np.max(np.abs(np.array(list(result.estimates.values()))
-                                                 - case.x_ref)))}
+                                                 - case.x_ref))),
+             **{f"polish_{k}": float(polished.get(k, np.nan))
+                for k in ("nfev", "njev", "wasted", "solves", "seconds")}}
     i = _first_reached(case, ev)
     if i is None:
         return {**stats, "reached": False}
@@ -192,9 +209,22 @@ def timed_run(case: Case, actors: int, out: Path, track: bool) -> dict[str, Any]
     return {**stats, "reached": True, "solves": i + 1, "t_opt": t_opt,
             "cap": 1.0 - upto["t_eval"].sum() / (window * actors),
             "no_solve": 1.0 - busy / window, "idle_ms": 1000.0 * (window - busy) / (i + 1),
+            **{f"no_solve_{ph}": _no_solve(upto, ph, t0, t_opt) for ph in ("trial", "polish")},
             "t_eval_ms": 1000.0 * float(upto["t_eval"].median()),
             "driver_ms": _driver_ms(upto), "ray_ms": _ray_ms(upto),
             "phase": str(ev["phase"].iloc[i])}
+
+
+def _no_solve(ev: pd.DataFrame, phase: str, t0: float, t_opt: float) -> float:
+    """Share of one phase's span (its first start .. its last row, up to t_opt) with no solve."""
+    rows = ev[ev["phase"] == phase]
+    if rows.empty:
+        return float("nan")
+    begin = float(rows["started"].min() - t0)
+    stop = min(float(rows["received"].max() - t0), t_opt)
+    s = rows["started"].to_numpy() - t0
+    e = np.minimum(s + rows["t_eval"].to_numpy(), stop)
+    return 1.0 - _union(s, e) / (stop - begin) if stop > begin else float("nan")
 
 
 def _first_reached(case: Case, ev: pd.DataFrame) -> int | None:
@@ -217,10 +247,17 @@ def _driver_ms(ev: pd.DataFrame) -> float:
 
 
 def _ray_ms(ev: pd.DataFrame) -> float:
-    """Median Ray round trip of single evaluations: sent -> started plus end -> received."""
-    one = ev[~ev["batch"].astype(bool)]
-    there = one["started"] - one["sent"]
-    back = one["received"] - one["started"] - one["t_eval"]
+    """Median Ray round trip of single evaluations: sent -> started plus end -> received.
+
+    A call queued behind another on its actor (pipelined trials) could not start
+    before that one ended, so its way there is counted from the later of its send
+    and the end of the actor's previous solve.
+    """
+    end = ev["started"] + ev["t_eval"]
+    previous = end.groupby(ev["actor"]).shift().fillna(-np.inf)  # rows are in received order
+    one = ev["batch"].astype(bool).to_numpy() == 0
+    there = (ev["started"] - np.maximum(ev["sent"], previous))[one]
+    back = (ev["received"] - end)[one]
     return 1000.0 * float(there.median() + back.median())
 
 
@@ -234,7 +271,7 @@ def _union(starts: np.ndarray, ends: np.ndarray) -> float:
     return total
 
 
-def part1(root: Path, names: list[str], repeat: int, track: bool) -> None:
+def part1(root: Path, names: list[str], repeat: int, track: bool, depth: int) -> None:
     cases = [CASES[n]() for n in names]
     for c in cases:
         print(f"{c.label}: {', '.join(c.spec.names)}, reference "
@@ -250,8 +287,10 @@ def part1(root: Path, names: list[str], repeat: int, track: bool) -> None:
                 continue
             for actors in (1, 2):
                 out = root / f"{c.label}_{actors}_{k}"
-                runs.setdefault((c.label, actors), []).append(timed_run(c, actors, out, track))
+                runs.setdefault((c.label, actors), []).append(
+                    timed_run(c, actors, out, track, depth))
     _print_part1(runs, repeat)
+    print(f"trials in flight per actor: {depth}")
 
 
 def _med(rows: list[dict[str, Any]], key: str) -> float:
@@ -262,11 +301,16 @@ def _med(rows: list[dict[str, Any]], key: str) -> float:
 COLUMNS = (  # header, key, format (percentages are shares x 100)
     ("solves", "solves", "{:.0f}"), ("t_opt s", "t_opt", "{:.2f}"), ("start s", "start", "{:.2f}"),
     ("out/cap", "cap", "{:.1%}"), ("no-solve", "no_solve", "{:.1%}"),
+    ("no-solve trials", "no_solve_trial", "{:.1%}"), ("no-solve polish", "no_solve_polish",
+                                                      "{:.1%}"),
     ("idle ms/solve", "idle_ms", "{:.1f}"), ("t_eval ms", "t_eval_ms", "{:.1f}"),
     ("driver ms", "driver_ms", "{:.1f}"), ("ray ms", "ray_ms", "{:.1f}"),
     ("solves(all)", "solves_all", "{:.0f}"), ("wall s", "wall", "{:.2f}"),
     ("out/cap(all)", "cap_all", "{:.1%}"), ("best trial", "q_best_trial", "{:.1e}"),
-    ("Q final", "q_final", "{:.1e}"), ("|x-ref| final", "dx_final", "{:.1e}"))
+    ("Q final", "q_final", "{:.1e}"), ("|x-ref| final", "dx_final", "{:.1e}"),
+    ("polish nfev", "polish_nfev", "{:.0f}"), ("polish njev", "polish_njev", "{:.0f}"),
+    ("polish solves", "polish_solves", "{:.0f}"), ("polish unused", "polish_wasted", "{:.0f}"),
+    ("polish s", "polish_seconds", "{:.3f}"))
 
 
 def _cell(fmt: str, value: float) -> str:
@@ -379,6 +423,8 @@ def main() -> None:
     ap.add_argument("--cases", default=",".join(CASES), help="part 1 cases, comma separated")
     ap.add_argument("--no-track", action="store_true", help="no MLflow run in part 1")
     ap.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
+    ap.add_argument("--depth", type=int, default=DEPTH,
+                    help=f"Optuna trials in flight per actor (default {DEPTH}; 1: none queued)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     repeat = args.repeat or (1 if args.quick else 3)
@@ -395,7 +441,7 @@ def main() -> None:
     print(f"output (and MLflow stores) in {root}; load average {os.getloadavg()}")
     t0 = time.perf_counter()
     if names:
-        part1(root, names, repeat, not args.no_track)
+        part1(root, names, repeat, not args.no_track, args.depth)
     if replications:
         part2(root, replications)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s; load average {os.getloadavg()}")

@@ -56,7 +56,17 @@ def central_jacobian(f_many: Callable[[list[np.ndarray]], np.ndarray], x: Sequen
                      upper: Sequence[float]) -> np.ndarray:
     """(k, p) Jacobian of f at x; ``f_many`` maps a list of points to an (n, k) array.
 
-    All 2p points go to ``f_many`` at once (they run in parallel on the actors).
+    All 2p points (``difference_points``) go to ``f_many`` at once (they run in
+    parallel on the actors). Within a step of a bound the difference is one-sided.
+    """
+    points = difference_points(x, steps, lower, upper)
+    return differences(np.asarray(f_many(points), dtype=float), points)
+
+
+def difference_points(x: Sequence[float], steps: Sequence[float], lower: Sequence[float],
+                      upper: Sequence[float]) -> list[np.ndarray]:
+    """The 2p points of central differences at x: x + h_i e_i (i = 1..p), then x - h_i e_i.
+
     Within a step of a bound the difference is one-sided (x to x -/+ h).
     """
     x = np.asarray(x, dtype=float)
@@ -67,9 +77,13 @@ def central_jacobian(f_many: Callable[[list[np.ndarray]], np.ndarray], x: Sequen
         e[i] = h
         plus.append(np.minimum(x + e, hi))
         minus.append(np.maximum(x - e, lo))
-    values = np.asarray(f_many(plus + minus), dtype=float)
-    p = x.size
-    dx = np.array([plus[i][i] - minus[i][i] for i in range(p)])
+    return plus + minus
+
+
+def differences(values: np.ndarray, points: Sequence[np.ndarray]) -> np.ndarray:
+    """(k, p) Jacobian from f's (2p, k) ``values`` at the ``difference_points``."""
+    p = len(points) // 2
+    dx = np.array([points[i][i] - points[p + i][i] for i in range(p)])
     return ((values[:p] - values[p:]) / dx[:, None]).T
 
 

@@ -5,9 +5,14 @@ error, 95% interval per parameter), ``moment_fit.{md,tex,csv}`` (data, model,
 gap per target), ``trials.csv`` (one row per Optuna trial: state, objective,
 parameters, targeted moments, failure reason), ``evaluations.csv`` (one row
 per model evaluation of this run, in order: phase (trial, polish, estimate,
-jacobian, omega), parameters, status, actor solve seconds t_eval, wall-clock
-sent/received times, error), ``inference.json`` (G, V,
-sensitivity matrix, condition number, J-test), ``plots/objective_history.png``,
+jacobian, omega), parameters, status, objective, actor solve seconds t_eval, the
+actor, batch (a finite-difference point rather than an evaluation in its own right),
+wall-clock sent/started/received times, error), ``inference.json`` (G, V,
+sensitivity matrix, condition number, J-test, and under ``polish`` what the
+least-squares polish did: ``least_squares``' status and message, residual and
+Jacobian evaluations, cost at its start and end, first-order optimality,
+parameters at a bound, whether its result or the best trial was kept, solves;
+see :class:`~hetspace.estimation.driver.PolishRecord`), ``plots/objective_history.png``,
 ``plots/moment_fit.png``, ``plots/sensitivity.png`` and ``spec.yaml``.
 MLflow (the sweeps' tracker: SQLite store in the output folder by default,
 driver-only logging) gets one parent run per estimation with these files, the
@@ -16,6 +21,7 @@ Optuna journal as artifacts and the estimates as metrics.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -32,6 +38,10 @@ from hetspace.sweeps.tracking import KIND_TAG, SweepTracker, environment_info
 from .study import JOURNAL
 
 logger = logging.getLogger(__name__)
+
+#: Numbers of the polish record logged as MLflow metrics (``polish_<name>``).
+POLISH_METRICS = ("status", "nfev", "njev", "cost_start", "cost_end", "optimality", "solves",
+                  "wasted")
 
 
 def start_tracking(spec: Any, out: Path) -> SweepTracker:
@@ -59,6 +69,12 @@ def finish_tracking(tracker: SweepTracker, result: Any, files: list[Path]) -> tu
         metrics[f"se_{n}"] = float(s)
     if np.isfinite(inf.J):
         metrics.update(J=inf.J, J_p_value=inf.p_value)
+    polish = result.polish
+    if polish is not None:
+        metrics.update({f"polish_{k}": float(getattr(polish, k)) for k in POLISH_METRICS
+                        if getattr(polish, k) is not None and np.isfinite(getattr(polish, k))})
+        tracker.client.set_tag(tracker.run_id, "polish_kept", polish.kept)
+        tracker.client.set_tag(tracker.run_id, "polish_message", polish.message[:500])
     journal = result.out_dir / JOURNAL
     tracker.finish("FINISHED", metrics, [*files, journal])
     return tracker.run_id, tracker.uri
@@ -170,12 +186,14 @@ def _save(fig: Any, path: Path) -> Path:
 def _inference_dict(result: Any) -> dict[str, Any]:
     inf = result.inference
     ident = inf.identification
+    polish = None if result.polish is None else dataclasses.asdict(result.polish)
     return _finite({"estimates": dict(result.estimates), "objective": result.objective,
                     "se": inf.se, "G": inf.G, "V": inf.V, "J": inf.J, "df": inf.df,
                     "p_value": inf.p_value, "sensitivity": ident.sensitivity,
                     "condition_number": ident.condition, "strength": ident.strength,
                     "weakly_identified": list(ident.weak), "solves": result.solves,
-                    "solve_seconds": result.solve_seconds, "wall_seconds": result.wall_seconds})
+                    "solve_seconds": result.solve_seconds, "wall_seconds": result.wall_seconds,
+                    "polish": polish})
 
 
 def _finite(value: Any) -> Any:
