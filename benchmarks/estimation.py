@@ -109,7 +109,7 @@ from hetspace.core.incomplete_markets.calibration import calibrate_beta_and_limi
 from hetspace.core.protocol import get_model
 from hetspace.estimation import EstimationSpec, estimate, load_estimation_spec
 from hetspace.estimation.objective import model_moments
-from hetspace.estimation.study import DEPTH
+from hetspace.estimation.spec import Optimizer
 from hetspace.sweeps.cluster import connect
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "estimation"
@@ -423,8 +423,9 @@ def main() -> None:
     ap.add_argument("--cases", default=",".join(CASES), help="part 1 cases, comma separated")
     ap.add_argument("--no-track", action="store_true", help="no MLflow run in part 1")
     ap.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
-    ap.add_argument("--depth", type=int, default=DEPTH,
-                    help=f"Optuna trials in flight per actor (default {DEPTH}; 1: none queued)")
+    ap.add_argument("--depth", type=int, default=Optimizer().depth,
+                    help=f"Optuna trials in flight per actor (default {Optimizer().depth}; "
+                         "1: none queued)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     repeat = args.repeat or (1 if args.quick else 3)

@@ -43,7 +43,7 @@ from .inference import (
 )
 from .objective import statistic_names
 from .spec import EstimationSpec
-from .study import DEPTH, JOURNAL, Progress, StudyExistsError, open_study, run_trials
+from .study import JOURNAL, Progress, StudyExistsError, open_study, run_trials
 from .transforms import from_z, to_z
 
 logger = logging.getLogger(__name__)
@@ -86,10 +86,11 @@ def default_out_dir(spec: EstimationSpec) -> Path:
 def estimate(spec: EstimationSpec, out_dir: str | os.PathLike[str] | None = None, *,
              address: str | None = None, resume: bool = False, num_actors: int | None = None,
              progress: Progress | None = None, storage_url: str | None = None,
-             track: bool = True, depth: int = DEPTH) -> EstimationResult:
+             track: bool = True, depth: int | None = None) -> EstimationResult:
     """Run the estimation ``spec`` (see the module docstring); Ray is started if needed.
 
-    ``depth``: Optuna trials in flight per actor (:mod:`hetspace.estimation.study`).
+    ``depth``: Optuna trials in flight per actor (:mod:`hetspace.estimation.study`);
+    None: the spec's ``optimizer.depth``.
     """
     t0 = time.perf_counter()
     out = Path(out_dir if out_dir is not None else default_out_dir(spec)).resolve()

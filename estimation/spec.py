@@ -91,12 +91,15 @@ _SECTIONS = {
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Optimizer:
     """n_trials: completed Optuna trials wanted; sampler: tpe (constant liar) or cmaes
-    (population = number of actors); polish: least squares from the best trial."""
+    (population = number of actors); polish: least squares from the best trial;
+    depth: trials in flight per actor (one solving, the others queued behind it, so
+    that the driver's tell and ask overlap a solve; 1: none queued)."""
 
     n_trials: int = 40
     sampler: str = "tpe"
     polish: bool = True
     n_startup_trials: int = 10
+    depth: int = 2
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -263,6 +266,7 @@ def _settings(data: dict, sec: dict, problems) -> dict[str, Any]:
     opt = sec["optimizer"]
     _int(opt, "n_trials", ("optimizer",), problems)
     _int(opt, "n_startup_trials", ("optimizer",), problems, 0)
+    _int(opt, "depth", ("optimizer",), problems, 1)
     _choice(opt.get("sampler", "tpe"), SAMPLERS, ("optimizer", "sampler"), problems)
     if not isinstance(opt.get("polish", True), bool):
         problems.add(("optimizer", "polish"), f"must be true or false, got {opt['polish']!r}")

@@ -7,9 +7,10 @@ FAIL (user attribute ``abandoned``) and their parameters enqueued again, so
 the study ends with the requested number of finished trials and no point
 counted twice.
 
-Trials are pipelined: each actor has up to ``depth`` trials in flight (``DEPTH`` = 2
-by default; Ray runs an actor's calls in the order they were sent), so an actor that
-finishes a trial finds the next one already queued on it, and the driver's work for
+Trials are pipelined: each actor has up to ``depth`` trials in flight
+(``optimizer.depth``, 2 by default; Ray runs an actor's calls in the order they
+were sent), so an actor that finishes a trial finds the next one already queued
+on it, and the driver's work for
 that row (Ray's round trip, the tell, the ask of the next trial, the journal writes)
 overlaps the actor's next solve instead of sitting between two solves. A new trial
 goes to the actor with the fewest trials in flight and, among those, to the one that
@@ -70,8 +71,6 @@ from .transforms import from_z
 logger = logging.getLogger(__name__)
 
 JOURNAL = "study.journal"
-#: Trials in flight per actor: one solving, one queued behind it.
-DEPTH = 2
 Progress = Callable[[int, int, float], None]  # (finished, wanted, best objective)
 
 
@@ -184,11 +183,13 @@ def finished(study: optuna.Study) -> int:
 
 
 def run_trials(study: optuna.Study, spec: Any, evaluator: Any,
-               progress: Progress | None = None, depth: int = DEPTH) -> None:
+               progress: Progress | None = None, depth: int | None = None) -> None:
     """Ask, evaluate on the actors and tell until ``optimizer.n_trials`` trials are finished.
 
-    ``depth``: trials in flight per actor (1: none queued; see the module docstring).
+    ``depth``: trials in flight per actor (1: none queued; see the module docstring);
+    None: the spec's ``optimizer.depth``.
     """
+    depth = spec.optimizer.depth if depth is None else depth
     if depth < 1:
         raise ValueError(f"depth must be at least 1, got {depth}")
     loop = _Loop(study, spec, evaluator, progress, depth)

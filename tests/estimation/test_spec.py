@@ -96,7 +96,7 @@ parameters:
 targets:
   moments: {r: 0.003}
 method: gmm
-optimizer: {n_trials: 0, sampler: random}
+optimizer: {n_trials: 0, sampler: random, depth: 0}
 """
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -108,6 +108,7 @@ optimizer: {n_trials: 0, sampler: random}
     assert "line 12: estimation.method: must be one of smm, indirect_inference" in problems
     assert "estimation.optimizer.n_trials: must be an integer >= 1, got 0" in problems
     assert "estimation.optimizer.sampler: must be one of tpe, cmaes" in problems
+    assert "estimation.optimizer.depth: must be an integer >= 1, got 0" in problems
 
 
 def test_indirect_inference_needs_simulation():
