@@ -165,14 +165,12 @@ class _Excess:
     def exact_state_at(self, r: float) -> HouseholdState:
         """The state at r solved to the (tightened) numerics' tolerances."""
         r = float(r)
-        if self._tol.get(r, np.inf) > self.numerics.tol_policy:
-            guess = self.states.pop(r, None)
-            self.values.pop(r, None)
+        if r not in self.states or self._tol.get(r, np.inf) > self.numerics.tol_policy:
+            guess = self.states.pop(r, None) or self._guess(r)  # (r may have been dropped)
             self.calls += 1
             state = solve_at_prices(self.params, self.numerics, r, firm_wage(self.params, r),
-                                    guess or self._guess(r))
-            self.states[r], self.values[r] = state, excess_supply(self.params, state)
-            self._tol[r] = self.numerics.tol_policy
+                                    guess)
+            self._store(r, state, excess_supply(self.params, state), self.numerics.tol_policy)
         return self.states[r]
 
     def _inexact(self) -> Numerics:

@@ -164,3 +164,20 @@ def test_warm_start_within_1e_8_of_the_root_brackets_it_at_tight_tolerances():
         new = params.with_(gamma=params.gamma * (1.0 + rel))
         warm, cold = solve(new, numerics, warm_start=base), solve(new, numerics)
         assert abs(warm.r - cold.r) <= 2 * numerics.tol_r, rel
+
+
+def test_exact_state_at_an_r_whose_state_was_dropped():
+    # the search keeps only the 4 states nearest its latest r; the final r can be an
+    # older bracket end (seen in an estimation run: KeyError). Reference: a direct solve.
+    from hetspace.core.incomplete_markets.solve import _Excess
+
+    params, numerics = _three(closure="bond", r=None)
+    loose = numerics.with_(tol_policy=1e-6, tol_value=1e-6)  # every solve at the floor
+    excess = _Excess(params, loose, None)
+    rates = [0.01, 0.012, 0.014, 0.016, 0.018, 0.02]
+    for r in rates:
+        excess(r)
+    assert rates[0] not in excess.states
+    state = excess.exact_state_at(rates[0])
+    direct = solve_at_prices(params.with_(closure="partial", r=rates[0]), loose, rates[0], 1.0)
+    np.testing.assert_allclose(state.c, direct.c, atol=1e-5)
