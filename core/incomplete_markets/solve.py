@@ -371,8 +371,12 @@ def _bracket(excess: _Excess, r0: float, lo: float, hi: float, step: float,
     for _ in range(60):
         if f0 == 0.0:
             return x0, x0
-        move = np.sign(edge - x0) * min(abs(move), 0.5 * abs(edge - x0))
+        # at least a few ulps of r (a tiny excess near the root), at most half way to the edge
+        move = np.sign(edge - x0) * min(max(abs(move), 4.0 * np.spacing(abs(x0))),
+                                        0.5 * abs(edge - x0))
         x1 = x0 + move
+        if x1 == x0:  # at the edge of the admissible rates
+            break
         f1 = excess(x1)
         if (f1 >= 0.0) == up:
             return (x0, x1) if up else (x1, x0)

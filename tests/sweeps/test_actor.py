@@ -104,3 +104,28 @@ def test_actor_extrapolates_along_a_row_and_matches_a_cold_solve() -> None:
     reference = cold.evaluate(tasks[2])
     assert abs(rows[2]["moments"]["r"] - reference["moments"]["r"]) <= 2 * numerics.tol_r
     np.testing.assert_allclose(actor.held.c, cold.held.c, atol=1e-8)
+
+
+def test_warm_starts_along_a_random_walk_match_cold_solves() -> None:
+    # the moves an estimation makes (jumps, finite-difference steps of 1e-4 and 1e-9 of
+    # the box, small moves), on lines or not: every warm-started (or extrapolated) solve
+    # must land where a cold solve does, to the r search's bracket (2 tol_r)
+    rng = np.random.default_rng(7)
+    lo, hi = np.array([1.5, 0.98, -4.0]), np.array([2.5, 0.99, -2.0])
+    base, numerics = huggett_1993(n_a=80)
+    actor = SteadyStateActor("incomplete_markets")
+    x = (lo + hi) / 2
+    for k in range(30):
+        kind = k % 4
+        if kind == 0:
+            x = lo + rng.random(3) * (hi - lo)
+        else:
+            x = x.copy()
+            i = rng.integers(3)
+            x[i] += rng.choice([-1.0, 1.0]) * (hi - lo)[i] * (1e-4, 1e-9, 0.02)[kind - 1]
+            x = np.clip(x, lo, hi)
+        params = base.with_(gamma=x[0], beta=x[1], a_low=x[2])
+        row = actor.evaluate(Task(f"w{k}", params, numerics, 0))
+        cold = get_model("incomplete_markets").solve(params, numerics)
+        assert row["status"] == "ok", row["error"]
+        assert abs(actor.held.r - cold.r) <= 2 * numerics.tol_r, (k, x)
