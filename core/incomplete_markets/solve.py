@@ -245,7 +245,7 @@ class _Excess:
         s0, s1 = near[0], near[1]
         t = (r - s0.r) / (s0.r - s1.r)
         c = s0.c + t * (s0.c - s1.c)
-        if not (np.all(c > 0.0) and np.all(np.diff(c, axis=2) > 0.0)):
+        if not _usable_policy(c):
             return s0
         return dataclasses.replace(s0, c=c, v=s0.v + t * (s0.v - s1.v))
 
@@ -258,7 +258,7 @@ class _Excess:
         if dc.shape != state.c.shape:
             return state
         c = state.c + (r - state.r) * dc
-        if not (np.all(c > 0.0) and np.all(np.diff(c, axis=2) > 0.0)):
+        if not _usable_policy(c):
             return state
         return dataclasses.replace(state, c=c, v=state.v + (r - state.r) * dv)
 
@@ -466,12 +466,13 @@ def extrapolate(previous: Solution, last: Solution, t: float) -> Solution:
     if (previous.c.shape != last.c.shape or previous.numerics != last.numerics
             or previous.params.closure != last.params.closure or not np.isfinite(t)):
         return last
+
     def line(a, b):
         return b + t * (b - a)
 
     c = line(previous.c, last.c)
     changes: dict = {"r": float(line(previous.r, last.r))}
-    if np.all(c > 0.0) and np.all(np.diff(c, axis=2) > 0.0):
+    if _usable_policy(c):
         changes.update(c=readonly(c), v=readonly(line(previous.v, last.v)))
     population = line(previous.population, last.population)
     if last.population.size > 1 and np.all(population > 0.0):
@@ -483,6 +484,12 @@ def extrapolate(previous: Solution, last: Solution, t: float) -> Solution:
         except InvalidParamsError:
             pass
     return dataclasses.replace(last, **changes)
+
+
+def _usable_policy(c: np.ndarray) -> bool:
+    """Whether a guessed consumption is positive and increasing in assets (what EGM
+    needs of its starting point)."""
+    return bool(np.all(c > 0.0) and np.all(np.diff(c, axis=2) > 0.0))
 
 
 def _state_from(sol: Solution) -> HouseholdState:
