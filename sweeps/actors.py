@@ -150,8 +150,9 @@ class SteadyStateActor:
         t = line_position(self.previous.params, self.held.params, task.params)
         if t is None:
             return self.held
-        self.extrapolated += 1
-        return self.model.extrapolate(self.previous, self.held, t)
+        guess = self.model.extrapolate(self.previous, self.held, t)
+        self.extrapolated += guess is not self.held
+        return guess
 
     def _solve(self, task: Task, warm: Any) -> tuple[Any, str | None]:
         extra = {"seed": task.seed} if self._takes_seed else {}
