@@ -69,6 +69,7 @@ class SteadyStateActor:
         self.held: Any = None
         self.held_key: str | None = None
         self.previous: Any = None  # the solution held before ``held``
+        self._inputs: tuple[Any, Any] = (None, None)  # the params solved for previous, held
         self.extrapolated = 0  # warm starts extrapolated from (previous, held)
         self.evaluated = 0
         self._crash = (crash_after, crash_marker)
@@ -104,6 +105,7 @@ class SteadyStateActor:
             row.update(status=STATUS_FAILED, error=error, moments={}, n_iter=None)
         else:
             self.previous, self.held, self.held_key = self.held, sol, task.key
+            self._inputs = (self._inputs[1], task.params)
             row.update(status=STATUS_OK, moments=_finite_moments(sol.moments()),
                        n_iter=_total_iter(sol.n_iter))
         if self._name is None:
@@ -147,7 +149,8 @@ class SteadyStateActor:
         on the line through the previous and the held solutions' points."""
         if self.previous is None or self.model.extrapolate is None:
             return self.held
-        t = line_position(self.previous.params, self.held.params, task.params)
+        # the params asked for, not the solutions' (which may hold equilibrium prices)
+        t = line_position(*self._inputs, task.params)
         if t is None:
             return self.held
         guess = self.model.extrapolate(self.previous, self.held, t)

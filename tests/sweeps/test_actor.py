@@ -129,3 +129,25 @@ def test_warm_starts_along_a_random_walk_match_cold_solves() -> None:
         cold = get_model("incomplete_markets").solve(params, numerics)
         assert row["status"] == "ok", row["error"]
         assert abs(actor.held.r - cold.r) <= 2 * numerics.tol_r, (k, x)
+
+
+def test_actor_extrapolates_a_spatial_economy_along_its_input_params() -> None:
+    # a spatial solution's params hold the equilibrium w, P, T, r: the line is judged on
+    # the params asked for. Tolerances as for warm vs cold in the spatial tests
+    # (tol_spatial = 1e-6 on goods and population residuals).
+    model = get_model("incomplete_markets")
+    chi = np.array([[1.0, 0.03, 0.02], [0.04, 1.0, 0.03], [0.02, 0.05, 1.0]])
+    A = np.array([[1.0, 0.6, 0.5], [0.6, 1.05, 0.6], [0.5, 0.6, 0.95]])
+    numerics = model.Numerics(n_a=60, a_max=30.0)
+    actor = SteadyStateActor("incomplete_markets")
+    for i, theta in enumerate([0.5, 0.53, 0.56]):
+        params = model.Params(gamma=1.0, beta=0.988, omega=0.987, e_grid=(1.0,), Pi=((1.0,),),
+                              a_low=-0.6, w=np.ones(3), chi=chi, theta=theta,
+                              closure="spatial", A=A, alpha_agg=0.04, sigma_trade=5.0,
+                              kappa_transfer=(0.1, -0.05, 0.0))
+        assert actor.evaluate(Task(f"s{i}", params, numerics, 0))["status"] == "ok"
+    assert actor.extrapolated == 1
+    cold = model.solve(params, numerics)
+    np.testing.assert_allclose(actor.held.params.w, cold.params.w, rtol=1e-5)
+    np.testing.assert_allclose(actor.held.population, cold.population, rtol=1e-5)
+    assert abs(actor.held.r - cold.r) <= 1e-7
