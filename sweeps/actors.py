@@ -17,7 +17,8 @@ how fast a solve converges, not where (to the solver's tolerance).
 The actor also keeps the solution before the held one. When the next point
 lies on their line (params = held + t (held - previous), 0 < |t| <= 2: the
 next point of a grid row, a central difference) and the model offers
-``extrapolate``, the warm start is the model's extrapolation along that line.
+``extrapolate``, the warm start is the model's extrapolation along that line;
+if that solve fails, the held solution is tried before the cold retry.
 """
 
 from __future__ import annotations
@@ -95,7 +96,10 @@ class SteadyStateActor:
                                "cold_retry": False, "error": None}
         sol, error = None, None
         if self.held is not None:
-            sol, error = self._solve(task, self._warm_start(task))
+            warm = self._warm_start(task)
+            sol, error = self._solve(task, warm)
+            if sol is None and warm is not self.held:  # extrapolated: the plain warm start
+                sol, error = self._solve(task, self.held)
         if sol is None:
             row["cold_retry"] = self.held is not None
             sol, cold_error = self._solve(task, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -131,9 +133,11 @@ def test_warm_starts_along_a_random_walk_match_cold_solves() -> None:
         assert abs(actor.held.r - cold.r) <= 2 * numerics.tol_r, (k, x)
 
 
-def test_actor_extrapolates_a_spatial_economy_along_its_input_params() -> None:
-    # a spatial solution's params hold the equilibrium w, P, T, r: the line is judged on
-    # the params asked for. Tolerances as for warm vs cold in the spatial tests
+def test_actor_walks_a_spatial_chain_judging_lines_on_its_input_params() -> None:
+    # a spatial solution's params hold the equilibrium w, P, T, r: the actor keeps the
+    # params it was asked for to judge lines; incomplete_markets does not extrapolate the
+    # spatial closure (its outer loop stalled from such a start), so every warm start is
+    # the held solution. Tolerances as for warm vs cold in the spatial tests
     # (tol_spatial = 1e-6 on goods and population residuals).
     model = get_model("incomplete_markets")
     chi = np.array([[1.0, 0.03, 0.02], [0.04, 1.0, 0.03], [0.02, 0.05, 1.0]])
@@ -146,8 +150,35 @@ def test_actor_extrapolates_a_spatial_economy_along_its_input_params() -> None:
                               closure="spatial", A=A, alpha_agg=0.04, sigma_trade=5.0,
                               kappa_transfer=(0.1, -0.05, 0.0))
         assert actor.evaluate(Task(f"s{i}", params, numerics, 0))["status"] == "ok"
-    assert actor.extrapolated == 1
+        assert actor._inputs[1] is params
+    assert line_position(*actor._inputs, params.with_(theta=0.59)) == pytest.approx(1.0)
+    assert actor.extrapolated == 0
     cold = model.solve(params, numerics)
     np.testing.assert_allclose(actor.held.params.w, cold.params.w, rtol=1e-5)
     np.testing.assert_allclose(actor.held.population, cold.population, rtol=1e-5)
     assert abs(actor.held.r - cold.r) <= 1e-7
+
+
+def test_failed_extrapolated_start_falls_back_to_the_held_solution(toy_model, monkeypatch) -> None:
+    # a model whose extrapolated starts never converge: the held solution is tried next,
+    # so the point is solved warm without a cold retry
+    from hetspace.core.errors import SolverConvergenceError
+    from hetspace.core.protocol import REGISTRY, register_model
+
+    poison = object()
+
+    def solve(params, numerics=None, warm_start=None):
+        if warm_start is poison:
+            raise SolverConvergenceError("extrapolated start")
+        return toy_model.solve(params, numerics, warm_start)
+
+    monkeypatch.setattr(REGISTRY, "_loaded", dict(REGISTRY._loaded))
+    register_model(dataclasses.replace(toy_model, name="toy_line", solve=solve,
+                                       extrapolate=lambda previous, last, t: poison))
+    actor = SteadyStateActor("toy_line")
+    rows = [actor.evaluate(Task(f"t{a}", toy_model.Params(a=a), toy_model.Numerics(), 0))
+            for a in (1.0, 2.0, 3.0)]
+    assert actor.extrapolated == 1
+    assert rows[2]["status"] == "ok" and rows[2]["cold_retry"] is False
+    assert actor.held_key == "t3.0"
+    np.testing.assert_allclose(actor.held.x, [3.0 ** 0.5], rtol=1e-12)
