@@ -28,7 +28,7 @@ import ray
 from ray.exceptions import RayActorError
 
 from hetspace.core.errors import HetspaceError, SolverConvergenceError
-from hetspace.sweeps.actors import STATUS_OK, SteadyStateActor, Task
+from hetspace.sweeps.actors import STATUS_OK, SteadyStateActor, Task, serial
 from hetspace.sweeps.points import Point, point_key
 from hetspace.sweeps.pool import SteadyStatePool
 from hetspace.sweeps.scheduler import run_points
@@ -53,6 +53,7 @@ class EstimationActor(SteadyStateActor):
         super().__init__(model, num_cpus, crash_after, crash_marker, sleep)
         self.simulation = simulation
 
+    @serial
     def evaluate(self, task: Task) -> dict[str, Any]:
         row = super().evaluate(task)
         if row["status"] == STATUS_OK:
@@ -61,6 +62,7 @@ class EstimationActor(SteadyStateActor):
             row["t_eval"] += time.perf_counter() - t0  # simulated statistics are evaluation time
         return row
 
+    @serial
     def replicates(self, seeds: Sequence[int]) -> np.ndarray:
         """Statistics of one panel per seed at the held steady state (for Omega)."""
         if self.held is None or self.simulation is None:

@@ -23,11 +23,16 @@ if that solve fails, the held solution is tried before the cold retry.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import heapq
 import inspect
 import logging
 import os
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,136 @@ logger = logging.getLogger(__name__)
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
+#: What a call returns instead of its rows when it was withdrawn before it started.
+WITHDRAWN = "withdrawn"
+
+
+#: How long a numbered call waits for the call numbered before it to arrive (seconds).
+ORDER_GRACE = 0.05
+
+
+class CallOrder:
+    """Admits an actor's calls one at a time, in the order the driver numbered them.
+
+    A Ray actor with several threads starts its calls in no guaranteed order:
+    two calls that reach an idle actor together may start the wrong way round.
+    Each call the pool sends carries a number (``seq``); a call enters when
+    nothing runs and no waiting call has a smaller number, and, if its number is
+    not the next one expected, only after waiting ``ORDER_GRACE`` seconds for the
+    missing one (after a restart the numbering continues from the driver's
+    count; a call that never arrives must not stop the others). Calls without a
+    number (queries) enter in the order they came, ahead of numbered ones.
+    Re-entrant: the thread inside may enter again. A waiting call can be
+    withdrawn (:meth:`withdraw`): it then returns without running.
+    """
+
+    def __init__(self, grace: float = ORDER_GRACE) -> None:
+        self.grace = grace
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting: list[tuple[int, int]] = []  # heap of (seq or -1, arrival)
+        self._arrivals = 0
+        self._expected = 0  # the number of the next call in order
+        self._owner: int | None = None
+        self._depth = 0
+        self._withdrawn: set[int] = set()
+
+    @contextlib.contextmanager
+    def turn(self, seq: int | None = None) -> Iterator[bool]:
+        """Hold the actor for one call numbered ``seq`` (None: a query, not numbered).
+
+        Yields True, or False (at once, holding nothing) if the call was withdrawn
+        while it waited (:meth:`withdraw`).
+        """
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                admitted = True
+            else:
+                admitted = self._wait(me, seq)
+        if not admitted:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            with self._cond:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+                    self._cond.notify_all()
+
+    def withdraw(self, seq: int) -> bool:
+        """Withdraw the call numbered ``seq`` if it is waiting for its turn (True), so
+        that the driver can give its points to an idle actor; False if it is not
+        waiting here (running, done, or not arrived yet)."""
+        with self._cond:
+            if not any(entry[0] == seq for entry in self._waiting):
+                return False
+            self._withdrawn.add(seq)
+            self._cond.notify_all()
+            return True
+
+    def _wait(self, me: int, seq: int | None) -> bool:
+        entry = (-1 if seq is None else seq, self._arrivals)
+        self._arrivals += 1
+        heapq.heappush(self._waiting, entry)
+        deadline = None
+        while True:
+            if seq is not None and seq in self._withdrawn:
+                self._withdrawn.discard(seq)
+                self._expected = max(self._expected, seq + 1)  # the next need not wait
+                self._waiting.remove(entry)
+                heapq.heapify(self._waiting)
+                self._cond.notify_all()  # the head of the line may have changed
+                return False
+            if self._owner is None and self._waiting[0] == entry:
+                if seq is None or seq <= self._expected:
+                    break
+                now = time.monotonic()
+                deadline = now + self.grace if deadline is None else deadline
+                if now >= deadline:
+                    break
+                self._cond.wait(deadline - now)
+            else:
+                self._cond.wait()
+        heapq.heappop(self._waiting)
+        self._owner, self._depth = me, 1
+        if seq is not None:
+            self._expected = max(self._expected, seq + 1)
+        return True
+
+
+def serial(method):
+    """Run ``method`` as the actor's only work: one solve (or query) at a time.
+
+    The Ray actor runs its calls on two threads (:mod:`hetspace.sweeps.pool`), so
+    that the next call is already received and unpacked, waiting here, when the
+    current one ends: Ray's per-call work on the actor (receiving a call, sending
+    the previous one's result) overlaps the solves. :class:`CallOrder` keeps the
+    work sequential and in the order of the keyword ``seq`` the pool passes.
+    Numba's thread count is per thread, so it is set here for the thread that runs.
+    """
+    @functools.wraps(method)
+    def locked(self, *args, seq: int | None = None, **kwargs):
+        with self._serial.turn(seq) as admitted:
+            if not admitted:
+                return WITHDRAWN
+            ident = threading.get_ident()
+            if ident not in self._numba_set:
+                set_numba_threads(self.threads)
+                self._numba_set.add(ident)
+            return method(self, *args, **kwargs)
+
+    # the signature Ray checks a call's arguments against: the method's, plus seq
+    # (Ray unwraps methods, so the wrapper must not point back at ``method``)
+    del locked.__wrapped__
+    sig = inspect.signature(method)
+    extra = inspect.Parameter("seq", inspect.Parameter.KEYWORD_ONLY, default=None)
+    params = list(sig.parameters.values())
+    at = next((k for k, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
+    locked.__signature__ = sig.replace(parameters=[*params[:at], extra, *params[at:]])
+    return locked
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -75,11 +210,14 @@ class SteadyStateActor:
         self.evaluated = 0
         self._crash = (crash_after, crash_marker)
         self._sleep = float(sleep)
+        self._serial = CallOrder()
         self.threads = set_numba_threads(num_cpus)
+        self._numba_set = {threading.get_ident()}  # threads whose numba count is set
         load_numba_target()
         self._takes_seed = "seed" in inspect.signature(self.model.solve).parameters
         self._name: str | None = None
 
+    @serial
     def evaluate(self, task: Task) -> dict[str, Any]:
         """Solve one point; returns its row (status, error, moments, timings, actor).
 
@@ -118,6 +256,7 @@ class SteadyStateActor:
                    actor=self._name, pid=os.getpid())
         return row
 
+    @serial
     def evaluate_batch(self, tasks: list[Task]) -> list[dict[str, Any]]:
         """Evaluate ``tasks`` in order (a piece of a chain); one row per task.
 
@@ -128,15 +267,31 @@ class SteadyStateActor:
         return [self.evaluate(task) for task in tasks]
 
     def ping(self) -> int:
-        """The actor process id (the driver pings a restarted actor before using it)."""
+        """The actor process id (the driver pings a restarted actor before using it).
+
+        Not serialised: it answers while a solve runs."""
         return os.getpid()
 
+    def withdraw(self, seq: int) -> bool:
+        """Withdraw call ``seq`` if it has not started: it returns ``WITHDRAWN``, its
+        points unevaluated (the scheduler gives them to an idle actor). Not serialised."""
+        return self._serial.withdraw(seq)
+
+    @serial
+    def numba_threads(self) -> int:
+        """Numba's thread count in the thread that runs this actor's solves."""
+        import numba
+
+        return numba.get_num_threads()
+
+    @serial
     def held_info(self) -> dict[str, Any] | None:
         """The key and moments of the held steady state (None before any success)."""
         if self.held is None:
             return None
         return {"key": self.held_key, "moments": _finite_moments(self.held.moments())}
 
+    @serial
     def region_shock(self, location: int, size: float) -> dict[str, Any]:
         """Moments after a region shock, solved warm from the held steady state (kept)."""
         if self.held is None:

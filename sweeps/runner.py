@@ -38,6 +38,7 @@ from hetspace.core.protocol import to_plain
 
 from . import cluster
 from .actors import STATUS_OK, crash_marker_path
+from .points import Point, order_chains
 from .pool import SteadyStatePool
 from .scheduler import MAX_BATCH, run_points
 from .spec import SweepSpec
@@ -113,6 +114,7 @@ class _Sweep:
         self.store = ResultStore(self.out)
         self.tracker: SweepTracker | None = None
         self.pool: SteadyStatePool | None = None
+        self.chains: list[list[Point]] | None = None  # the points to evaluate, cut into chains
         self.started_ray = False
         self.counts = {"done": 0, "failed": 0}
         self.timings: dict[str, float] = {}
@@ -163,6 +165,7 @@ class _Sweep:
                     self.spec.model.name, n, cpus_per_actor=self.spec.resources.cpus_per_actor,
                     crash_after=crash, crash_marker=crash_marker_path(self.out) if crash else None,
                     sleep=self.spec.debug.sleep)
+                self.chains = order_chains(todo, n)  # while the actors start
                 self.pool.wait_ready()  # actor start-up counts as setup, not as fan-out
             t_wait = time.perf_counter()
             if tracking is not None:
@@ -175,7 +178,8 @@ class _Sweep:
         t_fan, cpu = time.perf_counter(), time.process_time()
         if todo:
             stats = run_points(self.pool, todo, self.spec.numerics, self._on_row,
-                               max_batch=self.max_batch, on_tick=self.store.flush_if_due)
+                               max_batch=self.max_batch, on_tick=self.store.flush_if_due,
+                               chains=self.chains)
             self.timings.update(calls=stats.calls, lost_calls=stats.lost_calls)
         self.timings["fan_out"] = time.perf_counter() - t_fan
         self.timings["fan_out_driver_cpu"] = time.process_time() - cpu

@@ -14,13 +14,16 @@ actor's work (from the median ``t_eval`` of its last rows), at most
 ``max_batch`` points, and at most the actor's share of the remaining work:
 remaining points / (live actors x depth) solves of the typical (median)
 length. Batches thus shrink towards the end of a sweep, more so on a slower
-actor (a harder part of the grid, a busier core). In the last depth x (live
-actors) points an actor gets a call only when it has none in flight, so the
-last points go to whichever actor is free first and the actors finish together.
+actor (a harder part of the grid, a busier core).
 
 An idle actor takes the next unstarted chain, or else steals the back half of
 the longest remaining chain (rounded up, so also a last single point; all of
-the points queued for an actor that is restarting or gone). When an actor
+the points queued for an actor that is restarting or gone). When no point is
+left to take and an actor has nothing in flight, the driver withdraws the
+largest call that waits on another actor behind the one it is solving
+(:meth:`~hetspace.sweeps.pool.SteadyStatePool.withdraw`; it succeeds only if
+that call has not started) and gives its points to the idle actor: so the
+actors finish together, and calls stay pipelined to the end of a sweep. When an actor
 dies its lost calls are resubmitted (Ray restarts the process;
 ``max_task_retries = 0`` means Ray itself replays nothing): every point of a
 lost batch counts one attempt and goes back to the front of its chain; a
@@ -50,7 +53,7 @@ from ray.exceptions import RayActorError
 
 from hetspace.core.errors import HetspaceError
 
-from .actors import STATUS_FAILED, Task
+from .actors import STATUS_FAILED, WITHDRAWN, Task
 from .points import Point, order_chains
 from .pool import SteadyStatePool
 
@@ -71,11 +74,13 @@ class AllActorsDiedError(HetspaceError, RuntimeError):
 
 @dataclasses.dataclass
 class RunStats:
-    """What a fan-out did: calls submitted, rows delivered, calls lost with an actor."""
+    """What a fan-out did: calls submitted, rows delivered, calls lost with an actor,
+    calls withdrawn."""
 
     calls: int = 0
     rows: int = 0
     lost_calls: int = 0
+    withdrawn: int = 0  # calls taken back before they started, for an idle actor
 
 
 @dataclasses.dataclass
@@ -96,22 +101,31 @@ class _Call:
     points: list[Point]
     generation: int
     t0: float
+    seq: int  # its number on the actor (SteadyStatePool.withdraw)
+    thief: _Slot | None = None  # the idle actor it is being withdrawn for
 
 
 def run_points(pool: SteadyStatePool, points: Sequence[Point], numerics: Any,
                on_row: RowCallback, *, depth: int = 2, max_attempts: int = 3,
                max_pings: int = 30, batch_seconds: float = BATCH_SECONDS,
                max_batch: int = MAX_BATCH, on_tick: Callable[[], None] | None = None,
-               tick_seconds: float = 1.0) -> RunStats:
+               tick_seconds: float = 1.0,
+               chains: Sequence[Sequence[Point]] | None = None) -> RunStats:
     """Evaluate ``points`` on ``pool``; ``on_row(point, row)`` for each, as they finish.
 
     ``on_tick()`` (optional) is called after each round of finished calls and at
     least every ``tick_seconds`` while the driver waits (e.g. to flush a store).
-    ``max_batch=1`` sends one point per call.
+    ``max_batch=1`` sends one point per call. ``chains``: ``points`` already cut into
+    ``order_chains(points, len(pool))`` (e.g. while the actors started; the tour of a
+    64-point grid takes a few milliseconds, with every actor waiting).
     """
     state = _Run(pool, numerics, on_row, depth, max_attempts, max_pings,
                  max(1, int(max_batch)), batch_seconds)
-    state.pending.extend(collections.deque(c) for c in order_chains(points, len(pool)))
+    if chains is None:
+        chains = order_chains(points, len(pool))
+    elif sorted(p.key for c in chains for p in c) != sorted(p.key for p in points):
+        raise ValueError("chains must hold exactly the points to evaluate")
+    state.pending.extend(collections.deque(c) for c in chains)
     state.unsubmitted = len(points)
     state.loop(on_tick, tick_seconds)
     return state.stats
@@ -131,6 +145,7 @@ class _Run:
         self.pings: dict[ray.ObjectRef, _Slot] = {}
         self.attempts: collections.Counter[str] = collections.Counter()
         self.recent: collections.deque[float] = collections.deque(maxlen=RECENT_ROWS)
+        self.thieves: set[int] = set()  # idle actors waiting for a withdrawn call
         self.stats = RunStats()
 
     def loop(self, on_tick: Callable[[], None] | None, tick_seconds: float) -> None:
@@ -157,14 +172,15 @@ class _Run:
     def _fill(self) -> None:
         for slot in self.slots:
             while slot.state == "ready" and slot.inflight < self.depth:
-                if slot.inflight and self._end_game():
-                    break  # the last points go to whichever actor is free first
                 batch = self._take(slot)
                 if not batch:
+                    if not slot.inflight:
+                        self._reclaim(slot)
                     break
                 tasks = [Task(p.key, p.params, self.numerics, p.seed) for p in batch]
                 ref = self.pool.submit_batch(slot.index, tasks)
-                self.calls[ref] = _Call(slot, batch, slot.generation, time.perf_counter())
+                self.calls[ref] = _Call(slot, batch, slot.generation, time.perf_counter(),
+                                        self.pool.sent(slot.index) - 1)
                 slot.inflight += 1
                 self.stats.calls += 1
 
@@ -196,8 +212,34 @@ class _Run:
         guided = math.ceil(share * (typical / own))
         return max(1, min(self.max_batch, by_time, guided))
 
-    def _end_game(self) -> bool:
-        return self.live > 1 and self.unsubmitted < self.depth * self.live
+    def _reclaim(self, thief: _Slot) -> None:
+        """Withdraw, for the idle ``thief``, the largest call waiting behind another."""
+        if thief.index in self.thieves:
+            return
+        first: dict[int, int] = {}  # per actor, the number of its oldest call in flight
+        for call in self.calls.values():
+            first[call.slot.index] = min(call.seq, first.get(call.slot.index, call.seq))
+        waiting = [c for c in self.calls.values()
+                   if c.slot is not thief and c.thief is None and c.slot.state == "ready"
+                   and c.generation == c.slot.generation and c.seq > first[c.slot.index]]
+        if not waiting:
+            return
+        call = max(waiting, key=lambda c: (len(c.points), c.seq))
+        call.thief = thief
+        self.thieves.add(thief.index)
+        self.pool.withdraw(call.slot.index, call.seq)  # the call's own result says if it was
+        logger.debug("actor %d asks actor %d for its call %d (%d points)", thief.index,
+                     call.slot.index, call.seq, len(call.points))
+
+    def _withdrawn(self, call: _Call) -> None:
+        """A call came back unstarted: its points go to the actor that asked for them."""
+        self.stats.withdrawn += 1
+        self.unsubmitted += len(call.points)
+        thief = call.thief
+        if thief is not None and thief.state == "ready":
+            thief.queue.extendleft(reversed(call.points))
+        else:
+            self.pending.appendleft(collections.deque(call.points))
 
     def _steal(self, slot: _Slot) -> None:
         victim = max((s for s in self.slots if s is not slot), key=lambda s: len(s.queue),
@@ -216,10 +258,15 @@ class _Run:
     def _collect(self, ref: ray.ObjectRef) -> None:
         call = self.calls.pop(ref)
         call.slot.inflight -= 1
+        if call.thief is not None:
+            self.thieves.discard(call.thief.index)
         try:
             rows = ray.get(ref)
         except RayActorError as e:
             self._lost(call, e)
+            return
+        if isinstance(rows, str) and rows == WITHDRAWN:
+            self._withdrawn(call)
             return
         t_roundtrip = time.perf_counter() - call.t0
         for point, row in zip(call.points, rows, strict=True):

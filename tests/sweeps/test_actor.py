@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from hetspace.core import get_model
 from hetspace.core.incomplete_markets.examples import huggett_1993
 from hetspace.sweeps import SteadyStateActor, Task
-from hetspace.sweeps.actors import line_position
+from hetspace.sweeps.actors import CallOrder, line_position
 
 from .conftest import ARMINGTON_BASELINE
 
@@ -182,3 +184,41 @@ def test_failed_extrapolated_start_falls_back_to_the_held_solution(toy_model, mo
     assert rows[2]["status"] == "ok" and rows[2]["cold_retry"] is False
     assert actor.held_key == "t3.0"
     np.testing.assert_allclose(actor.held.x, [3.0 ** 0.5], rtol=1e-12)
+
+
+def test_calls_run_one_at_a_time_in_the_order_of_their_numbers() -> None:
+    order, gate = [], CallOrder(grace=5.0)
+
+    def call(seq: int | None) -> None:
+        with gate.turn(seq):
+            with gate.turn():  # re-entrant: the thread inside does not wait for itself
+                order.append(seq)
+
+    arriving = [3, 1, None, 2, 0, None]  # numbered calls out of order, two queries
+    threads = [threading.Thread(target=call, args=(seq,)) for seq in arriving]
+    with gate.turn(None):  # something runs while they all arrive
+        for k, thread in enumerate(threads):
+            thread.start()
+            deadline = time.monotonic() + 10
+            while gate._arrivals < k + 2 and time.monotonic() < deadline:
+                time.sleep(1e-3)
+        assert order == []
+    for thread in threads:
+        thread.join(timeout=10)
+    assert order == [None, None, 0, 1, 2, 3]  # queries first (in arrival order), then numbers
+
+
+def test_a_call_whose_predecessor_never_comes_still_runs_and_order_resumes() -> None:
+    gate, order = CallOrder(grace=0.2), []
+
+    def call(seq: int) -> None:
+        with gate.turn(seq):
+            order.append(seq)
+
+    call(0)
+    late = threading.Thread(target=call, args=(2,))  # number 1 never arrives (lost)
+    late.start()
+    late.join(timeout=10)
+    assert not late.is_alive() and order == [0, 2]
+    call(3)
+    assert order == [0, 2, 3] and gate._expected == 4

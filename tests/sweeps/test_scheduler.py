@@ -9,9 +9,14 @@ points 5-6, the last point 7.
 
 from __future__ import annotations
 
+import collections
+import time
+
 import numpy as np
+import ray
 
 from hetspace.core import get_model
+from hetspace.sweeps.actors import WITHDRAWN, Task
 from hetspace.sweeps.points import Point, point_key
 from hetspace.sweeps.pool import SteadyStatePool
 from hetspace.sweeps.scheduler import run_points
@@ -106,3 +111,62 @@ def test_one_point_per_call_gives_the_same_rows(ray_session) -> None:
         assert single["status"] == batched["status"] == "ok"
         np.testing.assert_allclose(batched["moments"]["welfare"], single["moments"]["welfare"],
                                    rtol=1e-9)
+
+
+def test_actor_solves_its_calls_one_at_a_time_in_order_and_answers_pings_meanwhile(
+        ray_session) -> None:
+    """An actor has two threads (the next call waits, unpacked, while one solves): the
+    solves must still run one at a time, in the order sent, with numba's thread count
+    of the actor's CPUs in the solving thread (numba's default here is the machine's)."""
+    model = get_model("armington")
+    points = _points(model.Numerics())
+    with SteadyStatePool("armington", 1, sleep=0.15) as pool:
+        pool.wait_ready()
+        refs = [pool.submit_batch(0, [Task(p.key, p.params, model.Numerics(), 0)])
+                for p in points[:4]]
+        pid = ray.get(pool.ping(0))  # answered while both threads are busy with calls
+        answered_before_the_calls_ended = not ray.wait(refs[-1:], timeout=0)[0]
+        rows = [ray.get(ref)[0] for ref in refs]
+        threads = ray.get(pool.actors[0].numba_threads.remote())
+    assert answered_before_the_calls_ended and pid == rows[0]["pid"]
+    assert [r["key"] for r in rows] == [p.key for p in points[:4]]
+    assert [r["warm_start"] for r in rows] == [False, True, True, True]
+    spans = [(r["started_unix"], r["started_unix"] + r["t_eval"]) for r in rows]
+    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
+    assert threads == 1
+
+
+def test_a_call_waiting_on_an_actor_can_be_withdrawn_before_it_starts(ray_session) -> None:
+    model = get_model("armington")
+    p = _points(model.Numerics())
+    with SteadyStatePool("armington", 1, sleep=0.3) as pool:
+        pool.wait_ready()
+        running = pool.submit_batch(0, [Task(p[0].key, p[0].params, model.Numerics(), 0)])
+        waiting = pool.submit_batch(0, [Task(p[1].key, p[1].params, model.Numerics(), 0)])
+        time.sleep(0.1)  # both have arrived: one sleeps, one waits for its turn
+        assert ray.get(pool.withdraw(0, 1)) is True
+        assert ray.get(waiting) == WITHDRAWN
+        assert ray.get(pool.withdraw(0, 0)) is False  # started: it runs to the end
+        assert ray.get(running)[0]["status"] == "ok"
+        after = pool.submit_batch(0, [Task(p[2].key, p[2].params, model.Numerics(), 0)])
+        row = ray.get(after)[0]  # number 2 runs next: number 1 is not waited for
+    assert row["status"] == "ok" and row["warm_start"] is True
+
+
+def test_an_idle_actor_gets_the_calls_withdrawn_from_a_slow_one(ray_session) -> None:
+    """Actor 0 sleeps 0.25 s per point, actor 1 not at all: once actor 1 has nothing left
+    to take, the calls waiting on actor 0 are withdrawn and evaluated by actor 1. Every
+    point is delivered once, with the value of a direct solve."""
+    numerics = get_model("armington").Numerics()
+    points = _points(numerics)
+    with SteadyStatePool("armington", 2, sleep=[0.25, 0.0]) as pool:
+        pids = pool.wait_ready()
+        stats, seen = _run(pool, points, numerics, max_batch=2)
+    assert sorted(i for i, _ in seen) == list(range(len(points)))
+    assert stats.withdrawn >= 1 and stats.rows == len(points)
+    by_pid = collections.Counter(row["pid"] for _, row in seen)
+    assert by_pid[pids[1]] > by_pid[pids[0]]
+    for i, row in seen:
+        assert row["status"] == "ok"
+        np.testing.assert_allclose(row["moments"]["welfare"],
+                                   _cold_welfare(SIGMAS[i], numerics), rtol=1e-9)
