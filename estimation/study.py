@@ -9,7 +9,8 @@ counted twice.
 
 Trials are pipelined: each actor has up to ``depth`` trials in flight
 (``optimizer.depth``, 2 by default; an actor solves its calls one at a time, in
-the order they arrive: :func:`hetspace.sweeps.actors.serial`), so an actor that finishes a trial finds the next one already queued
+the order they were sent: :func:`hetspace.sweeps.actors.serial`), so an actor
+that finishes a trial finds the next one already queued
 on it, and the driver's work for
 that row (Ray's round trip, the tell, the ask of the next trial, the journal writes)
 overlaps the actor's next solve instead of sitting between two solves. A new trial

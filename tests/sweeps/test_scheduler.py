@@ -10,6 +10,7 @@ points 5-6, the last point 7.
 from __future__ import annotations
 
 import collections
+import itertools
 import time
 
 import numpy as np
@@ -132,7 +133,7 @@ def test_actor_solves_its_calls_one_at_a_time_in_order_and_answers_pings_meanwhi
     assert [r["key"] for r in rows] == [p.key for p in points[:4]]
     assert [r["warm_start"] for r in rows] == [False, True, True, True]
     spans = [(r["started_unix"], r["started_unix"] + r["t_eval"]) for r in rows]
-    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
+    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))
     assert threads == 1
 
 
