@@ -108,6 +108,7 @@ class Evaluator:
                                     sleep=spec.sleep, actor_class=EstimationActor,
                                     actor_kwargs={"simulation": spec.simulation})
         self.held: list[np.ndarray | None] = [None] * n_actors
+        self._held_started = [0.0] * n_actors  # when the solve of held[i] started
         self.calls: dict[ray.ObjectRef, Call] = {}
         self._queues: list[list[ray.ObjectRef]] = [[] for _ in range(n_actors)]
         self._pings: dict[ray.ObjectRef, tuple[int, int]] = {}  # (actor, attempt) restarting
@@ -186,8 +187,12 @@ class Evaluator:
         """Book-keeping after the row of call ``ref`` came back; the call."""
         call = self.forget(ref)
         self._record(call.x, row, False, call.sent)
-        if row["status"] == STATUS_OK:
+        # rows may come back out of order (an actor's next call starts while the result
+        # of the last one is on its way): the actor holds its latest started success
+        started = row.get("started_unix") or 0.0
+        if row["status"] == STATUS_OK and started >= self._held_started[call.actor]:
             self.held[call.actor] = call.x
+            self._held_started[call.actor] = started
         return call
 
     def lost(self, ref: ray.ObjectRef) -> Call:
@@ -195,6 +200,7 @@ class Evaluator:
         gets no new call until it answers a ping (calls sent meanwhile would fail too)."""
         call = self.forget(ref)
         self.held[call.actor] = None
+        self._held_started[call.actor] = 0.0
         if call.actor not in self._gone and all(a != call.actor for a, _ in self._pings.values()):
             self._pings[self.pool.ping(call.actor)] = (call.actor, 1)
         return call
@@ -265,6 +271,7 @@ class Evaluator:
 
         run_points(self.pool, points, self.spec.numerics, on_row, depth=2)
         self.held = [None] * len(self.pool)  # the scheduler chose the actors
+        self._held_started = [0.0] * len(self.pool)
         return [rows[i] for i in range(len(xs))]
 
     def replicates(self, x: Sequence[float], seeds: Sequence[int]) -> np.ndarray:

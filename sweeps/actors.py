@@ -49,7 +49,10 @@ WITHDRAWN = "withdrawn"
 
 
 #: How long a numbered call waits for the call numbered before it to arrive (seconds).
-ORDER_GRACE = 0.05
+#: A safety net: two calls that reach a starting actor together can arrive 0.1 s and
+#: more apart on a busy machine; after a restart the driver's ping says where the
+#: numbers resume (``CallOrder.expect``), so normally no call waits this long.
+ORDER_GRACE = 1.0
 
 
 class CallOrder:
@@ -62,7 +65,8 @@ class CallOrder:
     not the next one expected, only after waiting ``ORDER_GRACE`` seconds for the
     missing one (after a restart the numbering continues from the driver's
     count; a call that never arrives must not stop the others). Calls without a
-    number (queries) enter in the order they came, ahead of numbered ones.
+    number (queries) enter in the order they came, ahead of numbered ones. The
+    driver's ping to a restarted actor tells it the next number (:meth:`expect`).
     Re-entrant: the thread inside may enter again. A waiting call can be
     withdrawn (:meth:`withdraw`): it then returns without running.
     """
@@ -102,6 +106,12 @@ class CallOrder:
                 if self._depth == 0:
                     self._owner = None
                     self._cond.notify_all()
+
+    def expect(self, seq: int) -> None:
+        """The numbered calls still to come start at ``seq`` (earlier ones were lost)."""
+        with self._cond:
+            self._expected = max(self._expected, seq)
+            self._cond.notify_all()
 
     def withdraw(self, seq: int) -> bool:
         """Withdraw the call numbered ``seq`` if it is waiting for its turn (True), so
@@ -266,10 +276,14 @@ class SteadyStateActor:
         """
         return [self.evaluate(task) for task in tasks]
 
-    def ping(self) -> int:
+    def ping(self, expect: int | None = None) -> int:
         """The actor process id (the driver pings a restarted actor before using it).
 
-        Not serialised: it answers while a solve runs."""
+        ``expect``: the number of the next call the driver will send (a restarted
+        actor lost the ones before; see :class:`CallOrder`). Not serialised: it
+        answers while a solve runs."""
+        if expect is not None:
+            self._serial.expect(expect)
         return os.getpid()
 
     def withdraw(self, seq: int) -> bool:

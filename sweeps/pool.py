@@ -92,7 +92,7 @@ class SteadyStatePool:
 
     def ping(self, i: int) -> ray.ObjectRef:
         """A reference that resolves (to the process id) once actor ``i`` is up."""
-        return self.actors[i].ping.options(concurrency_group=CONTROL).remote()
+        return self.actors[i].ping.options(concurrency_group=CONTROL).remote(self._sent[i])
 
     def wait_ready(self) -> list[int]:
         """Block until every actor has started (imports, numba caches); their process ids."""

@@ -222,3 +222,17 @@ def test_a_call_whose_predecessor_never_comes_still_runs_and_order_resumes() -> 
     assert not late.is_alive() and order == [0, 2]
     call(3)
     assert order == [0, 2, 3] and gate._expected == 4
+
+
+def test_after_a_restart_the_expected_number_lets_the_next_call_in_at_once() -> None:
+    gate, order = CallOrder(grace=30.0), []  # a wait for the grace would stall the test
+    gate.expect(7)  # the ping of a restarted actor: calls 0-6 went with the old process
+
+    def call(seq: int) -> None:
+        with gate.turn(seq):
+            order.append(seq)
+
+    thread = threading.Thread(target=call, args=(7,))
+    thread.start()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and order == [7]

@@ -62,7 +62,7 @@ def test_a_failed_point_inside_a_batch_is_a_row_and_the_chain_goes_on(ray_sessio
         _, seen = _run(pool, _points(numerics), numerics)
     assert sorted(i for i, _ in seen) == list(range(8))  # each point delivered once
     rows = dict(seen)
-    order = [i for i, _ in seen]
+    order = sorted(rows, key=lambda i: rows[i]["started_unix"])
     assert order == list(range(8))  # one actor walks the chain in order
     assert [rows[i]["batch"] for i in range(8)] == [1, 1, 3, 3, 3, 2, 2, 1]
     failed = rows[3]
