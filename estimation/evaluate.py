@@ -97,7 +97,9 @@ class Evaluator:
     """The driver's handle on the actors of one estimation.
 
     Book-keeping is per call (``calls``, by Ray reference) so that an actor may have
-    several evaluations queued (Ray runs an actor's calls in order): each row of
+    several evaluations queued (it solves them one at a time in the order sent:
+    :func:`hetspace.sweeps.actors.serial`; their rows may come back in another
+    order, see ``collected``): each row of
     evaluations.csv keeps its own sent time. ``held[i]`` is the point of the steady
     state actor i holds (its last success, None if unknown).
     """
@@ -197,7 +199,8 @@ class Evaluator:
 
     def lost(self, ref: ray.ObjectRef) -> Call:
         """Call ``ref`` died with its actor. Ray restarts the actor (holding nothing); it
-        gets no new call until it answers a ping (calls sent meanwhile would fail too)."""
+        gets no new call until it answers a ping (calls sent meanwhile would queue for
+        the new process, warm-started from nothing)."""
         call = self.forget(ref)
         self.held[call.actor] = None
         self._held_started[call.actor] = 0.0

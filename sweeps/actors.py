@@ -128,30 +128,43 @@ class CallOrder:
         entry = (-1 if seq is None else seq, self._arrivals)
         self._arrivals += 1
         heapq.heappush(self._waiting, entry)
-        deadline = None
-        while True:
-            if seq is not None and seq in self._withdrawn:
-                self._withdrawn.discard(seq)
-                self._expected = max(self._expected, seq + 1)  # the next need not wait
-                self._waiting.remove(entry)
-                heapq.heapify(self._waiting)
-                self._cond.notify_all()  # the head of the line may have changed
-                return False
-            if self._owner is None and self._waiting[0] == entry:
-                if seq is None or seq <= self._expected:
-                    break
-                now = time.monotonic()
-                deadline = now + self.grace if deadline is None else deadline
-                if now >= deadline:
-                    break
-                self._cond.wait(deadline - now)
-            else:
-                self._cond.wait()
+        try:
+            admitted = self._until_turn(entry, seq)
+        except BaseException:  # interrupted while waiting: never block the calls behind
+            self._leave(entry)
+            raise
+        if not admitted:
+            self._leave(entry)
+            return False
         heapq.heappop(self._waiting)
         self._owner, self._depth = me, 1
         if seq is not None:
             self._expected = max(self._expected, seq + 1)
         return True
+
+    def _leave(self, entry: tuple[int, int]) -> None:
+        self._waiting.remove(entry)
+        heapq.heapify(self._waiting)
+        self._cond.notify_all()  # the head of the line may have changed
+
+    def _until_turn(self, entry: tuple[int, int], seq: int | None) -> bool:
+        """Wait until ``entry`` may run (True) or was withdrawn (False)."""
+        deadline = None
+        while True:
+            if seq is not None and seq in self._withdrawn:
+                self._withdrawn.discard(seq)
+                self._expected = max(self._expected, seq + 1)  # the next need not wait
+                return False
+            if self._owner is None and self._waiting[0] == entry:
+                if seq is None or seq <= self._expected:
+                    return True
+                now = time.monotonic()
+                deadline = now + self.grace if deadline is None else deadline
+                if now >= deadline:
+                    return True
+                self._cond.wait(deadline - now)
+            else:
+                self._cond.wait()
 
 
 def serial(method):

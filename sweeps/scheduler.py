@@ -20,9 +20,11 @@ An idle actor takes the next unstarted chain, or else steals the back half of
 the longest remaining chain (rounded up, so also a last single point; all of
 the points queued for an actor that is restarting or gone). When no point is
 left to take and an actor has nothing in flight, the driver withdraws the
-largest call that waits on another actor behind the one it is solving
+largest call that waits on another actor behind the one it is solving, if the
+idle actor would finish it sooner (at its own recent solve times, against the
+other's with half its running call still to go)
 (:meth:`~hetspace.sweeps.pool.SteadyStatePool.withdraw`; it succeeds only if
-that call has not started) and gives its points to the idle actor: so the
+that call has not started) and submits its points to the idle actor: so the
 actors finish together, and calls stay pipelined to the end of a sweep. When an actor
 dies its lost calls are resubmitted (Ray restarts the process;
 ``max_task_retries = 0`` means Ray itself replays nothing): every point of a
@@ -81,6 +83,7 @@ class RunStats:
     rows: int = 0
     lost_calls: int = 0
     withdrawn: int = 0  # calls taken back before they started, for an idle actor
+    withdrawals: list[int] = dataclasses.field(default_factory=list)  # asked for, by actor
 
 
 @dataclasses.dataclass
@@ -103,6 +106,7 @@ class _Call:
     t0: float
     seq: int  # its number on the actor (SteadyStatePool.withdraw)
     thief: _Slot | None = None  # the idle actor it is being withdrawn for
+    tried: bool = False  # a withdrawal was asked for (once per call)
 
 
 def run_points(pool: SteadyStatePool, points: Sequence[Point], numerics: Any,
@@ -146,13 +150,14 @@ class _Run:
         self.attempts: collections.Counter[str] = collections.Counter()
         self.recent: collections.deque[float] = collections.deque(maxlen=RECENT_ROWS)
         self.thieves: set[int] = set()  # idle actors waiting for a withdrawn call
+        self.withdrawals: dict[ray.ObjectRef, _Call] = {}  # asked, not answered yet
         self.stats = RunStats()
 
     def loop(self, on_tick: Callable[[], None] | None, tick_seconds: float) -> None:
         timeout = tick_seconds if on_tick is not None else None
         while True:
             self._fill()
-            waiting = [*self.calls, *self.pings]
+            waiting = [*self.calls, *self.pings, *self.withdrawals]
             if not waiting:
                 if self.unsubmitted:
                     raise AllActorsDiedError("every actor died; points remain unevaluated")
@@ -164,6 +169,8 @@ class _Run:
             for ref in ready:
                 if ref in self.pings:
                     self._pinged(ref)
+                elif ref in self.withdrawals:
+                    self._answered(ref)
                 else:
                     self._collect(ref)
             if on_tick is not None:
@@ -171,18 +178,21 @@ class _Run:
 
     def _fill(self) -> None:
         for slot in self.slots:
-            while slot.state == "ready" and slot.inflight < self.depth:
-                batch = self._take(slot)
-                if not batch:
-                    if not slot.inflight:
-                        self._reclaim(slot)
-                    break
-                tasks = [Task(p.key, p.params, self.numerics, p.seed) for p in batch]
-                ref = self.pool.submit_batch(slot.index, tasks)
-                self.calls[ref] = _Call(slot, batch, slot.generation, time.perf_counter(),
-                                        self.pool.sent(slot.index) - 1)
-                slot.inflight += 1
-                self.stats.calls += 1
+            self._fill_slot(slot)
+
+    def _fill_slot(self, slot: _Slot) -> None:
+        while slot.state == "ready" and slot.inflight < self.depth:
+            batch = self._take(slot)
+            if not batch:
+                if not slot.inflight:
+                    self._reclaim(slot)
+                return
+            tasks = [Task(p.key, p.params, self.numerics, p.seed) for p in batch]
+            ref = self.pool.submit_batch(slot.index, tasks)
+            self.calls[ref] = _Call(slot, batch, slot.generation, time.perf_counter(),
+                                    self.pool.sent(slot.index) - 1)
+            slot.inflight += 1
+            self.stats.calls += 1
 
     def _take(self, slot: _Slot) -> list[Point]:
         """The next batch of ``slot``'s chain (refilled from pending chains or by stealing)."""
@@ -206,38 +216,68 @@ class _Run:
         if not self.recent:
             return 1
         typical = statistics.median(self.recent)
-        own = max(statistics.median(slot.recent) if slot.recent else typical, 1e-9)
+        own = self._solve_time(slot)
         by_time = int(self.batch_seconds / own)
         share = self.unsubmitted / (max(1, self.live) * self.depth)  # in typical solves
         guided = math.ceil(share * (typical / own))
         return max(1, min(self.max_batch, by_time, guided))
 
+    def _solve_time(self, slot: _Slot) -> float:
+        """The typical seconds of a point on ``slot`` (its recent rows, else everyone's)."""
+        rows = slot.recent or self.recent
+        return max(statistics.median(rows), 1e-9) if rows else 1e-9
+
     def _reclaim(self, thief: _Slot) -> None:
         """Withdraw, for the idle ``thief``, the largest call waiting behind another."""
         if thief.index in self.thieves:
             return
+        current = [c for c in self.calls.values() if c.generation == c.slot.generation
+                   and c.slot.state == "ready"]
         first: dict[int, int] = {}  # per actor, the number of its oldest call in flight
-        for call in self.calls.values():
+        for call in current:
             first[call.slot.index] = min(call.seq, first.get(call.slot.index, call.seq))
-        waiting = [c for c in self.calls.values()
-                   if c.slot is not thief and c.thief is None and c.slot.state == "ready"
-                   and c.generation == c.slot.generation and c.seq > first[c.slot.index]]
+        running = {c.slot.index: c for c in current if c.seq == first[c.slot.index]}
+        mine = self._solve_time(thief)
+
+        def sooner_here(c: _Call) -> bool:  # than behind the victim's running call
+            theirs = self._solve_time(c.slot)
+            return (len(c.points) * mine
+                    <= (len(c.points) + 0.5 * len(running[c.slot.index].points)) * theirs)
+
+        waiting = [c for c in current if c.slot is not thief and c.thief is None
+                   and not c.tried and c.seq > first[c.slot.index] and sooner_here(c)]
         if not waiting:
             return
         call = max(waiting, key=lambda c: (len(c.points), c.seq))
-        call.thief = thief
+        call.thief, call.tried = thief, True
         self.thieves.add(thief.index)
-        self.pool.withdraw(call.slot.index, call.seq)  # the call's own result says if it was
+        self.stats.withdrawals.append(thief.index)
+        self.withdrawals[self.pool.withdraw(call.slot.index, call.seq)] = call
         logger.debug("actor %d asks actor %d for its call %d (%d points)", thief.index,
                      call.slot.index, call.seq, len(call.points))
 
+    def _answered(self, ref: ray.ObjectRef) -> None:
+        """The answer to a withdrawal. If the call had started (or the actor died), the
+        idle actor that asked is free to ask another actor."""
+        call = self.withdrawals.pop(ref)
+        try:
+            withdrawn = bool(ray.get(ref))
+        except RayActorError:
+            withdrawn = False
+        if not withdrawn and call.thief is not None and any(c is call for c in
+                                                              self.calls.values()):
+            self.thieves.discard(call.thief.index)
+            call.thief = None
+
     def _withdrawn(self, call: _Call) -> None:
-        """A call came back unstarted: its points go to the actor that asked for them."""
+        """A call came back unstarted: its points go to the actor that asked for them,
+        submitted at once (left in its queue, the busy actor could steal them back)."""
         self.stats.withdrawn += 1
         self.unsubmitted += len(call.points)
         thief = call.thief
         if thief is not None and thief.state == "ready":
             thief.queue.extendleft(reversed(call.points))
+            self._fill_slot(thief)
         else:
             self.pending.appendleft(collections.deque(call.points))
 
