@@ -4,9 +4,10 @@
 
 The grid is the Huggett example's own (n_a = 300, ~20 ms a warm solve). With n_a =
 150 (~10 ms) the per-call costs weigh twice as much, and on 2 cores the driver and
-Ray's own processes take their CPU from the two actors: measured on an idle machine,
-2 vs 1 actors 1.63x there against 1.74x at 300 (plain processes 1.95x / 1.86x), and
-the 2-actor overhead 10.6% against 5.3%.
+Ray's own processes take their CPU from the two actors. Measured on 2026-11-30 on
+an idle 2-core machine (medians of 5 and 3 runs), n_a 300 / 150: 2 vs 1 actors
+1.80x / 1.76x (plain processes 1.95x / 1.81x), 2-actor overhead 2.8% / 4.4%
+(before the actors ran on two threads: 6.4% / 10.6%).
 
 Every sweep is a full ``run_sweep`` (Ray actors, Parquet store, MLflow parent run)
 of the same 64 points, started afresh (``resume=False``); sweeps with 1 and 2

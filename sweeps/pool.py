@@ -8,10 +8,12 @@ threads, one solving while the next call waits, received and unpacked, for its
 turn (:func:`~hetspace.sweeps.actors.serial`); the pool numbers each actor's
 calls so that they run in the order sent, and a call that has not started can be
 withdrawn (:meth:`SteadyStatePool.withdraw`). Pings and withdrawals have a
-thread of their own. On a single-threaded
-actor Ray's work between two calls ran on the thread that solves: about 2.5 ms
-per call on 2 cores with the next call already queued, 0.7 ms this way
-(``benchmarks/sweeps.py``: per-point overhead 6.4% -> 3.3% with 2 actors).
+thread of their own. On a single-threaded actor Ray's work between two calls
+runs on the thread that solves: with the next call already queued, an actor
+idled a median 1.5-3.2 ms between calls of 20-100 ms on 2 cores, against
+0.2-1.3 ms with two threads (``benchmarks/actor_calls.py``; no difference for
+calls under 5 ms). In a 64-point Huggett sweep on 2 actors that took the
+overhead per point from 6.4% to 3.3% of a solve (``benchmarks/sweeps.py``).
 
 After a sweep the pool can be kept (``run_sweep(..., keep_pool=True)``) to ask
 each actor about the steady state it holds: its moments, or a region shock
