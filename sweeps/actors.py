@@ -48,10 +48,10 @@ STATUS_FAILED = "failed"
 WITHDRAWN = "withdrawn"
 
 
-#: How long a numbered call waits for the call numbered before it to arrive (seconds).
-#: A safety net: two calls that reach a starting actor together can arrive 0.1 s and
-#: more apart on a busy machine; after a restart the driver's ping says where the
-#: numbers resume (``CallOrder.expect``), so normally no call waits this long.
+#: How long a numbered call waits for the call numbered before it to arrive (seconds):
+#: long enough for two calls sent together to reach a busy actor, and a safety net for
+#: a number that never comes (a call that failed before it got here). After a restart
+#: the driver's ping says where the numbers resume (``CallOrder.expect``).
 ORDER_GRACE = 1.0
 
 

@@ -51,7 +51,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import RayActorError, RayError
 
 from hetspace.core.errors import HetspaceError
 
@@ -262,7 +262,7 @@ class _Run:
         call = self.withdrawals.pop(ref)
         try:
             withdrawn = bool(ray.get(ref))
-        except RayActorError:
+        except RayError:  # the actor died or is unreachable: the call's own result tells
             withdrawn = False
         if not withdrawn and call.thief is not None and any(c is call for c in
                                                               self.calls.values()):
