@@ -14,6 +14,9 @@ idled a median 1.5-3.2 ms between calls of 20-100 ms on 2 cores, against
 0.2-1.3 ms with two threads (``benchmarks/actor_calls.py``; no difference for
 calls under 5 ms). In a 64-point Huggett sweep on 2 actors that took the
 overhead per point from 6.4% to 3.3% of a solve (``benchmarks/sweeps.py``).
+The price: the result of a call may still be on its way out when the next call
+kills the process; that call is then lost too, its points counted and retried
+like those of the running call (each is still delivered once).
 
 After a sweep the pool can be kept (``run_sweep(..., keep_pool=True)``) to ask
 each actor about the steady state it holds: its moments, or a region shock

@@ -80,8 +80,12 @@ def test_a_failed_point_inside_a_batch_is_a_row_and_the_chain_goes_on(ray_sessio
 def test_actor_death_inside_a_batch_resubmits_each_point_once(ray_session, tmp_path) -> None:
     numerics = get_model("armington").Numerics()
     marker = tmp_path / "crashed"
-    # the 4th evaluation (point 3, the middle of the batch 2-4) kills the actor process
-    with SteadyStatePool("armington", 1, crash_after=4, crash_marker=str(marker)) as pool:
+    # the 4th evaluation (point 3, the middle of the batch 2-4) kills the actor process.
+    # Each evaluation first sleeps 50 ms: the row of point 1 leaves while point 2 runs
+    # (without that pause it may still be on its way when the process dies, and
+    # point 1 would count a lost attempt too: see hetspace.sweeps.pool)
+    with SteadyStatePool("armington", 1, crash_after=4, crash_marker=str(marker),
+                         sleep=0.05) as pool:
         _, seen = _run(pool, _points(numerics), numerics)
     assert marker.exists()
     assert sorted(i for i, _ in seen) == list(range(8))
