@@ -44,7 +44,7 @@ import numpy as np
 import yaml
 
 from .errors import InvalidConfigError, InvalidParamsError
-from .protocol import ModelSpec, get_model, list_models, solution_arrays, to_plain
+from .protocol import ModelSpec, get_model, list_models, retired_field, solution_arrays, to_plain
 
 logger = logging.getLogger(__name__)
 
@@ -284,8 +284,9 @@ def _build_section(
         for key in body:
             if key not in names:
                 hint = did_you_mean(str(key), names)
-                problems.append(_at(where.line((section, key)),
-                                    f"{section}.{key}: unknown field{hint}; "
+                retired = retired_field(cls, str(key))
+                problems.append(_at(where.line((section, key)), f"{section}.{key}: {retired}"
+                                    if retired else f"{section}.{key}: unknown field{hint}; "
                                     f"known fields: {', '.join(sorted(names))}"))
         body = {k: v for k, v in body.items() if k in names}  # still check the known ones
         missing = [f.name for f in fields if f.name not in body

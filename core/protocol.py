@@ -62,7 +62,8 @@ class Record:
         if unknown:
             raise InvalidParamsError(
                 cls.__name__,
-                [Violation(k, f"is not a field of {cls.__name__} (fields: {sorted(names)})",
+                [Violation(k, retired_field(cls, k)
+                           or f"is not a field of {cls.__name__} (fields: {sorted(names)})",
                            data[k]) for k in unknown],
             )
         return cls(**data)
@@ -82,6 +83,11 @@ class Record:
 
     def __hash__(self) -> int:
         return hash(self.fingerprint())
+
+
+def retired_field(cls: type, name: str) -> str | None:
+    """What replaced a field that ``cls`` no longer has (its ``RETIRED`` mapping), if any."""
+    return getattr(cls, "RETIRED", {}).get(name)
 
 
 def to_plain(value: Any) -> Any:

@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lottery(ap, a_grid, out_idx, out_w):
     """Young's lottery: a' in [a_i, a_{i+1}] goes to i with weight out_w, to i+1 with 1 - out_w."""
     J, S, n = ap.shape
@@ -25,7 +25,7 @@ def lottery(ap, a_grid, out_idx, out_w):
                 out_w[j, s, m] = min(max(wlo, 0.0), 1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def transition_entries(idx, wlo, Pi, mu, rows, cols, vals):
     """Nonzeros of T[dest, src] (savings lottery, then e', then migration); returns count.
 
@@ -57,7 +57,7 @@ def transition_entries(idx, wlo, Pi, mu, rows, cols, vals):
     return nnz
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def pre_migration(dist, idx, wlo, Pi, out):
     """Mass over (origin j, new state s', saving node i) before the migration draw."""
     J, S, n = dist.shape
@@ -76,7 +76,7 @@ def pre_migration(dist, idx, wlo, Pi, out):
                     out[j, s2, i + 1] += p * (1.0 - lam)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def migrate(pre, mu, out):
     """out[k, s, i] = sum_j pre[j, s, i] mu[j, s, i, k]."""
     J, S, n = pre.shape

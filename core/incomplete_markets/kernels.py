@@ -20,7 +20,7 @@ NONMONOTONE_GRID = 3
 NONFINITE = 4
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def crra_utility(c, gamma):
     """(c^(1-gamma) - 1)/(1 - gamma), log c at gamma = 1."""
     if gamma == 1.0:
@@ -28,7 +28,7 @@ def crra_utility(c, gamma):
     return (c ** (1.0 - gamma) - 1.0) / (1.0 - gamma)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def marginal_utility(c, gamma):
     """c^(-gamma), with the log case done by division."""
     if gamma == 1.0:
@@ -36,7 +36,7 @@ def marginal_utility(c, gamma):
     return c ** (-gamma)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def inverse_marginal_utility(x, gamma):
     """The c with u'(c) = x."""
     if gamma == 1.0:
@@ -44,7 +44,7 @@ def inverse_marginal_utility(x, gamma):
     return x ** (-1.0 / gamma)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def migration_block(v, c, P, chi, log_chi, theta, one_plus_r, gamma, out_W, out_dW, out_mu,
                     store_mu):
     """Continuation value W_j and its slope at each saving node, after e' (eqs. 56, B.15).
@@ -96,7 +96,7 @@ def migration_block(v, c, P, chi, log_chi, theta, one_plus_r, gamma, out_W, out_
                 out_dW[j, s, i] = one_plus_r * acc
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def egm_step(W, dW, a_grid, y, P, Pi, one_plus_r, beta_omega, gamma,
              out_c, out_ap, out_v, a_endo, with_values):
     """One EGM step (B.16-B.21) for every (j, s); returns (status, max |dc|, max rel |dv|).
@@ -131,7 +131,7 @@ def egm_step(W, dW, a_grid, y, P, Pi, one_plus_r, beta_omega, gamma,
     return OK, dc, dv
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _invert_policy(a_endo, a_grid, y, P, one_plus_r, out_ap):
     """Savings a'(a) on the grid from the endogenous grid (B.18), clipped to [a_low, a_max]."""
     n = a_grid.shape[0]
@@ -152,7 +152,7 @@ def _invert_policy(a_endo, a_grid, y, P, one_plus_r, out_ap):
     return OK
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _update_point(W_j, Pi_s, a_grid, ap, y, P, one_plus_r, beta_omega, gamma, c, v,
                   with_values):
     """Consumption (B.20) and value (B.21) at every node of one (j, s); returns max changes."""
@@ -178,7 +178,7 @@ def _update_point(W_j, Pi_s, a_grid, ap, y, P, one_plus_r, beta_omega, gamma, c,
     return dc, dv
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def solve_household(c, v, a_grid, y, P, Pi, log_chi, theta, one_plus_r, beta_omega, gamma,
                     tol_c, tol_v, max_iter, out_ap, out_W, out_dW, out_mu):
     """Iterate EGM (and values if J > 1) to tolerance; c, v updated in place.
@@ -242,7 +242,7 @@ _EXTRAP_ALIGN = 0.05  # max |step - lam * previous step| relative to max |step|
 _EXTRAP_MAX_RATIO = 0.999  # no extrapolation when the ratio is this close to 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _extrapolate(x, x_old, d_prev, since, row, policy, strict=False):
     """x += (x - x_old) lam/(1 - lam) once the steps shrink along one direction.
 
@@ -294,7 +294,7 @@ def _extrapolate(x, x_old, d_prev, since, row, policy, strict=False):
     since[row] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _increasing_after(x, x_old, factor):
     """Whether x + factor (x - x_old) is positive and increasing along the last axis."""
     J, S, n = x.shape
@@ -309,7 +309,7 @@ def _increasing_after(x, x_old, factor):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def evaluate_values(c, ap, a_grid, Pi, beta_omega, gamma, tol_v, max_iter, v):
     """Values of fixed policies without migration (J = 1): v = u(c) + beta omega E v(a').
 
@@ -355,7 +355,7 @@ def evaluate_values(c, ap, a_grid, Pi, beta_omega, gamma, tol_v, max_iter, v):
     return MAX_ITER, dv
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def euler_errors(c, ap, v, a_grid, P, Pi, log_chi, theta, one_plus_r, beta_omega, gamma,
                  out_err):
     """|c_euler / c - 1| at nodes with a_low < a' < a_max (nan elsewhere).

@@ -11,6 +11,7 @@ location with shifters chi_jk and elasticity theta; J = 1 means no migration.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -188,10 +189,13 @@ class Numerics(Record):
     about tol_value / (1 - beta omega), which moves populations by about 1e-7 at
     the defaults, so the spatial closure tightens tol_policy and tol_value to
     at most 0.01 tol_spatial (1 - beta omega). max_iter_spatial caps the outer
-    iterations;
-    damping_spatial is xi of B.23-B.24; memory_spatial is the Anderson depth
-    (0: plain damped updates).
+    (Newton) iterations of the outer solver (``spatial_outer``).
     """
+
+    RETIRED: ClassVar[dict[str, str]] = {
+        name: ("no longer used: the spatial closure is solved by Newton's method, which has "
+               "no damping or memory; remove it (max_iter_spatial caps the Newton steps)")
+        for name in ("damping_spatial", "memory_spatial")}
 
     n_a: int = 500
     a_max: float = 200.0
@@ -207,9 +211,7 @@ class Numerics(Record):
     r_margin: float = 1e-10
     r_step: float = 1e-3
     tol_spatial: float = 1e-6
-    max_iter_spatial: int = 300
-    damping_spatial: float = 0.5
-    memory_spatial: int = 8
+    max_iter_spatial: int = 60
 
     def __post_init__(self) -> None:
         check = Checker(type(self).__name__)
@@ -220,9 +222,7 @@ class Numerics(Record):
         for name in ("tol_policy", "tol_value", "tol_dist", "tol_r", "r_margin", "r_step",
                      "tol_spatial"):
             check.scalar(self, name, gt=0.0)
-        check.scalar(self, "damping_spatial", gt=0.0, le=1.0)
         check.scalar(self, "max_iter_spatial", ge=1, integer=True)
-        check.scalar(self, "memory_spatial", ge=0, integer=True)
         check.scalar(self, "max_iter_household", ge=1, integer=True)
         check.scalar(self, "max_iter_ge", ge=1, integer=True)
         if self.r_min is not None:

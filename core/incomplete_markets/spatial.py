@@ -20,29 +20,81 @@ transfer to location k as a whole; in the budget (44) every household of k
 receives T_k, so in per-capita terms the balanced budget is sum_k L_k T_k = 0,
 which is what T_bar enforces (it is also what makes Walras' law hold).
 
-The outer problem solves B.23-B.24 and the bond market together: one map on
-x = (log w_2..J, log L, r) with one household solve per step, damped and
-Anderson-accelerated (``spatial_outer``). Household solves are warm-started
-from the previous step and inexact while the outer residual is large. J = 1
-is the bond closure at P = 1 / A_11 (nothing else to iterate).
+The outer problem solves B.23-B.24 and the bond market together by a
+globalised quasi-Newton method (``core.numerics.newton``) on the residual block
+of ``spatial_outer``: unknowns (log w_2..J, log population ratios, r), one
+household solve per evaluation, a finite-difference Jacobian (warm starts reuse
+the previous solution's, with Broyden updates). Household solves are
+warm-started from the previous evaluation and inexact while the residuals are
+large. J = 1 is the bond closure at P = 1 / A_11 (nothing else to iterate).
+
+Existence and uniqueness. With agglomeration a spatial equilibrium can be
+non-unique: more people raise a location's productivity (elasticity alpha_agg)
+and so its real income, which draws more people. A permanent 1% rise of a
+location's real consumption raises its households' values by about
+c^(1-gamma) / (1 - beta omega) % of a util, and logit migration moves
+population by theta times that, so near autarky the loop gain is about
+
+    g = alpha_agg theta / (1 - beta omega)        (``agglomeration_gain``)
+
+(trade spreads a location's productivity over its buyers, which only lowers the
+gain; at the DFM calibration g = 0.04 x 0.5 / 0.0247 = 0.81). The solver relies
+on g < 1 and alpha_agg (sigma_trade - 1) < 1 (agglomeration weaker than the
+congestion of a location's own goods price): with both, the equilibrium found
+from the cold start is the one the continuation below reaches. Where either
+fails, solve warns (``UnstableAgglomerationWarning``), still looks for an
+equilibrium, and on failure says that the condition fails.
+
+Cold starts: Newton from uniform population, w = params.w and r from a loose
+bond search. If it fails, a continuation walks from an economy without
+agglomeration and with theta at most 0.1 (where the outer problem is nearly
+the bond market alone) to the target, geometrically in theta and linearly in
+alpha_agg, warm-starting each step (``_continuation``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 from types import MappingProxyType
 
 import numpy as np
 
 from ..errors import SolverConvergenceError
+from ..numerics.newton import newton_solve
 from .params import Numerics, Params
 from .result import Solution
 from .solve import _solution
 from .solve import solve as solve_bond
-from .spatial_outer import StackedOuter, anderson
+from .spatial_outer import SpatialBlock
 
 logger = logging.getLogger(__name__)
+
+THETA_EASY = 0.1
+MIN_STEP = 1.0 / 16.0
+MAX_STEP = 2.0  # a Newton step moves w or a population ratio by at most e^2, r by 0.002
+
+
+class UnstableAgglomerationWarning(UserWarning):
+    """The sufficient condition for a unique spatial equilibrium fails (spatial.py)."""
+
+
+def agglomeration_gain(params: Params) -> float:
+    """g = alpha_agg theta / (1 - beta omega): see the module docstring."""
+    return params.alpha_agg * params.theta / (1.0 - params.beta * params.omega)
+
+
+def uniqueness_condition(params: Params) -> str | None:
+    """None when the documented sufficient condition holds, else what fails."""
+    g = agglomeration_gain(params)
+    if g >= 1.0:
+        return (f"agglomeration gain alpha_agg theta / (1 - beta omega) = {g:.3g} >= 1: "
+                "the equilibrium may not be unique or not reachable from this start")
+    if params.alpha_agg * (params.sigma_trade - 1.0) >= 1.0:
+        return (f"alpha_agg (sigma_trade - 1) = {params.alpha_agg * (params.sigma_trade - 1):.3g}"
+                " >= 1: agglomeration beats the congestion of own goods prices")
+    return None
 
 
 def solve_spatial(params: Params, numerics: Numerics,
@@ -50,27 +102,83 @@ def solve_spatial(params: Params, numerics: Numerics,
     """Stationary equilibrium of the spatial closure; see the module docstring.
 
     ``warm_start`` (any Solution with the same J, S, n_a) supplies wages,
-    populations, r, the bond-market slope and the household policies, values
-    and distribution. The returned Solution's params are ``params`` with the
-    equilibrium w, P, T and r filled in; residuals add goods_market,
-    population (relative, <= tol_spatial), bond_step_r (|B / B'|, <= bond_tol_r,
-    see ``spatial_outer``), outer_iterations and egm_steps.
+    populations, r, the bond-market slope, the outer Jacobian and the household
+    policies, values and distribution; a warm solve that fails is not retried
+    cold here (the caller decides). The returned Solution's params are ``params``
+    with the equilibrium w, P, T and r filled in; residuals add goods_market,
+    population (relative, <= tol_spatial), bond_step_r (the r part of the Newton
+    step, <= bond_tol_r, see ``spatial_outer``), outer_iterations (Newton steps),
+    jacobians, egm_steps and agglomeration_gain.
     """
     if params.n_loc == 1:
         return _one_location(params, numerics, warm_start)
-    outer = StackedOuter(params, numerics, warm_start)
-    _, n_outer = anderson(outer, outer.start(), numerics)
-    if not outer.converged():
+    problem = uniqueness_condition(params)
+    if problem is not None:
+        warnings.warn(f"spatial closure: {problem}", UnstableAgglomerationWarning, stacklevel=3)
+    try:
+        return _newton(params, numerics, warm_start)
+    except SolverConvergenceError as first:
+        if warm_start is not None:
+            raise
+        logger.info("spatial Newton from the cold start failed (%s); continuation", first)
+        try:
+            return _continuation(params, numerics)
+        except SolverConvergenceError as e:
+            hint = f"; {problem}" if problem else ""
+            raise SolverConvergenceError(
+                f"spatial equilibrium not found: Newton from the cold start ({first}) and the "
+                f"continuation ({e}) failed{hint}", residuals=first.residuals,
+                n_iter=first.n_iter) from e
+
+
+def _newton(params: Params, numerics: Numerics, warm: Solution | None) -> Solution:
+    block = SpatialBlock(params, numerics, warm)
+    x0, jac0 = block.start()
+    out = newton_solve(block.residual, x0, block.jacobian, done=block.done, jac0=jac0,
+                       jac0_fresh=block.jacobians > 0, max_iter=numerics.max_iter_spatial,
+                       max_step=MAX_STEP)
+    if not out.converged:
         raise SolverConvergenceError(
-            f"spatial goods market / population / bonds did not converge "
-            f"(worst {outer.worst:.3g})", residuals=outer.residuals(), n_iter=n_outer)
-    w, _, P, T, r = outer.prices
-    sol = _solution(params.with_(w=w, P=P, T=T, r=r), numerics, outer.state,
-                    n_iter=outer.calls, slope=outer.slope)
+            f"spatial goods market / population / bonds did not converge: {out.message} "
+            f"(max |F| {np.max(np.abs(out.F)):.3g} after {out.n_iter} Newton steps)",
+            residuals=block.residuals(), n_iter=out.n_iter)
+    w, _, P, T, r = block.prices_at_solution
+    sol = _solution(params.with_(w=w, P=P, T=T, r=r), numerics, block.state,
+                    n_iter=block.calls, slope=block.slope)
     residuals = dict(sol.residuals)
-    residuals.update(outer.residuals(), outer_iterations=float(n_outer),
-                     egm_steps=float(outer.egm_steps))
-    return dataclasses.replace(sol, residuals=MappingProxyType(residuals))
+    residuals.update(block.residuals(), outer_iterations=float(out.n_iter),
+                     jacobians=float(block.jacobians), egm_steps=float(block.egm_steps),
+                     agglomeration_gain=agglomeration_gain(params))
+    return dataclasses.replace(sol, residuals=MappingProxyType(residuals),
+                               outer_jacobian=out.jacobian)
+
+
+def _continuation(params: Params, numerics: Numerics) -> Solution:
+    """From (theta <= THETA_EASY, alpha_agg = 0) to params, warm-starting each step;
+    a failed step is halved down to MIN_STEP of the path."""
+    theta0 = min(params.theta, THETA_EASY)
+
+    def at(t: float) -> Params:
+        return params.with_(theta=theta0 ** (1.0 - t) * params.theta ** t,
+                            alpha_agg=t * params.alpha_agg)
+
+    sol = _newton(at(0.0), numerics, None)
+    t, step, work = 0.0, 0.25, [sol]
+    while t < 1.0:
+        t_new = min(1.0, t + step)
+        try:
+            sol = _newton(at(t_new) if t_new < 1.0 else params, numerics, sol)
+        except SolverConvergenceError:
+            step *= 0.5
+            if step < MIN_STEP:
+                raise
+            continue
+        t, step = t_new, min(2.0 * step, 1.0)
+        work.append(sol)
+    calls = sum(s.n_iter for s in work)
+    egm = sum(s.residuals["egm_steps"] for s in work)
+    residuals = dict(sol.residuals, egm_steps=egm, continuation_steps=float(len(work) - 1))
+    return dataclasses.replace(sol, n_iter=calls, residuals=MappingProxyType(residuals))
 
 
 def _one_location(params: Params, numerics: Numerics, warm: Solution | None) -> Solution:
@@ -82,8 +190,7 @@ def _one_location(params: Params, numerics: Numerics, warm: Solution | None) -> 
               0.01 * numerics.tol_spatial * (1.0 - params.beta * params.omega))
     inner = numerics.with_(tol_policy=tol, tol_value=tol)
     sol = solve_bond(params.with_(closure="bond", w=w, P=P, T=T), inner, warm)
-    residuals = dict(sol.residuals, goods_market=0.0, population=0.0, outer_worst=0.0,
-                     outer_iterations=1.0)
+    residuals = dict(sol.residuals, goods_market=0.0, population=0.0, outer_iterations=1.0)
     return dataclasses.replace(sol, params=params.with_(w=w, P=P, T=T, r=sol.r),
                                numerics=numerics, residuals=MappingProxyType(residuals))
 

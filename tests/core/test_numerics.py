@@ -133,3 +133,66 @@ def test_grid_errors():
         power_grid(0.0, 1.0, 1)
     with pytest.raises(InvalidParamsError, match=r"curvature: must be > 0"):
         power_grid(0.0, 1.0, 10, curvature=-1.0)
+
+
+def _circle_line(x):
+    # roots of x0^2 + x1^2 = 4, x0 = x1: (sqrt 2, sqrt 2) from the positive quadrant
+    return np.array([x[0] ** 2 + x[1] ** 2 - 4.0, x[0] - x[1]])
+
+
+def _circle_line_jacobian(x):
+    return np.array([[2.0 * x[0], 2.0 * x[1]], [1.0, -1.0]])
+
+
+def _done_at(tol):
+    return lambda x, F, dx: float(np.max(np.abs(F))) <= tol
+
+
+def test_newton_solve_finds_a_closed_form_root_quadratically():
+    from hetspace.core.numerics.newton import newton_solve
+
+    out = newton_solve(_circle_line, np.array([3.0, 0.5]), _circle_line_jacobian,
+                       done=_done_at(1e-14), refresh=0.0)  # refresh=0: fresh Jacobian each step
+    assert out.converged
+    np.testing.assert_allclose(out.x, [np.sqrt(2.0)] * 2, rtol=1e-13)
+    norms = [h[0] for h in out.history]
+    # quadratic: |F_k+1| <= C |F_k|^2 once close (C ~ 1 here), above rounding (1e-15)
+    pairs = [(a, b) for a, b in zip(norms, norms[1:], strict=False) if a < 0.1 and b > 1e-14]
+    assert pairs and all(b <= 10 * a**2 for a, b in pairs)
+
+
+def test_newton_solve_with_a_start_jacobian_uses_broyden_updates():
+    from hetspace.core.numerics.newton import newton_solve
+
+    calls = []
+
+    def jacobian(x):
+        calls.append(x)
+        return _circle_line_jacobian(x)
+
+    rough = _circle_line_jacobian(np.array([1.6, 1.3]))  # a nearby point's Jacobian
+    out = newton_solve(_circle_line, np.array([1.5, 1.4]), jacobian, done=_done_at(1e-12),
+                       jac0=rough)
+    assert out.converged and len(calls) == 0  # Broyden alone got there
+    np.testing.assert_allclose(out.x, [np.sqrt(2.0)] * 2, rtol=1e-11)
+
+
+def test_newton_solve_reports_failure_and_backtracks_from_inadmissible_points():
+    from hetspace.core.numerics.newton import newton_solve
+
+    def no_root(x):  # x^2 + 1 > 0: the line search ends
+        return np.array([x[0] ** 2 + 1.0])
+
+    out = newton_solve(no_root, np.array([0.5]), lambda x: np.array([[2.0 * x[0]]]),
+                       done=_done_at(1e-12))
+    assert not out.converged and "line search failed" in out.message
+
+    def positive_only(x):  # log x = 0, defined for x > 0; the full step from 20 leaves it
+        return None if x[0] <= 0.0 else np.array([np.log(x[0])])
+
+    out = newton_solve(positive_only, np.array([20.0]), lambda x: np.array([[1.0 / x[0]]]),
+                       done=_done_at(1e-13))
+    assert out.converged
+    np.testing.assert_allclose(out.x, [1.0], rtol=1e-12)
+    assert newton_solve(positive_only, np.array([-1.0]), lambda x: np.eye(1),
+                        done=_done_at(1e-13)).message == "the starting point is not admissible"

@@ -130,10 +130,15 @@ def test_spatial_params_validation(changes, message):
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("damping_spatial", 1.5, "damping_spatial: must be <= 1"),
+    ("max_iter_spatial", 0, "max_iter_spatial: must be >= 1"),
     ("tol_spatial", 0.0, "tol_spatial: must be > 0"),
-    ("memory_spatial", -1, "memory_spatial: must be >= 0"),
 ])
 def test_spatial_numerics_validation(field, value, message):
     with pytest.raises(InvalidParamsError, match=message):
         Numerics(**{field: value})
+
+
+@pytest.mark.parametrize("field", ["damping_spatial", "memory_spatial"])
+def test_retired_numerics_fields_say_what_replaced_them(field):
+    with pytest.raises(InvalidParamsError, match=rf"{field}: no longer used: .*Newton"):
+        Numerics.from_dict({field: 0.5})
