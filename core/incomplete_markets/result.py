@@ -62,9 +62,9 @@ class Solution:
     lu_factor: object = field(default=None, repr=False, compare=False)
     policy_slope: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False,
                                                               compare=False)
-    # spatial closure: dF/dx of the outer residual block at the solution (spatial_outer.py),
-    # the starting Jacobian of a warm-started Newton solve
-    outer_jacobian: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # spatial closure: the household block's Jacobian in the prices it sees
+    # (spatial_jacobian.py), where a warm-started Newton solve starts
+    household_jacobian: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __getstate__(self):
         return {f.name: getattr(self, f.name) for f in fields(self)} | {

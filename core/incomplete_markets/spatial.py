@@ -136,7 +136,7 @@ def _newton(params: Params, numerics: Numerics, warm: Solution | None) -> Soluti
     x0, jac0 = block.start()
     out = newton_solve(block.residual, x0, block.jacobian, done=block.done, jac0=jac0,
                        jac0_fresh=block.jacobians > 0, max_iter=numerics.max_iter_spatial,
-                       max_step=MAX_STEP)
+                       max_step=MAX_STEP, update=block.update)
     if not out.converged:
         raise SolverConvergenceError(
             f"spatial goods market / population / bonds did not converge: {out.message} "
@@ -150,7 +150,7 @@ def _newton(params: Params, numerics: Numerics, warm: Solution | None) -> Soluti
                      jacobians=float(block.jacobians), egm_steps=float(block.egm_steps),
                      agglomeration_gain=agglomeration_gain(params))
     return dataclasses.replace(sol, residuals=MappingProxyType(residuals),
-                               outer_jacobian=out.jacobian)
+                               household_jacobian=block.H_p)
 
 
 def _continuation(params: Params, numerics: Numerics) -> Solution:

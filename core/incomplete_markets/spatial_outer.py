@@ -14,14 +14,15 @@ in x far from the root too (relative residuals of populations that start at
 1/J are not: the first Newton steps of the 48-location economy were cut to
 0.5% by the line search); the relative residuals (demand - w H) / (w H) and
 (pop - L) / L, which tol_spatial bounds, are the same to first order. Walras'
-law makes goods_1 and pop_1 redundant at a root (sum_i demand_i - w_i H_i = r B + sum_j (pop_j - L_j) T_j and
-both populations sum to one); they are reported with the others.
+law makes goods_1 and pop_1 redundant at a root (sum_i demand_i - w_i H_i =
+r B + sum_j (pop_j - L_j) T_j and both populations sum to one); they are
+reported with the others.
 
-The Jacobian is analytic nowhere but exact everywhere it matters: forward
-differences of F, each column one household solve warm-started from the base
-state, both solved to JAC_TOL (so that the solver noise, about R_NOISE tol /
-(1 - beta omega), is far below the H_LOG step's effect). Household solves at
-the Newton iterates are inexact: their tolerance falls with |F| (``_tolerance``).
+Derivatives (``spatial_jacobian``): dF/dx = M_x + M_h H_p p_x with the
+household's Jacobian H_p in the prices it sees, by forward differences; the
+secant update applies to H_p, and the closed-form parts are recomputed at each
+iterate. Household solves at the Newton iterates are inexact: their tolerance
+falls with |F| (``_tolerance``).
 
 Stopping rule: goods and population residuals (all J of each) at most
 tol_spatial, the household solved to ``r_tight`` and the r component of the
@@ -38,6 +39,7 @@ waits on solver noise.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,20 +47,34 @@ from ..errors import SolverConvergenceError
 from .household import HouseholdState, solve_at_prices
 from .params import Numerics, Params
 from .result import Solution
+from .spatial_jacobian import JAC_TOL, central_jacobian, household_jacobian, secant_update
 
 logger = logging.getLogger(__name__)
 
 R_UNIT = 1e-3  # x carries r / R_UNIT: an r error of 1e-5 weighs like a 1% wage error
-H_LOG = 1e-3  # finite-difference step in log w and log L
-H_R = -1e-5  # ... and in r (downwards, away from 1/(beta omega) - 1)
-JAC_TOL = (1e-10, 1e-8)  # household tolerance of the Jacobian's solves: 1e-6 |F| within
 HH_LOOSE = 1e-7
 HH_FACTOR = 1e-4
 R_NOISE = 40.0  # solver error of B <= R_NOISE tol max(P) / (1 - beta omega) (measured)
 
 
+@dataclass
+class Point:
+    """One evaluation of the block: x, the household tolerance used, the state, the
+    household's inputs p and outputs h, and the diagnostics."""
+
+    x: np.ndarray
+    tol: float
+    state: HouseholdState
+    p: np.ndarray
+    h: np.ndarray
+    raw: np.ndarray
+    prices: tuple  # (w, L, P, T, r)
+    goods: np.ndarray  # (J,) relative residuals (demand - w H) / (w H)
+    population: np.ndarray  # (J,) relative residuals (pop - L) / L
+
+
 class SpatialBlock:
-    """x -> F(x) with one household solve per new x; keeps the latest state and prices."""
+    """x -> F(x) with one household solve per new x; its Jacobian; the stopping rule."""
 
     def __init__(self, params: Params, numerics: Numerics, warm: Solution | None):
         self.params, self.numerics = params, numerics
@@ -71,33 +87,39 @@ class SpatialBlock:
         self.state: HouseholdState | None = None
         self.slope = np.nan  # B' = dB/dr, the latest estimate
         self.b_unit = np.nan  # the bond row's scale, fixed once known: F is one function
+        self.H_p: np.ndarray | None = None  # the household Jacobian (spatial_jacobian)
         self.calls = self.egm_steps = self.jacobians = 0
         self.size = 2 * self.J - 1
-        self._cache: tuple[np.ndarray, float, np.ndarray, HouseholdState, tuple] | None = None
+        self.last: Point | None = None
+        self._points: dict[bytes, Point] = {}
         self.F_norm = np.inf  # max |F| at the latest accepted iterate (sets the tolerance)
+        self.step_r = np.nan
 
     # -- starting point ---------------------------------------------------------------
-    def start(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """x0 and a Jacobian there (the warm start's, else computed at x0)."""
+    def start(self) -> tuple[np.ndarray, np.ndarray]:
+        """x0 and a Jacobian there (from the warm start's H_p, else computed at x0)."""
         from .solve import _state_from
 
         if self.warm is not None:
             w, L, r = self.warm.params.w, self.warm.population, self.warm.r
             self.state = _state_from(self.warm)
             self.slope = self.warm.market_slope
-            jac = self.warm.outer_jacobian
+            H = self.warm.household_jacobian
+            self.H_p = H if H is not None and H.shape == (3 * self.J + 1,) * 2 else None
         else:
             w, L = self.params.w / self.params.w[0], np.full(self.J, 1.0 / self.J)
-            r, jac = None, None
+            r = None
         if not (np.isfinite(self.slope) and self.slope > 0.0):
             r = self._bond_search(w, L / L.sum())
-            jac = None
+            self.H_p = None
             if self.warm is None:  # populations where that search's households live
                 L = self.state.dist.sum(axis=(1, 2))
         x0 = np.r_[np.log(w[1:] / w[0]), np.log(L[1:] / L[0]), r / R_UNIT]
-        if jac is not None and jac.shape == (self.size, self.size):
+        if self.H_p is not None:
             self.b_unit = self.slope * R_UNIT
-            return x0, jac
+            if self._raw(x0, self._tolerance(), self.state) is not None:
+                return x0, self.compose(x0)
+            self.H_p = None
         self._raw(x0, self._tolerance(), self.state)
         return x0, self.jacobian(x0)
 
@@ -133,6 +155,21 @@ class SpatialBlock:
         P, lam = price_index(p.A, w, L, p.sigma_trade, p.alpha_agg)
         return P, lam, transfers(p.kappa_transfer, w, L)
 
+    def inputs(self, x: np.ndarray) -> np.ndarray:
+        """p(x) = (w, T, P, r / R_UNIT): what the household sees."""
+        w, L, r = self.unpack(x)
+        P, _, T = self.prices(w, L)
+        return np.r_[w, T, P, r / R_UNIT]
+
+    def market(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """M(x, h): the unscaled residuals given household outputs h = (pop, H, C, B)."""
+        J = self.J
+        w, L, _ = self.unpack(x)
+        P, lam, _ = self.prices(w, L)
+        pop, H, C = h[:J], h[J: 2 * J], h[2 * J: 3 * J]
+        goods = np.log(lam @ (P * C)) - np.log(w * H)
+        return np.r_[goods[1:], np.log(pop[1:] / L[1:]), h[-1]]
+
     def residual(self, x: np.ndarray) -> np.ndarray | None:
         """F(x) at the tolerance of the current iterate; None if r or the household
         solve is not admissible there (the line search then backtracks)."""
@@ -140,54 +177,68 @@ class SpatialBlock:
         return None if raw is None else self._scaled(raw)
 
     def _tolerance(self) -> float:
-        """Inexact Newton: household error a small fraction of the next |F|, which is
-        about |F|^2 near the root; r_tight once goods and population are done."""
+        """Inexact Newton: the household's error in F, about R_NOISE tol / (1 - beta
+        omega), is HH_FACTOR R_NOISE = 0.4% of |F| (a step with an updated Jacobian
+        cuts |F| 10-100x); r_tight once goods and population are done."""
         F = self.F_norm
         if not np.isfinite(F):
             return HH_LOOSE
-        tol = HH_FACTOR * self.one_minus_bo * F * min(F, 1.0)
-        if self._cache is not None and self.goods_pop() <= self.numerics.tol_spatial:
+        tol = HH_FACTOR * self.one_minus_bo * F
+        if self.last is not None and self.goods_pop() <= self.numerics.tol_spatial:
             tol = 0.0
         return float(np.clip(tol, self.r_tight(), HH_LOOSE))
 
-    def _raw(self, x, tol, guess, keep=True):
-        """Unscaled residuals (goods 2..J, pop 2..J, B) at x, household at tolerance tol."""
-        if keep and self._cache is not None and np.array_equal(self._cache[0], x) \
-                and self._cache[1] <= tol:
-            return self._cache[2]
-        p = self.params
-        w, L, r = self.unpack(x)
-        P, lam, T = self.prices(w, L)
+    def _solve_household(self, p_in: np.ndarray, tol: float, guess) -> HouseholdState | None:
+        """The household at inputs p (w, T, P, r / R_UNIT) to tolerance tol, or None."""
+        J = self.J
+        w, T, P, r = p_in[:J], p_in[J: 2 * J], p_in[2 * J: 3 * J], float(p_in[-1]) * R_UNIT
         if not self._admissible(r, w, T):
             return None
         num = self.numerics.with_trusted(
             tol_policy=tol, tol_value=tol,
             tol_dist=self.numerics.tol_dist if tol <= self.floor else float(
                 np.clip(0.1 * tol, self.numerics.tol_dist, 1e-7)))
-        hp = p.with_trusted(closure="partial", r=r, w=w, P=P, T=T)
-        state = None
+        hp = self.params.with_trusted(closure="partial", r=r, w=w, P=P, T=T)
         for start in (guess, None) if guess is not None else (None,):
             try:
                 state = solve_at_prices(hp, num, r, 1.0, start)
-                break
             except SolverConvergenceError as e:  # from a far guess EGM can fail: cold once
                 logger.debug("household failed at a trial point (%s start): %s",
                              "warm" if start is not None else "cold", e)
+                continue
+            self.calls += 1
+            self.egm_steps += state.n_iter
+            return state
+        return None
+
+    def outputs(self, state: HouseholdState) -> np.ndarray:
+        """h = (population, effective labour, real consumption by location, bonds)."""
+        d = state.dist
+        return np.r_[d.sum(axis=(1, 2)), np.einsum("jsi,s->j", d, self.params.e_grid),
+                     np.einsum("jsi,jsi->j", d, state.c), float(np.sum(d * state.a_grid))]
+
+    def _raw(self, x, tol, guess):
+        """Unscaled residuals at x with the household at tolerance tol (or tighter)."""
+        known = self._points.get(x.tobytes())
+        if known is not None and known.tol <= tol:
+            self.last, self.state = known, known.state
+            return known.raw
+        p_in = self.inputs(x)
+        state = self._solve_household(p_in, tol, guess)
         if state is None:
             return None
-        self.calls += 1
-        self.egm_steps += state.n_iter
-        pop = state.dist.sum(axis=(1, 2))
-        H = np.einsum("jsi,s->j", state.dist, p.e_grid)
-        demand = lam @ (P * np.einsum("jsi,jsi->j", state.dist, state.c))
-        goods = (demand - w * H) / (w * H)
-        population = (pop - L) / L
-        B = float(np.sum(state.dist * state.a_grid))
-        raw = np.r_[np.log1p(goods[1:]), np.log1p(population[1:]), B]
-        if keep:
-            self._cache = (x.copy(), tol, raw, state, (w, L, P, T, r, goods, population, B))
-            self.state = state
-        return raw
+        h = self.outputs(state)
+        J = self.J
+        w, L, r = self.unpack(x)
+        P, T = p_in[2 * J: 3 * J], p_in[J: 2 * J]
+        demand = self.prices(w, L)[1] @ (P * h[2 * J: 3 * J])
+        point = Point(x.copy(), tol, state, p_in, h, self.market(x, h), (w, L, P, T, r),
+                      (demand - w * h[J: 2 * J]) / (w * h[J: 2 * J]), (h[:J] - L) / L)
+        self._points[x.tobytes()] = point
+        while len(self._points) > 8:
+            self._points.pop(next(iter(self._points)))
+        self.last, self.state = point, state
+        return point.raw
 
     def _scaled(self, raw: np.ndarray) -> np.ndarray:
         F = raw.copy()
@@ -210,49 +261,62 @@ class SpatialBlock:
 
     # -- Jacobian ----------------------------------------------------------------------
     def jacobian(self, x: np.ndarray) -> np.ndarray:
-        """dF/dx by forward differences, household solves at JAC_TOL (module docstring)."""
-        tol = float(np.clip(1e-6 * self.F_norm, *JAC_TOL))
-        tol = min(tol, self._cache[1]) if self._cache is not None else tol
-        base_raw = self._raw(x, tol, self.state)
-        if base_raw is None:
+        """dF/dx with a fresh household Jacobian H_p at x (``spatial_jacobian``)."""
+        if self._raw(x, JAC_TOL, self.state) is None:
             raise SolverConvergenceError("spatial Jacobian: the base point is not admissible")
-        base = self.state
+        base = self.last
         self.jacobians += 1
-        cols = np.empty((self.size, self.size))
-        for k in range(self.size):
-            h = H_R / R_UNIT if k == self.size - 1 else H_LOG
-            xk = x.copy()
-            xk[k] += h
-            raw = self._raw(xk, tol, base, keep=False)
-            if raw is None:  # e.g. r at the edge: difference the other way
-                h = -h
-                xk[k] = x[k] + h
-                raw = self._raw(xk, tol, base, keep=False)
-            if raw is None:
-                raise SolverConvergenceError("spatial Jacobian: no admissible step around x")
-            cols[:, k] = (raw - base_raw) / h
-        slope = cols[-1, -1] / R_UNIT
+
+        def solve_h(p_in):
+            state = self._solve_household(p_in, JAC_TOL, base.state)
+            return None if state is None else self.outputs(state)
+
+        e = float(self.params.e_grid[0]) if self.params.n_e == 1 else None
+        H = household_jacobian(solve_h, base.p, base.h, self.J, e)
+        if H is None:
+            raise SolverConvergenceError("spatial Jacobian: no admissible step around x")
+        slope = H[-1, -1] / R_UNIT
         if np.isfinite(slope) and slope > 0.0:
             self.slope = float(slope)
         if not np.isfinite(self.b_unit):
             self.b_unit = self.slope * R_UNIT
-        cols[-1, :] /= self.b_unit
-        return cols
+        self.H_p = H
+        self.state, self.last = base.state, base
+        return self.compose(x)
+
+    def compose(self, x: np.ndarray) -> np.ndarray:
+        """dF/dx = M_x + M_h H_p p_x at x (evaluated), with the current H_p."""
+        h = self._points[x.tobytes()].h
+        M_x = central_jacobian(lambda z: self.market(z, h), x)
+        M_h = central_jacobian(lambda g: self.market(x, g), h)
+        p_x = central_jacobian(self.inputs, x)
+        jac = M_x + M_h @ self.H_p @ p_x
+        jac[-1, :] /= self.b_unit
+        return jac
+
+    def update(self, x, F, x_new, F_new, jac) -> np.ndarray:
+        """The secant step: H_p updated with the household's (Delta p, Delta h) between the
+        two iterates, dF/dx recomposed at x_new."""
+        old, new = self._points.get(x.tobytes()), self._points.get(x_new.tobytes())
+        if old is None or new is None or self.H_p is None:
+            return jac
+        self.H_p = secant_update(self.H_p, new.p - old.p, new.h - old.h)
+        return self.compose(x_new)
 
     # -- stopping rule -----------------------------------------------------------------
     def r_tight(self) -> float:
-        P_max = float(np.max(self._cache[4][2])) if self._cache is not None else 1.0
+        P_max = float(np.max(self.last.prices[2])) if self.last is not None else 1.0
         tol = 0.5 * self.one_minus_bo * self.slope * self.numerics.tol_r / (R_NOISE * P_max)
         return float(np.clip(tol, 1e-13, self.floor)) if np.isfinite(tol) else self.floor
 
     def r_tol(self) -> float:
-        P_max = float(np.max(self._cache[4][2]))
+        P_max = float(np.max(self.last.prices[2]))
         noise = R_NOISE * 1e-13 * P_max / (self.one_minus_bo * self.slope)
         return max(self.numerics.tol_r, 2.0 * noise)
 
     def goods_pop(self) -> float:
-        goods, population = self._cache[4][5], self._cache[4][6]
-        return max(float(np.max(np.abs(goods))), float(np.max(np.abs(population))))
+        return max(float(np.max(np.abs(self.last.goods))),
+                   float(np.max(np.abs(self.last.population))))
 
     def done(self, x: np.ndarray, F: np.ndarray, dx: np.ndarray) -> bool:
         """The stopping rule (module docstring). Once goods and population are within
@@ -260,24 +324,25 @@ class SpatialBlock:
         reads F at x again)."""
         self.accept(F)
         self.step_r = abs(float(dx[-1])) * R_UNIT
-        if not (self._cache is not None and np.array_equal(self._cache[0], x)
-                and self.goods_pop() <= self.numerics.tol_spatial):
+        point = self._points.get(x.tobytes())
+        if point is None:
             return False
-        if self._cache[1] > self.r_tight():
-            self._raw(x, self.r_tight(), self.state)
+        self.last, self.state = point, point.state
+        if self.goods_pop() > self.numerics.tol_spatial:
+            return False
+        if point.tol > self.r_tight():
+            self._raw(x, self.r_tight(), point.state)
             return False
         return self.step_r <= self.r_tol()
 
     @property
     def prices_at_solution(self):
-        w, L, P, T, r = self._cache[4][:5]
-        return w, L, P, T, r
+        return self.last.prices
 
     def residuals(self) -> dict[str, float]:
-        if self._cache is None:
+        if self.last is None:
             return {}
-        goods, population, B = self._cache[4][5:8]
-        return {"goods_market": float(np.max(np.abs(goods))),
-                "population": float(np.max(np.abs(population))),
-                "bond_step_r": float(getattr(self, "step_r", np.nan)), "bond_tol_r": self.r_tol(),
-                "bond_holdings": B}
+        return {"goods_market": float(np.max(np.abs(self.last.goods))),
+                "population": float(np.max(np.abs(self.last.population))),
+                "bond_step_r": self.step_r, "bond_tol_r": self.r_tol(),
+                "bond_holdings": float(self.last.h[-1])}

@@ -31,15 +31,18 @@ MIN_STEP = 2.0**-12
 
 @dataclass
 class NewtonResult:
-    """Outcome: ``x``, ``F`` (the residual at x), the Jacobian in use at x, whether
-    ``done`` accepted x, a reason when not, and per-iteration records
-    (|F|_inf, step length taken, whether the Jacobian was fresh)."""
+    """Outcome: ``x``, ``F`` (the residual at x), the Jacobian in use at x (Broyden-
+    updated), the last fresh one (``jacobian(x)`` or jac0: Broyden's updates keep
+    the steps' directions right, not the others, so this is the better start for a
+    nearby problem), whether ``done`` accepted x, a reason when not, and
+    per-iteration records (|F|_inf, step length taken, whether the Jacobian was fresh)."""
 
     x: np.ndarray
     F: np.ndarray
     jacobian: np.ndarray
     converged: bool
     message: str
+    fresh_jacobian: np.ndarray | None = None
     n_iter: int = 0
     n_jacobians: int = 0
     history: list[tuple[float, float, bool]] = field(default_factory=list)
@@ -50,7 +53,7 @@ def newton_solve(residual: Callable[[np.ndarray], np.ndarray | None], x0: np.nda
                  done: Callable[[np.ndarray, np.ndarray, np.ndarray], bool],
                  jac0: np.ndarray | None = None, jac0_fresh: bool = False,
                  max_iter: int = 50, refresh: float = 0.5,
-                 max_step: float = np.inf) -> NewtonResult:
+                 max_step: float = np.inf, update: Callable | None = None) -> NewtonResult:
     """Root of ``residual`` from x0; see the module docstring.
 
     residual(x) returns F(x) or None where x is not admissible (the line search
@@ -61,6 +64,8 @@ def newton_solve(residual: Callable[[np.ndarray], np.ndarray | None], x0: np.nda
     be recomputed when the first line search fails). Never raises for
     non-convergence: the caller reads ``converged`` and ``message``. ``max_step``
     caps max |dx| of a step (the line search starts from the capped step).
+    ``update(x, F, x_new, F_new, J)`` replaces Broyden's update of J after a step
+    (a block that knows its structure updates only its costly part).
     """
     x = np.array(x0, dtype=float)
     F = residual(x)
@@ -71,6 +76,7 @@ def newton_solve(residual: Callable[[np.ndarray], np.ndarray | None], x0: np.nda
     fresh = jac0 is None or jac0_fresh
     Jm = jacobian(x) if jac0 is None else np.array(jac0, dtype=float)
     result.n_jacobians += jac0 is None
+    result.fresh_jacobian = Jm
     for it in range(max_iter):
         result.n_iter = it
         dx = _newton_step(Jm, F)
@@ -92,6 +98,7 @@ def newton_solve(residual: Callable[[np.ndarray], np.ndarray | None], x0: np.nda
             logger.debug("newton %d: no descent with the updated Jacobian; fresh one", it)
             Jm, fresh = jacobian(x), True
             result.n_jacobians += 1
+            result.fresh_jacobian = Jm
             continue
         if step is None:
             result.message = ("singular Jacobian" if dx is None else
@@ -102,11 +109,13 @@ def newton_solve(residual: Callable[[np.ndarray], np.ndarray | None], x0: np.nda
         logger.debug("newton %d: |F| %.3e -> %.3e (step %.3g, %s Jacobian)", it,
                      np.max(np.abs(F)), np.max(np.abs(F_new)), t,
                      "fresh" if fresh else "updated")
-        Jm = broyden_update(Jm, x_new - x, F_new - F)
+        Jm = (broyden_update(Jm, x_new - x, F_new - F) if update is None
+              else update(x, F, x_new, F_new, Jm))
         fresh = False
         if np.linalg.norm(F_new) > refresh * np.linalg.norm(F):
             Jm, fresh = jacobian(x_new), True
             result.n_jacobians += 1
+            result.fresh_jacobian = Jm
         x, F = x_new, F_new
     result.x, result.F, result.jacobian = x, F, Jm
     result.n_iter = max_iter
