@@ -1,15 +1,19 @@
 """The residual block of the spatial closure and its Jacobian (see ``spatial.py``).
 
-Unknowns x = (log w_2..J, log(L_2/L_1)..log(L_J/L_1), r / R_UNIT): w_1 = 1 is the
-numeraire and L = softmax(0, x_L) sums to one. Residuals F(x), one household
+Unknowns x = (log w_2..J, log(L_2/L_1)..log(L_J/L_1), -log((r_hi - r) / R_UNIT))
+with r_hi = 1/(beta omega) - 1: w_1 = 1 is the numeraire, L = softmax(0, x_L)
+sums to one, and r stays below r_hi. Bonds blow up like 1 / (r_hi - r) as r
+nears r_hi (with little income risk the equilibrium r sits within 1e-4 of it:
+Newton steps in r itself overshot r_hi and stalled in random two-location
+economies); in the log distance they are close to linear. Residuals F(x), one household
 solve at the prices (w, P(w, L), T(w, L), r) each:
 
     goods_i = log(sum_j lam_ij E_j / (w_i H_i)),            i = 2..J         (B.23)
     pop_j   = log(integral dphi_j / L_j),                   j = 2..J         (B.24)
-    bond    = B / (B' R_UNIT)                                                (bonds)
+    bond    = B / b_unit                                                     (bonds)
 
-with B aggregate bonds and B' = dB/dr (so the bond row reads as the distance
-of r from its root in units of R_UNIT). In logs the rows are close to linear
+with B aggregate bonds and b_unit = dB/dx_r where it was first known (so the
+bond row reads as the distance of x_r from its root). In logs the rows are close to linear
 in x far from the root too (relative residuals of populations that start at
 1/J are not: the first Newton steps of the 48-location economy were cut to
 0.5% by the line search); the relative residuals (demand - w H) / (w H) and
@@ -51,7 +55,7 @@ from .spatial_jacobian import JAC_TOL, central_jacobian, household_jacobian, sec
 
 logger = logging.getLogger(__name__)
 
-R_UNIT = 1e-3  # x carries r / R_UNIT: an r error of 1e-5 weighs like a 1% wage error
+R_UNIT = 1e-3  # unit of r in the household's inputs and of r_hi - r in x
 HH_LOOSE = 1e-7
 HH_FACTOR = 1e-4
 R_NOISE = 40.0  # solver error of B <= R_NOISE tol max(P) / (1 - beta omega) (measured)
@@ -80,6 +84,7 @@ class SpatialBlock:
         self.params, self.numerics = params, numerics
         self.J = params.n_loc
         self.one_minus_bo = 1.0 - params.beta * params.omega
+        self.r_hi = 1.0 / (params.beta * params.omega) - 1.0
         self.floor = min(numerics.tol_policy, numerics.tol_value,
                          0.01 * numerics.tol_spatial * self.one_minus_bo)
         fits = warm is not None and warm.dist.shape[0] == self.J and warm.params.n_e == params.n_e
@@ -114,9 +119,9 @@ class SpatialBlock:
             self.H_p = None
             if self.warm is None:  # populations where that search's households live
                 L = self.state.dist.sum(axis=(1, 2))
-        x0 = np.r_[np.log(w[1:] / w[0]), np.log(L[1:] / L[0]), r / R_UNIT]
+        x0 = np.r_[np.log(w[1:] / w[0]), np.log(L[1:] / L[0]), -np.log((self.r_hi - r) / R_UNIT)]
         if self.H_p is not None:
-            self.b_unit = self.slope * R_UNIT
+            self.b_unit = self.slope * (self.r_hi - r)
             if self._raw(x0, self._tolerance(), self.state) is not None:
                 return x0, self.compose(x0)
             self.H_p = None
@@ -145,7 +150,7 @@ class SpatialBlock:
         w = np.exp(np.r_[0.0, x[: J - 1]])
         z = np.r_[0.0, x[J - 1: 2 * J - 2]]
         L = np.exp(z - z.max())
-        return w, L / L.sum(), float(x[-1]) * R_UNIT
+        return w, L / L.sum(), self.r_hi - R_UNIT * float(np.exp(-x[-1]))
 
     def prices(self, w: np.ndarray, L: np.ndarray):
         """(P, lam, T): CES price indices and trade shares (B.22, B.1), transfers (47)."""
@@ -279,7 +284,7 @@ class SpatialBlock:
         if np.isfinite(slope) and slope > 0.0:
             self.slope = float(slope)
         if not np.isfinite(self.b_unit):
-            self.b_unit = self.slope * R_UNIT
+            self.b_unit = self.slope * (self.r_hi - base.prices[4])
         self.H_p = H
         self.state, self.last = base.state, base
         return self.compose(x)
@@ -323,7 +328,7 @@ class SpatialBlock:
         tolerance, x is solved again at r_tight if it was not (the Newton loop then
         reads F at x again)."""
         self.accept(F)
-        self.step_r = abs(float(dx[-1])) * R_UNIT
+        self.step_r = abs(float(dx[-1])) * (self.r_hi - self.unpack(x)[2])
         point = self._points.get(x.tobytes())
         if point is None:
             return False

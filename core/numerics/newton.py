@@ -6,7 +6,12 @@ comes from ``jacobian(x)`` (analytic or finite differences: expensive) or a
 start ``jac0`` (e.g. a nearby solution's), and is kept up to date between
 fresh evaluations by Broyden's rank-one update. A fresh Jacobian is computed when
 a step with an updated one does not cut |F| by ``refresh`` or its line search
-fails; a line search that fails with a fresh Jacobian ends the solve.
+fails. Where the Jacobian is nearly singular the Newton direction can be
+useless (its line search ends with a tiny step or none: seen in a two-location
+economy whose Newton steps stalled at |F| = 0.71 with step lengths 0.01); with a
+fresh Jacobian the solver then also tries Levenberg-Marquardt steps (J'J + mu I)
+dx = -J'F for growing mu, which bend towards steepest descent, and keeps the
+better point. If neither decreases |F|, the solve ends.
 
 Why not ``scipy.optimize.root``: its methods stop on their own tests of |F| or
 the step, which cannot know that F is evaluated by an inner solver whose error
@@ -27,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 ARMIJO = 1e-4
 MIN_STEP = 2.0**-12
+POOR_STEP = 0.1  # a line search that ends below this tries Levenberg-Marquardt steps too
 
 
 @dataclass
@@ -92,8 +98,10 @@ def newton_solve(residual: Callable[[np.ndarray], np.ndarray | None], x0: np.nda
                 result.converged, result.message = True, "converged"
                 return result
         if dx is not None:
-            dx = dx * min(1.0, max_step / max(float(np.max(np.abs(dx))), 1e-300))
+            dx = _capped(dx, max_step)
         step = None if dx is None else _line_search(residual, x, F, dx)
+        if fresh and (step is None or step[0] < POOR_STEP):
+            step = _best(step, _levenberg_marquardt(residual, x, F, Jm, max_step))
         if step is None and not fresh:
             logger.debug("newton %d: no descent with the updated Jacobian; fresh one", it)
             Jm, fresh = jacobian(x), True
@@ -129,6 +137,36 @@ def broyden_update(Jm: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
     if not ss > 0.0:
         return Jm
     return Jm + np.outer(y - Jm @ s, s) / ss
+
+
+def _capped(dx: np.ndarray, max_step: float) -> np.ndarray:
+    return dx * min(1.0, max_step / max(float(np.max(np.abs(dx))), 1e-300))
+
+
+def _best(a, b):
+    """The step (t, x, F) with the smaller |F| (either may be None)."""
+    if a is None or b is None:
+        return a if b is None else b
+    return a if float(a[2] @ a[2]) <= float(b[2] @ b[2]) else b
+
+
+def _levenberg_marquardt(residual, x, F, Jm, max_step):
+    """(1, x + dx, F there) for the first mu in 1e-6..1e2 (x diag(J'J) scale, tenfold steps)
+    with a sufficient decrease of |F|^2, else None."""
+    JtJ = Jm.T @ Jm
+    g = Jm.T @ F
+    scale = float(np.max(np.diag(JtJ)))
+    phi0 = float(F @ F)
+    for mu in 10.0 ** np.arange(-6.0, 3.0):
+        try:
+            dx = np.linalg.solve(JtJ + mu * scale * np.eye(x.size), -g)
+        except np.linalg.LinAlgError:
+            continue
+        x_new = x + _capped(dx, max_step)
+        F_new = residual(x_new)
+        if F_new is not None and float(F_new @ F_new) <= (1.0 - 2.0 * ARMIJO) * phi0:
+            return 1.0, x_new, F_new
+    return None
 
 
 def _newton_step(Jm: np.ndarray, F: np.ndarray) -> np.ndarray | None:

@@ -1,5 +1,7 @@
 """Shared numerics: log-sum-exp/softmax kernels, fixed points and roots, grids."""
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.special import logsumexp as sp_logsumexp
@@ -157,7 +159,7 @@ def test_newton_solve_finds_a_closed_form_root_quadratically():
     np.testing.assert_allclose(out.x, [np.sqrt(2.0)] * 2, rtol=1e-13)
     norms = [h[0] for h in out.history]
     # quadratic: |F_k+1| <= C |F_k|^2 once close (C ~ 1 here), above rounding (1e-15)
-    pairs = [(a, b) for a, b in zip(norms, norms[1:], strict=False) if a < 0.1 and b > 1e-14]
+    pairs = [(a, b) for a, b in itertools.pairwise(norms) if a < 0.1 and b > 1e-14]
     assert pairs and all(b <= 10 * a**2 for a, b in pairs)
 
 

@@ -88,19 +88,32 @@ def _random_economy(seed: int) -> Params:
                   sigma_trade=rng.uniform(3.0, 8.0), kappa_transfer=rng.uniform(-0.1, 0.1, J))
 
 
-@pytest.mark.parametrize("block", [0, 1, 2] + [pytest.param(b, marks=pytest.mark.slow)
-                                               for b in range(3, 10)])
-def test_cold_solves_converge_on_random_economies(block):
-    solved = 0
-    for seed in range(10 * block, 10 * block + 10):
-        params = _random_economy(seed)
-        sol = _solve_or_named_failure(params, SMALL)
-        if sol is not None:
-            _check_equilibrium(sol, SMALL)
-            solved += 1
-        else:
-            assert uniqueness_condition(params) is not None
-    assert solved >= 1
+# Economies with one income state and two or three locations whose equilibrium r lies
+# within ~1e-4 of 1/(beta omega) - 1 (households face only the migration taste shocks):
+# Newton stalls (|F| 0.002-0.12) with n_a = 40 and with n_a = 80; seed 65 converges with
+# a_max = 100. Open in issue 12.
+_STALLS = {34, 35, 65}
+_LONG = {7}  # a continuation of four steps: ~25 s
+
+
+
+
+def _seed_param(seed: int):
+    marks = [pytest.mark.slow] if seed >= 30 or seed in _LONG else []
+    if seed in _STALLS:
+        marks.append(pytest.mark.xfail(raises=SolverConvergenceError, strict=True,
+                                       reason="near-riskless economy: Newton stalls (issue 12)"))
+    return pytest.param(seed, marks=marks)
+
+
+@pytest.mark.parametrize("seed", [_seed_param(s) for s in range(100)])
+def test_cold_solves_converge_on_random_economies(seed):
+    params = _random_economy(seed)
+    sol = _solve_or_named_failure(params, SMALL)
+    if sol is not None:
+        _check_equilibrium(sol, SMALL)
+    else:
+        assert uniqueness_condition(params) is not None
 
 
 def test_newton_converges_quadratically_at_the_end(caplog):
