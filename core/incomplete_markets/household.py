@@ -100,6 +100,14 @@ def solve_at_prices(params: Params, numerics: Numerics, r: float, wage: float,
                           factor)
 
 
+def location_totals(dist: np.ndarray, c: np.ndarray,
+                    e_grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(population, effective labour integral e dphi, real consumption integral c dphi)
+    by location, from a (J, S, n_a) distribution and consumption."""
+    return (dist.sum(axis=(1, 2)), np.einsum("jsi,s->j", dist, e_grid),
+            np.einsum("jsi,jsi->j", dist, c))
+
+
 def make_asset_grid(params: Params, numerics: Numerics, r: float) -> np.ndarray:
     """Asset grid from the borrowing limit to a_max in the (1+r)-form budget.
 

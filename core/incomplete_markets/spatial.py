@@ -63,11 +63,15 @@ import numpy as np
 
 from ..errors import SolverConvergenceError
 from ..numerics.newton import newton_solve
+from .bond import solution_from, solve_market
+from .goods import price_index, transfers
+from .household import location_totals
 from .params import Numerics, Params
 from .result import Solution
-from .solve import _solution
-from .solve import solve as solve_bond
 from .spatial_outer import SpatialBlock
+
+__all__ = ["location_aggregates", "migration_matrix", "price_index", "solve_spatial",
+           "transfers", "uniqueness_condition"]
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +147,7 @@ def _newton(params: Params, numerics: Numerics, warm: Solution | None) -> Soluti
             f"(max |F| {np.max(np.abs(out.F)):.3g} after {out.n_iter} Newton steps)",
             residuals=block.residuals(), n_iter=out.n_iter)
     w, _, P, T, r = block.prices_at_solution
-    sol = _solution(params.with_(w=w, P=P, T=T, r=r), numerics, block.state,
+    sol = solution_from(params.with_(w=w, P=P, T=T, r=r), numerics, block.state,
                     n_iter=block.calls, slope=block.slope)
     residuals = dict(sol.residuals)
     residuals.update(block.residuals(), outer_iterations=float(out.n_iter),
@@ -189,34 +193,16 @@ def _one_location(params: Params, numerics: Numerics, warm: Solution | None) -> 
     tol = min(numerics.tol_policy, numerics.tol_value,
               0.01 * numerics.tol_spatial * (1.0 - params.beta * params.omega))
     inner = numerics.with_(tol_policy=tol, tol_value=tol)
-    sol = solve_bond(params.with_(closure="bond", w=w, P=P, T=T), inner, warm)
+    sol = solve_market(params.with_(closure="bond", w=w, P=P, T=T), inner, warm)
     residuals = dict(sol.residuals, goods_market=0.0, population=0.0, outer_iterations=1.0)
     return dataclasses.replace(sol, params=params.with_(w=w, P=P, T=T, r=sol.r),
                                numerics=numerics, residuals=MappingProxyType(residuals))
 
 
-def price_index(A: np.ndarray, w: np.ndarray, L: np.ndarray, sigma: float,
-                alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """(P, lam): price indices (B.22) and expenditure shares lam[i, j] of j on i (B.1)."""
-    z = (1.0 - sigma) * (np.log(w)[:, None] - np.log(A) - alpha * np.log(L)[:, None])
-    top = z.max(axis=0)
-    log_d = top + np.log(np.exp(z - top[None, :]).sum(axis=0))
-    return np.exp(log_d / (1.0 - sigma)), np.exp(z - log_d[None, :])
-
-
-def transfers(kappa: np.ndarray, w: np.ndarray, L: np.ndarray) -> np.ndarray:
-    """T_j = kappa_j w_j + T_bar with sum_j L_j T_j = 0 (eq. 47, per capita)."""
-    t_bar = -float(np.sum(L * kappa * w)) / float(np.sum(L))
-    return kappa * w + t_bar
-
-
 def location_aggregates(sol: Solution) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(L, H, E) by location: population, effective labour, nominal spending P_j int C dphi."""
-    d = sol.dist
-    L = d.sum(axis=(1, 2))
-    H = np.einsum("jsi,s->j", d, sol.params.e_grid)
-    E = sol.params.P * np.einsum("jsi,jsi->j", d, sol.c)
-    return L, H, E
+    L, H, C = location_totals(sol.dist, sol.c, sol.params.e_grid)
+    return L, H, sol.params.P * C
 
 
 def migration_matrix(sol: Solution) -> np.ndarray:

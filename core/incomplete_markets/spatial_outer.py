@@ -48,7 +48,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SolverConvergenceError
-from .household import HouseholdState, solve_at_prices
+from .bond import admissible_rates, solve_market, state_from
+from .goods import price_index, transfers
+from .household import HouseholdState, location_totals, solve_at_prices
 from .params import Numerics, Params
 from .result import Solution
 from .spatial_jacobian import JAC_TOL, central_jacobian, household_jacobian, secant_update
@@ -103,11 +105,9 @@ class SpatialBlock:
     # -- starting point ---------------------------------------------------------------
     def start(self) -> tuple[np.ndarray, np.ndarray]:
         """x0 and a Jacobian there (from the warm start's H_p, else computed at x0)."""
-        from .solve import _state_from
-
         if self.warm is not None:
             w, L, r = self.warm.params.w, self.warm.population, self.warm.r
-            self.state = _state_from(self.warm)
+            self.state = state_from(self.warm)
             self.slope = self.warm.market_slope
             H = self.warm.household_jacobian
             self.H_p = H if H is not None and H.shape == (3 * self.J + 1,) * 2 else None
@@ -130,17 +130,15 @@ class SpatialBlock:
 
     def _bond_search(self, w: np.ndarray, L: np.ndarray) -> float:
         """A loose bond-market search at (w, L): sets state and B'; returns r."""
-        from .solve import _state_from, solve
-
         p = self.params
         P, _, T = self.prices(w, L)
         r0 = self.warm.r if self.warm is not None else p.r
         if r0 is None:
             r0 = 0.5 * (1.0 / (p.beta * p.omega) - 1.0)
         num = self.numerics.with_trusted(tol_r=1e-6, tol_policy=1e-5, tol_value=1e-5)
-        sol = solve(p.with_(closure="bond", w=w, P=P, T=T, r=r0), num, warm_start=self.warm)
+        sol = solve_market(p.with_(closure="bond", w=w, P=P, T=T, r=r0), num, self.warm)
         self.calls += sol.n_iter
-        self.state, self.slope = _state_from(sol), sol.market_slope
+        self.state, self.slope = state_from(sol), sol.market_slope
         logger.debug("spatial start: r=%.6g, bond slope %.4g", sol.r, self.slope)
         return float(sol.r)
 
@@ -154,8 +152,6 @@ class SpatialBlock:
 
     def prices(self, w: np.ndarray, L: np.ndarray):
         """(P, lam, T): CES price indices and trade shares (B.22, B.1), transfers (47)."""
-        from .spatial import price_index, transfers
-
         p = self.params
         P, lam = price_index(p.A, w, L, p.sigma_trade, p.alpha_agg)
         return P, lam, transfers(p.kappa_transfer, w, L)
@@ -218,9 +214,8 @@ class SpatialBlock:
 
     def outputs(self, state: HouseholdState) -> np.ndarray:
         """h = (population, effective labour, real consumption by location, bonds)."""
-        d = state.dist
-        return np.r_[d.sum(axis=(1, 2)), np.einsum("jsi,s->j", d, self.params.e_grid),
-                     np.einsum("jsi,jsi->j", d, state.c), float(np.sum(d * state.a_grid))]
+        totals = location_totals(state.dist, state.c, self.params.e_grid)
+        return np.concatenate([*totals, [float(np.sum(state.dist * state.a_grid))]])
 
     def _raw(self, x, tol, guess):
         """Unscaled residuals at x with the household at tolerance tol (or tighter)."""
@@ -255,13 +250,9 @@ class SpatialBlock:
         self.F_norm = float(np.max(np.abs(F)))
 
     def _admissible(self, r: float, w: np.ndarray, T: np.ndarray) -> bool:
-        """r inside (r_min, hi): below 1/(beta omega) - 1 and the natural limit."""
-        p = self.params
-        hi = 1.0 / (p.beta * p.omega) - 1.0 - self.numerics.r_margin
-        y = float(np.min(w * p.e_grid.min() + T))  # lowest income, as params.min_income
-        if y > 0.0:
-            hi = min(hi, y / -p.a_low * (1.0 - 1e-9))
-        lo = -0.5 if self.numerics.r_min is None else self.numerics.r_min
+        """r inside the bond market's admissible interval at these incomes."""
+        lo, hi = admissible_rates(self.params.with_trusted(closure="bond", w=w, T=T),
+                                  self.numerics)
         return bool(lo < r < hi)
 
     # -- Jacobian ----------------------------------------------------------------------
@@ -293,11 +284,26 @@ class SpatialBlock:
         """dF/dx = M_x + M_h H_p p_x at x (evaluated), with the current H_p."""
         h = self._points[x.tobytes()].h
         M_x = central_jacobian(lambda z: self.market(z, h), x)
-        M_h = central_jacobian(lambda g: self.market(x, g), h)
+        M_h = self._market_h(x, h)
         p_x = central_jacobian(self.inputs, x)
         jac = M_x + M_h @ self.H_p @ p_x
         jac[-1, :] /= self.b_unit
         return jac
+
+    def _market_h(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """dM/dh in closed form: goods_i = log(sum_j lam_ij P_j C_j) - log(w_i H_i),
+        pop_j = log(pop_j / L_j), bond = B."""
+        J = self.J
+        w, L, _ = self.unpack(x)
+        P, lam, _ = self.prices(w, L)
+        pop, H, C = h[:J], h[J: 2 * J], h[2 * J: 3 * J]
+        demand = lam @ (P * C)
+        M = np.zeros((self.size, h.size))
+        M[: J - 1, 2 * J: 3 * J] = (lam * P[None, :] / demand[:, None])[1:]
+        M[np.arange(J - 1), J + 1 + np.arange(J - 1)] = -1.0 / H[1:]
+        M[J - 1 + np.arange(J - 1), 1 + np.arange(J - 1)] = 1.0 / pop[1:]
+        M[-1, -1] = 1.0
+        return M
 
     def update(self, x, F, x_new, F_new, jac) -> np.ndarray:
         """The secant step: H_p updated with the household's (Delta p, Delta h) between the

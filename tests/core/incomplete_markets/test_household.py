@@ -7,13 +7,13 @@ import numpy as np
 from scipy.special import logsumexp
 
 from hetspace.core.incomplete_markets import Numerics, Params, dist_kernels, kernels, solve
+from hetspace.core.incomplete_markets.bond import extrapolate
 from hetspace.core.incomplete_markets.household import (
     _Forward,
     _transition_matrix,
     solve_at_prices,
     stationary_distribution,
 )
-from hetspace.core.incomplete_markets.solve import extrapolate
 
 CHI = np.array([[1.0, 0.2, 0.1], [0.3, 1.0, 0.2], [0.1, 0.4, 1.0]])
 
@@ -169,7 +169,7 @@ def test_warm_start_within_1e_8_of_the_root_brackets_it_at_tight_tolerances():
 def test_exact_state_at_an_r_whose_state_was_dropped():
     # the search keeps only the 4 states nearest its latest r; the final r can be an
     # older bracket end (seen in an estimation run: KeyError). Reference: a direct solve.
-    from hetspace.core.incomplete_markets.solve import _Excess
+    from hetspace.core.incomplete_markets.bond import _Excess
 
     params, numerics = _three(closure="bond", r=None)
     loose = numerics.with_(tol_policy=1e-6, tol_value=1e-6)  # every solve at the floor

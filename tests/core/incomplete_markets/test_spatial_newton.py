@@ -163,3 +163,17 @@ def test_violated_condition_warns():
             solve(params, NUM)
         except SolverConvergenceError as e:
             assert "agglomeration gain" in str(e)
+
+
+def test_closed_form_derivative_of_the_market_block_matches_differences():
+    # dM/dh in closed form (spatial_outer._market_h) against central differences of M
+    from hetspace.core.incomplete_markets.spatial_jacobian import central_jacobian
+    from hetspace.core.incomplete_markets.spatial_outer import SpatialBlock
+
+    params = _spatial()
+    block = SpatialBlock(params, NUM, solve(params, NUM))
+    x0, _ = block.start()
+    h = block.outputs(block.state)
+    expected = central_jacobian(lambda g: block.market(x0, g), h)
+    # central differences of smooth closed forms: error ~ step^2 ~ 1e-12, times |M''|
+    np.testing.assert_allclose(block._market_h(x0, h), expected, atol=1e-8)

@@ -1,0 +1,80 @@
+"""The spatial closure's Newton solver on the synthetic 48-location economy: work counts.
+
+Run by hand: ``python benchmarks/spatial_newton.py [--grid]``. Prints, with the
+load average (the machine is shared; the counts do not depend on it):
+
+- a cold solve of the DFM calibration (S = 1, n_a = 200): seconds, Newton steps,
+  household Jacobians (each (2J + 1) household solves with one income state),
+  household solves, EGM steps;
+- warm re-solves after 1% changes of theta, alpha_agg and Massachusetts'
+  productivity row, from the cold solution;
+- with ``--grid``, cold solves over theta in {0.5, 1, 2, 4, 8} x gamma in {1, 3}
+  (issue 12's acceptance grid for this economy): status and counts per point.
+
+EGM steps count every household EGM iteration, those of the Jacobian's
+household solves included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+
+import numpy as np
+
+from hetspace.core import SolverConvergenceError
+from hetspace.core.incomplete_markets import solve
+from hetspace.core.incomplete_markets.spatial import uniqueness_condition
+from hetspace.core.incomplete_markets.synthetic import state_codes, synthetic_params
+
+
+def _row(label: str, seconds: float, sol) -> str:
+    r = sol.residuals
+    return (f"{label:>22} {seconds:>7.2f} {r['outer_iterations']:>6.0f} {r['jacobians']:>5.0f} "
+            f"{sol.n_iter:>6d} {r['egm_steps']:>8.0f} {r.get('continuation_steps', 0):>5.0f}")
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grid", action="store_true", help="also the theta x gamma grid")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    params, numerics = synthetic_params(n_a=200)
+    solve(*synthetic_params(("MA", "NY", "CT"), n_a=40))  # compile the kernels first
+    print(f"load average {os.getloadavg()[0]:.2f}")
+    print(f"{'':>22} {'s':>7} {'Newton':>6} {'Jac':>5} {'solves':>6} {'EGM':>8} {'cont':>5}")
+    seconds, base = _timed(lambda: solve(params, numerics))
+    print(_row("cold, DFM calibration", seconds, base))
+    ma = state_codes().index("MA")
+    A = np.array(params.A)
+    A[ma, :] *= 1.01
+    for name, new in (("theta +1%", params.with_(theta=params.theta * 1.01)),
+                      ("alpha_agg +1%", params.with_(alpha_agg=params.alpha_agg * 1.01)),
+                      ("A[MA, :] +1%", params.with_(A=A))):
+        seconds, sol = _timed(lambda new=new: solve(new, numerics, warm_start=base))
+        print(_row(f"warm, {name}", seconds, sol))
+    if not args.grid:
+        return
+    for gamma in (1.0, 3.0):
+        for theta in (0.5, 1.0, 2.0, 4.0, 8.0):
+            point = params.with_(theta=theta, gamma=gamma)
+            label = f"theta {theta:g}, gamma {gamma:g}"
+            try:
+                seconds, sol = _timed(lambda point=point: solve(point, numerics))
+            except SolverConvergenceError as e:
+                condition = uniqueness_condition(point)
+                print(f"{label:>22} failed: {str(e)[:120]} (condition: {condition or 'holds'})")
+                continue
+            print(_row(label, seconds, sol))
+
+
+if __name__ == "__main__":
+    main()
