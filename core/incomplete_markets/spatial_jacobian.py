@@ -6,7 +6,8 @@ solves. So
 
     dF/dx = M_x + M_h H_p p_x,
 
-with p = (w_1..J, T_1..J, P_1..J, r / R_UNIT) what the household sees and
+with p = (w_1..J, T_1..J, P_1..J, x_r) what the household sees (x_r the log
+distance of r to 1/(beta omega) - 1, as in x) and
 h = (population_j, effective labour H_j, real consumption C_j, bonds B) what it
 returns. M_x, M_h and p_x are central differences of the closed forms (no
 household solve; error ~1e-10 relative). H_p, (3J+1) x (3J+1), is the only
@@ -33,7 +34,7 @@ import numpy as np
 
 JAC_TOL = 1e-10  # household tolerance of the Jacobian's solves
 H_P = 1e-4  # forward-difference step in w, T, P (relative to max(|p|, 1) for P)
-H_R = -1e-2  # ... and in r / R_UNIT (r down by 1e-5, away from 1/(beta omega) - 1)
+H_R = -1e-2  # ... and in x_r (1% more distance of r from 1/(beta omega) - 1)
 H_CLOSED = 1e-6  # central-difference step of the closed forms
 
 
@@ -51,7 +52,7 @@ def central_jacobian(f: Callable[[np.ndarray], np.ndarray], z: np.ndarray,
 
 
 def household_steps(p: np.ndarray, J: int) -> np.ndarray:
-    """The forward-difference step of each household input (w, T, P, r / R_UNIT)."""
+    """The forward-difference step of each household input (w, T, P, x_r)."""
     steps = np.full(p.size, H_P)
     steps[2 * J: 3 * J] = H_P * np.maximum(np.abs(p[2 * J: 3 * J]), 1.0)
     steps[-1] = H_R

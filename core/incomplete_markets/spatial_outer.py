@@ -57,7 +57,7 @@ from .spatial_jacobian import JAC_TOL, central_jacobian, household_jacobian, sec
 
 logger = logging.getLogger(__name__)
 
-R_UNIT = 1e-3  # unit of r in the household's inputs and of r_hi - r in x
+R_UNIT = 1e-3  # unit of r_hi - r in x
 HH_LOOSE = 1e-7
 HH_FACTOR = 1e-4
 R_NOISE = 40.0  # solver error of B <= R_NOISE tol max(P) / (1 - beta omega) (measured)
@@ -157,10 +157,12 @@ class SpatialBlock:
         return P, lam, transfers(p.kappa_transfer, w, L)
 
     def inputs(self, x: np.ndarray) -> np.ndarray:
-        """p(x) = (w, T, P, r / R_UNIT): what the household sees."""
+        """p(x) = (w, T, P, x_r): what the household sees (r as in x, the log distance
+        to r_hi: B is close to linear in it and a fixed step in it is a fixed share
+        of that distance, which the equilibrium r can be within 1e-5 of)."""
         w, L, r = self.unpack(x)
         P, _, T = self.prices(w, L)
-        return np.r_[w, T, P, r / R_UNIT]
+        return np.r_[w, T, P, x[-1]]
 
     def market(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
         """M(x, h): the unscaled residuals given household outputs h = (pop, H, C, B)."""
@@ -190,9 +192,10 @@ class SpatialBlock:
         return float(np.clip(tol, self.r_tight(), HH_LOOSE))
 
     def _solve_household(self, p_in: np.ndarray, tol: float, guess) -> HouseholdState | None:
-        """The household at inputs p (w, T, P, r / R_UNIT) to tolerance tol, or None."""
+        """The household at inputs p (w, T, P, x_r) to tolerance tol, or None."""
         J = self.J
-        w, T, P, r = p_in[:J], p_in[J: 2 * J], p_in[2 * J: 3 * J], float(p_in[-1]) * R_UNIT
+        w, T, P = p_in[:J], p_in[J: 2 * J], p_in[2 * J: 3 * J]
+        r = self.r_hi - R_UNIT * float(np.exp(-p_in[-1]))
         if not self._admissible(r, w, T):
             return None
         num = self.numerics.with_trusted(
@@ -271,7 +274,7 @@ class SpatialBlock:
         H = household_jacobian(solve_h, base.p, base.h, self.J, e)
         if H is None:
             raise SolverConvergenceError("spatial Jacobian: no admissible step around x")
-        slope = H[-1, -1] / R_UNIT
+        slope = H[-1, -1] / (self.r_hi - base.prices[4])
         if np.isfinite(slope) and slope > 0.0:
             self.slope = float(slope)
         if not np.isfinite(self.b_unit):
