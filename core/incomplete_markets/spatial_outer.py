@@ -160,7 +160,7 @@ class SpatialBlock:
         """p(x) = (w, T, P, x_r): what the household sees (r as in x, the log distance
         to r_hi: B is close to linear in it and a fixed step in it is a fixed share
         of that distance, which the equilibrium r can be within 1e-5 of)."""
-        w, L, r = self.unpack(x)
+        w, L, _ = self.unpack(x)
         P, _, T = self.prices(w, L)
         return np.r_[w, T, P, x[-1]]
 
