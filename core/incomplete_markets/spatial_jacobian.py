@@ -81,11 +81,3 @@ def household_jacobian(solve_h: Callable[[np.ndarray], np.ndarray | None], p: np
     if e_single is not None:
         H[:, :J] = e_single * H[:, J: 2 * J]
     return H
-
-
-def secant_update(H: np.ndarray, dp: np.ndarray, dh: np.ndarray) -> np.ndarray:
-    """Broyden's least-change update of H_p with H_new dp = dh."""
-    dd = float(dp @ dp)
-    if not dd > 0.0:
-        return H
-    return H + np.outer(dh - H @ dp, dp) / dd

@@ -48,12 +48,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SolverConvergenceError
+from ..numerics.newton import broyden_update
 from .bond import admissible_rates, solve_market, state_from
 from .goods import price_index, transfers
 from .household import HouseholdState, location_totals, solve_at_prices
 from .params import Numerics, Params
 from .result import Solution
-from .spatial_jacobian import JAC_TOL, central_jacobian, household_jacobian, secant_update
+from .spatial_jacobian import JAC_TOL, central_jacobian, household_jacobian
 
 logger = logging.getLogger(__name__)
 
@@ -314,7 +315,7 @@ class SpatialBlock:
         old, new = self._points.get(x.tobytes()), self._points.get(x_new.tobytes())
         if old is None or new is None or self.H_p is None:
             return jac
-        self.H_p = secant_update(self.H_p, new.p - old.p, new.h - old.h)
+        self.H_p = broyden_update(self.H_p, new.p - old.p, new.h - old.h)
         return self.compose(x_new)
 
     # -- stopping rule -----------------------------------------------------------------
