@@ -149,7 +149,11 @@ class SpatialBlock:
         w = np.exp(np.r_[0.0, x[: J - 1]])
         z = np.r_[0.0, x[J - 1: 2 * J - 2]]
         L = np.exp(z - z.max())
-        return w, L / L.sum(), self.r_hi - R_UNIT * float(np.exp(-x[-1]))
+        return w, L / L.sum(), self.rate(x[-1])
+
+    def rate(self, x_r: float) -> float:
+        """r from its coordinate x_r = -log((r_hi - r) / R_UNIT)."""
+        return self.r_hi - R_UNIT * float(np.exp(-x_r))
 
     def prices(self, w: np.ndarray, L: np.ndarray):
         """(P, lam, T): CES price indices and trade shares (B.22, B.1), transfers (47)."""
@@ -196,7 +200,7 @@ class SpatialBlock:
         """The household at inputs p (w, T, P, x_r) to tolerance tol, or None."""
         J = self.J
         w, T, P = p_in[:J], p_in[J: 2 * J], p_in[2 * J: 3 * J]
-        r = self.r_hi - R_UNIT * float(np.exp(-p_in[-1]))
+        r = self.rate(p_in[-1])
         if not self._admissible(r, w, T):
             return None
         num = self.numerics.with_trusted(

@@ -90,7 +90,9 @@ def newton_solve(residual: Callable[[np.ndarray], np.ndarray | None], x0: np.nda
         if dx is not None and done(x, F, dx):
             result.converged, result.message = True, "converged"
             return result
-        F_again = residual(x)  # ``done`` may have evaluated x more accurately
+        # ``done`` may have evaluated x more accurately (and a residual whose accuracy
+        # follows |F| may do so now that |F| at x is known)
+        F_again = residual(x)
         if F_again is not None and not np.array_equal(F_again, F):
             F, dx = F_again, _newton_step(Jm, F_again)
             result.F = F
