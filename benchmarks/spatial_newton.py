@@ -25,32 +25,39 @@ import warnings
 import numpy as np
 
 from hetspace.core import SolverConvergenceError
-from hetspace.core.incomplete_markets import solve
+from hetspace.core.incomplete_markets import solve, spatial_outer
 from hetspace.core.incomplete_markets.spatial import uniqueness_condition
 from hetspace.core.incomplete_markets.synthetic import state_codes, synthetic_params
 
 
-def _row(label: str, seconds: float, sol) -> str:
+def _row(label: str, seconds: tuple[float, float], sol) -> str:
     r = sol.residuals
-    return (f"{label:>22} {seconds:>7.2f} {r['outer_iterations']:>6.0f} {r['jacobians']:>5.0f} "
+    return (f"{label:>22} {seconds[0]:>7.2f} {seconds[1]:>7.2f} {r['outer_iterations']:>6.0f} "
+            f"{r['jacobians']:>5.0f} "
             f"{sol.n_iter:>6d} {r['egm_steps']:>8.0f} {r.get('continuation_steps', 0):>5.0f}")
 
 
 def _timed(fn):
-    start = time.perf_counter()
+    """((wall seconds, CPU seconds of this process), fn())."""
+    start, cpu = time.perf_counter(), time.process_time()
     out = fn()
-    return time.perf_counter() - start, out
+    return (time.perf_counter() - start, time.process_time() - cpu), out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", action="store_true", help="also the theta x gamma grid")
+    parser.add_argument("--differences", action="store_true",
+                        help="household Jacobians by forward differences through household "
+                             "solves instead of the implicit function theorem")
     args = parser.parse_args()
+    spatial_outer.IMPLICIT_JACOBIAN = not args.differences
     warnings.simplefilter("ignore")
     params, numerics = synthetic_params(n_a=200)
     solve(*synthetic_params(("MA", "NY", "CT"), n_a=40))  # compile the kernels first
     print(f"load average {os.getloadavg()[0]:.2f}")
-    print(f"{'':>22} {'s':>7} {'Newton':>6} {'Jac':>5} {'solves':>6} {'EGM':>8} {'cont':>5}")
+    print(f"{'':>22} {'s':>7} {'CPU s':>7} {'Newton':>6} {'Jac':>5} {'solves':>6} {'EGM':>8} "
+          f"{'cont':>5}")
     seconds, base = _timed(lambda: solve(params, numerics))
     print(_row("cold, DFM calibration", seconds, base))
     ma = state_codes().index("MA")

@@ -60,13 +60,15 @@ def household_steps(p: np.ndarray, J: int) -> np.ndarray:
 
 
 def household_jacobian(solve_h: Callable[[np.ndarray], np.ndarray | None], p: np.ndarray,
-                       h0: np.ndarray, J: int, e_single: float | None) -> np.ndarray:
+                       h0: np.ndarray, J: int, e_single: float | None,
+                       columns: list[int] | None = None) -> np.ndarray:
     """H_p by forward differences; ``solve_h(p)`` returns h or None (not admissible,
     then the step is taken the other way). ``e_single``: the income level when there
-    is one income state (w columns = e times T columns)."""
-    H = np.empty((h0.size, p.size))
+    is one income state (w columns = e times T columns). With ``columns`` only those
+    columns are computed (the others are nan)."""
+    H = np.full((h0.size, p.size), np.nan)
     steps = household_steps(p, J)
-    for k in range(p.size):
+    for k in range(p.size) if columns is None else columns:
         if e_single is not None and k < J:
             continue
         for h in (steps[k], -steps[k]):

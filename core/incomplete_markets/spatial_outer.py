@@ -46,15 +46,18 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import optimize
 
 from ..errors import SolverConvergenceError
+from ..numerics.markov import markov_stationary
 from ..numerics.newton import broyden_update
 from .bond import admissible_rates, solve_market, state_from
 from .goods import price_index, transfers
-from .household import HouseholdState, location_totals, solve_at_prices
+from .household import HouseholdState, location_totals, solve_at_prices, stationary_distribution
 from .params import Numerics, Params
 from .result import Solution
 from .spatial_jacobian import JAC_TOL, central_jacobian, household_jacobian
+from .steady_derivatives import input_jacobian
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,29 @@ R_UNIT = 1e-3  # unit of r_hi - r in x
 HH_LOOSE = 1e-7
 HH_FACTOR = 1e-4
 R_NOISE = 40.0  # solver error of B <= R_NOISE tol max(P) / (1 - beta omega) (measured)
+# the household Jacobian's (w, T, P) columns by the implicit function theorem; False:
+# by forward differences through household solves (what benchmarks compare against)
+IMPLICIT_JACOBIAN = True
+
+
+def _representative_migration(c, chi, theta, beta_omega, gamma, steps: int = 50):
+    """Logit shares mu_jk at zero assets: values v = u(c) + beta omega W(v) by Newton."""
+    u = np.log(c) if gamma == 1.0 else (c ** (1.0 - gamma) - 1.0) / (1.0 - gamma)
+    v = u / (1.0 - beta_omega)
+    log_chi = np.log(chi)
+    for _ in range(steps):
+        z = log_chi + theta * v[None, :]
+        top = z.max(axis=1, keepdims=True)
+        mu = np.exp(z - top)
+        tot = mu.sum(axis=1, keepdims=True)
+        mu /= tot
+        W = (top[:, 0] + np.log(tot[:, 0])) / theta
+        G = v - u - beta_omega * W
+        dv = np.linalg.solve(np.eye(c.size) - beta_omega * mu, -G)
+        v += dv
+        if np.max(np.abs(dv)) < 1e-12 * (1.0 + np.max(np.abs(v))):
+            break
+    return mu
 
 
 @dataclass
@@ -113,7 +139,7 @@ class SpatialBlock:
             H = self.warm.household_jacobian
             self.H_p = H if H is not None and H.shape == (3 * self.J + 1,) * 2 else None
         else:
-            w, L = self.params.w / self.params.w[0], np.full(self.J, 1.0 / self.J)
+            w, L = self.representative_start()
             r = None
         if not (np.isfinite(self.slope) and self.slope > 0.0):
             r = self._bond_search(w, L / L.sum())
@@ -128,6 +154,50 @@ class SpatialBlock:
             self.H_p = None
         self._raw(x0, self._tolerance(), self.state)
         return x0, self.jacobian(x0)
+
+    def representative_start(self) -> tuple[np.ndarray, np.ndarray]:
+        """(w, L) of the economy without assets, where the cold start begins.
+
+        Households of location j consume their income, c_j = (w_j E[e] + T_j) / P_j,
+        with values v = u(c) + beta omega (1/theta) log sum_k chi_jk exp(theta v_k)
+        (eq. 56 at zero assets); populations are the stationary distribution of the
+        logit migration shares, and goods markets clear with E_j = P_j c_j L_j.
+        Asset holdings move the heterogeneous economy only by a little from there
+        (the 48-location economy starts at |F| about 1.9 from uniform populations
+        and w = params.w). Falls back to that uniform start if the small problem
+        is not solved.
+        """
+        p, J = self.params, self.J
+        w0, L0 = p.w / p.w[0], np.full(J, 1.0 / J)
+        if J == 1:
+            return w0, L0
+        e_mean = float(markov_stationary(p.Pi) @ p.e_grid)
+        bo = p.beta * p.omega
+
+        def unpack(z):
+            w = np.exp(np.r_[0.0, z[: J - 1]])
+            L = np.exp(np.r_[0.0, z[J - 1:]] - max(0.0, float(np.max(z[J - 1:]))))
+            return w, L / L.sum()
+
+        def residual(z):
+            w, L = unpack(z)
+            P, lam, T = self.prices(w, L)
+            income = w * e_mean + T
+            if not np.all(income > 0.0):
+                return np.full(z.size, 1e3)
+            mu = _representative_migration(income / P, p.chi, p.theta, bo, p.gamma)
+            L_stat = markov_stationary(mu)
+            E = income * L
+            goods = np.log(lam @ E) - np.log(w * e_mean * L)
+            return np.r_[goods[1:], np.log(np.maximum(L_stat[1:], 1e-300) / L[1:])]
+
+        z0 = np.r_[np.log(w0[1:]), np.zeros(J - 1)]
+        with np.errstate(all="ignore"):
+            out = optimize.root(residual, z0, method="hybr")
+        if not (out.success and np.max(np.abs(out.fun)) < 1e-8):
+            logger.debug("representative-agent start not found (%s): uniform start", out.message)
+            return w0, L0
+        return unpack(out.x)
 
     def _bond_search(self, w: np.ndarray, L: np.ndarray) -> float:
         """A loose bond-market search at (w, L): sets state and B'; returns r."""
@@ -237,6 +307,9 @@ class SpatialBlock:
             return None
         h = self.outputs(state)
         J = self.J
+        if not np.all(h[: 2 * J] > 0.0):  # a location emptied: no log residuals there
+            logger.debug("a location has no households at this trial point")
+            return None
         w, L, r = self.unpack(x)
         P, T = p_in[2 * J: 3 * J], p_in[J: 2 * J]
         demand = self.prices(w, L)[1] @ (P * h[2 * J: 3 * J])
@@ -275,8 +348,10 @@ class SpatialBlock:
             state = self._solve_household(p_in, JAC_TOL, base.state)
             return None if state is None else self.outputs(state)
 
-        e = float(self.params.e_grid[0]) if self.params.n_e == 1 else None
-        H = household_jacobian(solve_h, base.p, base.h, self.J, e)
+        H = self._implicit_jacobian(base, solve_h) if IMPLICIT_JACOBIAN else None
+        if H is None:
+            e = float(self.params.e_grid[0]) if self.params.n_e == 1 else None
+            H = household_jacobian(solve_h, base.p, base.h, self.J, e)
         if H is None:
             raise SolverConvergenceError("spatial Jacobian: no admissible step around x")
         slope = H[-1, -1] / (self.r_hi - base.prices[4])
@@ -287,6 +362,29 @@ class SpatialBlock:
         self.H_p = H
         self.state, self.last = base.state, base
         return self.compose(x)
+
+    def _implicit_jacobian(self, base: Point, solve_h) -> np.ndarray | None:
+        """H_p with the (w, T, P) columns by the implicit function theorem
+        (``steady_derivatives``) and the x_r column by a forward difference (the
+        asset grid moves with r); None if the base state does not allow it."""
+        J, state = self.J, base.state
+        w, T, P = base.p[:J], base.p[J: 2 * J], base.p[2 * J: 3 * J]
+        hp = self.params.with_trusted(closure="partial", r=state.r, w=w, P=P, T=T)
+        try:
+            _, _, factor = stationary_distribution(state.ap, state.a_grid, hp.Pi, state.mu,
+                                                   state.dist)
+            if factor is None:
+                return None
+            H = np.empty((3 * J + 1, 3 * J + 1))
+            H[:, : 3 * J] = input_jacobian(state, hp, factor)
+        except (ValueError, RuntimeError) as err:  # a failed EGM step, a singular LU
+            logger.debug("implicit household Jacobian not available (%s): differences", err)
+            return None
+        rate = household_jacobian(solve_h, base.p, base.h, J, None, columns=[3 * J])
+        if rate is None or not np.all(np.isfinite(H[:, : 3 * J])):
+            return None
+        H[:, -1] = rate[:, -1]
+        return H
 
     def compose(self, x: np.ndarray) -> np.ndarray:
         """dF/dx = M_x + M_h H_p p_x at x (evaluated), with the current H_p."""
