@@ -180,6 +180,15 @@ def stationary_distribution(ap, a_grid, Pi, mu, guess=None, factor=None, tol=Non
     return dist.reshape(J, S, n), float(np.abs(T @ dist - dist).sum()), factor
 
 
+def forward_step(dist: np.ndarray, ap: np.ndarray, a_grid: np.ndarray, Pi: np.ndarray,
+                 mu: np.ndarray) -> np.ndarray:
+    """T d for savings ap and migration shares mu, flattened (one period forward)."""
+    idx = np.empty(ap.shape, dtype=np.int64)
+    wlo = np.empty(ap.shape)
+    dist_kernels.lottery(ap, a_grid, idx, wlo)
+    return _Forward(idx, wlo, Pi, mu)(dist.ravel())
+
+
 class _Forward:
     """d -> T d by the kernels (lottery, e', migration), without building T: the
     refinement's products cost less than assembling the sparse matrix (about a

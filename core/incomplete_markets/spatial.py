@@ -23,8 +23,9 @@ which is what T_bar enforces (it is also what makes Walras' law hold).
 The outer problem solves B.23-B.24 and the bond market together by a
 globalised quasi-Newton method (``core.numerics.newton``) on the residual block
 of ``spatial_outer``: unknowns (log w_2..J, log population ratios, r), one
-household solve per evaluation, a finite-difference Jacobian (warm starts reuse
-the previous solution's, with Broyden updates). Household solves are
+household solve per evaluation, a Jacobian whose household part comes from the
+implicit function theorem at a converged household (``steady_derivatives``;
+warm starts reuse the previous solution's, with Broyden updates). Household solves are
 warm-started from the previous evaluation and inexact while the residuals are
 large. J = 1 is the bond closure at P = 1 / A_11 (nothing else to iterate).
 
@@ -45,11 +46,14 @@ from the cold start is the one the continuation below reaches. Where either
 fails, solve warns (``UnstableAgglomerationWarning``), still looks for an
 equilibrium, and on failure says that the condition fails.
 
-Cold starts: Newton from uniform population, w = params.w and r from a loose
-bond search. If it fails, a continuation walks from an economy without
-agglomeration and with theta at most 0.1 (where the outer problem is nearly
-the bond market alone) to the target, geometrically in theta and linearly in
-alpha_agg, warm-starting each step (``_continuation``).
+Cold starts: Newton from the equilibrium of the same economy without assets
+(``SpatialBlock.representative_start``: households consume their income, values
+and logit migration in closed form; a small root-finding problem), then r from a
+loose bond search at those prices and populations where its households live. If
+Newton fails, a continuation walks from an economy without agglomeration and
+with theta at most 0.1 (where the outer problem is nearly the bond market alone)
+to the target, geometrically in theta and linearly in alpha_agg, warm-starting
+each step (``_continuation``).
 """
 
 from __future__ import annotations

@@ -11,9 +11,12 @@ distance of r to 1/(beta omega) - 1, as in x) and
 h = (population_j, effective labour H_j, real consumption C_j, bonds B) what it
 returns. M_x, M_h and p_x are central differences of the closed forms (no
 household solve; error ~1e-10 relative). H_p, (3J+1) x (3J+1), is the only
-expensive part: forward differences, one household solve per input warm-started
-from the base state, all at JAC_TOL (with one income state y = w e + T, so the
-w columns are e times the T columns and are not solved for).
+expensive part. Its (w, T, P) columns come from the implicit function theorem
+at the base household (``steady_derivatives.input_jacobian``: one sparse LU, no
+household solves); its x_r column, and all columns where that is not available,
+from forward differences (``household_jacobian``): one household solve per input
+warm-started from the base state, all at JAC_TOL (with one income state y = w e
++ T, so the w columns are e times the T columns and are not solved for).
 
 Why the household Jacobian and not dF/dx directly: H_p does not depend on the
 goods-market fundamentals (A, sigma_trade, alpha_agg, kappa_transfer), so a warm

@@ -23,7 +23,7 @@ r B + sum_j (pop_j - L_j) T_j and both populations sum to one); they are
 reported with the others.
 
 Derivatives (``spatial_jacobian``): dF/dx = M_x + M_h H_p p_x with the
-household's Jacobian H_p in the prices it sees, by forward differences; the
+household's Jacobian H_p in the prices it sees (``steady_derivatives``); the
 secant update applies to H_p, and the closed-form parts are recomputed at each
 iterate. Household solves at the Newton iterates are inexact: their tolerance
 falls with |F| (``_tolerance``).
@@ -179,25 +179,36 @@ class SpatialBlock:
             L = np.exp(np.r_[0.0, z[J - 1:]] - max(0.0, float(np.max(z[J - 1:]))))
             return w, L / L.sum()
 
-        def residual(z):
+        def residual(z, theta):
             w, L = unpack(z)
             P, lam, T = self.prices(w, L)
             income = w * e_mean + T
             if not np.all(income > 0.0):
                 return np.full(z.size, 1e3)
-            mu = _representative_migration(income / P, p.chi, p.theta, bo, p.gamma)
+            mu = _representative_migration(income / P, p.chi, theta, bo, p.gamma)
             L_stat = markov_stationary(mu)
             E = income * L
             goods = np.log(lam @ E) - np.log(w * e_mean * L)
             return np.r_[goods[1:], np.log(np.maximum(L_stat[1:], 1e-300) / L[1:])]
 
-        z0 = np.r_[np.log(w0[1:]), np.zeros(J - 1)]
-        with np.errstate(all="ignore"):
-            out = optimize.root(residual, z0, method="hybr")
-        if not (out.success and np.max(np.abs(out.fun)) < 1e-8):
-            logger.debug("representative-agent start not found (%s): uniform start", out.message)
+        def solve(z0, theta):
+            with np.errstate(all="ignore"):
+                out = optimize.root(residual, z0, args=(theta,), method="hybr")
+            ok = out.success and np.max(np.abs(out.fun)) < 1e-8
+            return out.x if ok else None
+
+        # directly, else along theta from 0.05 (migration barely responds to values
+        # there, so uniform-ish populations are close), doubling each step
+        z = solve(np.r_[np.log(w0[1:]), np.zeros(J - 1)], p.theta)
+        if z is None:
+            z, theta = np.r_[np.log(w0[1:]), np.zeros(J - 1)], min(0.05, p.theta)
+            while z is not None and theta < p.theta:
+                theta = min(2.0 * theta, p.theta)
+                z = solve(z, theta)
+        if z is None:
+            logger.debug("representative-agent start not found: uniform start")
             return w0, L0
-        return unpack(out.x)
+        return unpack(z)
 
     def _bond_search(self, w: np.ndarray, L: np.ndarray) -> float:
         """A loose bond-market search at (w, L): sets state and B'; returns r."""
