@@ -1,18 +1,21 @@
 """The spatial closure's Newton solver on the synthetic 48-location economy: work counts.
 
-Run by hand: ``python benchmarks/spatial_newton.py [--grid]``. Prints, with the
-load average (the machine is shared; the counts do not depend on it):
+Run by hand: ``python benchmarks/spatial_newton.py [--grid] [--differences]``.
+Prints, with the load average (the machine is shared; the counts and, less so,
+the CPU seconds do not depend on it):
 
-- a cold solve of the DFM calibration (S = 1, n_a = 200): seconds, Newton steps,
-  household Jacobians (each (2J + 1) household solves with one income state),
-  household solves, EGM steps;
+- a cold solve of the DFM calibration (S = 1, n_a = 200): wall and CPU seconds,
+  Newton steps, household Jacobians, household solves, EGM steps;
 - warm re-solves after 1% changes of theta, alpha_agg and Massachusetts'
   productivity row, from the cold solution;
 - with ``--grid``, cold solves over theta in {0.5, 1, 2, 4, 8} x gamma in {1, 3}
   (issue 12's acceptance grid for this economy): status and counts per point.
 
-EGM steps count every household EGM iteration, those of the Jacobian's
-household solves included.
+A household Jacobian is one sparse LU of the linearised EGM step plus one
+household solve (the r column); with ``--differences`` it is (2J + 1) household
+solves instead (one income state), which is what the solver did before. EGM steps
+count every household EGM iteration, those of the Jacobian's household solves
+included (the LU and its triangular solves are not EGM steps: see the CPU time).
 """
 
 from __future__ import annotations

@@ -252,12 +252,16 @@ class SpatialBlock:
 
     def market(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
         """M(x, h): the unscaled residuals given household outputs h = (pop, H, C, B)."""
+        return self._closed_forms(x, h)[: self.size]
+
+    def _closed_forms(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """(M(x, h), p(x)) from one evaluation of the goods block."""
         J = self.J
         w, L, _ = self.unpack(x)
-        P, lam, _ = self.prices(w, L)
+        P, lam, T = self.prices(w, L)
         pop, H, C = h[:J], h[J: 2 * J], h[2 * J: 3 * J]
         goods = np.log(lam @ (P * C)) - np.log(w * H)
-        return np.r_[goods[1:], np.log(pop[1:] / L[1:]), h[-1]]
+        return np.r_[goods[1:], np.log(pop[1:] / L[1:]), h[-1], w, T, P, x[-1]]
 
     def residual(self, x: np.ndarray) -> np.ndarray | None:
         """F(x) at the tolerance of the current iterate; None if r or the household
@@ -400,9 +404,9 @@ class SpatialBlock:
     def compose(self, x: np.ndarray) -> np.ndarray:
         """dF/dx = M_x + M_h H_p p_x at x (evaluated), with the current H_p."""
         h = self._points[x.tobytes()].h
-        M_x = central_jacobian(lambda z: self.market(z, h), x)
+        both = central_jacobian(lambda z: self._closed_forms(z, h), x)
+        M_x, p_x = both[: self.size], both[self.size:]
         M_h = self._market_h(x, h)
-        p_x = central_jacobian(self.inputs, x)
         jac = M_x + M_h @ self.H_p @ p_x
         jac[-1, :] /= self.b_unit
         return jac
