@@ -142,7 +142,18 @@ class SpatialBlock:
             w, L = self.representative_start()
             r = None
         if not (np.isfinite(self.slope) and self.slope > 0.0):
-            r = self._bond_search(w, L / L.sum())
+            try:
+                r = self._bond_search(w, L / L.sum())
+            except SolverConvergenceError as err:
+                if self.warm is not None:
+                    raise
+                # the household can fail at some r of the search at the representative
+                # prices (an EGM grid not increasing at theta = 2 in the 48-location
+                # economy) where it does not at uniform ones
+                logger.debug("bond search at the representative start failed (%s): "
+                             "uniform start", err)
+                w, L = self.params.w / self.params.w[0], np.full(self.J, 1.0 / self.J)
+                r = self._bond_search(w, L)
             self.H_p = None
             if self.warm is None:  # populations where that search's households live
                 L = self.state.dist.sum(axis=(1, 2))
