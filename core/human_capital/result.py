@@ -1,0 +1,154 @@
+"""The solved life cycle, and what it says at a point: value, returns, decomposition (A.2.2-3)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InvalidParamsError, Violation
+from . import kernels
+from .params import Numerics, Params
+from .shocks import Shocks
+
+#: Moments at age 1 and the initial cash on hand (1 + wealth_1 in units of e_1).
+MOMENTS: dict[str, str] = {
+    "value_1": "value of human capital v_1 per unit of e_1 (SDF valuation, A.2.2)",
+    "naive_value_1": "naive value: future earnings discounted at the bond rate, per unit of e_1",
+    "value_to_naive_1": "v_1 / naive value",
+    "mean_return_h_1": "E[R^h_2] - 1, the mean net return on human capital from age 1",
+    "share_bond_1": "bond share of v_1 (A.2.3)",
+    "share_stock_1": "stock share of v_1 (A.2.3)",
+    "share_orth_1": "orthogonal share of v_1, E[m eps] / v (A.2.3)",
+    "stock_share_financial_1": "share of age-1 savings held in the stock",
+    "consumption_1": "consumption at age 1 per unit of e_1",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PointValues:
+    """Everything at one (age, xhat, row), in units of the current earnings scale z.
+
+    value v = E[m y] with y = v' + e'; value_stored is v read from the solved grid (equal at
+    grid nodes, interpolated between them); euler_* are E[m R] (one off corners; at a
+    corner the unused asset's is below one); euler_human is E[m R^h] with R^h = y /
+    value_stored. a_bond, a_stock: the projection of y on (R^b, R^s) with uncentred
+    conditional normal equations; share_* = a E[m R] / v and share_orth = E[m eps] / v
+    with eps = y - a_bond R^b - a_stock R^s (the paper's A.2.3 prints "+ a^s R^s").
+    """
+
+    age: int
+    xhat: float
+    consumption: float
+    savings: float
+    stock_share: float
+    utility: float
+    value: float
+    value_stored: float
+    naive: float
+    mean_return: float
+    euler_bond: float
+    euler_stock: float
+    euler_human: float
+    a_bond: float
+    a_stock: float
+    share_bond: float
+    share_stock: float
+    share_orth: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LifeCycle:
+    """Policies and values on endogenous grids; axes (age j-1, transition row, savings node).
+
+    xe: cash on hand xhat at each node; c, V: consumption and Epstein-Zin value;
+    vh: human capital value vhat; theta: stock share of savings; savings at node k is
+    ``savings_grid[k]``. f0, k0 (age, row): F(V') and vhat / xhat^gamma with zero savings
+    (exact below the first node); naive (age, row): the naive value.
+    """
+
+    savings_grid: np.ndarray
+    xe: np.ndarray
+    c: np.ndarray
+    V: np.ndarray
+    vh: np.ndarray
+    theta: np.ndarray
+    f0: np.ndarray
+    k0: np.ndarray
+    naive: np.ndarray
+    beta: float
+    shocks: Shocks
+    converged: bool
+    n_iter: int
+    residuals: Mapping[str, float]
+    params: Params
+    numerics: Numerics
+
+    def at(self, age: int, xhat: float | None = None, row: int = 0) -> PointValues:
+        """Values, returns and the decomposition at ``age`` (1..J-1) and ``xhat`` (default:
+        the initial cash on hand profile[0] + wealth_1 at age 1)."""
+        p = self.params
+        _check_point(p, self.xe.shape[1], age, xhat, row)
+        if xhat is None:
+            xhat = float(p.earnings_profile[0]) * (1.0 + p.wealth_1)
+        sh = self.shocks
+        m = np.empty(sh.q.shape[1])
+        y = np.empty(sh.q.shape[1])
+        c, a, theta, util = kernels.evaluate_point(
+            age - 1, row, float(xhat), sh.q, sh.row_of, sh.f, sh.g, sh.rs, sh.rb, self.beta,
+            sh.psi, p.gamma, p.alpha, self.xe, self.c, self.V, self.vh, self.theta, self.f0,
+            self.k0, m, y)
+        stored = kernels.interp_next(age - 1, row, float(xhat), self.xe, self.c, self.V, self.vh,
+                                     self.f0, self.k0, self.beta, sh.psi, p.gamma)[2]
+        return _decompose(age, float(xhat), c, a, theta, util, stored,
+                          float(self.naive[age - 1, row]), sh, row, m, y, p.stock)
+
+    def moments(self) -> dict[str, float]:
+        pt = self.at(1)
+        return {
+            "value_1": pt.value,
+            "naive_value_1": pt.naive,
+            "value_to_naive_1": pt.value / pt.naive,
+            "mean_return_h_1": pt.mean_return - 1.0,
+            "share_bond_1": pt.share_bond,
+            "share_stock_1": pt.share_stock,
+            "share_orth_1": pt.share_orth,
+            "stock_share_financial_1": pt.stock_share,
+            "consumption_1": pt.consumption,
+        }
+
+
+def _decompose(age, xhat, c, a, theta, util, stored, naive, sh, row, m, y, stock) -> PointValues:
+    p = sh.q[row]
+    rb = sh.rb
+    rs = sh.rs
+    v = float(p @ (m * y))
+    if stock:
+        gram = np.array([[rb * rb, rb * (p @ rs)], [rb * (p @ rs), p @ (rs * rs)]])
+        a_b, a_s = np.linalg.solve(gram, np.array([rb * (p @ y), p @ (y * rs)]))
+    else:
+        a_b, a_s = float(p @ y) / rb, 0.0
+    eps = y - a_b * rb - a_s * rs
+    e_mrb = float(p @ m) * rb
+    e_mrs = float(p @ (m * rs))
+    return PointValues(
+        age=age, xhat=xhat, consumption=c, savings=a, stock_share=theta, utility=util,
+        value=v, value_stored=stored, naive=naive, mean_return=float(p @ y) / v,
+        euler_bond=e_mrb, euler_stock=e_mrs, euler_human=v / stored,
+        a_bond=float(a_b), a_stock=float(a_s), share_bond=float(a_b) * e_mrb / v,
+        share_stock=float(a_s) * e_mrs / v, share_orth=float(p @ (m * eps)) / v,
+    )
+
+
+def _check_point(p: Params, n_row: int, age, xhat, row) -> None:
+    problems = []
+    if isinstance(age, bool) or not isinstance(age, (int, np.integer)) \
+            or not 1 <= age <= p.n_ages - 1:
+        problems.append(Violation("age", f"must be an integer in [1, {p.n_ages - 1}]", age))
+    if xhat is not None and not (isinstance(xhat, (int, float, np.floating)) and xhat > 0.0):
+        problems.append(Violation("xhat", "must be a number > 0", xhat))
+    if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < n_row:
+        problems.append(Violation("row", f"must be an integer in [0, {n_row - 1}]", row))
+    if problems:
+        raise InvalidParamsError("human_capital.LifeCycle.at", problems)

@@ -1,0 +1,63 @@
+"""The exogenous states of the iid economy: Gauss-Hermite nodes of (earnings growth, stock return).
+
+``make_shocks(params, numerics)`` is pure: it returns the arrays the kernels take
+(``kernels.py`` documents their meaning). With iid shocks every state shares one
+transition row, so the policy is solved once per age.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..protocol import readonly
+
+
+@dataclass(frozen=True, slots=True)
+class Shocks:
+    """q: (n_row, n_s) transition rows; row_of: (n_s,) row of each state; f, g: (J, n_s) the
+    scale's growth into age j and normalised earnings at age j; rs: (n_s,) gross stock
+    return; rb: gross bond return; psi: (J,) survival from age j to j+1 (0 at the last age)."""
+
+    q: np.ndarray
+    row_of: np.ndarray
+    f: np.ndarray
+    g: np.ndarray
+    rs: np.ndarray
+    rb: float
+    psi: np.ndarray
+
+
+def gauss_hermite_normal(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and probabilities of an n-point rule for N(0, 1) (exact for polynomials of
+    degree 2n - 1)."""
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    return x, w / w.sum()
+
+
+def make_shocks(params, numerics) -> Shocks:
+    """Joint nodes of eps = ln z ~ N(mu_z, sigma_z^2) and ln R^s ~ N(mu_s, sigma_s^2), corr."""
+    J = params.n_ages
+    n1 = numerics.n_quad if (params.sigma_z > 0.0 or params.stock) else 1
+    x1, w1 = gauss_hermite_normal(n1)
+    if params.stock:
+        x2, w2 = gauss_hermite_normal(numerics.n_quad)
+        e1 = np.repeat(x1, x2.size)
+        e2 = np.tile(x2, x1.size)
+        prob = np.outer(w1, w2).ravel()
+        rho = params.corr
+        rs = np.exp(params.mu_s + params.sigma_s * (rho * e1 + np.sqrt(1.0 - rho * rho) * e2))
+    else:
+        e1, prob = x1, w1
+        rs = np.full(e1.size, params.gross_r)
+    growth = np.exp(params.mu_z + params.sigma_z * e1)
+    f = np.tile(growth, (J, 1))
+    f[0] = 1.0
+    g = np.repeat(params.earnings_profile[:, None], e1.size, axis=1)
+    psi = np.array(params.survival_probs, dtype=float)
+    psi[-1] = 0.0
+    row_of = np.zeros(e1.size, dtype=np.int64)
+    row_of.setflags(write=False)
+    return Shocks(q=readonly(prob[None, :]), row_of=row_of, f=readonly(f), g=readonly(g),
+                  rs=readonly(rs), rb=params.gross_r, psi=readonly(psi))

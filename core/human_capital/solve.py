@@ -1,0 +1,70 @@
+"""Solve the life-cycle valuation problem: one backward induction, then values and shares."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..errors import SolverConvergenceError
+from ..numerics.grids import power_grid
+from ..protocol import readonly
+from . import kernels
+from .params import Numerics, Params
+from .result import LifeCycle
+from .shocks import make_shocks
+
+logger = logging.getLogger(__name__)
+
+
+def solve(params: Params, numerics: Numerics | None = None,
+          warm_start: LifeCycle | None = None) -> LifeCycle:
+    """Policies, value of human capital, naive value and decomposition by backward induction.
+
+    ``warm_start`` is accepted for the model protocol and unused: a finite-horizon
+    solve has no iteration to start. Raises ``SolverConvergenceError`` when a
+    portfolio root fails or the endogenous grid is not increasing.
+    """
+    del warm_start
+    numerics = Numerics() if numerics is None else numerics
+    sh = make_shocks(params, numerics)
+    beta = params.beta_value
+    savings = make_savings_grid(params, numerics)
+    n_row, J, n_a = sh.q.shape[0], params.n_ages, savings.size
+    arrays = {name: np.empty((J, n_row, n_a)) for name in ("xe", "c", "V", "vh", "theta")}
+    per_row = {name: np.empty((J, n_row)) for name in ("f0", "k0", "naive")}
+    status = kernels.solve_life_cycle(
+        savings, sh.q, sh.row_of, sh.f, sh.g, sh.rs, sh.rb, beta, sh.psi, params.gamma,
+        params.alpha, params.stock and params.hold_stock, numerics.share_tol,
+        numerics.max_share_iter,
+        arrays["xe"], arrays["c"], arrays["V"], arrays["vh"], arrays["theta"],
+        per_row["f0"], per_row["k0"], per_row["naive"])
+    if status != kernels.STATUS_OK:
+        what = {kernels.STATUS_SHARE_NOT_CONVERGED: "stock-share root did not converge",
+                kernels.STATUS_NOT_MONOTONE: "endogenous cash-on-hand grid not increasing"}
+        raise SolverConvergenceError(f"human_capital: {what.get(status, status)}",
+                                     residuals={"status": float(status)}, n_iter=J - 1)
+    fields = {k: readonly(v) for k, v in {**arrays, **per_row}.items()}
+    sol = LifeCycle(savings_grid=readonly(savings), beta=beta, shocks=sh, converged=True,
+                    n_iter=J - 1, residuals={}, params=params, numerics=numerics, **fields)
+    residual = _euler_residual(sol)
+    logger.debug("human_capital solved: J=%d, n_a=%d, euler %.2e", J, n_a, residual)
+    return LifeCycle(**{**_fields(sol), "residuals": {"euler_bond_age1": residual}})
+
+
+def make_savings_grid(params: Params, numerics: Numerics) -> np.ndarray:
+    """Savings nodes from 0 to savings_max times the largest earnings in the profile."""
+    top = numerics.savings_max * float(np.max(params.earnings_profile))
+    return power_grid(0.0, top, numerics.n_savings, numerics.curvature)
+
+
+def _euler_residual(sol: LifeCycle) -> float:
+    """|E[m R^b] - 1| at age 1 and the initial cash on hand (0 when savings are at the limit)."""
+    pt = sol.at(1)
+    if pt.savings <= 1e-12 * pt.xhat or pt.stock_share >= 1.0:
+        return 0.0
+    return abs(pt.euler_bond - 1.0)
+
+
+def _fields(sol: LifeCycle) -> dict:
+    return {name: getattr(sol, name) for name in sol.__dataclass_fields__}

@@ -1,0 +1,260 @@
+"""human_capital: the Huggett-Kaplan valuation of human capital (papers/004).
+
+Closed forms (section 2.4 and its Epstein-Zin extension in closed_form.py), the
+Merton share, Euler equations, valuation invariants and homogeneity.
+"""
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from hetspace.core import InvalidParamsError, get_model
+from hetspace.core.human_capital import (
+    MOMENTS,
+    Numerics,
+    Params,
+    gauss_hermite_normal,
+    hand_to_mouth_values,
+    solve,
+)
+
+J = 46  # section 2.4: ages 20-65
+R = 0.01
+SMALL = Numerics(n_savings=30, n_quad=5)
+# Gauss-Hermite with n nodes misses E[exp(k s eps)] by about (k s)^(2n) / (2^n n!): 4e-9 per
+# age at n = 5, s = .3, k = 1 (the naive value), below 1e-16 at n = 9.
+CLOSED = Numerics(n_savings=30, n_quad=9)
+
+
+def example(rho: float, s: float, **kw) -> Params:
+    """Section 2.4: CRRA rho, ln z ~ N(-s^2/2, s^2), r = .01, beta from the restriction."""
+    kw = {"gamma": rho, "alpha": rho, **kw}
+    return Params(n_ages=J, beta=None, r=R, mu_z=-s * s / 2, sigma_z=s, **kw)
+
+
+def stock_economy(**kw) -> Params:
+    base = {"n_ages": 12, "beta": 0.95, "gamma": 1 / 1.17, "alpha": 5.0, "r": R,
+            "mu_z": -0.005, "sigma_z": 0.1, "stock": True, "mu_s": 0.045, "sigma_s": 0.18,
+            "corr": 0.2}
+    return Params(**{**base, **kw})
+
+
+# --- section 2.4 ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rho", "s", "v1"), [(2.0, 0.2, 10.4392), (1.0, 0.3, 9.4074)])
+def test_closed_form_matches_published_values(rho, s, v1):
+    # Reference values: issue 16, from the section-2.4 closed form v_1 = sum_{n<J} q^n,
+    # q = exp(-rho s^2)/(1+r) (re-derived and re-evaluated for this test); naive 36.0945.
+    cf = hand_to_mouth_values(example(rho, s))
+    np.testing.assert_allclose(cf["value"][0], v1, atol=5e-5)
+    np.testing.assert_allclose(cf["naive"][0], 36.0945, atol=5e-5)
+    if rho == 2.0:
+        np.testing.assert_allclose(cf["value"][0] / cf["naive"][0], 0.2892, atol=5e-5)
+        np.testing.assert_allclose(cf["mean_return"] - 1.0, 0.09412, atol=5e-6)
+
+
+@pytest.mark.parametrize(("rho", "s"), [(2.0, 0.2), (1.0, 0.3), (2.0, 0.0)])
+def test_solver_reproduces_section_2_4(rho, s):
+    # With 9 Gauss-Hermite nodes E[z^k] is exact to rounding, so the discrete economy has
+    # the continuous closed form; 1e-9 leaves room for rounding over 45 ages.
+    p = example(rho, s)
+    sol = solve(p, CLOSED)
+    cf = hand_to_mouth_values(p)
+    pt = sol.at(1)
+    np.testing.assert_allclose(pt.consumption, 1.0, rtol=1e-12)  # c = e is optimal
+    np.testing.assert_allclose(pt.value, cf["value"][0], rtol=1e-9)
+    np.testing.assert_allclose(pt.naive, cf["naive"][0], rtol=1e-9)
+    np.testing.assert_allclose(pt.value / pt.naive, cf["value"][0] / cf["naive"][0], rtol=1e-9)
+    np.testing.assert_allclose(pt.mean_return, (1 + R) * np.exp(rho * s * s), rtol=1e-9)
+    for age in (2, 20, 45):  # xhat = 1 at every age along c = e
+        np.testing.assert_allclose(sol.at(age, 1.0).value, cf["value"][age - 1], rtol=1e-9)
+    if s == 0.0:
+        np.testing.assert_allclose(pt.value, pt.naive, rtol=1e-12)
+
+
+def test_value_falls_and_return_rises_with_risk():
+    # Figure 1 of papers/004: v_1 falls and the mean return rises in s; rho amplifies both.
+    rows = {rho: [solve(example(rho, s), CLOSED).at(1) for s in (0.1, 0.2, 0.3)]
+            for rho in (1.0, 2.0)}
+    for pts in rows.values():
+        assert pts[0].value > pts[1].value > pts[2].value
+        assert pts[0].mean_return < pts[1].mean_return < pts[2].mean_return
+    assert rows[2.0][2].value < rows[1.0][2].value
+    assert rows[2.0][2].mean_return > rows[1.0][2].mean_return
+
+
+@pytest.mark.parametrize(("ies", "alpha"), [(1.17, 2.0), (0.5, 4.0), (2.0, 6.0)])
+def test_epstein_zin_closed_form(ies, alpha):
+    # closed_form.py: with c = e, q = exp(mu + (1 - 2 alpha) s^2 / 2) / (1 + r) whatever the
+    # IES; alpha = 2 must give the CRRA rho = 2 value 10.4392 (issue 16).
+    s = 0.2
+    p = Params(n_ages=J, beta=None, gamma=1.0 / ies, alpha=alpha, r=R, mu_z=-s * s / 2,
+               sigma_z=s)
+    pt = solve(p, Numerics(n_savings=30, n_quad=15)).at(1)  # E[z^-6] needs more nodes
+    q = np.exp(-alpha * s * s) / (1 + R)
+    expected = q * (1 - q ** (J - 1)) / (1 - q)
+    np.testing.assert_allclose(pt.consumption, 1.0, rtol=1e-12)
+    np.testing.assert_allclose(pt.value, expected, rtol=1e-9)
+    np.testing.assert_allclose(pt.euler_bond, 1.0, rtol=1e-12)
+    if alpha == 2.0:
+        np.testing.assert_allclose(pt.value, 10.4392, atol=5e-5)
+
+
+# --- the stock --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ies", [1.17, 0.5])
+def test_stock_share_without_earnings_is_mertons(ies):
+    # No earnings after age 1 (1e-12 of age-1 earnings): c and V are linear in wealth, so the
+    # share solves E[R_p^-alpha (R^s - R^b)] = 0 at every age and wealth, whatever the IES.
+    profile = np.full(8, 1e-12)
+    profile[0] = 1.0
+    p = Params(n_ages=8, beta=0.96, gamma=1.0 / ies, alpha=5.0, r=R, stock=True, mu_s=0.04,
+               sigma_s=0.18, profile=profile)
+    sol = solve(p, Numerics(n_savings=20, n_quad=7))
+    x, w = gauss_hermite_normal(7)
+    rs, rb = np.exp(0.04 + 0.18 * x), 1 + R
+    merton = brentq(lambda t: w @ ((rb + t * (rs - rb)) ** -5.0 * (rs - rb)), 0.0, 1.0,
+                    xtol=1e-14)
+    np.testing.assert_allclose(sol.theta[:-1, 0, 1:], merton, rtol=1e-7)
+
+
+def _nodes(sol, age, kmin=1):
+    return sol.xe[age - 1, 0, kmin:]
+
+
+def test_euler_equations_hold_at_grid_nodes():
+    # A.2.1 (1')-(2'): E[m R^b] = 1 off the bond corner, E[m R^s] = 1 off the stock corners;
+    # E[m R^h] = 1 always (fn 4). At grid nodes only the share root and rounding remain.
+    sol = solve(stock_economy(), SMALL)
+    interior = corner = 0
+    for age in (1, 5, 11):
+        for x in _nodes(sol, age):
+            pt = sol.at(age, float(x))
+            np.testing.assert_allclose(pt.euler_human, 1.0, rtol=1e-10)
+            if pt.stock_share < 1.0:
+                np.testing.assert_allclose(pt.euler_bond, 1.0, rtol=1e-9)
+            else:
+                assert pt.euler_bond < 1.0
+            if 0.0 < pt.stock_share < 1.0:
+                interior += 1
+                np.testing.assert_allclose(pt.euler_stock, 1.0, rtol=1e-9)
+            else:
+                corner += 1
+                np.testing.assert_allclose(pt.euler_stock, 1.0, rtol=1e-9)  # theta = 1 here
+    assert interior > 5 and corner > 5  # both cases were exercised
+
+
+def test_euler_off_nodes_within_interpolation_error():
+    # Between nodes the policy is interpolated; the Euler errors of the assets held shrink
+    # with the grid (measured: 4.2e-4 at 20 nodes, 7.3e-5 at 80).
+    p = stock_economy(corr=0.0)
+    errs = []
+    for n in (20, 80):
+        sol = solve(p, Numerics(n_savings=n, n_quad=5))
+        err = 0.0
+        for x in (2.3, 4.7, 9.1, 15.3):
+            pt = sol.at(5, x)
+            assert pt.stock_share > 0.0
+            err = max(err, abs(pt.euler_stock - 1.0))
+            if pt.stock_share < 1.0:
+                err = max(err, abs(pt.euler_bond - 1.0))
+        errs.append(err)
+    assert errs[1] < errs[0] / 3
+    assert errs[1] < 2e-4
+
+
+@pytest.mark.parametrize("hold_stock", [False, True])
+def test_riskless_earnings_value_is_naive_and_all_bond(hold_stock):
+    # Earnings without risk: where the bond Euler equation holds at this age and at every
+    # state reachable later, v = naive value and y = v' + e' is riskless, so share_bond = 1
+    # and share_stock = 0 (papers/004, section 2.2 and A.2.3). At grid nodes in the upper
+    # half of the wealth grid the stock share is interior at every age (checked below) and
+    # next-age wealth stays in that region, so this holds to rounding.
+    profile = np.linspace(1.0, 0.2, 10)  # falling earnings: the agent saves
+    p = stock_economy(n_ages=10, sigma_z=0.0, mu_z=0.0, corr=0.0, profile=profile,
+                      alpha=12.0, mu_s=0.025, hold_stock=hold_stock)
+    sol = solve(p, SMALL)
+    upper = slice(SMALL.n_savings // 2, None)
+    if hold_stock:
+        assert np.all((sol.theta[:-1, 0, 8:] > 0.0) & (sol.theta[:-1, 0, 8:] < 1.0))
+    for age in (1, 4, 8):
+        for x in sol.xe[age - 1, 0, upper][::4]:
+            pt = sol.at(age, float(x))
+            np.testing.assert_allclose(pt.value, pt.naive, rtol=1e-10)
+            np.testing.assert_allclose(pt.share_bond, 1.0, rtol=1e-10)
+            np.testing.assert_allclose(pt.share_stock, 0.0, atol=1e-10)
+
+
+def test_stock_share_zero_when_stock_not_held_and_independent():
+    # R^s independent of earnings and no stock held: y depends on earnings shocks only, so
+    # its projection on R^s is zero (section 7 of the notes); with correlation it is not.
+    for corr, zero in ((0.0, True), (0.6, False)):
+        sol = solve(stock_economy(corr=corr, hold_stock=False), SMALL)
+        for age, x in ((1, 1.0), (6, 3.0), (11, 0.5)):
+            pt = sol.at(age, x)
+            assert pt.stock_share == 0.0
+            if zero:
+                np.testing.assert_allclose(pt.share_stock, 0.0, atol=1e-12)
+            else:
+                assert pt.share_stock > 0.01
+
+
+def test_shares_and_mean_return_identities():
+    # Shares sum to one (A.2.3); with a riskless bond E[eps] = 0 (fn 21), so
+    # E[R^h] = (a^b R^b + a^s E R^s) / v (section 5.2, fn 22).
+    sol = solve(stock_economy(), SMALL)
+    rs_mean = float(sol.shocks.q[0] @ sol.shocks.rs)
+    for age, x in ((1, 1.0), (6, 4.0), (11, 2.0)):
+        pt = sol.at(age, x)
+        np.testing.assert_allclose(pt.share_bond + pt.share_stock + pt.share_orth, 1.0,
+                                   rtol=1e-12)
+        np.testing.assert_allclose(pt.mean_return,
+                                   (pt.a_bond * (1 + R) + pt.a_stock * rs_mean) / pt.value,
+                                   rtol=1e-10)
+        assert pt.value < pt.naive  # idiosyncratic risk lowers the value (section 5)
+
+
+def test_homogeneity_in_earnings_scale():
+    # Lemma 1-3: scaling earnings (and cash on hand) by lam scales c, V, v and the naive
+    # value by lam and leaves shares unchanged. The savings grid scales with the profile,
+    # so equality holds to rounding.
+    lam = 3.0
+    base = stock_economy(profile=np.linspace(1.0, 1.5, 12))
+    one = solve(base, SMALL)
+    big = solve(base.with_(profile=lam * base.earnings_profile), SMALL)
+    for age, x in ((1, 1.0), (5, 2.7), (11, 6.0)):
+        a, b = one.at(age, x), big.at(age, lam * x)
+        for name in ("consumption", "savings", "utility", "value", "naive"):
+            np.testing.assert_allclose(getattr(b, name), lam * getattr(a, name), rtol=1e-10)
+        for name in ("stock_share", "share_bond", "share_stock", "share_orth", "mean_return"):
+            np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-9,
+                                       atol=1e-12)
+
+
+# --- platform -----------------------------------------------------------------------------
+
+
+def test_registered_and_moments_named():
+    spec = get_model("human_capital")
+    sol = spec.solve(example(2.0, 0.2), CLOSED)
+    mom = sol.moments()
+    assert sol.converged and set(mom) == set(MOMENTS)
+    np.testing.assert_allclose(mom["value_to_naive_1"], 0.2892, atol=5e-5)  # issue 16
+    assert sol.residuals["euler_bond_age1"] == 0.0  # savings are zero at age 1 here
+    again = spec.Params.from_dict(example(2.0, 0.2).to_dict())
+    assert again == example(2.0, 0.2) and again.profile is None
+
+
+def test_invalid_params_name_every_field():
+    with pytest.raises(InvalidParamsError, match=r"beta: None .* needs stock=false") as info:
+        Params(n_ages=5, beta=None, gamma=2.0, alpha=2.0, r=R, stock=True, sigma_s=0.0)
+    assert "sigma_s: must be > 0 with stock=true" in str(info.value)
+    with pytest.raises(InvalidParamsError, match="survival: must be ones when gamma = 1"):
+        Params(n_ages=3, beta=0.9, gamma=1.0, alpha=3.0, r=R, survival=[0.9, 0.9, 0.0])
+    with pytest.raises(InvalidParamsError, match="profile: must be ones with beta=None"):
+        Params(n_ages=3, beta=None, gamma=2.0, alpha=2.0, r=R, profile=[1.0, 2.0, 1.0])
+    sol = solve(example(2.0, 0.0).with_(n_ages=4), SMALL)
+    with pytest.raises(InvalidParamsError, match=r"age: must be an integer in \[1, 3\]"):
+        sol.at(4)
