@@ -15,6 +15,8 @@ earnings scale z (Lemmas 1-3, appendix A.2): xhat = x / z. Built here:
 - The decomposition (A.2.3): project y = v_{j+1} + e_{j+1} on (R^b, R^s) with the
   uncentred conditional normal equations; share^i = a^i E[m R^i] / v, orthogonal
   share E[m eps] / v.
+- Age profiles over simulated survivors (Figures 4-6; per-state ratios averaged by
+  age, fn 18 and 23): ``simulate.simulate_profiles``.
 - The economy solved so far (``params.Params``) has iid lognormal earnings growth
   (the section-2.4 permanent-shock example, whose closed forms are in
   ``closed_form``) and an iid lognormal stock return correlated with it. The section-4
@@ -35,6 +37,7 @@ from .closed_form import beta_hand_to_mouth, discount_q, hand_to_mouth_values
 from .params import Numerics, Params
 from .result import MOMENTS, LifeCycle, PointValues
 from .shocks import Shocks, gauss_hermite_normal, make_shocks
+from .simulate import PROFILES, AgeProfiles, Panel, simulate_panel, simulate_profiles
 from .solve import make_savings_grid, solve
 
 MODEL = ModelSpec(
@@ -50,8 +53,11 @@ MODEL = ModelSpec(
 __all__ = [
     "MODEL",
     "MOMENTS",
+    "PROFILES",
+    "AgeProfiles",
     "LifeCycle",
     "Numerics",
+    "Panel",
     "Params",
     "PointValues",
     "Shocks",
@@ -61,5 +67,7 @@ __all__ = [
     "hand_to_mouth_values",
     "make_savings_grid",
     "make_shocks",
+    "simulate_panel",
+    "simulate_profiles",
     "solve",
 ]

@@ -233,3 +233,102 @@ def evaluate_point(j, row, x, q, row_of, f, g, rs, rb, beta, psi, gamma, alpha, 
     for s in range(n_s):
         out_m[s] = beta * psi[j] * (cs[s] / c) ** (-gamma) * (vs[s] / F) ** (gamma - alpha)
     return c, a, theta, aggregate(c, F, beta, psi[j], gamma)
+
+
+@njit(cache=True)
+def decompose(prob, m, y, rs, rb, stock, out):
+    """Value, mean return and the A.2.3 decomposition of y = v' + e' at one point.
+
+    Projects y on (R^b, R^s) with the uncentred conditional normal equations
+    a^b E[R^b R^b] + a^s E[R^s R^b] = E[y R^b], a^b E[R^b R^s] + a^s E[R^s R^s] = E[y R^s]
+    (on R^b alone without a stock), eps = y - a^b R^b - a^s R^s (the paper prints + a^s R^s).
+    Writes out = (v, E[R^h], E[m R^b], E[m R^s], a^b, a^s, share^b, share^s, share^orth).
+    """
+    ey = 0.0
+    ers = 0.0
+    ers2 = 0.0
+    eyrs = 0.0
+    v = 0.0
+    em = 0.0
+    emrs = 0.0
+    for s in range(prob.shape[0]):
+        p = prob[s]
+        ey += p * y[s]
+        ers += p * rs[s]
+        ers2 += p * rs[s] * rs[s]
+        eyrs += p * y[s] * rs[s]
+        v += p * m[s] * y[s]
+        em += p * m[s]
+        emrs += p * m[s] * rs[s]
+    if stock:
+        g11 = rb * rb
+        g12 = rb * ers
+        det = g11 * ers2 - g12 * g12
+        a_b = (ers2 * rb * ey - g12 * eyrs) / det
+        a_s = (g11 * eyrs - g12 * rb * ey) / det
+    else:
+        a_b = ey / rb
+        a_s = 0.0
+    em_eps = 0.0
+    for s in range(prob.shape[0]):
+        em_eps += prob[s] * m[s] * (y[s] - a_b * rb - a_s * rs[s])
+    out[0] = v
+    out[1] = ey / v
+    out[2] = em * rb
+    out[3] = emrs
+    out[4] = a_b
+    out[5] = a_s
+    out[6] = a_b * em * rb / v
+    out[7] = a_s * emrs / v
+    out[8] = em_eps / v
+
+
+@njit(cache=True)
+def simulate_life_cycles(x1, uniforms, survive, q, row_of, f, g, rs, rb, beta, psi, gamma,
+                         alpha, stock, xe, c_pol, v_pol, vh_pol, theta_pol, f0, k0, naive,
+                         out_alive, out_z, out_x, out_point, out_naive):
+    """Simulate agents from age 1 (row 0, xhat = x1) and record each survivor's point values.
+
+    uniforms (N, J): draws for next states (inverse CDF of the transition row);
+    survive (N, J): True if the agent lives from age j to j + 1. Per agent and age j < J:
+    out_alive, the scale out_z, cash on hand out_x (over z), out_point[..., :9] the
+    ``decompose`` output, out_point[..., 9:12] the stock share of savings, consumption and
+    savings (over z), out_naive the naive value (over z).
+    """
+    n_agent, n_age = uniforms.shape
+    n_s = q.shape[1]
+    m = np.empty(n_s)
+    y = np.empty(n_s)
+    res = np.empty(9)
+    for i in range(n_agent):
+        x = x1
+        z = 1.0
+        row = 0
+        alive = True
+        for j in range(n_age - 1):
+            out_alive[i, j] = alive
+            if not alive:
+                continue
+            c, a, theta, _ = evaluate_point(j, row, x, q, row_of, f, g, rs, rb, beta, psi, gamma,
+                                            alpha, xe, c_pol, v_pol, vh_pol, theta_pol, f0, k0,
+                                            m, y)
+            decompose(q[row], m, y, rs, rb, stock, res)
+            out_z[i, j] = z
+            out_x[i, j] = x
+            out_point[i, j, :9] = res
+            out_point[i, j, 9] = theta
+            out_point[i, j, 10] = c
+            out_point[i, j, 11] = a
+            out_naive[i, j] = naive[j, row]
+            cum = 0.0
+            nxt = n_s - 1
+            for s in range(n_s):
+                cum += q[row, s]
+                if uniforms[i, j + 1] < cum:
+                    nxt = s
+                    break
+            fs = f[j + 1, nxt]
+            x = (a * (rb + theta * (rs[nxt] - rb)) + fs * g[j + 1, nxt]) / fs
+            z *= fs
+            row = row_of[nxt]
+            alive = survive[i, j]

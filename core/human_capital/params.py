@@ -141,7 +141,8 @@ class Numerics(Record):
     savings_max: its top, in units of the largest entry of ``profile``; curvature:
     the grid's power spacing (more points near zero). n_quad: Gauss-Hermite nodes per
     normal shock (earnings growth, stock return). share_tol: tolerance on the stock
-    share's first-order condition root.
+    share's first-order condition root. n_sim, seed: simulated agents and the seed of
+    the age profiles (``simulate.py``).
     """
 
     n_savings: int = 60
@@ -150,6 +151,8 @@ class Numerics(Record):
     n_quad: int = 9
     share_tol: float = 1e-12
     max_share_iter: int = 200
+    n_sim: int = 2000
+    seed: int = 0
 
     def __post_init__(self) -> None:
         check = Checker(type(self).__name__)
@@ -159,5 +162,7 @@ class Numerics(Record):
         check.scalar(self, "n_quad", ge=1, le=60, integer=True)
         check.scalar(self, "share_tol", ge=1e-15, lt=1e-3)
         check.scalar(self, "max_share_iter", ge=10, integer=True)
+        check.scalar(self, "n_sim", ge=1, le=10_000_000, integer=True)
+        check.scalar(self, "seed", ge=0, integer=True)
         check.done()
 

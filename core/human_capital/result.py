@@ -23,6 +23,10 @@ MOMENTS: dict[str, str] = {
     "share_orth_1": "orthogonal share of v_1, E[m eps] / v (A.2.3)",
     "stock_share_financial_1": "share of age-1 savings held in the stock",
     "consumption_1": "consumption at age 1 per unit of e_1",
+    "value_to_naive_mean": "v / naive value, averaged over simulated survivors and ages",
+    "share_bond_mean": "bond share of v, averaged over simulated survivors and ages",
+    "share_stock_max": "largest age mean of the stock share of v (simulated survivors)",
+    "human_wealth_share_min": "smallest age mean of v / (v + financial wealth)",
 }
 
 
@@ -105,7 +109,12 @@ class LifeCycle:
                           float(self.naive[age - 1, row]), sh, row, m, y, p.stock)
 
     def moments(self) -> dict[str, float]:
+        """Age-1 values at the initial cash on hand, and summaries of the simulated age
+        profiles (``numerics.n_sim`` agents, ``numerics.seed``) as in Figures 4-6."""
+        from .simulate import simulate_profiles
+
         pt = self.at(1)
+        prof = simulate_profiles(self)
         return {
             "value_1": pt.value,
             "naive_value_1": pt.naive,
@@ -116,28 +125,22 @@ class LifeCycle:
             "share_orth_1": pt.share_orth,
             "stock_share_financial_1": pt.stock_share,
             "consumption_1": pt.consumption,
+            "value_to_naive_mean": float(np.nanmean(prof.value_to_naive)),
+            "share_bond_mean": float(np.nanmean(prof.share_bond)),
+            "share_stock_max": float(np.nanmax(prof.share_stock)),
+            "human_wealth_share_min": float(np.nanmin(prof.human_wealth_share)),
         }
 
 
 def _decompose(age, xhat, c, a, theta, util, stored, naive, sh, row, m, y, stock) -> PointValues:
-    p = sh.q[row]
-    rb = sh.rb
-    rs = sh.rs
-    v = float(p @ (m * y))
-    if stock:
-        gram = np.array([[rb * rb, rb * (p @ rs)], [rb * (p @ rs), p @ (rs * rs)]])
-        a_b, a_s = np.linalg.solve(gram, np.array([rb * (p @ y), p @ (y * rs)]))
-    else:
-        a_b, a_s = float(p @ y) / rb, 0.0
-    eps = y - a_b * rb - a_s * rs
-    e_mrb = float(p @ m) * rb
-    e_mrs = float(p @ (m * rs))
+    out = np.empty(9)
+    kernels.decompose(sh.q[row], m, y, sh.rs, sh.rb, stock, out)
+    v, mean_return, e_mrb, e_mrs, a_b, a_s, s_b, s_s, s_o = (float(o) for o in out)
     return PointValues(
         age=age, xhat=xhat, consumption=c, savings=a, stock_share=theta, utility=util,
-        value=v, value_stored=stored, naive=naive, mean_return=float(p @ y) / v,
-        euler_bond=e_mrb, euler_stock=e_mrs, euler_human=v / stored,
-        a_bond=float(a_b), a_stock=float(a_s), share_bond=float(a_b) * e_mrb / v,
-        share_stock=float(a_s) * e_mrs / v, share_orth=float(p @ (m * eps)) / v,
+        value=v, value_stored=stored, naive=naive, mean_return=mean_return,
+        euler_bond=e_mrb, euler_stock=e_mrs, euler_human=v / stored, a_bond=a_b, a_stock=a_s,
+        share_bond=s_b, share_stock=s_s, share_orth=s_o,
     )
 
 

@@ -15,6 +15,8 @@ from hetspace.core.human_capital import (
     Params,
     gauss_hermite_normal,
     hand_to_mouth_values,
+    simulate_panel,
+    simulate_profiles,
     solve,
 )
 
@@ -233,6 +235,51 @@ def test_homogeneity_in_earnings_scale():
                                        atol=1e-12)
 
 
+# --- simulated age profiles (Figures 4-6) ------------------------------------------------
+
+
+def test_profiles_reproduce_closed_form_by_age():
+    # Section 2.4: along c = e every agent has xhat = 1 and v_j / e_j = sum_{n<=J-j} q^n, so
+    # the per-state ratio and the ratio of mean levels are both the closed form at every age.
+    p = example(2.0, 0.2)
+    sol = solve(p, CLOSED)
+    prof = simulate_profiles(sol, n_agents=200, seed=3)
+    cf = hand_to_mouth_values(p)
+    ages = slice(0, J - 1)
+    np.testing.assert_allclose(prof.value_to_naive, cf["value"][ages] / cf["naive"][ages],
+                               rtol=1e-9)
+    np.testing.assert_allclose(prof.value / prof.earnings, cf["value"][ages], rtol=1e-9)
+    np.testing.assert_allclose(prof.mean_return, cf["mean_return"], rtol=1e-9)
+    np.testing.assert_allclose(prof.alive, 1.0)
+
+
+def test_panel_points_agree_with_at_and_survival_follows_life_table():
+    # Each simulated survivor's shares are those of LifeCycle.at at the state it reached
+    # (Lemma 3: computed at z = 1), and the surviving share of the cohort follows
+    # prod psi within 4 binomial standard deviations (fixed seed: no flakiness).
+    survival = np.r_[np.full(8, 0.97), np.full(3, 0.9), 0.0]
+    sol = solve(stock_economy(survival=survival, wealth_1=0.3), SMALL)
+    panel = simulate_panel(sol, n_agents=4000, seed=11)
+    i = int(np.argmax(panel.alive[:, -1]))  # an agent alive at the last simulated age
+    for age in (1, 4, 11):
+        pt = sol.at(age, float(panel.xhat[i, age - 1]))
+        got = panel.point[i, age - 1]
+        np.testing.assert_allclose(got[[0, 6, 7, 8, 9]], [pt.value, pt.share_bond,
+                                   pt.share_stock, pt.share_orth, pt.stock_share], rtol=1e-12)
+    expected = np.r_[1.0, np.cumprod(survival[:-2])]
+    sd = np.sqrt(expected * (1 - expected) / 4000)
+    assert np.all(np.abs(panel.alive.mean(axis=0) - expected) < 4 * sd + 1e-12)
+    assert panel.xhat[0, 0] == 1.3  # profile ones: xhat_1 = e_1 (1 + wealth_1)
+
+
+def test_simulation_is_seeded():
+    sol = solve(stock_economy(), SMALL)
+    a, b = simulate_panel(sol, 50, seed=5), simulate_panel(sol, 50, seed=5)
+    c = simulate_panel(sol, 50, seed=6)
+    np.testing.assert_array_equal(a.point, b.point)
+    assert not np.allclose(a.xhat[:, 1:], c.xhat[:, 1:])
+
+
 # --- platform -----------------------------------------------------------------------------
 
 
@@ -245,6 +292,26 @@ def test_registered_and_moments_named():
     assert sol.residuals["euler_bond_age1"] == 0.0  # savings are zero at age 1 here
     again = spec.Params.from_dict(example(2.0, 0.2).to_dict())
     assert again == example(2.0, 0.2) and again.profile is None
+
+
+def test_warm_start_gives_the_cold_answer():
+    # A finite-horizon solve has nothing to warm: the warm start must not change the result.
+    p = stock_economy()
+    cold = solve(p, SMALL)
+    warm = solve(p.with_(alpha=5.5), SMALL, warm_start=cold)
+    again = solve(p.with_(alpha=5.5), SMALL)
+    np.testing.assert_array_equal(warm.c, again.c)
+    np.testing.assert_array_equal(warm.vh, again.vh)
+
+
+def test_stock_economy_moments_have_the_papers_signs():
+    # Section 5 (qualitative): idiosyncratic risk puts v below the naive value; a positive
+    # earnings-return correlation gives a positive stock share, the bond share dominates.
+    mom = solve(stock_economy(), SMALL.with_(n_sim=300)).moments()
+    assert set(mom) == set(MOMENTS)
+    assert 0.0 < mom["value_to_naive_mean"] < 1.0
+    assert 0.0 < mom["share_stock_max"] < 0.5 < mom["share_bond_mean"]
+    assert 0.5 < mom["human_wealth_share_min"] <= 1.0
 
 
 def test_invalid_params_name_every_field():
