@@ -34,7 +34,7 @@ With gamma = 1 the aggregator is c^(1-beta) F^beta and the last age's value is c
 
 from ..protocol import ModelSpec
 from .closed_form import beta_hand_to_mouth, discount_q, hand_to_mouth_values
-from .params import Numerics, Params
+from .params import MarkovParams, Numerics, Params
 from .result import MOMENTS, LifeCycle, PointValues
 from .shocks import Shocks, gauss_hermite_normal, make_shocks
 from .simulate import PROFILES, AgeProfiles, Panel, simulate_panel, simulate_profiles
@@ -56,6 +56,7 @@ __all__ = [
     "PROFILES",
     "AgeProfiles",
     "LifeCycle",
+    "MarkovParams",
     "Numerics",
     "Panel",
     "Params",

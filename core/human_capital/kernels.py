@@ -284,16 +284,16 @@ def decompose(prob, m, y, rs, rb, stock, out):
 
 
 @njit(cache=True)
-def simulate_life_cycles(x1, uniforms, survive, q, row_of, f, g, rs, rb, beta, psi, gamma,
+def simulate_life_cycles(x1, state0, uniforms, survive, q, row_of, f, g, rs, rb, beta, psi, gamma,
                          alpha, stock, xe, c_pol, v_pol, vh_pol, theta_pol, f0, k0, naive,
                          out_alive, out_z, out_x, out_point, out_naive):
-    """Simulate agents from age 1 (row 0, xhat = x1) and record each survivor's point values.
+    """Simulate agents from age 1 (state state0, xhat = x1); record each survivor's values.
 
     uniforms (N, J): draws for next states (inverse CDF of the transition row);
     survive (N, J): True if the agent lives from age j to j + 1. Per agent and age j < J:
     out_alive, the scale out_z, cash on hand out_x (over z), out_point[..., :9] the
-    ``decompose`` output, out_point[..., 9:12] the stock share of savings, consumption and
-    savings (over z), out_naive the naive value (over z).
+    ``decompose`` output, out_point[..., 9:13] the stock share of savings, consumption,
+    savings and earnings (over z), out_naive the naive value (over z).
     """
     n_agent, n_age = uniforms.shape
     n_s = q.shape[1]
@@ -303,7 +303,8 @@ def simulate_life_cycles(x1, uniforms, survive, q, row_of, f, g, rs, rb, beta, p
     for i in range(n_agent):
         x = x1
         z = 1.0
-        row = 0
+        cur = state0
+        row = row_of[state0]
         alive = True
         for j in range(n_age - 1):
             out_alive[i, j] = alive
@@ -319,6 +320,7 @@ def simulate_life_cycles(x1, uniforms, survive, q, row_of, f, g, rs, rb, beta, p
             out_point[i, j, 9] = theta
             out_point[i, j, 10] = c
             out_point[i, j, 11] = a
+            out_point[i, j, 12] = g[j, cur]
             out_naive[i, j] = naive[j, row]
             cum = 0.0
             nxt = n_s - 1
@@ -331,4 +333,5 @@ def simulate_life_cycles(x1, uniforms, survive, q, row_of, f, g, rs, rb, beta, p
             x = (a * (rb + theta * (rs[nxt] - rb)) + fs * g[j + 1, nxt]) / fs
             z *= fs
             row = row_of[nxt]
+            cur = nxt
             alive = survive[i, j]

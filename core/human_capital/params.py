@@ -62,12 +62,7 @@ class Params(Record):
 
     def __post_init__(self) -> None:
         check = Checker(type(self).__name__)
-        n = check.scalar(self, "n_ages", ge=2, le=500, integer=True)
-        if self.beta is not None:
-            check.scalar(self, "beta", gt=0.0, lt=2.0)
-        check.scalar(self, "gamma", gt=0.0, le=50.0)
-        check.scalar(self, "alpha", gt=0.0, le=50.0)
-        check.scalar(self, "r", gt=-1.0, lt=1.0)
+        n = _check_preferences(check, self)
         check.scalar(self, "mu_z", gt=-1.0, lt=1.0)
         check.scalar(self, "sigma_z", ge=0.0, le=2.0)
         for name in ("stock", "hold_stock"):
@@ -77,12 +72,9 @@ class Params(Record):
         check.scalar(self, "sigma_s", ge=0.0, le=2.0)
         check.scalar(self, "corr", ge=-1.0, le=1.0)
         check.scalar(self, "wealth_1", ge=0.0)
-        shape = None if n is None else (n,)
-        check.array(self, "profile", ndim=1, shape=shape, gt=0.0, optional=True)
-        surv = check.array(self, "survival", ndim=1, shape=shape, ge=0.0, le=1.0, optional=True)
-        if surv is not None and np.any(surv[:-1] == 0.0):
-            check.fail("survival", "must be > 0 before the last age (use a shorter n_ages)",
-                       Described(f"zero at index {int(np.argmin(surv[:-1]))}"))
+        check.array(self, "profile", ndim=1, shape=None if n is None else (n,), gt=0.0,
+                    optional=True)
+        _check_survival(check, self, n)
         self._check_combinations(check)
         check.done()
 
@@ -95,11 +87,6 @@ class Params(Record):
             check.require(self.stock is not True, "beta",
                           "None (the section-2.4 restriction) needs stock=false",
                           Described("None with stock=true"))
-        survival = self.survival
-        if (isinstance(self.gamma, float) and self.gamma == 1.0
-                and isinstance(survival, np.ndarray) and np.any(survival[:-1] != 1.0)):
-            check.fail("survival", "must be ones when gamma = 1 (unit IES)",
-                       Described(f"min {survival[:-1].min():g}"))
         if self.beta is None:
             for name, last in (("profile", None), ("survival", -1)):
                 arr = getattr(self, name)
@@ -127,6 +114,104 @@ class Params(Record):
         from .closed_form import beta_hand_to_mouth
 
         return beta_hand_to_mouth(self)
+
+    @property
+    def gross_r(self) -> float:
+        return 1.0 + self.r
+
+
+def _check_preferences(check: Checker, obj) -> int | None:
+    """n_ages, beta, gamma, alpha, r: shared by both economies; returns n_ages if valid."""
+    n = check.scalar(obj, "n_ages", ge=2, le=500, integer=True)
+    if obj.beta is not None:
+        check.scalar(obj, "beta", gt=0.0, lt=2.0)
+    check.scalar(obj, "gamma", gt=0.0, le=50.0)
+    check.scalar(obj, "alpha", gt=0.0, le=50.0)
+    check.scalar(obj, "r", gt=-1.0, lt=1.0)
+    return n
+
+
+def _check_survival(check: Checker, obj, n: int | None) -> None:
+    surv = check.array(obj, "survival", ndim=1, shape=None if n is None else (n,), ge=0.0,
+                       le=1.0, optional=True)
+    if surv is None:
+        return
+    if np.any(surv[:-1] == 0.0):
+        check.fail("survival", "must be > 0 before the last age (use a shorter n_ages)",
+                   Described(f"zero at index {int(np.argmin(surv[:-1]))}"))
+    if isinstance(obj.gamma, float) and obj.gamma == 1.0 and np.any(surv[:-1] != 1.0):
+        check.fail("survival", "must be ones when gamma = 1 (unit IES)",
+                   Described(f"min {surv[:-1].min():g}"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class MarkovParams(Record):
+    """A finite-state economy: the form the section-4 process takes once discretised.
+
+    Preferences, ``r``, ``survival`` and ``wealth_1`` as in ``Params`` (beta required).
+    States s = 0..n-1 follow ``transition[s, s']`` (rows sum to one; age-invariant).
+    ``growth[j-1, s']`` is the scale's growth f into age j in state s' (row 0 unused;
+    ones in retirement, A.2.2), ``earnings[j-1, s]`` normalised earnings g_j(s) (> 0),
+    ``stock_return[s']`` the gross stock return (None: no stock). Age 1 starts in
+    ``initial_state`` with cash on hand g_1 (1 + wealth_1) over the scale z_1 = 1.
+    """
+
+    n_ages: int
+    beta: float
+    gamma: float
+    alpha: float
+    r: float
+    transition: np.ndarray
+    growth: np.ndarray
+    earnings: np.ndarray
+    stock_return: np.ndarray | None = None
+    hold_stock: bool = True
+    survival: np.ndarray | None = None
+    initial_state: int = 0
+    wealth_1: float = 0.0
+
+    def __post_init__(self) -> None:
+        check = Checker(type(self).__name__)
+        n_age = _check_preferences(check, self)
+        check.require(self.beta is not None, "beta", "is required (no closed-form rule here)")
+        P = check.array(self, "transition", ndim=2, ge=0.0, le=1.0)
+        n = None
+        if P is not None:
+            n = P.shape[0]
+            if P.shape != (n, n):
+                check.fail("transition", "must be square", Described(f"shape {P.shape}"))
+            elif np.any(np.abs(P.sum(axis=1) - 1.0) > 1e-10):
+                bad = int(np.argmax(np.abs(P.sum(axis=1) - 1.0)))
+                check.fail(f"transition[{bad}]", "rows must sum to one", P[bad].sum())
+        shape = None if n is None or n_age is None else (n_age, n)
+        check.array(self, "growth", ndim=2, shape=shape, gt=0.0)
+        check.array(self, "earnings", ndim=2, shape=shape, gt=0.0)
+        check.array(self, "stock_return", ndim=1, shape=None if n is None else (n,), gt=0.0,
+                    optional=True)
+        check.require(isinstance(self.hold_stock, bool), "hold_stock", "must be true or false",
+                      self.hold_stock)
+        _check_survival(check, self, n_age)
+        if n is not None:
+            check.scalar(self, "initial_state", ge=0, le=n - 1, integer=True)
+        check.scalar(self, "wealth_1", ge=0.0)
+        check.done()
+
+    @property
+    def stock(self) -> bool:
+        return self.stock_return is not None
+
+    @property
+    def survival_probs(self) -> np.ndarray:
+        return np.ones(self.n_ages) if self.survival is None else self.survival
+
+    @property
+    def earnings_profile(self) -> np.ndarray:
+        """Normalised earnings by age in the initial state (sets the savings grid's scale)."""
+        return self.earnings[:, self.initial_state]
+
+    @property
+    def beta_value(self) -> float:
+        return float(self.beta)
 
     @property
     def gross_r(self) -> float:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import InvalidParamsError, Violation
 from . import kernels
-from .params import Numerics, Params
+from .params import MarkovParams, Numerics, Params
 from .shocks import Shocks
 
 #: Moments at age 1 and the initial cash on hand (1 + wealth_1 in units of e_1).
@@ -86,17 +86,17 @@ class LifeCycle:
     converged: bool
     n_iter: int
     residuals: Mapping[str, float]
-    params: Params
+    params: Params | MarkovParams
     numerics: Numerics
 
-    def at(self, age: int, xhat: float | None = None, row: int = 0) -> PointValues:
-        """Values, returns and the decomposition at ``age`` (1..J-1) and ``xhat`` (default:
-        the initial cash on hand profile[0] + wealth_1 at age 1)."""
+    def at(self, age: int, xhat: float | None = None, row: int | None = None) -> PointValues:
+        """Values, returns and the decomposition at ``age`` (1..J-1), ``xhat`` and the
+        transition ``row`` of the current state (defaults: age 1's cash on hand and state)."""
         p = self.params
-        _check_point(p, self.xe.shape[1], age, xhat, row)
-        if xhat is None:
-            xhat = float(p.earnings_profile[0]) * (1.0 + p.wealth_1)
         sh = self.shocks
+        row = int(sh.row_of[sh.state0]) if row is None else row
+        _check_point(p, self.xe.shape[1], age, xhat, row)
+        xhat = sh.x1 if xhat is None else xhat
         m = np.empty(sh.q.shape[1])
         y = np.empty(sh.q.shape[1])
         c, a, theta, util = kernels.evaluate_point(
@@ -144,7 +144,7 @@ def _decompose(age, xhat, c, a, theta, util, stored, naive, sh, row, m, y, stock
     )
 
 
-def _check_point(p: Params, n_row: int, age, xhat, row) -> None:
+def _check_point(p: Params | MarkovParams, n_row: int, age, xhat, row) -> None:
     problems = []
     if isinstance(age, bool) or not isinstance(age, (int, np.integer)) \
             or not 1 <= age <= p.n_ages - 1:

@@ -1,8 +1,8 @@
-"""The exogenous states of the iid economy: Gauss-Hermite nodes of (earnings growth, stock return).
+"""Exogenous states: Gauss-Hermite nodes of (earnings growth, stock return), or a given chain.
 
 ``make_shocks(params, numerics)`` is pure: it returns the arrays the kernels take
 (``kernels.py`` documents their meaning). With iid shocks every state shares one
-transition row, so the policy is solved once per age.
+transition row, so the policy is solved once per age; a Markov chain has a row per state.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..protocol import readonly
+from .params import MarkovParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,8 @@ class Shocks:
     rs: np.ndarray
     rb: float
     psi: np.ndarray
+    state0: int
+    x1: float
 
 
 def gauss_hermite_normal(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -37,6 +40,26 @@ def gauss_hermite_normal(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_shocks(params, numerics) -> Shocks:
+    """The kernels' arrays for ``Params`` (iid Gauss-Hermite nodes) or ``MarkovParams``."""
+    if isinstance(params, MarkovParams):
+        return _markov_shocks(params)
+    return _iid_shocks(params, numerics)
+
+
+def _markov_shocks(p: MarkovParams) -> Shocks:
+    n = p.transition.shape[0]
+    rs = p.stock_return if p.stock else np.full(n, p.gross_r)
+    psi = np.array(p.survival_probs, dtype=float)
+    psi[-1] = 0.0
+    row_of = np.arange(n, dtype=np.int64)
+    row_of.setflags(write=False)
+    return Shocks(q=readonly(p.transition), row_of=row_of, f=readonly(p.growth),
+                  g=readonly(p.earnings), rs=readonly(rs), rb=p.gross_r, psi=readonly(psi),
+                  state0=p.initial_state,
+                  x1=float(p.earnings[0, p.initial_state]) * (1.0 + p.wealth_1))
+
+
+def _iid_shocks(params, numerics) -> Shocks:
     """Joint nodes of eps = ln z ~ N(mu_z, sigma_z^2) and ln R^s ~ N(mu_s, sigma_s^2), corr."""
     J = params.n_ages
     n1 = numerics.n_quad if (params.sigma_z > 0.0 or params.stock) else 1
@@ -60,4 +83,5 @@ def make_shocks(params, numerics) -> Shocks:
     row_of = np.zeros(e1.size, dtype=np.int64)
     row_of.setflags(write=False)
     return Shocks(q=readonly(prob[None, :]), row_of=row_of, f=readonly(f), g=readonly(g),
-                  rs=readonly(rs), rb=params.gross_r, psi=readonly(psi))
+                  rs=readonly(rs), rb=params.gross_r, psi=readonly(psi), state0=0,
+                  x1=float(params.earnings_profile[0]) * (1.0 + params.wealth_1))

@@ -54,10 +54,10 @@ class AgeProfiles:
 class Panel:
     """Simulated agents; arrays have axes (agent, age j-1) for j = 1..J-1, NaN after death.
 
-    alive: bool; z: earnings scale; xhat: cash on hand over z; point: (agent, age, 12) the
+    alive: bool; z: earnings scale; xhat: cash on hand over z; point: (agent, age, 13) the
     ``kernels.decompose`` output (v, E R^h, E[m R^b], E[m R^s], a^b, a^s, share^b,
-    share^s, share^orth; values over z) then the stock share of savings, consumption and
-    savings over z; naive: naive value over z.
+    share^s, share^orth; values over z) then the stock share of savings, consumption,
+    savings and earnings over z; naive: naive value over z.
     """
 
     alive: np.ndarray
@@ -80,12 +80,11 @@ def simulate_panel(sol: LifeCycle, n_agents: int | None = None,
     survive = rng.random((n, J)) < sh.psi[None, :]
     alive = np.zeros((n, J - 1), dtype=np.bool_)
     z, x, naive = (np.full((n, J - 1), np.nan) for _ in range(3))
-    point = np.full((n, J - 1, 12), np.nan)
-    x1 = float(p.earnings_profile[0]) * (1.0 + p.wealth_1)
+    point = np.full((n, J - 1, 13), np.nan)
     kernels.simulate_life_cycles(
-        x1, uniforms, survive, sh.q, sh.row_of, sh.f, sh.g, sh.rs, sh.rb, sol.beta, sh.psi,
-        p.gamma, p.alpha, p.stock, sol.xe, sol.c, sol.V, sol.vh, sol.theta, sol.f0, sol.k0,
-        sol.naive, alive, z, x, point, naive)
+        sh.x1, sh.state0, uniforms, survive, sh.q, sh.row_of, sh.f, sh.g, sh.rs, sh.rb,
+        sol.beta, sh.psi, p.gamma, p.alpha, p.stock, sol.xe, sol.c, sol.V, sol.vh, sol.theta,
+        sol.f0, sol.k0, sol.naive, alive, z, x, point, naive)
     alive.setflags(write=False)
     return Panel(alive=alive, z=readonly(z), xhat=readonly(x),
                  point=readonly(point), naive=readonly(naive), seed=seed)
@@ -95,20 +94,18 @@ def simulate_profiles(sol: LifeCycle, n_agents: int | None = None,
                       seed: int | None = None) -> AgeProfiles:
     """Age profiles (means over survivors) of ``simulate_panel(sol, n_agents, seed)``."""
     panel = simulate_panel(sol, n_agents, seed)
-    p = sol.params
     alive, point = panel.alive, panel.point
-    g = p.earnings_profile[: alive.shape[1]]
-    g1 = float(p.earnings_profile[0])
-    z, v = panel.z, point[..., 0]
+    z, v, g = panel.z, point[..., 0], point[..., 12]
+    e1 = float(sol.shocks.g[0, sol.shocks.state0])
     savers = np.where(point[..., 11] > 0.0, point[..., 9], np.nan)
-    fin = panel.xhat - g[None, :]
+    fin = panel.xhat - g
 
     def mean(a):
         return _mean_or_nan(np.where(alive, a, np.nan))
 
     return AgeProfiles(
-        alive=readonly(alive.mean(axis=0)), value=mean(z * v / g1),
-        naive=mean(z * panel.naive / g1), earnings=mean(z * g[None, :] / g1),
+        alive=readonly(alive.mean(axis=0)), value=mean(z * v / e1),
+        naive=mean(z * panel.naive / e1), earnings=mean(z * g / e1),
         value_to_naive=mean(v / panel.naive), mean_return=mean(point[..., 1]),
         share_bond=mean(point[..., 6]), share_stock=mean(point[..., 7]),
         share_orth=mean(point[..., 8]), stock_share_financial=mean(savers),

@@ -10,14 +10,14 @@ from ..errors import SolverConvergenceError
 from ..numerics.grids import power_grid
 from ..protocol import readonly
 from . import kernels
-from .params import Numerics, Params
+from .params import MarkovParams, Numerics, Params
 from .result import LifeCycle
-from .shocks import make_shocks
+from .shocks import Shocks, make_shocks
 
 logger = logging.getLogger(__name__)
 
 
-def solve(params: Params, numerics: Numerics | None = None,
+def solve(params: Params | MarkovParams, numerics: Numerics | None = None,
           warm_start: LifeCycle | None = None) -> LifeCycle:
     """Policies, value of human capital, naive value and decomposition by backward induction.
 
@@ -29,7 +29,7 @@ def solve(params: Params, numerics: Numerics | None = None,
     numerics = Numerics() if numerics is None else numerics
     sh = make_shocks(params, numerics)
     beta = params.beta_value
-    savings = make_savings_grid(params, numerics)
+    savings = make_savings_grid(sh, numerics)
     n_row, J, n_a = sh.q.shape[0], params.n_ages, savings.size
     arrays = {name: np.empty((J, n_row, n_a)) for name in ("xe", "c", "V", "vh", "theta")}
     per_row = {name: np.empty((J, n_row)) for name in ("f0", "k0", "naive")}
@@ -52,9 +52,9 @@ def solve(params: Params, numerics: Numerics | None = None,
     return LifeCycle(**{**_fields(sol), "residuals": {"euler_bond_age1": residual}})
 
 
-def make_savings_grid(params: Params, numerics: Numerics) -> np.ndarray:
-    """Savings nodes from 0 to savings_max times the largest earnings in the profile."""
-    top = numerics.savings_max * float(np.max(params.earnings_profile))
+def make_savings_grid(shocks: Shocks, numerics: Numerics) -> np.ndarray:
+    """Savings nodes from 0 to savings_max times the largest normalised earnings."""
+    top = numerics.savings_max * float(np.max(shocks.g))
     return power_grid(0.0, top, numerics.n_savings, numerics.curvature)
 
 

@@ -11,10 +11,12 @@ from scipy.optimize import brentq
 from hetspace.core import InvalidParamsError, get_model
 from hetspace.core.human_capital import (
     MOMENTS,
+    MarkovParams,
     Numerics,
     Params,
     gauss_hermite_normal,
     hand_to_mouth_values,
+    make_shocks,
     simulate_panel,
     simulate_profiles,
     solve,
@@ -233,6 +235,98 @@ def test_homogeneity_in_earnings_scale():
         for name in ("stock_share", "share_bond", "share_stock", "share_orth", "mean_return"):
             np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-9,
                                        atol=1e-12)
+
+
+# --- finite-state (Markov) economies ----------------------------------------------------
+
+
+def as_markov(p: Params, numerics: Numerics) -> MarkovParams:
+    """The iid economy written as a chain whose rows all equal the quadrature weights."""
+    sh = make_shocks(p, numerics)
+    n = sh.q.shape[1]
+    return MarkovParams(n_ages=p.n_ages, beta=p.beta_value, gamma=p.gamma, alpha=p.alpha,
+                        r=p.r, transition=np.tile(sh.q[0], (n, 1)), growth=sh.f, earnings=sh.g,
+                        stock_return=sh.rs if p.stock else None, survival=p.survival,
+                        wealth_1=p.wealth_1)
+
+
+def test_markov_chain_with_iid_rows_is_the_iid_economy():
+    # Cross-method: one row per state (Markov path of the kernels) against one shared row.
+    p = stock_economy(survival=np.r_[np.full(11, 0.98), 0.0], wealth_1=0.2)
+    iid = solve(p, SMALL)
+    chain = solve(as_markov(p, SMALL), SMALL)
+    for row in (0, 7, 24):
+        for age, x in ((1, 1.2), (6, 3.3), (11, 0.7)):
+            a, b = iid.at(age, x), chain.at(age, x, row)
+            for name in ("consumption", "stock_share", "value", "naive", "share_stock",
+                         "share_orth", "mean_return"):
+                np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-12)
+    pa, pb = simulate_panel(iid, 30, seed=2), simulate_panel(chain, 30, seed=2)
+    np.testing.assert_allclose(pb.point, pa.point, rtol=1e-12)
+
+
+def regime_economy(hold_stock=True, link=0.0) -> MarkovParams:
+    """Booms and recessions (persistent) x an iid stock return with 3 values; earnings grow
+    faster in booms; ``link`` tilts the return toward booms (0: independent of earnings)."""
+    P_reg = np.array([[0.8, 0.2], [0.4, 0.6]])
+    ret = np.array([0.85, 1.05, 1.25])
+    w = np.array([0.25, 0.5, 0.25])
+    P = np.kron(P_reg, np.tile(w, (3, 1)))  # state = (regime, return) pairs
+    rs = np.tile(ret, 2) * np.repeat([1.0 + link, 1.0 - link], 3)
+    J = 10
+    growth = np.tile(np.repeat([1.02, 0.96], 3), (J, 1))
+    growth[7:] = 1.0  # retirement from age 8: the scale is frozen (A.2.2)
+    earnings = np.ones((J, 6))
+    earnings[7:] = 0.5  # benefits
+    return MarkovParams(n_ages=J, beta=0.95, gamma=0.5, alpha=6.0, r=0.01, transition=P,
+                        growth=growth, earnings=earnings, stock_return=rs,
+                        hold_stock=hold_stock)
+
+
+def test_markov_euler_equations_by_row():
+    sol = solve(regime_economy(), SMALL)
+    checked = 0
+    for row in range(6):
+        for age in (1, 5, 9):
+            for x in sol.xe[age - 1, row, 1::5]:
+                pt = sol.at(age, float(x), row)
+                np.testing.assert_allclose(pt.euler_human, 1.0, rtol=1e-10)
+                if pt.stock_share > 0.0:
+                    np.testing.assert_allclose(pt.euler_stock, 1.0, rtol=1e-9)
+                if pt.stock_share < 1.0:
+                    np.testing.assert_allclose(pt.euler_bond, 1.0, rtol=1e-9)
+                    checked += 1
+                if age == 9:  # retired, last payment riskless: R^h = 1 / E[m] >= R^b
+                    rb = 1.01
+                    np.testing.assert_allclose(pt.mean_return, rb / pt.euler_bond, rtol=1e-12)
+                    assert pt.mean_return >= rb * (1 - 1e-12)
+                    np.testing.assert_allclose(pt.share_bond, 1.0, rtol=1e-12)
+                    if pt.stock_share < 1.0:  # off the corner: v = naive (section 7 notes)
+                        np.testing.assert_allclose(pt.value, pt.naive, rtol=1e-9)
+    assert checked > 10
+
+
+def test_markov_stock_share_zero_iff_returns_independent():
+    # Returns independent of the earnings regime and no stock held: y is a function of the
+    # regime only, so its projection on R^s is zero; tilting returns toward booms is not.
+    for link, zero in ((0.0, True), (0.05, False)):
+        sol = solve(regime_economy(hold_stock=False, link=link), SMALL)
+        for row in (0, 4):
+            pt = sol.at(3, 1.5, row)
+            if zero:
+                np.testing.assert_allclose(pt.share_stock, 0.0, atol=1e-12)
+            else:
+                assert pt.share_stock > 1e-3
+
+
+def test_markov_params_validation():
+    good = regime_economy()
+    with pytest.raises(InvalidParamsError, match=r"transition\[1\]: rows must sum to one"):
+        good.with_(transition=good.transition * np.r_[1, 0.5, 1, 1, 1, 1][:, None])
+    with pytest.raises(InvalidParamsError, match=r"growth: must have shape \(10, 6\)"):
+        good.with_(growth=good.growth[:, :5])
+    with pytest.raises(InvalidParamsError, match="initial_state: must be <= 5"):
+        good.with_(initial_state=6)
 
 
 # --- simulated age profiles (Figures 4-6) ------------------------------------------------
