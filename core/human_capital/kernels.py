@@ -1,18 +1,23 @@
 """Numba kernels: backward induction with a portfolio step, and the valuation recursion.
 
 Everything is normalised by the earnings scale z (Lemmas 1-2 of papers/004,
-appendix A.2): cash on hand xhat = x / z, savings ahat = a / z. Exogenous states
-s' = 0..n_s-1 carry the scale's growth f[j, s'] into age j, normalised earnings
-g[j, s'] and the stock's gross return rs[s']. Today's state matters only through
-its transition row: ``q[row, s']`` is Pr(s' | row), ``row_of[s']`` the row that
-state s' uses at the next age. Ages are 0-based here (age j of the paper is j-1).
+appendix A.2): cash on hand xhat = x / z, savings ahat = a / z. Ages are 0-based here
+(age j of the paper is j-1). Arguments come in three tuples:
 
-Per age and row the policy lives on an endogenous grid (EGM, Carroll 2006): for
-each savings node ahat_k the stock share theta solves the first-order condition
+- ``mdl = (ptr, idx, prob, row_of, f, g, rs, psi)``: today's state matters only through
+  its transition row; row r's successors are ``idx[ptr[r]:ptr[r+1]]`` with
+  probabilities ``prob[...]`` (sparse rows, CSR). ``row_of[s']`` is the row state s'
+  uses next age; f[j, s'] the scale's growth into age j, g[j, s'] normalised earnings,
+  rs[s'] the gross stock return, psi[j] survival from age j to j+1 (0 at the last age).
+- ``pref = (beta, gamma, alpha, rb)``: preferences and the gross bond return.
+- ``pol = (xe, c, V, vh, theta, f0, k0)``: the solution, axes (age, row, savings node).
+
+Per age and row the policy lives on an endogenous grid (EGM, Carroll 2006): for each
+savings node ahat_k the stock share theta solves the first-order condition
 E[c'^-gamma (V'/F)^(gamma-alpha) (R^s - R^b)] = 0 in [0, 1] (A.2.1, (1')-(2')
 combined), consumption solves c^-gamma = beta psi E[c'^-gamma (V'/F)^(gamma-alpha) R^p]
-and xhat_k = c + ahat_k. Below the first node savings are zero and
-c = xhat, V = W(xhat, F_0) and vhat = xhat^gamma K_0 hold exactly.
+and xhat_k = c + ahat_k. Below the first node savings are zero and c = xhat,
+V = W(xhat, f0) and vhat = xhat^gamma k0 hold exactly.
 """
 
 from __future__ import annotations
@@ -44,15 +49,14 @@ def aggregate(c, F, beta, psi, gamma):
 
 
 @njit(cache=True)
-def interp_next(j, row, x, xe, c_pol, v_pol, vh_pol, f0, k0, beta, psi, gamma):
+def interp_at(j, row, x, pol, beta, psi, gamma):
     """(c, V, vhat) at age j, row, normalised cash on hand x (linear above the first node)."""
+    xe, c_pol, v_pol, vh_pol, _, f0, k0 = pol
     grid = xe[j, row]
     if x <= grid[0]:
         return x, aggregate(x, f0[j, row], beta, psi[j], gamma), x**gamma * k0[j, row]
     n = grid.shape[0]
-    k = np.searchsorted(grid, x) - 1
-    if k > n - 2:
-        k = n - 2
+    k = min(np.searchsorted(grid, x) - 1, n - 2)
     w = (x - grid[k]) / (grid[k + 1] - grid[k])
     c = (1.0 - w) * c_pol[j, row, k] + w * c_pol[j, row, k + 1]
     v = (1.0 - w) * v_pol[j, row, k] + w * v_pol[j, row, k + 1]
@@ -61,78 +65,76 @@ def interp_next(j, row, x, xe, c_pol, v_pol, vh_pol, f0, k0, beta, psi, gamma):
 
 
 @njit(cache=True)
-def next_nodes(j, row, a, theta, q, row_of, f, g, rs, rb, xe, c_pol, v_pol, vh_pol, f0, k0,
-               beta, psi, gamma, alpha, out_c, out_v, out_y):
-    """Fill next-age consumption, value and payout y = f (vhat' + g') in today's units.
+def next_nodes(j, row, a, theta, mdl, pref, pol, loc):
+    """Fill ``loc = (c', V', y, R^s, prob)`` over row's successors, in today's units.
 
-    Returns the certainty equivalent F of V' (over the states with q[row] > 0).
+    y = f (vhat' + g') is v_{j+1} + e_{j+1}. Returns (F(V'), number of successors).
     """
-    n_s = q.shape[1]
+    ptr, idx, prob, row_of, f, g, rs, psi = mdl
+    beta, gamma, alpha, rb = pref
+    cs, vs, ys, rl, pl = loc
+    start = ptr[row]
+    n = ptr[row + 1] - start
     acc = 0.0
-    for s in range(n_s):
-        rp = rb + theta * (rs[s] - rb)
+    for k in range(n):
+        s = idx[start + k]
+        p = prob[start + k]
         fs = f[j + 1, s]
-        x_next = a * rp / fs + g[j + 1, s]
-        c1, v1, vh1 = interp_next(j + 1, row_of[s], x_next, xe, c_pol, v_pol, vh_pol, f0, k0,
-                                  beta, psi, gamma)
-        out_c[s] = fs * c1
-        out_v[s] = fs * v1
-        out_y[s] = fs * (vh1 + g[j + 1, s])
-        if q[row, s] > 0.0:
-            if alpha == 1.0:
-                acc += q[row, s] * np.log(out_v[s])
-            else:
-                acc += q[row, s] * out_v[s] ** (1.0 - alpha)
+        x_next = a * (rb + theta * (rs[s] - rb)) / fs + g[j + 1, s]
+        c1, v1, vh1 = interp_at(j + 1, row_of[s], x_next, pol, beta, psi, gamma)
+        cs[k] = fs * c1
+        vs[k] = fs * v1
+        ys[k] = fs * (vh1 + g[j + 1, s])
+        rl[k] = rs[s]
+        pl[k] = p
+        if alpha == 1.0:
+            acc += p * np.log(vs[k])
+        else:
+            acc += p * vs[k] ** (1.0 - alpha)
     if alpha == 1.0:
-        return np.exp(acc)
-    return acc ** (1.0 / (1.0 - alpha))
+        return np.exp(acc), n
+    return acc ** (1.0 / (1.0 - alpha)), n
 
 
 @njit(cache=True)
-def _moments(row, theta, q, rs, rb, F, gamma, alpha, cs, vs, ys):
+def _moments(n, theta, F, pref, loc):
     """(E[k (R^s - R^b)], E[k R^p], E[k y]) with the kernel k = c'^-gamma (V'/F)^(gamma-alpha)."""
+    _, gamma, alpha, rb = pref
+    cs, vs, ys, rl, pl = loc
     foc = 0.0
     eul = 0.0
     val = 0.0
-    for s in range(q.shape[1]):
-        if q[row, s] == 0.0:
-            continue
-        kern = q[row, s] * cs[s] ** (-gamma) * (vs[s] / F) ** (gamma - alpha)
-        foc += kern * (rs[s] - rb)
-        eul += kern * (rb + theta * (rs[s] - rb))
-        val += kern * ys[s]
+    for k in range(n):
+        kern = pl[k] * cs[k] ** (-gamma) * (vs[k] / F) ** (gamma - alpha)
+        foc += kern * (rl[k] - rb)
+        eul += kern * (rb + theta * (rl[k] - rb))
+        val += kern * ys[k]
     return foc, eul, val
 
 
 @njit(cache=True)
-def _foc(j, row, a, theta, q, row_of, f, g, rs, rb, xe, c_pol, v_pol, vh_pol, f0, k0,
-         beta, psi, gamma, alpha, cs, vs, ys):
-    F = next_nodes(j, row, a, theta, q, row_of, f, g, rs, rb, xe, c_pol, v_pol, vh_pol, f0, k0,
-                   beta, psi, gamma, alpha, cs, vs, ys)
-    return _moments(row, theta, q, rs, rb, F, gamma, alpha, cs, vs, ys)[0]
+def _foc(j, row, a, theta, mdl, pref, pol, loc):
+    F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
+    return _moments(n, theta, F, pref, loc)[0]
 
 
 @njit(cache=True)
-def stock_share(j, row, a, q, row_of, f, g, rs, rb, xe, c_pol, v_pol, vh_pol, f0, k0,
-                beta, psi, gamma, alpha, tol, max_iter, cs, vs, ys):
+def stock_share(j, row, a, mdl, pref, pol, loc, tol, max_iter):
     """The share theta in [0, 1] solving the portfolio condition (decreasing in theta).
 
     Illinois regula falsi on the bracket; returns (theta, status).
     """
     lo, hi = 0.0, 1.0
-    f_lo = _foc(j, row, a, lo, q, row_of, f, g, rs, rb, xe, c_pol, v_pol, vh_pol, f0, k0,
-                beta, psi, gamma, alpha, cs, vs, ys)
+    f_lo = _foc(j, row, a, lo, mdl, pref, pol, loc)
     if f_lo <= 0.0:
         return 0.0, STATUS_OK
-    f_hi = _foc(j, row, a, hi, q, row_of, f, g, rs, rb, xe, c_pol, v_pol, vh_pol, f0, k0,
-                beta, psi, gamma, alpha, cs, vs, ys)
+    f_hi = _foc(j, row, a, hi, mdl, pref, pol, loc)
     if f_hi >= 0.0:
         return 1.0, STATUS_OK
     side = 0
     for _ in range(max_iter):
         mid = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-        f_mid = _foc(j, row, a, mid, q, row_of, f, g, rs, rb, xe, c_pol, v_pol, vh_pol, f0, k0,
-                     beta, psi, gamma, alpha, cs, vs, ys)
+        f_mid = _foc(j, row, a, mid, mdl, pref, pol, loc)
         if f_mid > 0.0:
             lo, f_lo = mid, f_mid
             if side == 1:
@@ -149,19 +151,27 @@ def stock_share(j, row, a, q, row_of, f, g, rs, rb, xe, c_pol, v_pol, vh_pol, f0
 
 
 @njit(cache=True)
-def solve_life_cycle(a_grid, q, row_of, f, g, rs, rb, beta, psi, gamma, alpha, allow_stock,
-                     share_tol, max_share_iter, xe, c_pol, v_pol, vh_pol, theta_pol, f0, k0,
-                     naive):
-    """Backward induction over ages, writing the policy and valuation arrays (axes (age, row, k)).
+def make_local(mdl):
+    """Work arrays for one row's successors (sized by the longest row)."""
+    ptr = mdl[0]
+    m = 0
+    for r in range(ptr.shape[0] - 1):
+        m = max(m, ptr[r + 1] - ptr[r])
+    return (np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m))
+
+
+@njit(cache=True)
+def solve_life_cycle(a_grid, mdl, pref, pol, allow_stock, share_tol, max_share_iter, naive):
+    """Backward induction over ages, writing ``pol`` and naive (age, row).
 
     naive[j, row] is the naive value E[f (naive' + g')] / R^b (A.2.2, no survival).
     Returns a status code (worst over ages).
     """
+    ptr, idx, prob, row_of, f, g, _, psi = mdl
+    beta, gamma, _, rb = pref
+    xe, c_pol, v_pol, vh_pol, theta_pol, f0, k0 = pol
     n_age, n_row, n_a = xe.shape
-    n_s = q.shape[1]
-    cs = np.empty(n_s)
-    vs = np.empty(n_s)
-    ys = np.empty(n_s)
+    loc = make_local(mdl)
     status = STATUS_OK
     last = n_age - 1
     for row in range(n_row):
@@ -178,20 +188,19 @@ def solve_life_cycle(a_grid, q, row_of, f, g, rs, rb, beta, psi, gamma, alpha, a
     for j in range(last - 1, -1, -1):
         for row in range(n_row):
             nv = 0.0
-            for s in range(n_s):
-                nv += q[row, s] * f[j + 1, s] * (naive[j + 1, row_of[s]] + g[j + 1, s])
+            for t in range(ptr[row], ptr[row + 1]):
+                s = idx[t]
+                nv += prob[t] * f[j + 1, s] * (naive[j + 1, row_of[s]] + g[j + 1, s])
             naive[j, row] = nv / rb
             for k in range(n_a):
                 a = a_grid[k]
                 theta = 0.0
                 if allow_stock:
-                    theta, st = stock_share(j, row, a, q, row_of, f, g, rs, rb, xe, c_pol, v_pol,
-                                            vh_pol, f0, k0, beta, psi, gamma, alpha, share_tol,
-                                            max_share_iter, cs, vs, ys)
+                    theta, st = stock_share(j, row, a, mdl, pref, pol, loc, share_tol,
+                                            max_share_iter)
                     status = max(status, st)
-                F = next_nodes(j, row, a, theta, q, row_of, f, g, rs, rb, xe, c_pol, v_pol,
-                               vh_pol, f0, k0, beta, psi, gamma, alpha, cs, vs, ys)
-                _, eul, val = _moments(row, theta, q, rs, rb, F, gamma, alpha, cs, vs, ys)
+                F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
+                _, eul, val = _moments(n, theta, F, pref, loc)
                 c = (beta * psi[j] * eul) ** (-1.0 / gamma)
                 xe[j, row, k] = c + a
                 c_pol[j, row, k] = c
@@ -207,36 +216,35 @@ def solve_life_cycle(a_grid, q, row_of, f, g, rs, rb, beta, psi, gamma, alpha, a
 
 
 @njit(cache=True)
-def evaluate_point(j, row, x, q, row_of, f, g, rs, rb, beta, psi, gamma, alpha, xe, c_pol,
-                   v_pol, vh_pol, theta_pol, f0, k0, out_m, out_y):
-    """At age j, row and cash on hand x: the policy and, per next state, the SDF and payout.
+def evaluate_point(j, row, x, mdl, pref, pol, loc, out_m):
+    """At age j, row and cash on hand x: the policy and, per successor, the SDF and payout.
 
-    m = beta psi (c'/c)^-gamma (V'/F(V'))^(gamma-alpha) (A.2.2) in today's units; y is
-    v_{j+1} + e_{j+1} in units of today's scale. Returns (c, savings, theta, V).
+    m = beta psi (c'/c)^-gamma (V'/F(V'))^(gamma-alpha) (A.2.2) goes to out_m; ``loc``
+    holds (c', V', y, R^s, prob) with y = v_{j+1} + e_{j+1} in units of today's scale.
+    Returns (c, savings, theta, V, number of successors).
     """
+    beta, gamma, alpha, _ = pref
+    xe, c_pol, _, _, theta_pol, _, _ = pol
+    psi = mdl[7]
     grid = xe[j, row]
     if x <= grid[0]:
         c = x
         theta = theta_pol[j, row, 0]
     else:
-        n = grid.shape[0]
-        k = min(np.searchsorted(grid, x) - 1, n - 2)
+        k = min(np.searchsorted(grid, x) - 1, grid.shape[0] - 2)
         w = (x - grid[k]) / (grid[k + 1] - grid[k])
         c = (1.0 - w) * c_pol[j, row, k] + w * c_pol[j, row, k + 1]
         theta = (1.0 - w) * theta_pol[j, row, k] + w * theta_pol[j, row, k + 1]
     a = x - c
-    n_s = q.shape[1]
-    cs = np.empty(n_s)
-    vs = np.empty(n_s)
-    F = next_nodes(j, row, a, theta, q, row_of, f, g, rs, rb, xe, c_pol, v_pol, vh_pol, f0, k0,
-                   beta, psi, gamma, alpha, cs, vs, out_y)
-    for s in range(n_s):
-        out_m[s] = beta * psi[j] * (cs[s] / c) ** (-gamma) * (vs[s] / F) ** (gamma - alpha)
-    return c, a, theta, aggregate(c, F, beta, psi[j], gamma)
+    F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
+    cs, vs = loc[0], loc[1]
+    for k in range(n):
+        out_m[k] = beta * psi[j] * (cs[k] / c) ** (-gamma) * (vs[k] / F) ** (gamma - alpha)
+    return c, a, theta, aggregate(c, F, beta, psi[j], gamma), n
 
 
 @njit(cache=True)
-def decompose(prob, m, y, rs, rb, stock, out):
+def decompose(n, m, loc, rb, stock, out):
     """Value, mean return and the A.2.3 decomposition of y = v' + e' at one point.
 
     Projects y on (R^b, R^s) with the uncentred conditional normal equations
@@ -244,22 +252,17 @@ def decompose(prob, m, y, rs, rb, stock, out):
     (on R^b alone without a stock), eps = y - a^b R^b - a^s R^s (the paper prints + a^s R^s).
     Writes out = (v, E[R^h], E[m R^b], E[m R^s], a^b, a^s, share^b, share^s, share^orth).
     """
-    ey = 0.0
-    ers = 0.0
-    ers2 = 0.0
-    eyrs = 0.0
-    v = 0.0
-    em = 0.0
-    emrs = 0.0
-    for s in range(prob.shape[0]):
-        p = prob[s]
-        ey += p * y[s]
-        ers += p * rs[s]
-        ers2 += p * rs[s] * rs[s]
-        eyrs += p * y[s] * rs[s]
-        v += p * m[s] * y[s]
-        em += p * m[s]
-        emrs += p * m[s] * rs[s]
+    y, rs, prob = loc[2], loc[3], loc[4]
+    ey = ers = ers2 = eyrs = v = em = emrs = 0.0
+    for k in range(n):
+        p = prob[k]
+        ey += p * y[k]
+        ers += p * rs[k]
+        ers2 += p * rs[k] * rs[k]
+        eyrs += p * y[k] * rs[k]
+        v += p * m[k] * y[k]
+        em += p * m[k]
+        emrs += p * m[k] * rs[k]
     if stock:
         g11 = rb * rb
         g12 = rb * ers
@@ -270,8 +273,8 @@ def decompose(prob, m, y, rs, rb, stock, out):
         a_b = ey / rb
         a_s = 0.0
     em_eps = 0.0
-    for s in range(prob.shape[0]):
-        em_eps += prob[s] * m[s] * (y[s] - a_b * rb - a_s * rs[s])
+    for k in range(n):
+        em_eps += prob[k] * m[k] * (y[k] - a_b * rb - a_s * rs[k])
     out[0] = v
     out[1] = ey / v
     out[2] = em * rb
@@ -284,8 +287,22 @@ def decompose(prob, m, y, rs, rb, stock, out):
 
 
 @njit(cache=True)
-def simulate_life_cycles(x1, state0, uniforms, survive, q, row_of, f, g, rs, rb, beta, psi, gamma,
-                         alpha, stock, xe, c_pol, v_pol, vh_pol, theta_pol, f0, k0, naive,
+def point_values(j, row, x, mdl, pref, pol, stock, out):
+    """``evaluate_point`` then ``decompose``; out = decompose's nine values, then
+    (c, savings, theta, V). Returns the number of successors."""
+    loc = make_local(mdl)
+    m = np.empty(loc[0].shape[0])
+    c, a, theta, util, n = evaluate_point(j, row, x, mdl, pref, pol, loc, m)
+    decompose(n, m, loc, pref[3], stock, out)
+    out[9] = c
+    out[10] = a
+    out[11] = theta
+    out[12] = util
+    return n
+
+
+@njit(cache=True)
+def simulate_life_cycles(x1, state0, uniforms, survive, mdl, pref, pol, naive, stock,
                          out_alive, out_z, out_x, out_point, out_naive):
     """Simulate agents from age 1 (state state0, xhat = x1); record each survivor's values.
 
@@ -295,10 +312,11 @@ def simulate_life_cycles(x1, state0, uniforms, survive, q, row_of, f, g, rs, rb,
     ``decompose`` output, out_point[..., 9:13] the stock share of savings, consumption,
     savings and earnings (over z), out_naive the naive value (over z).
     """
+    ptr, idx, prob, row_of, f, g, rs, _ = mdl
+    rb = pref[3]
     n_agent, n_age = uniforms.shape
-    n_s = q.shape[1]
-    m = np.empty(n_s)
-    y = np.empty(n_s)
+    loc = make_local(mdl)
+    m = np.empty(loc[0].shape[0])
     res = np.empty(9)
     for i in range(n_agent):
         x = x1
@@ -310,10 +328,8 @@ def simulate_life_cycles(x1, state0, uniforms, survive, q, row_of, f, g, rs, rb,
             out_alive[i, j] = alive
             if not alive:
                 continue
-            c, a, theta, _ = evaluate_point(j, row, x, q, row_of, f, g, rs, rb, beta, psi, gamma,
-                                            alpha, xe, c_pol, v_pol, vh_pol, theta_pol, f0, k0,
-                                            m, y)
-            decompose(q[row], m, y, rs, rb, stock, res)
+            c, a, theta, _, n = evaluate_point(j, row, x, mdl, pref, pol, loc, m)
+            decompose(n, m, loc, rb, stock, res)
             out_z[i, j] = z
             out_x[i, j] = x
             out_point[i, j, :9] = res
@@ -323,11 +339,11 @@ def simulate_life_cycles(x1, state0, uniforms, survive, q, row_of, f, g, rs, rb,
             out_point[i, j, 12] = g[j, cur]
             out_naive[i, j] = naive[j, row]
             cum = 0.0
-            nxt = n_s - 1
-            for s in range(n_s):
-                cum += q[row, s]
+            nxt = idx[ptr[row + 1] - 1]
+            for t in range(ptr[row], ptr[row + 1]):
+                cum += prob[t]
                 if uniforms[i, j + 1] < cum:
-                    nxt = s
+                    nxt = idx[t]
                     break
             fs = f[j + 1, nxt]
             x = (a * (rb + theta * (rs[nxt] - rb)) + fs * g[j + 1, nxt]) / fs

@@ -32,7 +32,7 @@ MOMENTS: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class PointValues:
-    """Everything at one (age, xhat, row), in units of the current earnings scale z.
+    """Everything at one (age, xhat, state), in units of the current earnings scale z.
 
     value v = E[m y] with y = v' + e'; value_stored is v read from the solved grid (equal at
     grid nodes, interpolated between them); euler_* are E[m R] (one off corners; at a
@@ -89,24 +89,38 @@ class LifeCycle:
     params: Params | MarkovParams
     numerics: Numerics
 
-    def at(self, age: int, xhat: float | None = None, row: int | None = None) -> PointValues:
-        """Values, returns and the decomposition at ``age`` (1..J-1), ``xhat`` and the
-        transition ``row`` of the current state (defaults: age 1's cash on hand and state)."""
+    @property
+    def pol(self) -> tuple:
+        """The kernels' solution tuple (kernels.py)."""
+        return (self.xe, self.c, self.V, self.vh, self.theta, self.f0, self.k0)
+
+    @property
+    def pref(self) -> tuple:
+        """The kernels' preference tuple (beta, gamma, alpha, R^b)."""
+        return (self.beta, float(self.params.gamma), float(self.params.alpha), self.shocks.rb)
+
+    def at(self, age: int, xhat: float | None = None, state: int | None = None) -> PointValues:
+        """Values, returns and the decomposition at ``age`` (1..J-1), ``xhat`` and today's
+        exogenous ``state`` (defaults: age 1's cash on hand and state)."""
         p = self.params
         sh = self.shocks
-        row = int(sh.row_of[sh.state0]) if row is None else row
-        _check_point(p, self.xe.shape[1], age, xhat, row)
-        xhat = sh.x1 if xhat is None else xhat
-        m = np.empty(sh.q.shape[1])
-        y = np.empty(sh.q.shape[1])
-        c, a, theta, util = kernels.evaluate_point(
-            age - 1, row, float(xhat), sh.q, sh.row_of, sh.f, sh.g, sh.rs, sh.rb, self.beta,
-            sh.psi, p.gamma, p.alpha, self.xe, self.c, self.V, self.vh, self.theta, self.f0,
-            self.k0, m, y)
-        stored = kernels.interp_next(age - 1, row, float(xhat), self.xe, self.c, self.V, self.vh,
-                                     self.f0, self.k0, self.beta, sh.psi, p.gamma)[2]
-        return _decompose(age, float(xhat), c, a, theta, util, stored,
-                          float(self.naive[age - 1, row]), sh, row, m, y, p.stock)
+        state = sh.state0 if state is None else state
+        _check_point(p, sh.n_states, age, xhat, state)
+        xhat = sh.x1 if xhat is None else float(xhat)
+        row = int(sh.row_of[state])
+        out = np.empty(13)
+        kernels.point_values(age - 1, row, xhat, sh.mdl, self.pref, self.pol, p.stock, out)
+        stored = kernels.interp_at(age - 1, row, xhat, self.pol, self.beta, sh.psi,
+                                   float(p.gamma))[2]
+        v, mean_return, e_mrb, e_mrs, a_b, a_s, s_b, s_s, s_o, c, a, theta, util = (
+            float(o) for o in out)
+        return PointValues(
+            age=age, xhat=xhat, consumption=c, savings=a, stock_share=theta, utility=util,
+            value=v, value_stored=stored, naive=float(self.naive[age - 1, row]),
+            mean_return=mean_return, euler_bond=e_mrb, euler_stock=e_mrs,
+            euler_human=v / stored, a_bond=a_b, a_stock=a_s, share_bond=s_b,
+            share_stock=s_s, share_orth=s_o,
+        )
 
     def moments(self) -> dict[str, float]:
         """Age-1 values at the initial cash on hand, and summaries of the simulated age
@@ -132,26 +146,15 @@ class LifeCycle:
         }
 
 
-def _decompose(age, xhat, c, a, theta, util, stored, naive, sh, row, m, y, stock) -> PointValues:
-    out = np.empty(9)
-    kernels.decompose(sh.q[row], m, y, sh.rs, sh.rb, stock, out)
-    v, mean_return, e_mrb, e_mrs, a_b, a_s, s_b, s_s, s_o = (float(o) for o in out)
-    return PointValues(
-        age=age, xhat=xhat, consumption=c, savings=a, stock_share=theta, utility=util,
-        value=v, value_stored=stored, naive=naive, mean_return=mean_return,
-        euler_bond=e_mrb, euler_stock=e_mrs, euler_human=v / stored, a_bond=a_b, a_stock=a_s,
-        share_bond=s_b, share_stock=s_s, share_orth=s_o,
-    )
-
-
-def _check_point(p: Params | MarkovParams, n_row: int, age, xhat, row) -> None:
+def _check_point(p: Params | MarkovParams, n_states: int, age, xhat, state) -> None:
     problems = []
     if isinstance(age, bool) or not isinstance(age, (int, np.integer)) \
             or not 1 <= age <= p.n_ages - 1:
         problems.append(Violation("age", f"must be an integer in [1, {p.n_ages - 1}]", age))
     if xhat is not None and not (isinstance(xhat, (int, float, np.floating)) and xhat > 0.0):
         problems.append(Violation("xhat", "must be a number > 0", xhat))
-    if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < n_row:
-        problems.append(Violation("row", f"must be an integer in [0, {n_row - 1}]", row))
+    if isinstance(state, bool) or not isinstance(state, (int, np.integer)) \
+            or not 0 <= state < n_states:
+        problems.append(Violation("state", f"must be an integer in [0, {n_states - 1}]", state))
     if problems:
         raise InvalidParamsError("human_capital.LifeCycle.at", problems)

@@ -17,11 +17,16 @@ from .params import MarkovParams
 
 @dataclass(frozen=True, slots=True)
 class Shocks:
-    """q: (n_row, n_s) transition rows; row_of: (n_s,) row of each state; f, g: (J, n_s) the
-    scale's growth into age j and normalised earnings at age j; rs: (n_s,) gross stock
-    return; rb: gross bond return; psi: (J,) survival from age j to j+1 (0 at the last age)."""
+    """Transition rows in CSR form: row r's successors are ``idx[ptr[r]:ptr[r+1]]`` with
+    probabilities ``prob[...]``; states with equal rows share one (the policy depends on
+    today's state only through its row). row_of: (n_s,) the row of each state; f, g:
+    (J, n_s) the scale's growth into age j and normalised earnings at age j; rs: (n_s,)
+    gross stock return; rb: gross bond return; psi: (J,) survival from age j to j+1 (0 at
+    the last age); state0: the state at age 1; x1: cash on hand at age 1 over z_1 = 1."""
 
-    q: np.ndarray
+    ptr: np.ndarray
+    idx: np.ndarray
+    prob: np.ndarray
     row_of: np.ndarray
     f: np.ndarray
     g: np.ndarray
@@ -30,6 +35,41 @@ class Shocks:
     psi: np.ndarray
     state0: int
     x1: float
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.ptr.size - 1)
+
+    @property
+    def n_states(self) -> int:
+        return int(self.row_of.size)
+
+    @property
+    def mdl(self) -> tuple:
+        """The kernels' model tuple (kernels.py)."""
+        return (self.ptr, self.idx, self.prob, self.row_of, self.f, self.g, self.rs, self.psi)
+
+
+def csr_rows(transition: np.ndarray, dedup: bool = True) -> tuple[np.ndarray, ...]:
+    """(ptr, idx, prob, row_of) of the distinct rows (every row if not ``dedup``) of a
+    dense transition matrix."""
+    if dedup:
+        rows, row_of = np.unique(transition, axis=0, return_inverse=True)
+    else:
+        rows, row_of = transition, np.arange(transition.shape[0])
+    ptr = [0]
+    idx: list[np.ndarray] = []
+    prob: list[np.ndarray] = []
+    for r in rows:
+        nz = np.flatnonzero(r > 0.0)
+        idx.append(nz)
+        prob.append(r[nz])
+        ptr.append(ptr[-1] + nz.size)
+    out = (np.asarray(ptr, dtype=np.int64), np.concatenate(idx).astype(np.int64),
+           np.concatenate(prob), np.asarray(row_of, dtype=np.int64).ravel())
+    for arr in out:
+        arr.setflags(write=False)
+    return out
 
 
 def gauss_hermite_normal(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,9 +91,8 @@ def _markov_shocks(p: MarkovParams) -> Shocks:
     rs = p.stock_return if p.stock else np.full(n, p.gross_r)
     psi = np.array(p.survival_probs, dtype=float)
     psi[-1] = 0.0
-    row_of = np.arange(n, dtype=np.int64)
-    row_of.setflags(write=False)
-    return Shocks(q=readonly(p.transition), row_of=row_of, f=readonly(p.growth),
+    ptr, idx, prob, row_of = csr_rows(p.transition)
+    return Shocks(ptr=ptr, idx=idx, prob=prob, row_of=row_of, f=readonly(p.growth),
                   g=readonly(p.earnings), rs=readonly(rs), rb=p.gross_r, psi=readonly(psi),
                   state0=p.initial_state,
                   x1=float(p.earnings[0, p.initial_state]) * (1.0 + p.wealth_1))
@@ -80,8 +119,9 @@ def _iid_shocks(params, numerics) -> Shocks:
     g = np.repeat(params.earnings_profile[:, None], e1.size, axis=1)
     psi = np.array(params.survival_probs, dtype=float)
     psi[-1] = 0.0
+    ptr, idx, prob, row_of = csr_rows(prob[None, :])
     row_of = np.zeros(e1.size, dtype=np.int64)
     row_of.setflags(write=False)
-    return Shocks(q=readonly(prob[None, :]), row_of=row_of, f=readonly(f), g=readonly(g),
+    return Shocks(ptr=ptr, idx=idx, prob=prob, row_of=row_of, f=readonly(f), g=readonly(g),
                   rs=readonly(rs), rb=params.gross_r, psi=readonly(psi), state0=0,
                   x1=float(params.earnings_profile[0]) * (1.0 + params.wealth_1))

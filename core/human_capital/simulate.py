@@ -81,10 +81,8 @@ def simulate_panel(sol: LifeCycle, n_agents: int | None = None,
     alive = np.zeros((n, J - 1), dtype=np.bool_)
     z, x, naive = (np.full((n, J - 1), np.nan) for _ in range(3))
     point = np.full((n, J - 1, 13), np.nan)
-    kernels.simulate_life_cycles(
-        sh.x1, sh.state0, uniforms, survive, sh.q, sh.row_of, sh.f, sh.g, sh.rs, sh.rb,
-        sol.beta, sh.psi, p.gamma, p.alpha, p.stock, sol.xe, sol.c, sol.V, sol.vh, sol.theta,
-        sol.f0, sol.k0, sol.naive, alive, z, x, point, naive)
+    kernels.simulate_life_cycles(sh.x1, sh.state0, uniforms, survive, sh.mdl, sol.pref, sol.pol,
+                                 sol.naive, p.stock, alive, z, x, point, naive)
     alive.setflags(write=False)
     return Panel(alive=alive, z=readonly(z), xhat=readonly(x),
                  point=readonly(point), naive=readonly(naive), seed=seed)

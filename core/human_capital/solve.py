@@ -30,15 +30,14 @@ def solve(params: Params | MarkovParams, numerics: Numerics | None = None,
     sh = make_shocks(params, numerics)
     beta = params.beta_value
     savings = make_savings_grid(sh, numerics)
-    n_row, J, n_a = sh.q.shape[0], params.n_ages, savings.size
+    n_row, J, n_a = sh.n_rows, params.n_ages, savings.size
     arrays = {name: np.empty((J, n_row, n_a)) for name in ("xe", "c", "V", "vh", "theta")}
     per_row = {name: np.empty((J, n_row)) for name in ("f0", "k0", "naive")}
+    pol = (*(arrays[k] for k in ("xe", "c", "V", "vh", "theta")), per_row["f0"], per_row["k0"])
+    pref = (beta, float(params.gamma), float(params.alpha), sh.rb)
     status = kernels.solve_life_cycle(
-        savings, sh.q, sh.row_of, sh.f, sh.g, sh.rs, sh.rb, beta, sh.psi, params.gamma,
-        params.alpha, params.stock and params.hold_stock, numerics.share_tol,
-        numerics.max_share_iter,
-        arrays["xe"], arrays["c"], arrays["V"], arrays["vh"], arrays["theta"],
-        per_row["f0"], per_row["k0"], per_row["naive"])
+        savings, sh.mdl, pref, pol, params.stock and params.hold_stock, numerics.share_tol,
+        numerics.max_share_iter, per_row["naive"])
     if status != kernels.STATUS_OK:
         what = {kernels.STATUS_SHARE_NOT_CONVERGED: "stock-share root did not converge",
                 kernels.STATUS_NOT_MONOTONE: "endogenous cash-on-hand grid not increasing"}

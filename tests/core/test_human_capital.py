@@ -4,6 +4,9 @@ Closed forms (section 2.4 and its Epstein-Zin extension in closed_form.py), the
 Merton share, Euler equations, valuation invariants and homogeneity.
 """
 
+import dataclasses
+import importlib
+
 import numpy as np
 import pytest
 from scipy.optimize import brentq
@@ -21,6 +24,10 @@ from hetspace.core.human_capital import (
     simulate_profiles,
     solve,
 )
+from hetspace.core.human_capital import shocks as shocks_module
+
+# the package exports the function solve, which hides the module of the same name
+solve_module = importlib.import_module("hetspace.core.human_capital.solve")
 
 J = 46  # section 2.4: ages 20-65
 R = 0.01
@@ -209,7 +216,8 @@ def test_shares_and_mean_return_identities():
     # Shares sum to one (A.2.3); with a riskless bond E[eps] = 0 (fn 21), so
     # E[R^h] = (a^b R^b + a^s E R^s) / v (section 5.2, fn 22).
     sol = solve(stock_economy(), SMALL)
-    rs_mean = float(sol.shocks.q[0] @ sol.shocks.rs)
+    sh = sol.shocks
+    rs_mean = float(sh.prob @ sh.rs[sh.idx])  # one row: every node
     for age, x in ((1, 1.0), (6, 4.0), (11, 2.0)):
         pt = sol.at(age, x)
         np.testing.assert_allclose(pt.share_bond + pt.share_stock + pt.share_orth, 1.0,
@@ -243,21 +251,24 @@ def test_homogeneity_in_earnings_scale():
 def as_markov(p: Params, numerics: Numerics) -> MarkovParams:
     """The iid economy written as a chain whose rows all equal the quadrature weights."""
     sh = make_shocks(p, numerics)
-    n = sh.q.shape[1]
+    row = np.zeros(sh.n_states)
+    row[sh.idx] = sh.prob
     return MarkovParams(n_ages=p.n_ages, beta=p.beta_value, gamma=p.gamma, alpha=p.alpha,
-                        r=p.r, transition=np.tile(sh.q[0], (n, 1)), growth=sh.f, earnings=sh.g,
+                        r=p.r, transition=np.tile(row, (row.size, 1)), growth=sh.f, earnings=sh.g,
                         stock_return=sh.rs if p.stock else None, survival=p.survival,
                         wealth_1=p.wealth_1)
 
 
 def test_markov_chain_with_iid_rows_is_the_iid_economy():
-    # Cross-method: one row per state (Markov path of the kernels) against one shared row.
+    # The iid economy written as a dense chain (rows deduplicated to one) gives the same
+    # solution and panel.
     p = stock_economy(survival=np.r_[np.full(11, 0.98), 0.0], wealth_1=0.2)
     iid = solve(p, SMALL)
     chain = solve(as_markov(p, SMALL), SMALL)
-    for row in (0, 7, 24):
+    assert chain.shocks.n_rows == 1 and chain.shocks.n_states == 25
+    for state in (0, 7, 24):
         for age, x in ((1, 1.2), (6, 3.3), (11, 0.7)):
-            a, b = iid.at(age, x), chain.at(age, x, row)
+            a, b = iid.at(age, x), chain.at(age, x, state)
             for name in ("consumption", "stock_share", "value", "naive", "share_stock",
                          "share_orth", "mean_return"):
                 np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-12)
@@ -286,10 +297,11 @@ def regime_economy(hold_stock=True, link=0.0) -> MarkovParams:
 def test_markov_euler_equations_by_row():
     sol = solve(regime_economy(), SMALL)
     checked = 0
-    for row in range(6):
+    for state in range(6):
+        row = int(sol.shocks.row_of[state])
         for age in (1, 5, 9):
             for x in sol.xe[age - 1, row, 1::5]:
-                pt = sol.at(age, float(x), row)
+                pt = sol.at(age, float(x), state)
                 np.testing.assert_allclose(pt.euler_human, 1.0, rtol=1e-10)
                 if pt.stock_share > 0.0:
                     np.testing.assert_allclose(pt.euler_stock, 1.0, rtol=1e-9)
@@ -311,12 +323,35 @@ def test_markov_stock_share_zero_iff_returns_independent():
     # regime only, so its projection on R^s is zero; tilting returns toward booms is not.
     for link, zero in ((0.0, True), (0.05, False)):
         sol = solve(regime_economy(hold_stock=False, link=link), SMALL)
-        for row in (0, 4):
-            pt = sol.at(3, 1.5, row)
+        for state in (0, 4):
+            pt = sol.at(3, 1.5, state)
             if zero:
                 np.testing.assert_allclose(pt.share_stock, 0.0, atol=1e-12)
             else:
                 assert pt.share_stock > 1e-3
+
+
+def test_shared_rows_give_the_per_state_solution(monkeypatch):
+    # Cross-method: solving one row per state (no deduplication) gives what the two shared
+    # rows of the regime economy give, state by state.
+    p = regime_economy()
+    shared = solve(p, SMALL)
+    assert shared.shocks.n_rows == 2
+
+    def per_state(params, numerics):
+        sh = shocks_module.make_shocks(params, numerics)
+        ptr, idx, prob, row_of = shocks_module.csr_rows(params.transition, dedup=False)
+        return dataclasses.replace(sh, ptr=ptr, idx=idx, prob=prob, row_of=row_of)
+
+    monkeypatch.setattr(solve_module, "make_shocks", per_state)
+    full = solve(p, SMALL)
+    assert full.shocks.n_rows == 6
+    for state in range(6):
+        for age, x in ((1, 1.0), (5, 2.5), (9, 0.8)):
+            a, b = shared.at(age, x, state), full.at(age, x, state)
+            np.testing.assert_allclose([b.value, b.consumption, b.stock_share, b.share_stock],
+                                       [a.value, a.consumption, a.stock_share, a.share_stock],
+                                       rtol=1e-13, atol=1e-15)
 
 
 def test_markov_params_validation():
