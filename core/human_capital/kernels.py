@@ -119,34 +119,48 @@ def _foc(j, row, a, theta, mdl, pref, pol, loc):
 
 
 @njit(cache=True)
-def stock_share(j, row, a, mdl, pref, pol, loc, tol, max_iter):
+def stock_share(j, row, a, mdl, pref, pol, loc, tol, max_iter, guess):
     """The share theta in [0, 1] solving the portfolio condition (decreasing in theta).
 
-    Illinois regula falsi on the bracket; returns (theta, status).
+    Secant steps from ``guess`` (a neighbouring node's share) kept inside a bracket, with
+    bisection when a step leaves it; a corner is returned exactly once the condition's
+    sign there is seen. At zero savings the share is a limit: the corner the sign of the
+    condition picks. Returns (theta, status).
     """
+    f_a = _foc(j, row, a, min(max(guess, 0.0), 1.0), mdl, pref, pol, loc)
+    if a <= 0.0:
+        return (1.0 if f_a > 0.0 else 0.0), STATUS_OK
     lo, hi = 0.0, 1.0
-    f_lo = _foc(j, row, a, lo, mdl, pref, pol, loc)
-    if f_lo <= 0.0:
-        return 0.0, STATUS_OK
-    f_hi = _foc(j, row, a, hi, mdl, pref, pol, loc)
-    if f_hi >= 0.0:
-        return 1.0, STATUS_OK
-    side = 0
+    t_a = min(max(guess, 0.0), 1.0)
+    t_b = t_a + 0.01 if f_a > 0.0 else t_a - 0.01
     for _ in range(max_iter):
-        mid = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-        f_mid = _foc(j, row, a, mid, mdl, pref, pol, loc)
-        if f_mid > 0.0:
-            lo, f_lo = mid, f_mid
-            if side == 1:
-                f_hi *= 0.5
-            side = 1
+        if f_a > 0.0:
+            if t_a == 1.0:
+                return 1.0, STATUS_OK
+            lo = max(lo, t_a)
+        elif f_a < 0.0:
+            if t_a == 0.0:
+                return 0.0, STATUS_OK
+            hi = min(hi, t_a)
         else:
-            hi, f_hi = mid, f_mid
-            if side == -1:
-                f_lo *= 0.5
-            side = -1
-        if hi - lo < tol or f_mid == 0.0:
-            return mid, STATUS_OK
+            return t_a, STATUS_OK
+        if hi - lo < tol:
+            return 0.5 * (lo + hi), STATUS_OK
+        if not lo < t_b < hi:  # a step outside the bracket: try its end, else bisect
+            if t_b >= hi and hi == 1.0:
+                t_b = 1.0
+            elif t_b <= lo and lo == 0.0:
+                t_b = 0.0
+            else:
+                t_b = 0.5 * (lo + hi)
+        f_b = _foc(j, row, a, t_b, mdl, pref, pol, loc)
+        if f_b != f_a and abs(t_b - t_a) >= tol:
+            t_next = t_b - f_b * (t_b - t_a) / (f_b - f_a)
+        else:
+            t_next = 0.5 * (lo + hi)
+        if abs(t_b - t_a) < tol:
+            return t_b, STATUS_OK
+        t_a, f_a, t_b = t_b, f_b, t_next
     return 0.5 * (lo + hi), STATUS_SHARE_NOT_CONVERGED
 
 
@@ -196,8 +210,9 @@ def solve_life_cycle(a_grid, mdl, pref, pol, allow_stock, share_tol, max_share_i
                 a = a_grid[k]
                 theta = 0.0
                 if allow_stock:
+                    guess = theta_pol[j, row, k - 1] if k > 1 else theta_pol[j + 1, row, k]
                     theta, st = stock_share(j, row, a, mdl, pref, pol, loc, share_tol,
-                                            max_share_iter)
+                                            max_share_iter, guess)
                     status = max(status, st)
                 F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
                 _, eul, val = _moments(n, theta, F, pref, loc)

@@ -112,6 +112,22 @@ def test_epstein_zin_closed_form(ies, alpha):
         np.testing.assert_allclose(pt.value, 10.4392, atol=5e-5)
 
 
+def test_survival_enters_the_sdf_and_the_euler_equation_alike():
+    # With survival psi each age the section-2.4 restriction reads (1+r) beta psi E[..] = 1:
+    # beta / psi instead of beta keeps c = e optimal and every value unchanged (psi enters
+    # both m and the Euler equation), while the naive value ignores survival (A.2.2).
+    base = example(2.0, 0.2)
+    psi = 0.97
+    p = base.with_(beta=base.beta_value / psi, survival=np.r_[np.full(J - 1, psi), 0.0])
+    a, b = solve(base, CLOSED), solve(p, CLOSED)
+    for age in (1, 20, 45):
+        pa, pb = a.at(age, 1.0), b.at(age, 1.0)
+        np.testing.assert_allclose(pb.consumption, 1.0, rtol=1e-12)
+        np.testing.assert_allclose([pb.value, pb.naive, pb.mean_return],
+                                   [pa.value, pa.naive, pa.mean_return], rtol=1e-10)
+        np.testing.assert_allclose(pb.euler_bond, 1.0, rtol=1e-10)
+
+
 # --- the stock --------------------------------------------------------------------------
 
 
