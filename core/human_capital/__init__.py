@@ -3,7 +3,8 @@ orthogonal components (Huggett and Kaplan 2015, NBER WP 21238; papers/004).
 
 An agent with Epstein-Zin preferences W(c, F(V')) (section 4: inverse IES gamma, risk
 aversion alpha, survival psi) chooses consumption, bond and stock holdings (no short
-sales, no borrowing) in a life cycle j = 1..J. Everything is normalised by the
+sales of the stock; bond borrowing up to a limit, zero by default, capped at the natural
+limit) in a life cycle j = 1..J. Everything is normalised by the
 earnings scale z (Lemmas 1-3, appendix A.2): xhat = x / z. Built here:
 
 - Backward induction (A.2.1; EGM with a portfolio step): the stock share of savings
@@ -17,17 +18,20 @@ earnings scale z (Lemmas 1-3, appendix A.2): xhat = x / z. Built here:
   share E[m eps] / v.
 - Age profiles over simulated survivors (Figures 4-6; per-state ratios averaged by
   age, fn 18 and 23): ``simulate.simulate_profiles``.
-- The economy solved so far (``params.Params``) has iid lognormal earnings growth
-  (the section-2.4 permanent-shock example, whose closed forms are in
-  ``closed_form``) and an iid lognormal stock return correlated with it. The section-4
-  earnings process is later work; the kernels already take any finite Markov state.
+- Economies: ``params.Params`` has iid lognormal earnings growth (the section-2.4
+  permanent-shock example, whose closed forms are in ``closed_form``) and an iid
+  lognormal stock return correlated with it; ``params.MarkovParams`` takes any finite
+  chain (growth, earnings and returns by state; retirement as growth one), the form the
+  section-4 process takes once discretised. The section-4 calibration and its
+  discretisation are later work.
 
 Typos in the paper's text (papers/004): A.2.3 writes the residual as
 eps = y - a^b R^b + a^s R^s; the orthogonality conditions it imposes need
 eps = y - a^b R^b - a^s R^s (used here). Section 4 calls rho the inverse IES but its
 formulas use gamma (here gamma). Fn 18 and the Figure-4 notes cite "Figure 3".
 
-Conventions: ``LifeCycle.at(age, xhat)`` uses ages 1..J as the paper; kernels are 0-based.
+Conventions: ``LifeCycle.at(age, xhat, state)`` uses ages 1..J as the paper; kernels are
+0-based.
 With gamma = 1 the aggregator is c^(1-beta) F^beta and the last age's value is c
 (survival must be one). See docs/notation.md for the symbol table.
 """
@@ -38,7 +42,7 @@ from .params import MarkovParams, Numerics, Params
 from .result import MOMENTS, LifeCycle, PointValues
 from .shocks import Shocks, gauss_hermite_normal, make_shocks
 from .simulate import PROFILES, AgeProfiles, Panel, simulate_panel, simulate_profiles
-from .solve import make_savings_grid, solve
+from .solve import make_savings_nodes, solve
 
 MODEL = ModelSpec(
     name="human_capital",
@@ -66,7 +70,7 @@ __all__ = [
     "discount_q",
     "gauss_hermite_normal",
     "hand_to_mouth_values",
-    "make_savings_grid",
+    "make_savings_nodes",
     "make_shocks",
     "simulate_panel",
     "simulate_profiles",

@@ -4,20 +4,22 @@ Everything is normalised by the earnings scale z (Lemmas 1-2 of papers/004,
 appendix A.2): cash on hand xhat = x / z, savings ahat = a / z. Ages are 0-based here
 (age j of the paper is j-1). Arguments come in three tuples:
 
-- ``mdl = (ptr, idx, prob, row_of, f, g, rs, psi)``: today's state matters only through
+- ``mdl = (ptr, idx, prob, row_of, f, g, rs, psi, amin)``: today's state matters only through
   its transition row; row r's successors are ``idx[ptr[r]:ptr[r+1]]`` with
   probabilities ``prob[...]`` (sparse rows, CSR). ``row_of[s']`` is the row state s'
   uses next age; f[j, s'] the scale's growth into age j, g[j, s'] normalised earnings,
-  rs[s'] the gross stock return, psi[j] survival from age j to j+1 (0 at the last age).
+  rs[s'] the gross stock return, psi[j] survival from age j to j+1 (0 at the last age),
+  amin[j] <= 0 the smallest savings (minus the bond borrowing limit) at age j.
 - ``pref = (beta, gamma, alpha, rb)``: preferences and the gross bond return.
 - ``pol = (xe, c, V, vh, theta, f0, k0)``: the solution, axes (age, row, savings node).
 
 Per age and row the policy lives on an endogenous grid (EGM, Carroll 2006): for each
-savings node ahat_k the stock share theta solves the first-order condition
+savings node ahat_k (stock theta (ahat_k - amin) >= 0, bond the rest >= amin) the share
+theta solves the first-order condition
 E[c'^-gamma (V'/F)^(gamma-alpha) (R^s - R^b)] = 0 in [0, 1] (A.2.1, (1')-(2')
 combined), consumption solves c^-gamma = beta psi E[c'^-gamma (V'/F)^(gamma-alpha) R^p]
-and xhat_k = c + ahat_k. Below the first node savings are zero and c = xhat,
-V = W(xhat, f0) and vhat = xhat^gamma k0 hold exactly.
+and xhat_k = c + ahat_k. Below the first node savings are amin and c = xhat - amin,
+V = W(c, f0) and vhat = c^gamma k0 hold exactly.
 """
 
 from __future__ import annotations
@@ -49,12 +51,14 @@ def aggregate(c, F, beta, psi, gamma):
 
 
 @njit(cache=True)
-def interp_at(j, row, x, pol, beta, psi, gamma):
+def interp_at(j, row, x, mdl, pol, beta, gamma):
     """(c, V, vhat) at age j, row, normalised cash on hand x (linear above the first node)."""
     xe, c_pol, v_pol, vh_pol, _, f0, k0 = pol
+    psi, amin = mdl[7], mdl[8]
     grid = xe[j, row]
     if x <= grid[0]:
-        return x, aggregate(x, f0[j, row], beta, psi[j], gamma), x**gamma * k0[j, row]
+        c = x - amin[j]
+        return c, aggregate(c, f0[j, row], beta, psi[j], gamma), c**gamma * k0[j, row]
     n = grid.shape[0]
     k = min(np.searchsorted(grid, x) - 1, n - 2)
     w = (x - grid[k]) / (grid[k + 1] - grid[k])
@@ -70,9 +74,10 @@ def next_nodes(j, row, a, theta, mdl, pref, pol, loc):
 
     y = f (vhat' + g') is v_{j+1} + e_{j+1}. Returns (F(V'), number of successors).
     """
-    ptr, idx, prob, row_of, f, g, rs, psi = mdl
+    ptr, idx, prob, row_of, f, g, rs, _, amin = mdl
     beta, gamma, alpha, rb = pref
     cs, vs, ys, rl, pl = loc
+    stock = theta * (a - amin[j])
     start = ptr[row]
     n = ptr[row + 1] - start
     acc = 0.0
@@ -80,8 +85,8 @@ def next_nodes(j, row, a, theta, mdl, pref, pol, loc):
         s = idx[start + k]
         p = prob[start + k]
         fs = f[j + 1, s]
-        x_next = a * (rb + theta * (rs[s] - rb)) / fs + g[j + 1, s]
-        c1, v1, vh1 = interp_at(j + 1, row_of[s], x_next, pol, beta, psi, gamma)
+        x_next = (a * rb + stock * (rs[s] - rb)) / fs + g[j + 1, s]
+        c1, v1, vh1 = interp_at(j + 1, row_of[s], x_next, mdl, pol, beta, gamma)
         cs[k] = fs * c1
         vs[k] = fs * v1
         ys[k] = fs * (vh1 + g[j + 1, s])
@@ -97,8 +102,11 @@ def next_nodes(j, row, a, theta, mdl, pref, pol, loc):
 
 
 @njit(cache=True)
-def _moments(n, theta, F, pref, loc):
-    """(E[k (R^s - R^b)], E[k R^p], E[k y]) with the kernel k = c'^-gamma (V'/F)^(gamma-alpha)."""
+def _moments(n, F, pref, loc):
+    """(E[k (R^s - R^b)], E[k R^b], E[k y]) with the kernel k = c'^-gamma (V'/F)^(gamma-alpha).
+
+    With an interior share E[k R^s] = E[k R^b]; at a corner the held asset's return
+    prices savings (the caller adds theta E[k (R^s - R^b)])."""
     _, gamma, alpha, rb = pref
     cs, vs, ys, rl, pl = loc
     foc = 0.0
@@ -107,7 +115,7 @@ def _moments(n, theta, F, pref, loc):
     for k in range(n):
         kern = pl[k] * cs[k] ** (-gamma) * (vs[k] / F) ** (gamma - alpha)
         foc += kern * (rl[k] - rb)
-        eul += kern * (rb + theta * (rl[k] - rb))
+        eul += kern * rb
         val += kern * ys[k]
     return foc, eul, val
 
@@ -115,7 +123,7 @@ def _moments(n, theta, F, pref, loc):
 @njit(cache=True)
 def _foc(j, row, a, theta, mdl, pref, pol, loc):
     F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
-    return _moments(n, theta, F, pref, loc)[0]
+    return _moments(n, F, pref, loc)[0]
 
 
 @njit(cache=True)
@@ -124,11 +132,11 @@ def stock_share(j, row, a, mdl, pref, pol, loc, tol, max_iter, guess):
 
     Secant steps from ``guess`` (a neighbouring node's share) kept inside a bracket, with
     bisection when a step leaves it; a corner is returned exactly once the condition's
-    sign there is seen. At zero savings the share is a limit: the corner the sign of the
-    condition picks. Returns (theta, status).
+    sign there is seen. At the borrowing limit (nothing to invest) the share is a limit: the
+    corner the sign of the condition picks. Returns (theta, status).
     """
     f_a = _foc(j, row, a, min(max(guess, 0.0), 1.0), mdl, pref, pol, loc)
-    if a <= 0.0:
+    if a <= mdl[8][j]:
         return (1.0 if f_a > 0.0 else 0.0), STATUS_OK
     lo, hi = 0.0, 1.0
     t_a = min(max(guess, 0.0), 1.0)
@@ -175,13 +183,15 @@ def make_local(mdl):
 
 
 @njit(cache=True)
-def solve_life_cycle(a_grid, mdl, pref, pol, allow_stock, share_tol, max_share_iter, naive):
+def solve_life_cycle(a_nodes, mdl, pref, pol, allow_stock, share_tol, max_share_iter, naive):
     """Backward induction over ages, writing ``pol`` and naive (age, row).
+
+    a_nodes (age, k): increasing savings nodes of each age, from amin[j].
 
     naive[j, row] is the naive value E[f (naive' + g')] / R^b (A.2.2, no survival).
     Returns a status code (worst over ages).
     """
-    ptr, idx, prob, row_of, f, g, _, psi = mdl
+    ptr, idx, prob, row_of, f, g, _, psi, _ = mdl
     beta, gamma, _, rb = pref
     xe, c_pol, v_pol, vh_pol, theta_pol, f0, k0 = pol
     n_age, n_row, n_a = xe.shape
@@ -190,7 +200,7 @@ def solve_life_cycle(a_grid, mdl, pref, pol, allow_stock, share_tol, max_share_i
     last = n_age - 1
     for row in range(n_row):
         for k in range(n_a):
-            x = 1.0 + a_grid[k]
+            x = 1.0 + a_nodes[last, k] - a_nodes[last, 0]
             xe[last, row, k] = x
             c_pol[last, row, k] = x
             v_pol[last, row, k] = aggregate(x, 0.0, beta, 0.0, gamma)
@@ -207,7 +217,7 @@ def solve_life_cycle(a_grid, mdl, pref, pol, allow_stock, share_tol, max_share_i
                 nv += prob[t] * f[j + 1, s] * (naive[j + 1, row_of[s]] + g[j + 1, s])
             naive[j, row] = nv / rb
             for k in range(n_a):
-                a = a_grid[k]
+                a = a_nodes[j, k]
                 theta = 0.0
                 if allow_stock:
                     guess = theta_pol[j, row, k - 1] if k > 1 else theta_pol[j + 1, row, k]
@@ -215,7 +225,8 @@ def solve_life_cycle(a_grid, mdl, pref, pol, allow_stock, share_tol, max_share_i
                                             max_share_iter, guess)
                     status = max(status, st)
                 F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
-                _, eul, val = _moments(n, theta, F, pref, loc)
+                foc, eul, val = _moments(n, F, pref, loc)
+                eul += theta * foc
                 c = (beta * psi[j] * eul) ** (-1.0 / gamma)
                 xe[j, row, k] = c + a
                 c_pol[j, row, k] = c
@@ -240,10 +251,10 @@ def evaluate_point(j, row, x, mdl, pref, pol, loc, out_m):
     """
     beta, gamma, alpha, _ = pref
     xe, c_pol, _, _, theta_pol, _, _ = pol
-    psi = mdl[7]
+    psi, amin = mdl[7], mdl[8]
     grid = xe[j, row]
     if x <= grid[0]:
-        c = x
+        c = x - amin[j]
         theta = theta_pol[j, row, 0]
     else:
         k = min(np.searchsorted(grid, x) - 1, grid.shape[0] - 2)
@@ -327,7 +338,7 @@ def simulate_life_cycles(x1, state0, uniforms, survive, mdl, pref, pol, naive, s
     ``decompose`` output, out_point[..., 9:13] the stock share of savings, consumption,
     savings and earnings (over z), out_naive the naive value (over z).
     """
-    ptr, idx, prob, row_of, f, g, rs, _ = mdl
+    ptr, idx, prob, row_of, f, g, rs, _, amin = mdl
     rb = pref[3]
     n_agent, n_age = uniforms.shape
     loc = make_local(mdl)
@@ -361,7 +372,7 @@ def simulate_life_cycles(x1, state0, uniforms, survive, mdl, pref, pol, naive, s
                     nxt = idx[t]
                     break
             fs = f[j + 1, nxt]
-            x = (a * (rb + theta * (rs[nxt] - rb)) + fs * g[j + 1, nxt]) / fs
+            x = (a * rb + theta * (a - amin[j]) * (rs[nxt] - rb) + fs * g[j + 1, nxt]) / fs
             z *= fs
             row = row_of[nxt]
             cur = nxt

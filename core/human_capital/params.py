@@ -37,7 +37,11 @@ class Params(Record):
     return 1 + r and, with ``stock=True``, a stock whose log return is
     N(mu_s, sigma_s^2), correlated ``corr`` with eps; no short sales, no borrowing.
     ``hold_stock=False`` forces the stock share to zero while the stock still exists
-    (it prices payoffs and the decomposition still projects on it).
+    (it prices payoffs and the decomposition still projects on it). ``borrowing``: the
+    bond may be held down to -borrowing times the current earnings scale z (0: no
+    borrowing, the paper's benchmark; section 6 tries one times mean earnings and the
+    natural limit), capped at 0.999 of the natural limit at each age
+    (``shocks.borrowing_limits``; a large value gives the natural limit).
     ``survival[j-1]`` is psi_{j+1}, the probability of living from age j to j + 1
     (None: ones; the last entry is ignored: nobody lives past n_ages). A unit
     intertemporal elasticity (gamma = 1) needs survival ones (the aggregator has no
@@ -59,6 +63,7 @@ class Params(Record):
     profile: np.ndarray | None = None
     survival: np.ndarray | None = None
     wealth_1: float = 0.0
+    borrowing: float = 0.0
 
     def __post_init__(self) -> None:
         check = Checker(type(self).__name__)
@@ -123,6 +128,7 @@ class Params(Record):
 def _check_preferences(check: Checker, obj) -> int | None:
     """n_ages, beta, gamma, alpha, r: shared by both economies; returns n_ages if valid."""
     n = check.scalar(obj, "n_ages", ge=2, le=500, integer=True)
+    check.scalar(obj, "borrowing", ge=0.0)
     if obj.beta is not None:
         check.scalar(obj, "beta", gt=0.0, lt=2.0)
     check.scalar(obj, "gamma", gt=0.0, le=50.0)
@@ -148,7 +154,8 @@ def _check_survival(check: Checker, obj, n: int | None) -> None:
 class MarkovParams(Record):
     """A finite-state economy: the form the section-4 process takes once discretised.
 
-    Preferences, ``r``, ``survival`` and ``wealth_1`` as in ``Params`` (beta required).
+    Preferences, ``r``, ``survival``, ``wealth_1`` and ``borrowing`` as in ``Params``
+    (beta required).
     States s = 0..n-1 follow ``transition[s, s']`` (rows sum to one; age-invariant).
     ``growth[j-1, s']`` is the scale's growth f into age j in state s' (row 0 unused;
     ones in retirement, A.2.2), ``earnings[j-1, s]`` normalised earnings g_j(s) (> 0),
@@ -169,6 +176,7 @@ class MarkovParams(Record):
     survival: np.ndarray | None = None
     initial_state: int = 0
     wealth_1: float = 0.0
+    borrowing: float = 0.0
 
     def __post_init__(self) -> None:
         check = Checker(type(self).__name__)
@@ -226,8 +234,9 @@ class Numerics(Record):
     savings_max: its top, in units of the largest entry of ``profile``; curvature:
     the grid's power spacing (more points near zero). n_quad: Gauss-Hermite nodes per
     normal shock (earnings growth, stock return). share_tol: tolerance on the stock
-    share's first-order condition root. n_sim, seed: simulated agents and the seed of
-    the age profiles (``simulate.py``).
+    share's first-order condition root. n_borrow: extra savings nodes below zero when
+    borrowing is allowed. n_sim, seed: simulated agents and the seed of the age profiles
+    (``simulate.py``).
     """
 
     n_savings: int = 60
@@ -236,6 +245,7 @@ class Numerics(Record):
     n_quad: int = 9
     share_tol: float = 1e-12
     max_share_iter: int = 200
+    n_borrow: int = 10
     n_sim: int = 2000
     seed: int = 0
 
@@ -247,6 +257,7 @@ class Numerics(Record):
         check.scalar(self, "n_quad", ge=1, le=60, integer=True)
         check.scalar(self, "share_tol", ge=1e-15, lt=1e-3)
         check.scalar(self, "max_share_iter", ge=10, integer=True)
+        check.scalar(self, "n_borrow", ge=2, le=1000, integer=True)
         check.scalar(self, "n_sim", ge=1, le=10_000_000, integer=True)
         check.scalar(self, "seed", ge=0, integer=True)
         check.done()

@@ -12,7 +12,8 @@ from . import kernels
 from .params import MarkovParams, Numerics, Params
 from .shocks import Shocks
 
-#: Moments at age 1 and the initial cash on hand (1 + wealth_1 in units of e_1).
+#: Moments at age 1 (initial state, cash on hand e_1 (1 + wealth_1)) and of the simulated
+#: age profiles.
 MOMENTS: dict[str, str] = {
     "value_1": "value of human capital v_1 per unit of e_1 (SDF valuation, A.2.2)",
     "naive_value_1": "naive value: future earnings discounted at the bond rate, per unit of e_1",
@@ -67,12 +68,13 @@ class LifeCycle:
     """Policies and values on endogenous grids; axes (age j-1, transition row, savings node).
 
     xe: cash on hand xhat at each node; c, V: consumption and Epstein-Zin value;
-    vh: human capital value vhat; theta: stock share of savings; savings at node k is
-    ``savings_grid[k]``. f0, k0 (age, row): F(V') and vhat / xhat^gamma with zero savings
-    (exact below the first node); naive (age, row): the naive value.
+    vh: human capital value vhat; theta: stock share of savings above the borrowing limit;
+    savings at node k of age j is ``savings_nodes[j-1, k]``. f0, k0 (age, row): F(V') and
+    vhat / c^gamma at the borrowing limit (exact below the first node); naive (age, row):
+    the naive value.
     """
 
-    savings_grid: np.ndarray
+    savings_nodes: np.ndarray
     xe: np.ndarray
     c: np.ndarray
     V: np.ndarray
@@ -105,12 +107,12 @@ class LifeCycle:
         p = self.params
         sh = self.shocks
         state = sh.state0 if state is None else state
-        _check_point(p, sh.n_states, age, xhat, state)
+        _check_point(p, sh, age, xhat, state)
         xhat = sh.x1 if xhat is None else float(xhat)
         row = int(sh.row_of[state])
         out = np.empty(13)
         kernels.point_values(age - 1, row, xhat, sh.mdl, self.pref, self.pol, p.stock, out)
-        stored = kernels.interp_at(age - 1, row, xhat, self.pol, self.beta, sh.psi,
+        stored = kernels.interp_at(age - 1, row, xhat, sh.mdl, self.pol, self.beta,
                                    float(p.gamma))[2]
         v, mean_return, e_mrb, e_mrs, a_b, a_s, s_b, s_s, s_o, c, a, theta, util = (
             float(o) for o in out)
@@ -129,16 +131,17 @@ class LifeCycle:
 
         pt = self.at(1)
         prof = simulate_profiles(self)
+        e1 = float(self.shocks.g[0, self.shocks.state0])
         return {
-            "value_1": pt.value,
-            "naive_value_1": pt.naive,
+            "value_1": pt.value / e1,
+            "naive_value_1": pt.naive / e1,
             "value_to_naive_1": pt.value / pt.naive,
             "mean_return_h_1": pt.mean_return - 1.0,
             "share_bond_1": pt.share_bond,
             "share_stock_1": pt.share_stock,
             "share_orth_1": pt.share_orth,
             "stock_share_financial_1": pt.stock_share,
-            "consumption_1": pt.consumption,
+            "consumption_1": pt.consumption / e1,
             "value_to_naive_mean": float(np.nanmean(prof.value_to_naive)),
             "share_bond_mean": float(np.nanmean(prof.share_bond)),
             "share_stock_max": float(np.nanmax(prof.share_stock)),
@@ -146,13 +149,17 @@ class LifeCycle:
         }
 
 
-def _check_point(p: Params | MarkovParams, n_states: int, age, xhat, state) -> None:
+def _check_point(p: Params | MarkovParams, sh: Shocks, age, xhat, state) -> None:
     problems = []
+    n_states = sh.n_states
     if isinstance(age, bool) or not isinstance(age, (int, np.integer)) \
             or not 1 <= age <= p.n_ages - 1:
         problems.append(Violation("age", f"must be an integer in [1, {p.n_ages - 1}]", age))
-    if xhat is not None and not (isinstance(xhat, (int, float, np.floating)) and xhat > 0.0):
-        problems.append(Violation("xhat", "must be a number > 0", xhat))
+    if xhat is not None and isinstance(age, (int, np.integer)) and 1 <= age <= p.n_ages - 1:
+        lowest = float(sh.amin[age - 1])
+        if not (isinstance(xhat, (int, float, np.floating)) and xhat > lowest):
+            problems.append(Violation("xhat", f"must be a number > {lowest:g} (minus the "
+                                      "borrowing limit at this age)", xhat))
     if isinstance(state, bool) or not isinstance(state, (int, np.integer)) \
             or not 0 <= state < n_states:
         problems.append(Violation("state", f"must be an integer in [0, {n_states - 1}]", state))

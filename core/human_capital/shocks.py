@@ -7,6 +7,7 @@ transition row, so the policy is solved once per age; a Markov chain has a row p
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,8 @@ class Shocks:
     today's state only through its row). row_of: (n_s,) the row of each state; f, g:
     (J, n_s) the scale's growth into age j and normalised earnings at age j; rs: (n_s,)
     gross stock return; rb: gross bond return; psi: (J,) survival from age j to j+1 (0 at
-    the last age); state0: the state at age 1; x1: cash on hand at age 1 over z_1 = 1."""
+    the last age); state0: the state at age 1; x1: cash on hand at age 1 over z_1 = 1;
+    amin: (J,) smallest savings at each age, minus the borrowing limit (``borrowing_limits``)."""
 
     ptr: np.ndarray
     idx: np.ndarray
@@ -35,6 +37,7 @@ class Shocks:
     psi: np.ndarray
     state0: int
     x1: float
+    amin: np.ndarray
 
     @property
     def n_rows(self) -> int:
@@ -47,7 +50,8 @@ class Shocks:
     @property
     def mdl(self) -> tuple:
         """The kernels' model tuple (kernels.py)."""
-        return (self.ptr, self.idx, self.prob, self.row_of, self.f, self.g, self.rs, self.psi)
+        return (self.ptr, self.idx, self.prob, self.row_of, self.f, self.g, self.rs, self.psi,
+                self.amin)
 
 
 def csr_rows(transition: np.ndarray, dedup: bool = True) -> tuple[np.ndarray, ...]:
@@ -82,8 +86,31 @@ def gauss_hermite_normal(n: int) -> tuple[np.ndarray, np.ndarray]:
 def make_shocks(params, numerics) -> Shocks:
     """The kernels' arrays for ``Params`` (iid Gauss-Hermite nodes) or ``MarkovParams``."""
     if isinstance(params, MarkovParams):
-        return _markov_shocks(params)
-    return _iid_shocks(params, numerics)
+        sh = _markov_shocks(params)
+    else:
+        sh = _iid_shocks(params, numerics)
+    limits = borrowing_limits(sh.f, sh.g, sh.rb, params.borrowing)
+    return dataclasses.replace(sh, amin=readonly(-limits))
+
+
+#: Share of the natural limit a borrowing limit may reach (at the natural limit itself
+#: consumption is zero in the worst state).
+NATURAL_SHARE = 0.999
+
+
+def borrowing_limits(f: np.ndarray, g: np.ndarray, rb: float, borrowing: float) -> np.ndarray:
+    """Bond borrowing limit by age (over the scale z): min(borrowing, NATURAL_SHARE N_j).
+
+    N_j, the natural limit, is the largest debt repaid in every state:
+    N_J = 0 and N_j = min_s' f_{j+1}(s') (g_{j+1}(s') + N_{j+1}) / R^b (the minimum over
+    all states, so the same for every transition row). No short sales of the stock keep
+    every portfolio at least as safe as all-bond debt.
+    """
+    J = g.shape[0]
+    natural = np.zeros(J)
+    for j in range(J - 2, -1, -1):
+        natural[j] = np.min(f[j + 1] * (g[j + 1] + natural[j + 1])) / rb
+    return np.minimum(float(borrowing), NATURAL_SHARE * natural)
 
 
 def _markov_shocks(p: MarkovParams) -> Shocks:
@@ -95,7 +122,8 @@ def _markov_shocks(p: MarkovParams) -> Shocks:
     return Shocks(ptr=ptr, idx=idx, prob=prob, row_of=row_of, f=readonly(p.growth),
                   g=readonly(p.earnings), rs=readonly(rs), rb=p.gross_r, psi=readonly(psi),
                   state0=p.initial_state,
-                  x1=float(p.earnings[0, p.initial_state]) * (1.0 + p.wealth_1))
+                  x1=float(p.earnings[0, p.initial_state]) * (1.0 + p.wealth_1),
+                  amin=np.zeros(p.n_ages))
 
 
 def _iid_shocks(params, numerics) -> Shocks:
@@ -124,4 +152,5 @@ def _iid_shocks(params, numerics) -> Shocks:
     row_of.setflags(write=False)
     return Shocks(ptr=ptr, idx=idx, prob=prob, row_of=row_of, f=readonly(f), g=readonly(g),
                   rs=readonly(rs), rb=params.gross_r, psi=readonly(psi), state0=0,
-                  x1=float(params.earnings_profile[0]) * (1.0 + params.wealth_1))
+                  x1=float(params.earnings_profile[0]) * (1.0 + params.wealth_1),
+                  amin=np.zeros(J))

@@ -29,8 +29,8 @@ def solve(params: Params | MarkovParams, numerics: Numerics | None = None,
     numerics = Numerics() if numerics is None else numerics
     sh = make_shocks(params, numerics)
     beta = params.beta_value
-    savings = make_savings_grid(sh, numerics)
-    n_row, J, n_a = sh.n_rows, params.n_ages, savings.size
+    savings = make_savings_nodes(sh, numerics)
+    n_row, J, n_a = sh.n_rows, params.n_ages, savings.shape[1]
     arrays = {name: np.empty((J, n_row, n_a)) for name in ("xe", "c", "V", "vh", "theta")}
     per_row = {name: np.empty((J, n_row)) for name in ("f0", "k0", "naive")}
     pol = (*(arrays[k] for k in ("xe", "c", "V", "vh", "theta")), per_row["f0"], per_row["k0"])
@@ -44,17 +44,32 @@ def solve(params: Params | MarkovParams, numerics: Numerics | None = None,
         raise SolverConvergenceError(f"human_capital: {what.get(status, status)}",
                                      residuals={"status": float(status)}, n_iter=J - 1)
     fields = {k: readonly(v) for k, v in {**arrays, **per_row}.items()}
-    sol = LifeCycle(savings_grid=readonly(savings), beta=beta, shocks=sh, converged=True,
+    sol = LifeCycle(savings_nodes=readonly(savings), beta=beta, shocks=sh, converged=True,
                     n_iter=J - 1, residuals={}, params=params, numerics=numerics, **fields)
     residual = _euler_residual(sol)
     logger.debug("human_capital solved: J=%d, n_a=%d, euler %.2e", J, n_a, residual)
     return LifeCycle(**{**_fields(sol), "residuals": {"euler_bond_age1": residual}})
 
 
-def make_savings_grid(shocks: Shocks, numerics: Numerics) -> np.ndarray:
-    """Savings nodes from 0 to savings_max times the largest normalised earnings."""
+def make_savings_nodes(shocks: Shocks, numerics: Numerics) -> np.ndarray:
+    """Savings nodes by age (age, k): from 0 to savings_max times the largest normalised
+    earnings, and with borrowing ``n_borrow`` more nodes from amin[j] up to 0 (dense near
+    the limit; extra positive nodes below the first positive one where amin[j] = 0), so
+    that zero savings is a node at every age."""
     top = numerics.savings_max * float(np.max(shocks.g))
-    return power_grid(0.0, top, numerics.n_savings, numerics.curvature)
+    base = power_grid(0.0, top, numerics.n_savings, numerics.curvature)
+    if not np.any(shocks.amin < 0.0):
+        return np.tile(base, (shocks.amin.size, 1))
+    m = numerics.n_borrow
+    u = np.arange(m) / m
+    rows = []
+    for lim in -shocks.amin:
+        if lim > 0.0:
+            rows.append(np.r_[-lim * (1.0 - u**numerics.curvature), base])
+        else:
+            extra = base[1] * (np.arange(1, m + 1) / (m + 1)) ** numerics.curvature
+            rows.append(np.r_[0.0, extra, base[1:]])
+    return np.array(rows)
 
 
 def _euler_residual(sol: LifeCycle) -> float:

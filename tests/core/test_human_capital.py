@@ -25,6 +25,7 @@ from hetspace.core.human_capital import (
     solve,
 )
 from hetspace.core.human_capital import shocks as shocks_module
+from hetspace.core.human_capital.shocks import NATURAL_SHARE, borrowing_limits
 
 # the package exports the function solve, which hides the module of the same name
 solve_module = importlib.import_module("hetspace.core.human_capital.solve")
@@ -261,6 +262,69 @@ def test_homogeneity_in_earnings_scale():
                                        atol=1e-12)
 
 
+# --- borrowing -------------------------------------------------------------------------
+
+
+def test_natural_limit_is_present_value_of_riskless_earnings():
+    # Riskless earnings: the natural limit at age j is sum_{k>j} g_k / R^(k-j).
+    g = np.linspace(1.0, 2.0, 6)[:, None]
+    f = np.ones((6, 1))
+    pv = np.array([sum(g[k, 0] / 1.01 ** (k - j) for k in range(j + 1, 6)) for j in range(6)])
+    np.testing.assert_allclose(borrowing_limits(f, g, 1.01, 1e9), NATURAL_SHARE * pv,
+                               rtol=1e-14)
+    np.testing.assert_allclose(borrowing_limits(f, g, 1.01, 0.5), np.minimum(0.5, 0.999 * pv))
+
+
+def test_borrowing_limit_that_does_not_bind_leaves_the_closed_form():
+    # Section 2.4 allows borrowing (only a_{J+1} >= 0); c = e has zero savings and the bond
+    # Euler equation holds with equality, so a borrowing limit changes nothing.
+    p = example(2.0, 0.2, borrowing=1.0)
+    sol = solve(p, CLOSED)
+    assert np.all(sol.shocks.amin[:-1] < 0.0)
+    cf = hand_to_mouth_values(p)
+    for age in (1, 2, 20, 45):
+        pt = sol.at(age, 1.0)
+        np.testing.assert_allclose(pt.consumption, 1.0, rtol=1e-12)
+        np.testing.assert_allclose(pt.value, cf["value"][age - 1], rtol=1e-9)
+
+
+def test_borrowing_raises_value_when_earnings_rise():
+    # Rising riskless earnings: without borrowing the agent is at the corner (E[m R^b] < 1,
+    # v < naive); a limit of .2 binds at age 1; at the natural limit the agent is off the
+    # corner everywhere and v = naive (Figure 7: borrowing raises v early). With CRRA and
+    # riskless earnings consumption is linear in wealth, so interpolation is exact there.
+    base = Params(n_ages=10, beta=0.97, gamma=2.0, alpha=2.0, r=R,
+                  profile=np.linspace(1.0, 3.0, 10))
+    pts = [solve(base.with_(borrowing=b), SMALL).at(1) for b in (0.0, 0.2, 1e6)]
+    assert pts[0].savings == 0.0 and pts[0].euler_bond < 0.9
+    np.testing.assert_allclose(pts[1].savings, -0.2, rtol=1e-12)
+    assert pts[1].euler_bond < 1.0 - 1e-3
+    assert -17.0 < pts[2].savings < -0.2
+    assert pts[0].value < pts[1].value < pts[2].value
+    np.testing.assert_allclose(pts[2].value, pts[2].naive, rtol=1e-9)
+    np.testing.assert_allclose(pts[2].euler_bond, 1.0, rtol=1e-9)
+
+
+def test_euler_equations_with_borrowing_and_a_stock():
+    # Stock theta (a - amin) >= 0, bond >= amin: off the limit node the bond Euler equation
+    # holds where the bond is above its limit (theta < 1), the stock's where theta > 0.
+    p = stock_economy(borrowing=0.5, profile=np.linspace(1.0, 2.0, 12))
+    sol = solve(p, SMALL)
+    counts = [0, 0]
+    for age in (1, 6, 11):
+        for x in sol.xe[age - 1, 0, 1::3]:
+            pt = sol.at(age, float(x))
+            assert pt.savings >= sol.shocks.amin[age - 1] - 1e-12
+            np.testing.assert_allclose(pt.euler_human, 1.0, rtol=1e-10)
+            if pt.stock_share < 1.0:
+                np.testing.assert_allclose(pt.euler_bond, 1.0, rtol=1e-9)
+                counts[0] += pt.savings < 0.0
+            if pt.stock_share > 0.0:
+                np.testing.assert_allclose(pt.euler_stock, 1.0, rtol=1e-9)
+                counts[1] += pt.savings < 0.0
+    assert counts[1] > 0  # some borrowing nodes hold stock financed by debt
+
+
 # --- finite-state (Markov) economies ----------------------------------------------------
 
 
@@ -465,6 +529,8 @@ def test_invalid_params_name_every_field():
     assert "sigma_s: must be > 0 with stock=true" in str(info.value)
     with pytest.raises(InvalidParamsError, match="survival: must be ones when gamma = 1"):
         Params(n_ages=3, beta=0.9, gamma=1.0, alpha=3.0, r=R, survival=[0.9, 0.9, 0.0])
+    with pytest.raises(InvalidParamsError, match="borrowing: must be >= 0"):
+        Params(n_ages=3, beta=0.9, gamma=2.0, alpha=2.0, r=R, borrowing=-1.0)
     with pytest.raises(InvalidParamsError, match="profile: must be ones with beta=None"):
         Params(n_ages=3, beta=None, gamma=2.0, alpha=2.0, r=R, profile=[1.0, 2.0, 1.0])
     sol = solve(example(2.0, 0.0).with_(n_ages=4), SMALL)
