@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -23,7 +24,9 @@ def solve(params: Params | MarkovParams, numerics: Numerics | None = None,
 
     ``warm_start`` is accepted for the model protocol and unused: a finite-horizon
     solve has no iteration to start. Raises ``SolverConvergenceError`` when a
-    portfolio root fails or the endogenous grid is not increasing.
+    portfolio root fails or the endogenous grid is not increasing. ``residuals`` are
+    the Euler errors between grid nodes in the initial state's row (``kernels.euler_errors``):
+    consumption-unit errors of the held asset's Euler equation, an accuracy measure.
     """
     del warm_start
     numerics = Numerics() if numerics is None else numerics
@@ -46,9 +49,11 @@ def solve(params: Params | MarkovParams, numerics: Numerics | None = None,
     fields = {k: readonly(v) for k, v in {**arrays, **per_row}.items()}
     sol = LifeCycle(savings_nodes=readonly(savings), beta=beta, shocks=sh, converged=True,
                     n_iter=J - 1, residuals={}, params=params, numerics=numerics, **fields)
-    residual = _euler_residual(sol)
-    logger.debug("human_capital solved: J=%d, n_a=%d, euler %.2e", J, n_a, residual)
-    return LifeCycle(**{**_fields(sol), "residuals": {"euler_bond_age1": residual}})
+    worst, mean = kernels.euler_errors(sh.mdl, sol.pref, sol.pol, int(sh.row_of[sh.state0]))
+    logger.debug("human_capital solved: J=%d, n_a=%d, Euler errors max %.2e mean %.2e",
+                 J, n_a, worst, mean)
+    residuals = {"euler_error_max": float(worst), "euler_error_mean": float(mean)}
+    return dataclasses.replace(sol, residuals=residuals)
 
 
 def make_savings_nodes(shocks: Shocks, numerics: Numerics) -> np.ndarray:
@@ -70,15 +75,3 @@ def make_savings_nodes(shocks: Shocks, numerics: Numerics) -> np.ndarray:
             extra = base[1] * (np.arange(1, m + 1) / (m + 1)) ** numerics.curvature
             rows.append(np.r_[0.0, extra, base[1:]])
     return np.array(rows)
-
-
-def _euler_residual(sol: LifeCycle) -> float:
-    """|E[m R^b] - 1| at age 1 and the initial cash on hand (0 when savings are at the limit)."""
-    pt = sol.at(1)
-    if pt.savings <= 1e-12 * pt.xhat or pt.stock_share >= 1.0:
-        return 0.0
-    return abs(pt.euler_bond - 1.0)
-
-
-def _fields(sol: LifeCycle) -> dict:
-    return {name: getattr(sol, name) for name in sol.__dataclass_fields__}
