@@ -1,11 +1,11 @@
 """Parameters and numerics of the life-cycle economy that values human capital.
 
-The economy here is the permanent-shock economy of Huggett and Kaplan (2015)
-section 2.4 extended with Epstein-Zin preferences, survival and a stock
-(papers/004, sections 2 and 4): log earnings growth and the log stock return are
-iid jointly normal. The section-4 earnings process (VAR aggregates, skewed
-idiosyncratic shocks, retirement benefits) is later work; the solver
-(``kernels.py``) already takes any finite Markov state for it.
+``Params``: the permanent-shock economy of Huggett and Kaplan (2015) section 2.4
+extended with Epstein-Zin preferences, survival, a stock and borrowing (papers/004,
+sections 2, 4 and 6): log earnings growth and the log stock return are iid jointly
+normal. ``MarkovParams``: any finite chain of states (the form the section-4 process,
+with VAR aggregates, skewed idiosyncratic shocks and retirement benefits, takes once
+discretised; that calibration is later work).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Params(Record):
     (None: ones; length n_ages). ``wealth_1``: financial wealth at age 1 relative
     to e_1 (the paper's a_1 R_1, zero in section 2.4). Assets: a bond with gross
     return 1 + r and, with ``stock=True``, a stock whose log return is
-    N(mu_s, sigma_s^2), correlated ``corr`` with eps; no short sales, no borrowing.
+    N(mu_s, sigma_s^2), correlated ``corr`` with eps; no short sales of the stock.
     ``hold_stock=False`` forces the stock share to zero while the stock still exists
     (it prices payoffs and the decomposition still projects on it). ``borrowing``: the
     bond may be held down to -borrowing times the current earnings scale z (0: no

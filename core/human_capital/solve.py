@@ -44,8 +44,9 @@ def solve(params: Params | MarkovParams, numerics: Numerics | None = None,
     if status != kernels.STATUS_OK:
         what = {kernels.STATUS_SHARE_NOT_CONVERGED: "stock-share root did not converge",
                 kernels.STATUS_NOT_MONOTONE: "endogenous cash-on-hand grid not increasing"}
-        raise SolverConvergenceError(f"human_capital: {what.get(status, status)}",
-                                     residuals={"status": float(status)}, n_iter=J - 1)
+        raise SolverConvergenceError(
+            f"human_capital: {what.get(status, status)} (share_tol {numerics.share_tol:g}, "
+            f"max_share_iter {numerics.max_share_iter})", residuals={"status": float(status)})
     fields = {k: readonly(v) for k, v in {**arrays, **per_row}.items()}
     sol = LifeCycle(savings_nodes=readonly(savings), beta=beta, shocks=sh, converged=True,
                     n_iter=J - 1, residuals={}, params=params, numerics=numerics, **fields)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from hetspace.core import InvalidParamsError, get_model
+from hetspace.core import InvalidParamsError, SolverConvergenceError, get_model
 from hetspace.core.human_capital import (
     MOMENTS,
     MarkovParams,
@@ -531,6 +531,12 @@ def test_stock_economy_moments_have_the_papers_signs():
     assert 0.0 < mom["value_to_naive_mean"] < 1.0
     assert 0.0 < mom["share_stock_max"] < 0.5 < mom["share_bond_mean"]
     assert 0.5 < mom["human_wealth_share_min"] <= 1.0
+
+
+def test_share_root_failure_raises_convergence_error():
+    # A tolerance below what ten secant steps reach in double precision.
+    with pytest.raises(SolverConvergenceError, match="stock-share root did not converge"):
+        solve(stock_economy(), SMALL.with_(share_tol=1e-15, max_share_iter=10))
 
 
 def test_invalid_params_name_every_field():
