@@ -10,8 +10,11 @@ appendix A.2): cash on hand xhat = x / z, savings ahat = a / z. Ages are 0-based
   uses next age; f[j, s'] the scale's growth into age j, g[j, s'] normalised earnings,
   rs[s'] the gross stock return, psi[j] survival from age j to j+1 (0 at the last age),
   amin[j] <= 0 the smallest savings (minus the bond borrowing limit) at age j.
-- ``pref = (beta, gamma, alpha, rb)``: preferences and the gross bond return.
-- ``pol = (xe, c, V, vh, theta, f0, k0)``: the solution, axes (age, row, savings node).
+- ``pref = (beta, gamma, alpha, rb, cubic)``: preferences, the gross bond return, and
+  whether c, V and vhat are interpolated by monotone cubics (PCHIP, Fritsch-Carlson 1980)
+  or linearly between nodes.
+- ``pol = (xe, c, V, vh, theta, f0, k0, dc, dv, dvh)``: the solution, axes (age, row,
+  savings node); dc, dv, dvh are the cubics' slopes at the nodes.
 
 Per age and row the policy lives on an endogenous grid (EGM, Carroll 2006): for each
 savings node ahat_k (stock theta (ahat_k - amin) >= 0, bond the rest >= amin) the share
@@ -51,16 +54,74 @@ def aggregate(c, F, beta, psi, gamma):
 
 
 @njit(cache=True)
-def interp_at(j, row, x, mdl, pol, beta, gamma):
-    """(c, V, vhat) at age j, row, normalised cash on hand x (linear above the first node)."""
-    xe, c_pol, v_pol, vh_pol, _, f0, k0 = pol
+def pchip_slopes(x, y, out):
+    """Slopes at the nodes of the monotone piecewise-cubic (Fritsch-Carlson) interpolant."""
+    n = x.shape[0]
+    for k in range(1, n - 1):
+        h0 = x[k] - x[k - 1]
+        h1 = x[k + 1] - x[k]
+        d0 = (y[k] - y[k - 1]) / h0
+        d1 = (y[k + 1] - y[k]) / h1
+        if d0 * d1 <= 0.0:
+            out[k] = 0.0
+        else:
+            w0 = 2.0 * h1 + h0
+            w1 = h1 + 2.0 * h0
+            out[k] = (w0 + w1) / (w0 / d0 + w1 / d1)
+    out[0] = _end_slope(x[1] - x[0], x[2] - x[1], (y[1] - y[0]) / (x[1] - x[0]),
+                        (y[2] - y[1]) / (x[2] - x[1]))
+    out[n - 1] = _end_slope(x[n - 1] - x[n - 2], x[n - 2] - x[n - 3],
+                            (y[n - 1] - y[n - 2]) / (x[n - 1] - x[n - 2]),
+                            (y[n - 2] - y[n - 3]) / (x[n - 2] - x[n - 3]))
+
+
+@njit(cache=True)
+def _end_slope(h0, h1, d0, d1):
+    """One-sided three-point slope, kept shape-preserving (as scipy's PchipInterpolator)."""
+    d = ((2.0 * h0 + h1) * d0 - h0 * d1) / (h0 + h1)
+    if d * d0 <= 0.0:
+        return 0.0
+    if d0 * d1 <= 0.0 and abs(d) > abs(3.0 * d0):
+        return 3.0 * d0
+    return d
+
+
+@njit(cache=True)
+def _hermite(x0, x1, y0, y1, d0, d1, x):
+    h = x1 - x0
+    t = (x - x0) / h
+    t2 = t * t
+    t3 = t2 * t
+    return ((2.0 * t3 - 3.0 * t2 + 1.0) * y0 + (t3 - 2.0 * t2 + t) * h * d0
+            + (3.0 * t2 - 2.0 * t3) * y1 + (t3 - t2) * h * d1)
+
+
+@njit(cache=True)
+def interp_at(j, row, x, mdl, pol, pref):
+    """(c, V, vhat) at age j, row, normalised cash on hand x (exact below the first node;
+    cubic or linear between nodes; linear with the last slope above the top)."""
+    xe, c_pol, v_pol, vh_pol, _, f0, k0, dc, dv, dvh = pol
+    beta, gamma, _, _, cubic = pref
     psi, amin = mdl[7], mdl[8]
     grid = xe[j, row]
     if x <= grid[0]:
         c = x - amin[j]
         return c, aggregate(c, f0[j, row], beta, psi[j], gamma), c**gamma * k0[j, row]
     n = grid.shape[0]
+    if cubic and x >= grid[n - 1]:
+        e = x - grid[n - 1]
+        return (c_pol[j, row, n - 1] + e * dc[j, row, n - 1],
+                v_pol[j, row, n - 1] + e * dv[j, row, n - 1],
+                vh_pol[j, row, n - 1] + e * dvh[j, row, n - 1])
     k = min(np.searchsorted(grid, x) - 1, n - 2)
+    if cubic:
+        x0, x1 = grid[k], grid[k + 1]
+        return (_hermite(x0, x1, c_pol[j, row, k], c_pol[j, row, k + 1], dc[j, row, k],
+                         dc[j, row, k + 1], x),
+                _hermite(x0, x1, v_pol[j, row, k], v_pol[j, row, k + 1], dv[j, row, k],
+                         dv[j, row, k + 1], x),
+                _hermite(x0, x1, vh_pol[j, row, k], vh_pol[j, row, k + 1], dvh[j, row, k],
+                         dvh[j, row, k + 1], x))
     w = (x - grid[k]) / (grid[k + 1] - grid[k])
     c = (1.0 - w) * c_pol[j, row, k] + w * c_pol[j, row, k + 1]
     v = (1.0 - w) * v_pol[j, row, k] + w * v_pol[j, row, k + 1]
@@ -75,7 +136,7 @@ def next_nodes(j, row, a, theta, mdl, pref, pol, loc):
     y = f (vhat' + g') is v_{j+1} + e_{j+1}. Returns (F(V'), number of successors).
     """
     ptr, idx, prob, row_of, f, g, rs, _, amin = mdl
-    beta, gamma, alpha, rb = pref
+    alpha, rb = pref[2], pref[3]
     cs, vs, ys, rl, pl = loc
     stock = theta * (a - amin[j])
     start = ptr[row]
@@ -86,7 +147,7 @@ def next_nodes(j, row, a, theta, mdl, pref, pol, loc):
         p = prob[start + k]
         fs = f[j + 1, s]
         x_next = (a * rb + stock * (rs[s] - rb)) / fs + g[j + 1, s]
-        c1, v1, vh1 = interp_at(j + 1, row_of[s], x_next, mdl, pol, beta, gamma)
+        c1, v1, vh1 = interp_at(j + 1, row_of[s], x_next, mdl, pol, pref)
         cs[k] = fs * c1
         vs[k] = fs * v1
         ys[k] = fs * (vh1 + g[j + 1, s])
@@ -107,7 +168,7 @@ def _moments(n, F, pref, loc):
 
     With an interior share E[k R^s] = E[k R^b]; at a corner the held asset's return
     prices savings (the caller adds theta E[k (R^s - R^b)])."""
-    _, gamma, alpha, rb = pref
+    gamma, alpha, rb = pref[1], pref[2], pref[3]
     cs, vs, ys, rl, pl = loc
     foc = 0.0
     eul = 0.0
@@ -192,8 +253,8 @@ def solve_life_cycle(a_nodes, mdl, pref, pol, allow_stock, share_tol, max_share_
     Returns a status code (worst over ages).
     """
     ptr, idx, prob, row_of, f, g, _, psi, _ = mdl
-    beta, gamma, _, rb = pref
-    xe, c_pol, v_pol, vh_pol, theta_pol, f0, k0 = pol
+    beta, gamma, _, rb, _ = pref
+    xe, c_pol, v_pol, vh_pol, theta_pol, f0, k0, _, _, _ = pol
     n_age, n_row, n_a = xe.shape
     loc = make_local(mdl)
     status = STATUS_OK
@@ -209,6 +270,7 @@ def solve_life_cycle(a_nodes, mdl, pref, pol, allow_stock, share_tol, max_share_
         f0[last, row] = 0.0
         k0[last, row] = 0.0
         naive[last, row] = 0.0
+        _slopes(last, row, pol)
     for j in range(last - 1, -1, -1):
         for row in range(n_row):
             nv = 0.0
@@ -238,7 +300,17 @@ def solve_life_cycle(a_nodes, mdl, pref, pol, allow_stock, share_tol, max_share_
                     k0[j, row] = beta * psi[j] * val
                 elif xe[j, row, k] <= xe[j, row, k - 1]:
                     status = max(status, STATUS_NOT_MONOTONE)
+            if status != STATUS_NOT_MONOTONE:
+                _slopes(j, row, pol)
     return status
+
+
+@njit(cache=True)
+def _slopes(j, row, pol):
+    xe, c_pol, v_pol, vh_pol, _, _, _, dc, dv, dvh = pol
+    pchip_slopes(xe[j, row], c_pol[j, row], dc[j, row])
+    pchip_slopes(xe[j, row], v_pol[j, row], dv[j, row])
+    pchip_slopes(xe[j, row], vh_pol[j, row], dvh[j, row])
 
 
 @njit(cache=True)
@@ -249,18 +321,26 @@ def evaluate_point(j, row, x, mdl, pref, pol, loc, out_m):
     holds (c', V', y, R^s, prob) with y = v_{j+1} + e_{j+1} in units of today's scale.
     Returns (c, savings, theta, V, number of successors).
     """
-    beta, gamma, alpha, _ = pref
-    xe, c_pol, _, _, theta_pol, _, _ = pol
+    beta, gamma, alpha, _, cubic = pref
+    xe, c_pol, _, _, theta_pol, _, _, dc, _, _ = pol
     psi, amin = mdl[7], mdl[8]
     grid = xe[j, row]
     if x <= grid[0]:
         c = x - amin[j]
         theta = theta_pol[j, row, 0]
     else:
-        k = min(np.searchsorted(grid, x) - 1, grid.shape[0] - 2)
+        n = grid.shape[0]
+        k = min(np.searchsorted(grid, x) - 1, n - 2)
         w = (x - grid[k]) / (grid[k + 1] - grid[k])
-        c = (1.0 - w) * c_pol[j, row, k] + w * c_pol[j, row, k + 1]
-        theta = (1.0 - w) * theta_pol[j, row, k] + w * theta_pol[j, row, k + 1]
+        wt = min(w, 1.0)  # the share is held constant above the top node
+        theta = (1.0 - wt) * theta_pol[j, row, k] + wt * theta_pol[j, row, k + 1]
+        if not cubic:
+            c = (1.0 - w) * c_pol[j, row, k] + w * c_pol[j, row, k + 1]
+        elif x >= grid[n - 1]:
+            c = c_pol[j, row, n - 1] + (x - grid[n - 1]) * dc[j, row, n - 1]
+        else:
+            c = _hermite(grid[k], grid[k + 1], c_pol[j, row, k], c_pol[j, row, k + 1],
+                         dc[j, row, k], dc[j, row, k + 1], x)
     a = x - c
     F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
     cs, vs = loc[0], loc[1]
@@ -387,7 +467,7 @@ def euler_errors(mdl, pref, pol, row):
     Euler equation gives c* = c (E[m R])^(-1/gamma) (the bond's if theta < 1, else the
     stock's); returns (max, mean) of |c* / c - 1| over ages 1..J-1 and midpoints.
     """
-    _, gamma, _, rb = pref
+    gamma, rb = pref[1], pref[3]
     xe = pol[0]
     amin = mdl[8]
     n_age, _, n_a = xe.shape

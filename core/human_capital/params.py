@@ -235,7 +235,8 @@ class Numerics(Record):
     the grid's power spacing (more points near zero). n_quad: Gauss-Hermite nodes per
     normal shock (earnings growth, stock return). share_tol: tolerance on the stock
     share's first-order condition root. n_borrow: extra savings nodes below zero when
-    borrowing is allowed. n_sim, seed: simulated agents and the seed of the age profiles
+    borrowing is allowed. interpolation: of c, V and vhat between nodes, "pchip"
+    (monotone cubic) or "linear". n_sim, seed: simulated agents and the seed of the age profiles
     (``simulate.py``).
     """
 
@@ -246,6 +247,7 @@ class Numerics(Record):
     share_tol: float = 1e-12
     max_share_iter: int = 200
     n_borrow: int = 10
+    interpolation: str = "pchip"
     n_sim: int = 2000
     seed: int = 0
 
@@ -258,6 +260,8 @@ class Numerics(Record):
         check.scalar(self, "share_tol", ge=1e-15, lt=1e-3)
         check.scalar(self, "max_share_iter", ge=10, integer=True)
         check.scalar(self, "n_borrow", ge=2, le=1000, integer=True)
+        check.require(self.interpolation in ("pchip", "linear"), "interpolation",
+                      "must be 'pchip' or 'linear'", self.interpolation)
         check.scalar(self, "n_sim", ge=1, le=10_000_000, integer=True)
         check.scalar(self, "seed", ge=0, integer=True)
         check.done()

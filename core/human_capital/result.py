@@ -69,7 +69,9 @@ class LifeCycle:
 
     xe: cash on hand xhat at each node; c, V: consumption and Epstein-Zin value;
     vh: human capital value vhat; theta: stock share of savings above the borrowing limit;
-    savings at node k of age j is ``savings_nodes[j-1, k]``. f0, k0 (age, row): F(V') and
+    savings at node k of age j is ``savings_nodes[j-1, k]``. dc, dv, dvh: slopes of the
+    monotone cubics through c, V and vh at the nodes (unused if interpolation is linear).
+    f0, k0 (age, row): F(V') and
     vhat / c^gamma at the borrowing limit (exact below the first node); naive (age, row):
     the naive value.
     """
@@ -80,6 +82,9 @@ class LifeCycle:
     V: np.ndarray
     vh: np.ndarray
     theta: np.ndarray
+    dc: np.ndarray
+    dv: np.ndarray
+    dvh: np.ndarray
     f0: np.ndarray
     k0: np.ndarray
     naive: np.ndarray
@@ -94,12 +99,14 @@ class LifeCycle:
     @property
     def pol(self) -> tuple:
         """The kernels' solution tuple (kernels.py)."""
-        return (self.xe, self.c, self.V, self.vh, self.theta, self.f0, self.k0)
+        return (self.xe, self.c, self.V, self.vh, self.theta, self.f0, self.k0, self.dc,
+                self.dv, self.dvh)
 
     @property
     def pref(self) -> tuple:
-        """The kernels' preference tuple (beta, gamma, alpha, R^b)."""
-        return (self.beta, float(self.params.gamma), float(self.params.alpha), self.shocks.rb)
+        """The kernels' preference tuple (beta, gamma, alpha, R^b, cubic interpolation)."""
+        return (self.beta, float(self.params.gamma), float(self.params.alpha), self.shocks.rb,
+                self.numerics.interpolation == "pchip")
 
     def at(self, age: int, xhat: float | None = None, state: int | None = None) -> PointValues:
         """Values, returns and the decomposition at ``age`` (1..J-1), ``xhat`` and today's
@@ -112,8 +119,7 @@ class LifeCycle:
         row = int(sh.row_of[state])
         out = np.empty(13)
         kernels.point_values(age - 1, row, xhat, sh.mdl, self.pref, self.pol, p.stock, out)
-        stored = kernels.interp_at(age - 1, row, xhat, sh.mdl, self.pol, self.beta,
-                                   float(p.gamma))[2]
+        stored = kernels.interp_at(age - 1, row, xhat, sh.mdl, self.pol, self.pref)[2]
         v, mean_return, e_mrb, e_mrs, a_b, a_s, s_b, s_s, s_o, c, a, theta, util = (
             float(o) for o in out)
         return PointValues(

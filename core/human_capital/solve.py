@@ -34,10 +34,13 @@ def solve(params: Params | MarkovParams, numerics: Numerics | None = None,
     beta = params.beta_value
     savings = make_savings_nodes(sh, numerics)
     n_row, J, n_a = sh.n_rows, params.n_ages, savings.shape[1]
-    arrays = {name: np.empty((J, n_row, n_a)) for name in ("xe", "c", "V", "vh", "theta")}
+    arrays = {name: np.empty((J, n_row, n_a))
+              for name in ("xe", "c", "V", "vh", "theta", "dc", "dv", "dvh")}
     per_row = {name: np.empty((J, n_row)) for name in ("f0", "k0", "naive")}
-    pol = (*(arrays[k] for k in ("xe", "c", "V", "vh", "theta")), per_row["f0"], per_row["k0"])
-    pref = (beta, float(params.gamma), float(params.alpha), sh.rb)
+    pol = (*(arrays[k] for k in ("xe", "c", "V", "vh", "theta")), per_row["f0"], per_row["k0"],
+           *(arrays[k] for k in ("dc", "dv", "dvh")))
+    pref = (beta, float(params.gamma), float(params.alpha), sh.rb,
+            numerics.interpolation == "pchip")
     status = kernels.solve_life_cycle(
         savings, sh.mdl, pref, pol, params.stock and params.hold_stock, numerics.share_tol,
         numerics.max_share_iter, per_row["naive"])

@@ -9,6 +9,7 @@ import importlib
 
 import numpy as np
 import pytest
+from scipy.interpolate import PchipInterpolator
 from scipy.optimize import brentq
 
 from hetspace.core import InvalidParamsError, SolverConvergenceError, get_model
@@ -19,6 +20,7 @@ from hetspace.core.human_capital import (
     Params,
     gauss_hermite_normal,
     hand_to_mouth_values,
+    kernels,
     make_shocks,
     simulate_panel,
     simulate_profiles,
@@ -193,9 +195,33 @@ def test_euler_off_nodes_within_interpolation_error():
     assert errs[1] < 2e-4
 
 
+def test_pchip_slopes_match_scipy():
+    # Cross-method: the kernels' Fritsch-Carlson slopes against scipy's PchipInterpolator,
+    # on a concave, a non-monotone and a linear series over uneven nodes.
+    x = np.array([0.0, 0.1, 0.35, 0.4, 1.0, 2.5, 2.6, 4.0])
+    for y in (np.sqrt(x + 0.1), np.sin(2.0 * x), 3.0 * x - 1.0):
+        out = np.empty_like(x)
+        kernels.pchip_slopes(x, y, out)
+        np.testing.assert_allclose(out, PchipInterpolator(x, y).derivative()(x), rtol=1e-12,
+                                   atol=1e-14)
+
+
+def test_cubic_and_linear_interpolation_agree_and_cubic_is_closer():
+    # Both interpolations converge to one value function; at 40 nodes the monotone cubic is
+    # closer to a 320-node solution (measured 1.2e-4 vs 1.2e-3 relative).
+    p = stock_economy()
+    fine = solve(p, Numerics(n_savings=320, n_quad=5))
+    errs = {}
+    for interp in ("linear", "pchip"):
+        sol = solve(p, Numerics(n_savings=40, n_quad=5, interpolation=interp))
+        errs[interp] = max(abs(sol.at(a, x).value / fine.at(a, x).value - 1.0)
+                           for a in (1, 6, 11) for x in (0.7, 2.3, 6.1))
+    assert errs["linear"] < 5e-3 and errs["pchip"] < errs["linear"] / 3
+
+
 def test_reported_euler_errors_shrink_with_the_grid():
     # residuals: Euler errors between nodes (consumption units); interpolation error, so
-    # they fall with more savings nodes (measured max 1.2e-2, 2.4e-3; mean 3.9e-4, 2.5e-5).
+    # they fall with more savings nodes (measured max 9.8e-3, 2.0e-3; mean 2.6e-4, 1.6e-5).
     errs = [solve(stock_economy(), Numerics(n_savings=n, n_quad=5)).residuals
             for n in (20, 80)]
     assert errs[1]["euler_error_max"] < errs[0]["euler_error_max"] / 3
