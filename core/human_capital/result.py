@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidParamsError, Violation
-from . import kernels
+from . import kernels, value_kernels
 from .params import MarkovParams, Numerics, Params
 from .shocks import Shocks
 
@@ -118,7 +118,7 @@ class LifeCycle:
         xhat = sh.x1 if xhat is None else float(xhat)
         row = int(sh.row_of[state])
         out = np.empty(13)
-        kernels.point_values(age - 1, row, xhat, sh.mdl, self.pref, self.pol, p.stock, out)
+        value_kernels.point_values(age - 1, row, xhat, sh.mdl, self.pref, self.pol, p.stock, out)
         stored = kernels.interp_at(age - 1, row, xhat, sh.mdl, self.pol, self.pref)[2]
         v, mean_return, e_mrb, e_mrs, a_b, a_s, s_b, s_s, s_o, c, a, theta, util = (
             float(o) for o in out)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..protocol import readonly
-from . import kernels
+from . import value_kernels
 from .result import LifeCycle
 
 #: Age-profile fields: name -> meaning (each an array over ages 1..J-1).
@@ -55,7 +55,7 @@ class Panel:
     """Simulated agents; arrays have axes (agent, age j-1) for j = 1..J-1, NaN after death.
 
     alive: bool; z: earnings scale; xhat: cash on hand over z; point: (agent, age, 13) the
-    ``kernels.decompose`` output (v, E R^h, E[m R^b], E[m R^s], a^b, a^s, share^b,
+    ``value_kernels.decompose`` output (v, E R^h, E[m R^b], E[m R^s], a^b, a^s, share^b,
     share^s, share^orth; values over z) then the stock share of savings, consumption,
     savings and earnings over z; naive: naive value over z.
     """
@@ -81,8 +81,8 @@ def simulate_panel(sol: LifeCycle, n_agents: int | None = None,
     alive = np.zeros((n, J - 1), dtype=np.bool_)
     z, x, naive = (np.full((n, J - 1), np.nan) for _ in range(3))
     point = np.full((n, J - 1, 13), np.nan)
-    kernels.simulate_life_cycles(sh.x1, sh.state0, uniforms, survive, sh.mdl, sol.pref, sol.pol,
-                                 sol.naive, p.stock, alive, z, x, point, naive)
+    value_kernels.simulate_life_cycles(sh.x1, sh.state0, uniforms, survive, sh.mdl, sol.pref,
+                                       sol.pol, sol.naive, p.stock, alive, z, x, point, naive)
     alive.setflags(write=False)
     return Panel(alive=alive, z=readonly(z), xhat=readonly(x),
                  point=readonly(point), naive=readonly(naive), seed=seed)

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import SolverConvergenceError
 from ..numerics.grids import power_grid
 from ..protocol import readonly
-from . import kernels
+from . import kernels, value_kernels
 from .params import MarkovParams, Numerics, Params
 from .result import LifeCycle
 from .shocks import Shocks, make_shocks
@@ -25,7 +25,7 @@ def solve(params: Params | MarkovParams, numerics: Numerics | None = None,
     ``warm_start`` is accepted for the model protocol and unused: a finite-horizon
     solve has no iteration to start. Raises ``SolverConvergenceError`` when a
     portfolio root fails or the endogenous grid is not increasing. ``residuals`` are
-    the Euler errors between grid nodes in the initial state's row (``kernels.euler_errors``):
+    the Euler errors between grid nodes in the initial state's row (``value_kernels.euler_errors``):
     consumption-unit errors of the held asset's Euler equation, an accuracy measure.
     """
     del warm_start
@@ -53,7 +53,8 @@ def solve(params: Params | MarkovParams, numerics: Numerics | None = None,
     fields = {k: readonly(v) for k, v in {**arrays, **per_row}.items()}
     sol = LifeCycle(savings_nodes=readonly(savings), beta=beta, shocks=sh, converged=True,
                     n_iter=J - 1, residuals={}, params=params, numerics=numerics, **fields)
-    worst, mean = kernels.euler_errors(sh.mdl, sol.pref, sol.pol, int(sh.row_of[sh.state0]))
+    row0 = int(sh.row_of[sh.state0])
+    worst, mean = value_kernels.euler_errors(sh.mdl, sol.pref, sol.pol, row0)
     logger.debug("human_capital solved: J=%d, n_a=%d, Euler errors max %.2e mean %.2e",
                  J, n_a, worst, mean)
     residuals = {"euler_error_max": float(worst), "euler_error_mean": float(mean)}
