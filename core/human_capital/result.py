@@ -27,7 +27,8 @@ MOMENTS: dict[str, str] = {
     "value_to_naive_mean": "v / naive value, averaged over simulated survivors and ages",
     "share_bond_mean": "bond share of v, averaged over simulated survivors and ages",
     "share_stock_max": "largest age mean of the stock share of v (simulated survivors)",
-    "human_wealth_share_min": "smallest age mean of v / (v + financial wealth)",
+    "human_wealth_share_min": "smallest age mean of v / (v + savings) (Figure 6)",
+    "stock_share_overall_max": "largest age mean of the stock share of overall wealth",
 }
 
 
@@ -152,6 +153,7 @@ class LifeCycle:
             "share_bond_mean": float(np.nanmean(prof.share_bond)),
             "share_stock_max": float(np.nanmax(prof.share_stock)),
             "human_wealth_share_min": float(np.nanmin(prof.human_wealth_share)),
+            "stock_share_overall_max": float(np.nanmax(prof.stock_share_overall)),
         }
 
 

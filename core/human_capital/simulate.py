@@ -2,7 +2,10 @@
 
 Each survivor's value, return and shares are computed at the state it reaches
 (Lemma 2-3: at xhat = x / z, then scaled by z); ratios are averaged per state, as the
-paper does. Draws come from a seeded ``np.random.Generator`` here, never in kernels.
+paper does. Overall wealth at age j (Figure 6) is taken as v_j (earnings from j+1 on)
+plus the savings chosen at j (wealth carried into j+1), so both count the same periods;
+the overall stock is the stock held plus share^s v_j (section 5). Draws come from a
+seeded ``np.random.Generator`` here, never in kernels.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ PROFILES: dict[str, str] = {
     "share_stock": "mean stock share of v_j",
     "share_orth": "mean orthogonal share of v_j",
     "stock_share_financial": "mean stock share of savings, among savers",
-    "human_wealth_share": "mean of v_j / (v_j + financial wealth)",
+    "human_wealth_share": "mean of v_j / (v_j + savings_j), human capital in overall wealth",
+    "stock_share_overall": "mean of (stock held + share^s v_j) / (v_j + savings_j)",
 }
 
 
@@ -46,6 +50,7 @@ class AgeProfiles:
     share_orth: np.ndarray
     stock_share_financial: np.ndarray
     human_wealth_share: np.ndarray
+    stock_share_overall: np.ndarray
     n_agents: int
     seed: int
 
@@ -95,8 +100,10 @@ def simulate_profiles(sol: LifeCycle, n_agents: int | None = None,
     alive, point = panel.alive, panel.point
     z, v, g = panel.z, point[..., 0], point[..., 12]
     e1 = float(sol.shocks.g[0, sol.shocks.state0])
-    savers = np.where(point[..., 11] > 0.0, point[..., 9], np.nan)
-    fin = panel.xhat - g
+    savings = point[..., 11]
+    savers = np.where(savings > 0.0, point[..., 9], np.nan)
+    held = point[..., 9] * (savings - sol.shocks.amin[None, : alive.shape[1]])
+    overall = v + savings  # wealth carried into j+1 and the value of earnings from j+1 on
 
     def mean(a):
         return _mean_or_nan(np.where(alive, a, np.nan))
@@ -107,7 +114,9 @@ def simulate_profiles(sol: LifeCycle, n_agents: int | None = None,
         value_to_naive=mean(v / panel.naive), mean_return=mean(point[..., 1]),
         share_bond=mean(point[..., 6]), share_stock=mean(point[..., 7]),
         share_orth=mean(point[..., 8]), stock_share_financial=mean(savers),
-        human_wealth_share=mean(v / (v + fin)), n_agents=int(alive.shape[0]), seed=panel.seed,
+        human_wealth_share=mean(v / overall),
+        stock_share_overall=mean((held + point[..., 7] * v) / overall),
+        n_agents=int(alive.shape[0]), seed=panel.seed,
     )
 
 

@@ -496,6 +496,9 @@ def test_profiles_reproduce_closed_form_by_age():
     np.testing.assert_allclose(prof.value / prof.earnings, cf["value"][ages], rtol=1e-9)
     np.testing.assert_allclose(prof.mean_return, cf["mean_return"], rtol=1e-9)
     np.testing.assert_allclose(prof.alive, 1.0)
+    # nothing is saved and there is no stock: all wealth is human, none of it stock
+    np.testing.assert_allclose(prof.human_wealth_share, 1.0, rtol=1e-12)
+    np.testing.assert_allclose(prof.stock_share_overall, 0.0, atol=1e-15)
 
 
 def test_panel_points_agree_with_at_and_survival_follows_life_table():
@@ -557,6 +560,7 @@ def test_stock_economy_moments_have_the_papers_signs():
     assert 0.0 < mom["value_to_naive_mean"] < 1.0
     assert 0.0 < mom["share_stock_max"] < 0.5 < mom["share_bond_mean"]
     assert 0.5 < mom["human_wealth_share_min"] <= 1.0
+    assert 0.0 < mom["stock_share_overall_max"] < 0.5  # Figure 6: bond > stock overall
 
 
 def test_share_root_failure_raises_convergence_error():
