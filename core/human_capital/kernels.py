@@ -248,16 +248,14 @@ def solve_life_cycle(a_nodes, mdl, pref, pol, allow_stock, share_tol, max_share_
     """Backward induction over ages, writing ``pol`` and naive (age, row).
 
     a_nodes (age, k): increasing savings nodes of each age, from amin[j].
-
     naive[j, row] is the naive value E[f (naive' + g')] / R^b (A.2.2, no survival).
-    Returns a status code (worst over ages).
+    Rows of one age are independent given the next age (``_solve_row``); a numba
+    ``prange`` over them was tried and cost more than it gained on a shared two-core
+    machine (thread start-up per age with one row). Returns a status code (worst over ages).
     """
-    ptr, idx, prob, row_of, f, g, _, psi, _ = mdl
-    beta, gamma, _, rb, _ = pref
+    beta, gamma = pref[0], pref[1]
     xe, c_pol, v_pol, vh_pol, theta_pol, f0, k0, _, _, _ = pol
     n_age, n_row, n_a = xe.shape
-    loc = make_local(mdl)
-    status = STATUS_OK
     last = n_age - 1
     for row in range(n_row):
         for k in range(n_a):
@@ -271,37 +269,54 @@ def solve_life_cycle(a_nodes, mdl, pref, pol, allow_stock, share_tol, max_share_
         k0[last, row] = 0.0
         naive[last, row] = 0.0
         _slopes(last, row, pol)
+    row_status = np.zeros(n_row, dtype=np.int64)
+    status = STATUS_OK
     for j in range(last - 1, -1, -1):
         for row in range(n_row):
-            nv = 0.0
-            for t in range(ptr[row], ptr[row + 1]):
-                s = idx[t]
-                nv += prob[t] * f[j + 1, s] * (naive[j + 1, row_of[s]] + g[j + 1, s])
-            naive[j, row] = nv / rb
-            for k in range(n_a):
-                a = a_nodes[j, k]
-                theta = 0.0
-                if allow_stock:
-                    guess = theta_pol[j, row, k - 1] if k > 1 else theta_pol[j + 1, row, k]
-                    theta, st = stock_share(j, row, a, mdl, pref, pol, loc, share_tol,
-                                            max_share_iter, guess)
-                    status = max(status, st)
-                F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
-                foc, eul, val = _moments(n, F, pref, loc)
-                eul += theta * foc
-                c = (beta * psi[j] * eul) ** (-1.0 / gamma)
-                xe[j, row, k] = c + a
-                c_pol[j, row, k] = c
-                v_pol[j, row, k] = aggregate(c, F, beta, psi[j], gamma)
-                vh_pol[j, row, k] = beta * psi[j] * c**gamma * val
-                theta_pol[j, row, k] = theta
-                if k == 0:
-                    f0[j, row] = F
-                    k0[j, row] = beta * psi[j] * val
-                elif xe[j, row, k] <= xe[j, row, k - 1]:
-                    status = max(status, STATUS_NOT_MONOTONE)
-            if status != STATUS_NOT_MONOTONE:
-                _slopes(j, row, pol)
+            row_status[row] = _solve_row(j, row, a_nodes, mdl, pref, pol, allow_stock,
+                                         share_tol, max_share_iter, naive)
+        status = max(status, row_status.max())
+    return status
+
+
+@njit(cache=True)
+def _solve_row(j, row, a_nodes, mdl, pref, pol, allow_stock, share_tol, max_share_iter, naive):
+    """One age and transition row: the naive value, then EGM with the portfolio step."""
+    ptr, idx, prob, row_of, f, g, _, psi, _ = mdl
+    beta, gamma, _, rb, _ = pref
+    xe, c_pol, v_pol, vh_pol, theta_pol, f0, k0, _, _, _ = pol
+    n_a = xe.shape[2]
+    loc = make_local(mdl)
+    status = STATUS_OK
+    nv = 0.0
+    for t in range(ptr[row], ptr[row + 1]):
+        s = idx[t]
+        nv += prob[t] * f[j + 1, s] * (naive[j + 1, row_of[s]] + g[j + 1, s])
+    naive[j, row] = nv / rb
+    for k in range(n_a):
+        a = a_nodes[j, k]
+        theta = 0.0
+        if allow_stock:
+            guess = theta_pol[j, row, k - 1] if k > 1 else theta_pol[j + 1, row, k]
+            theta, st = stock_share(j, row, a, mdl, pref, pol, loc, share_tol,
+                                    max_share_iter, guess)
+            status = max(status, st)
+        F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
+        foc, eul, val = _moments(n, F, pref, loc)
+        eul += theta * foc
+        c = (beta * psi[j] * eul) ** (-1.0 / gamma)
+        xe[j, row, k] = c + a
+        c_pol[j, row, k] = c
+        v_pol[j, row, k] = aggregate(c, F, beta, psi[j], gamma)
+        vh_pol[j, row, k] = beta * psi[j] * c**gamma * val
+        theta_pol[j, row, k] = theta
+        if k == 0:
+            f0[j, row] = F
+            k0[j, row] = beta * psi[j] * val
+        elif xe[j, row, k] <= xe[j, row, k - 1]:
+            status = max(status, STATUS_NOT_MONOTONE)
+    if status != STATUS_NOT_MONOTONE:
+        _slopes(j, row, pol)
     return status
 
 
