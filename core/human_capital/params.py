@@ -248,7 +248,7 @@ class Numerics(Record):
     max_share_iter: int = 200
     n_borrow: int = 10
     interpolation: str = "pchip"
-    n_sim: int = 2000
+    n_sim: int = 1000
     seed: int = 0
 
     def __post_init__(self) -> None:
