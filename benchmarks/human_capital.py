@@ -1,0 +1,78 @@
+"""Solve time of the human_capital model on a section-4-shaped chain (ratios in one run).
+
+    python benchmarks/human_capital.py [--sizes 3,3,3,2,3 3,5,3,4,5] [--ages 69]
+
+A size is n_xi,n_zeta,n_v,n_du,n_r: fixed effect (no transition), persistent AR(1)
+(Tauchen), iid transitory shock, aggregate earnings growth (Tauchen) and the log stock
+return (iid): the shape of papers/004 section 4 (3,11,7,4,5 is the paper's ~4,600
+states) with illustrative numbers, not the calibration. Transition rows are shared by
+states that differ only in the transitory shock (kernels.py), so the work per age is
+about rows x successors x savings nodes x share iterations; the printed
+"work" column lets a size too large to run be extrapolated from smaller ones.
+The reference is the iid stock economy (J = 46, 7 x 7 nodes) solved in the same run.
+Run by hand on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from hetspace.core.human_capital import MarkovParams, Numerics, Params, solve
+from hetspace.core.numerics.markov import tauchen
+
+
+def chain(n_xi, n_zeta, n_v, n_du, n_r, J):
+    xi = np.linspace(-0.3, 0.3, n_xi) if n_xi > 1 else np.zeros(1)
+    zeta, Pz = tauchen(n_zeta, 0.94, 0.22)
+    v, Pv = tauchen(n_v, 0.0, 0.3)
+    du, Pd = tauchen(n_du, 0.38, 0.02)
+    lr, Pr = tauchen(n_r, 0.0, 0.18)
+    P = np.kron(np.eye(n_xi), np.kron(Pz, np.kron(Pv, np.kron(Pd, Pr))))
+    grid = np.meshgrid(xi, zeta, v, du, lr + 0.041, indexing="ij")
+    xi_s, zeta_s, v_s, du_s, lr_s = (a.ravel() for a in grid)
+    ret = round(J * 40 / 69)
+    ages = np.arange(J)[:, None]
+    growth = np.where(ages < ret, np.exp(du_s)[None, :], 1.0)
+    growth = np.broadcast_to(growth, (J, xi_s.size)).copy()
+    work = np.exp(xi_s + zeta_s + v_s)[None, :]
+    earnings = np.where(ages < ret, work, 0.4 * np.exp(xi_s)[None, :])
+    return MarkovParams(n_ages=J, beta=0.95, gamma=1 / 1.17, alpha=6.0, r=0.012,
+                        transition=P, growth=growth, earnings=earnings,
+                        stock_return=np.exp(lr_s), initial_state=0, wealth_1=0.3)
+
+
+def timed(p, numerics):
+    t0 = time.perf_counter()
+    sol = solve(p, numerics)
+    return time.perf_counter() - t0, sol
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", nargs="+", default=["3,3,3,2,3", "3,5,3,4,5"])
+    ap.add_argument("--ages", type=int, default=69)
+    ap.add_argument("--n-savings", type=int, default=40)
+    args = ap.parse_args()
+    numerics = Numerics(n_savings=args.n_savings, n_quad=7)
+    ref = Params(n_ages=46, beta=0.95, gamma=1 / 1.17, alpha=6.0, r=0.012, mu_z=-0.01,
+                 sigma_z=0.15, stock=True, mu_s=0.045, sigma_s=0.18, corr=0.2)
+    timed(ref, numerics)  # compile or load the cache
+    t_ref, _ = timed(ref, numerics)
+    print(f"reference iid economy: {t_ref:.3f} s")
+    print("size (xi,zeta,v,du,r)  states  rows  succ/row  work/1e6  seconds  x reference")
+    for size in args.sizes:
+        dims = tuple(int(d) for d in size.split(","))
+        p = chain(*dims, args.ages)
+        t, sol = timed(p, numerics)
+        sh = sol.shocks
+        succ = float(np.mean(np.diff(sh.ptr)))
+        work = sh.n_rows * succ * numerics.n_savings * args.ages / 1e6
+        print(f"{size:>20}  {sh.n_states:6d}  {sh.n_rows:4d}  {succ:8.0f}  {work:8.1f}  "
+              f"{t:7.2f}  {t / t_ref:10.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Huggett-Kaplan: the value of human capital, its return, and its bond, stock and
+orthogonal components (Huggett and Kaplan 2015, NBER WP 21238; papers/004).
+
+An agent with Epstein-Zin preferences W(c, F(V')) (section 4: inverse IES gamma, risk
+aversion alpha, survival psi) chooses consumption, bond and stock holdings (no short
+sales of the stock; bond borrowing up to a limit, zero by default, capped at the natural
+limit) in a life cycle j = 1..J. Everything is normalised by the
+earnings scale z (Lemmas 1-3, appendix A.2): xhat = x / z. Built here:
+
+- Backward induction (A.2.1; EGM with a portfolio step): the stock share of savings
+  solves E[c'^-gamma (V'/F)^(gamma-alpha) (R^s - R^b)] = 0 on [0, 1], consumption
+  c^-gamma = beta psi E[c'^-gamma (V'/F)^(gamma-alpha) R^p] (A.2.1 (1')-(2')).
+- The SDF m = beta psi (c'/c)^-gamma (V'/F(V'))^(gamma-alpha) and the value
+  v_j = E[m (v_{j+1} + e_{j+1})], v_J = 0 (A.2.2 (**), normalised as in Lemma 2);
+  the naive value v^n_j = E[v^n_{j+1} + e_{j+1}] / (1 + r) (A.2.2); R^h = y / v.
+- The decomposition (A.2.3): project y = v_{j+1} + e_{j+1} on (R^b, R^s) with the
+  uncentred conditional normal equations; share^i = a^i E[m R^i] / v, orthogonal
+  share E[m eps] / v.
+- Age profiles over simulated survivors (Figures 4-6; per-state ratios averaged by
+  age, fn 18 and 23): ``simulate.simulate_profiles``.
+- Economies: ``params.Params`` has iid lognormal earnings growth (the section-2.4
+  permanent-shock example, whose closed forms are in ``closed_form``) and an iid
+  lognormal stock return correlated with it; ``params.MarkovParams`` takes any finite
+  chain (growth, earnings and returns by state; retirement as growth one), the form the
+  section-4 process takes once discretised. The section-4 calibration and its
+  discretisation are later work.
+
+Typos in the paper's text (papers/004): A.2.3 writes the residual as
+eps = y - a^b R^b + a^s R^s; the orthogonality conditions it imposes need
+eps = y - a^b R^b - a^s R^s (used here). Section 4 calls rho the inverse IES but its
+formulas use gamma (here gamma). Fn 18 and the Figure-4 notes cite "Figure 3".
+
+Conventions: ``LifeCycle.at(age, xhat, state)`` uses ages 1..J as the paper; kernels are
+0-based.
+With gamma = 1 the aggregator is c^(1-beta) F^beta and the last age's value is c
+(survival must be one). See docs/notation.md for the symbol table.
+"""
+
+from ..protocol import ModelSpec
+from .closed_form import beta_hand_to_mouth, discount_q, hand_to_mouth_values
+from .params import MarkovParams, Numerics, Params
+from .result import MOMENTS, LifeCycle, PointValues
+from .shocks import Shocks, gauss_hermite_normal, make_shocks
+from .simulate import PROFILES, AgeProfiles, Panel, simulate_panel, simulate_profiles
+from .solve import make_savings_nodes, solve
+
+MODEL = ModelSpec(
+    name="human_capital",
+    description="Huggett-Kaplan life-cycle portfolio problem: SDF value of human capital, "
+    "naive value, bond/stock/orthogonal decomposition",
+    Params=Params,
+    Numerics=Numerics,
+    solve=solve,
+    source="papers/004 (Huggett and Kaplan 2015), sections 2, 4 and appendix A.2",
+)
+
+__all__ = [
+    "MODEL",
+    "MOMENTS",
+    "PROFILES",
+    "AgeProfiles",
+    "LifeCycle",
+    "MarkovParams",
+    "Numerics",
+    "Panel",
+    "Params",
+    "PointValues",
+    "Shocks",
+    "beta_hand_to_mouth",
+    "discount_q",
+    "gauss_hermite_normal",
+    "hand_to_mouth_values",
+    "make_savings_nodes",
+    "make_shocks",
+    "simulate_panel",
+    "simulate_profiles",
+    "solve",
+]
