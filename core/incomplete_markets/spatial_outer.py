@@ -122,6 +122,7 @@ class SpatialBlock:
         self.slope = np.nan  # B' = dB/dr, the latest estimate
         self.b_unit = np.nan  # the bond row's scale, fixed once known: F is one function
         self.H_p: np.ndarray | None = None  # the household Jacobian (spatial_jacobian)
+        self.state_prices: tuple | None = None  # (w, L) of the last bond search
         self.calls = self.egm_steps = self.jacobians = 0
         self.size = 2 * self.J - 1
         self.last: Point | None = None
@@ -142,18 +143,9 @@ class SpatialBlock:
             w, L = self.representative_start()
             r = None
         if not (np.isfinite(self.slope) and self.slope > 0.0):
-            try:
-                r = self._bond_search(w, L / L.sum())
-            except SolverConvergenceError as err:
-                if self.warm is not None:
-                    raise
-                # the household can fail at some r of the search at the representative
-                # prices (an EGM grid not increasing at theta = 2 in the 48-location
-                # economy) where it does not at uniform ones
-                logger.debug("bond search at the representative start failed (%s): "
-                             "uniform start", err)
-                w, L = self.params.w / self.params.w[0], np.full(self.J, 1.0 / self.J)
-                r = self._bond_search(w, L)
+            r = self._first_rate(w, L / L.sum()) if self.warm is None else self._bond_search(
+                w, L / L.sum())
+            w, L = self.state_prices
             self.H_p = None
             if self.warm is None:  # populations where that search's households live
                 L = self.state.dist.sum(axis=(1, 2))
@@ -221,11 +213,27 @@ class SpatialBlock:
             return w0, L0
         return unpack(z)
 
-    def _bond_search(self, w: np.ndarray, L: np.ndarray) -> float:
-        """A loose bond-market search at (w, L): sets state and B'; returns r."""
+    def _first_rate(self, w: np.ndarray, L: np.ndarray) -> float:
+        """The cold start's bond search: at the representative start from r_hi / 2,
+        then from 0.9 r_hi, then at w = params.w and uniform populations. (The
+        household can fail at some r where it does not at others: an EGM grid not
+        increasing at r = r_hi / 2 at the representative prices of the 48-location
+        economy at theta = 2.)"""
+        uniform = self.params.w / self.params.w[0], np.full(self.J, 1.0 / self.J)
+        for r0 in (None, 0.9 * self.r_hi):
+            try:
+                return self._bond_search(w, L, r0)
+            except SolverConvergenceError as err:
+                logger.debug("cold bond search failed (%s); next start", err)
+        return self._bond_search(*uniform)
+
+    def _bond_search(self, w: np.ndarray, L: np.ndarray, r0: float | None = None) -> float:
+        """A loose bond-market search at (w, L) from r0: sets state and B'; returns r."""
         p = self.params
         P, _, T = self.prices(w, L)
-        r0 = self.warm.r if self.warm is not None else p.r
+        self.state_prices = w, L
+        if r0 is None:
+            r0 = self.warm.r if self.warm is not None else p.r
         if r0 is None:
             r0 = 0.5 * (1.0 / (p.beta * p.omega) - 1.0)
         num = self.numerics.with_trusted(tol_r=1e-6, tol_policy=1e-5, tol_value=1e-5)
