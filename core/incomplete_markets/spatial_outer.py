@@ -214,18 +214,20 @@ class SpatialBlock:
         return unpack(z)
 
     def _first_rate(self, w: np.ndarray, L: np.ndarray) -> float:
-        """The cold start's bond search: at the representative start from r_hi / 2,
-        then from 0.9 r_hi, then at w = params.w and uniform populations. (The
-        household can fail at some r where it does not at others: an EGM grid not
-        increasing at r = r_hi / 2 at the representative prices of the 48-location
-        economy at theta = 2.)"""
-        uniform = self.params.w / self.params.w[0], np.full(self.J, 1.0 / self.J)
-        for r0 in (None, 0.9 * self.r_hi):
+        """The cold start's bond search: at the representative start (w, L), else at
+        geometric blends of it with (params.w, uniform populations). The household's
+        cold solve can fail where incomes and prices differ much across locations (an
+        EGM grid not increasing in its second step, at any r, at the representative
+        prices of the 48-location economy at theta = 2; blends with weight 0.75 on
+        them solve)."""
+        w0, L0 = self.params.w / self.params.w[0], np.full(self.J, 1.0 / self.J)
+        for weight in (1.0, 0.75, 0.5):
+            w_k, L_k = w ** weight * w0 ** (1.0 - weight), L ** weight * L0 ** (1.0 - weight)
             try:
-                return self._bond_search(w, L, r0)
+                return self._bond_search(w_k, L_k / L_k.sum())
             except SolverConvergenceError as err:
-                logger.debug("cold bond search failed (%s); next start", err)
-        return self._bond_search(*uniform)
+                logger.debug("cold bond search failed at blend %g (%s)", weight, err)
+        return self._bond_search(w0, L0)
 
     def _bond_search(self, w: np.ndarray, L: np.ndarray, r0: float | None = None) -> float:
         """A loose bond-market search at (w, L) from r0: sets state and B'; returns r."""
