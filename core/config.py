@@ -208,18 +208,99 @@ def read_text(path: Path, source: str) -> str:
 
 def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     """(data, root node) of YAML ``text`` read safely (``1e9`` is a float); the node tree
-    feeds :class:`Locator`. Invalid YAML raises ``InvalidConfigError`` with line and column."""
-    loader = _ConfigLoader(text)
+    feeds :class:`Locator`. Invalid YAML raises ``InvalidConfigError`` with line and column,
+    and so does a document that would expand, through its aliases, to more than
+    ``MAX_YAML_VALUES`` values (an "alias bomb"), refers to itself, or nests deeper than
+    ``MAX_YAML_DEPTH`` levels: all of these are refused before anything walks the data."""
+    try:
+        loader = _ConfigLoader(text)  # the reader checks every character here (a NUL byte)
+    except yaml.reader.ReaderError as e:
+        raise InvalidConfigError(source, [_reader_problem(e, text)]) from e
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as e:
         raise InvalidConfigError(source, [_yaml_problem(e)]) from e
     except yaml.YAMLError as e:
         raise InvalidConfigError(source, [f"invalid YAML: {e}"]) from e
+    except _TooBig as e:
+        raise InvalidConfigError(source, [str(e)]) from e
+    except RecursionError as e:
+        raise InvalidConfigError(source, [f"nested more than {MAX_YAML_DEPTH} levels "
+                                          "deep"]) from e
     finally:
         loader.dispose()
     return data, node
+
+
+#: The most values (scalars, lists and mappings, each alias counted as what it stands for)
+#: and the deepest nesting a config may have; far above any real config, far below what
+#: would take the loader or the validation minutes.
+MAX_YAML_VALUES = 1_000_000
+MAX_YAML_DEPTH = 100
+
+
+class _TooBig(Exception):
+    """A YAML node tree that expands too far, nests too deep or contains itself."""
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Raise :class:`_TooBig` if the tree under ``root``, aliases expanded, is too large.
+
+    Each node is visited once (the expanded size of a node shared by aliases is
+    remembered), without recursion, so the check is linear in the size of the text.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_ids: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            kids = _children(node)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+            open_ids.discard(key)
+            if size[key] > MAX_YAML_VALUES:
+                raise _TooBig(f"{_where(node)}its aliases expand to more than "
+                              f"{MAX_YAML_VALUES:,} values; refusing to load it")
+            if depth[key] > MAX_YAML_DEPTH:
+                raise _TooBig(f"{_where(node)}nested more than {MAX_YAML_DEPTH} levels deep")
+            continue
+        if key in size:
+            continue
+        open_ids.add(key)
+        stack.append((node, True))
+        for kid in _children(node):
+            if id(kid) in open_ids:
+                raise _TooBig(f"{_where(kid)}an alias refers to a node that contains it "
+                              "(a recursive structure)")
+            if id(kid) not in size:
+                stack.append((kid, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _where(node: yaml.Node) -> str:
+    return f"line {_line(node)}: " if node.start_mark is not None else ""
+
+
+def _reader_problem(e: yaml.reader.ReaderError, text: str) -> str:
+    """'invalid YAML at line 2, column 7: character #x0000 is not allowed'."""
+    pos = e.position
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    char = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or "?")
+    return f"invalid YAML at line {line}, column {column}: character #x{char:04X} is not allowed"
 
 
 def _yaml_problem(e: yaml.MarkedYAMLError) -> str:
@@ -358,7 +439,13 @@ def _find_pair(node: yaml.Node | None, key: Any) -> tuple[yaml.Node, yaml.Node] 
     return None
 
 
-def _collect_duplicates(node: yaml.Node | None, prefix: str, problems: list[str]) -> None:
+def _collect_duplicates(node: yaml.Node | None, prefix: str, problems: list[str],
+                        seen_nodes: set[int] | None = None) -> None:
+    """Duplicate keys under ``node``; a node that aliases share is walked once only."""
+    seen_nodes = set() if seen_nodes is None else seen_nodes
+    if node is None or id(node) in seen_nodes:
+        return
+    seen_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for k, v in node.value:
@@ -367,10 +454,10 @@ def _collect_duplicates(node: yaml.Node | None, prefix: str, problems: list[str]
             if name in seen:
                 problems.append(_at(_line(k), f"{path}: duplicate key"))
             seen.add(name)
-            _collect_duplicates(v, path, problems)
+            _collect_duplicates(v, path, problems, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _collect_duplicates(item, f"{prefix}[{i}]", problems)
+            _collect_duplicates(item, f"{prefix}[{i}]", problems, seen_nodes)
 
 
 def _line(node: yaml.Node | None) -> int | None:

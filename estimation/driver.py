@@ -29,7 +29,7 @@ from scipy.optimize import least_squares
 
 from hetspace.core.errors import ModelEvaluationError, SolverConvergenceError
 from hetspace.sweeps.actors import STATUS_OK
-from hetspace.sweeps.cluster import cluster_cpus, connect
+from hetspace.sweeps.cluster import actor_count, connect
 
 from . import report
 from .evaluate import Evaluator
@@ -101,7 +101,7 @@ def estimate(spec: EstimationSpec, out_dir: str | os.PathLike[str] | None = None
     started = connect(address)
     ev, tracker, status = None, None, "FAILED"
     try:
-        n = num_actors or spec.num_actors or max(1, cluster_cpus() // spec.cpus_per_actor)
+        n = actor_count(num_actors or spec.num_actors, spec.cpus_per_actor)
         study = open_study(spec, out, n, resume, storage_url)
         ev = Evaluator(spec, n)  # actors start while the tracking store opens
         tracker = report.start_tracking(spec, out) if track else None

@@ -244,8 +244,7 @@ def sweep_command(
     verbose: Verbose = 0,
 ) -> None:
     """Run a parameter sweep on Ray; store results, tables, plots and an MLflow run."""
-    if verbose:
-        _setup_logging(verbose)
+    _setup_logging(verbose)  # warnings (e.g. fewer actors than asked for) always show
     from hetspace.sweeps import load_sweep_spec
     from hetspace.sweeps.runner import default_out_dir
 
@@ -272,6 +271,8 @@ def _run_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
     )
 
     from hetspace.sweeps import ClusterNotFoundError, run_sweep
+    from hetspace.sweeps.cluster import ResourcesError
+    from hetspace.sweeps.pool import ActorsNotReadyError
     from hetspace.sweeps.runner import SweepLockedError, SweepTerminated
 
     columns = (TextColumn("points"), BarColumn(), MofNCompleteColumn(),
@@ -285,7 +286,11 @@ def _run_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
 
         try:
             return run_sweep(cfg, out_dir, progress=progress, **options)
-        except (ClusterNotFoundError, SweepLockedError) as e:
+        except ResourcesError as e:
+            bar.stop()
+            _fail(EXIT_CONFIG, [f"{cfg.source}: {e}"])
+        except (ClusterNotFoundError, SweepLockedError, ActorsNotReadyError) as e:
+            bar.stop()
             _fail(EXIT_ERROR, [str(e)])
         except (KeyboardInterrupt, SweepTerminated):
             bar.stop()
@@ -387,8 +392,7 @@ def estimate_command(
     verbose: Verbose = 0,
 ) -> None:
     """Estimate parameters by moment matching / indirect inference (Optuna on Ray actors)."""
-    if verbose:
-        _setup_logging(verbose)
+    _setup_logging(verbose)
     from hetspace.estimation import load_estimation_spec
     from hetspace.estimation.driver import default_out_dir
 
@@ -406,6 +410,7 @@ def _estimate_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
 
     from hetspace.estimation import StudyExistsError, estimate
     from hetspace.sweeps import ClusterNotFoundError
+    from hetspace.sweeps.cluster import ResourcesError
 
     columns = (TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
                TextColumn("best Q {task.fields[best]}"), TimeElapsedColumn())
@@ -415,8 +420,14 @@ def _estimate_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
         def progress(done: int, wanted: int, best: float) -> None:
             bar.update(task, completed=done, total=wanted, best=f"{best:.3e}")
 
+        def run() -> Any:
+            try:
+                return estimate(cfg, out_dir, progress=progress, **options)
+            except ResourcesError as e:  # a usage error (exit 2), found once Ray is up
+                raise InvalidConfigError(str(cfg.source), [str(e)]) from e
+
         try:
-            return _guard(str(cfg.source), estimate, cfg, out_dir, progress=progress, **options)
+            return _guard(str(cfg.source), run)
         except (ClusterNotFoundError, StudyExistsError) as e:
             _fail(EXIT_ERROR, [str(e)])
         except KeyboardInterrupt:

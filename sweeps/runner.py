@@ -185,9 +185,8 @@ class _Sweep:
         self.timings["fan_out_driver_cpu"] = time.process_time() - cpu
 
     def _actor_count(self, n_todo: int) -> int:
-        cpus = self.spec.resources.cpus_per_actor
-        n = self.num_actors or max(1, cluster.cluster_cpus() // cpus)
-        return max(1, min(n, n_todo)) if n_todo else n
+        return cluster.actor_count(self.num_actors, self.spec.resources.cpus_per_actor,
+                                   n_todo or None)
 
     def _start_tracking(self, n_todo: int) -> None:
         t = self.spec.tracking

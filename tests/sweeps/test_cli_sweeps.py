@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from hetspace.cli import app
 from hetspace.sweeps import SweepSpec, load_results, run_sweep
+from hetspace.sweeps.pool import ActorsNotReadyError, SteadyStatePool
 
 from .conftest import armington_spec, free_port
 
@@ -121,3 +122,41 @@ def test_killed_driver_resumes_and_stores_each_point_once(ray_session, tmp_path,
     assert len(final) == 12 and final["key"].is_unique and set(final["status"]) == {"ok"}
     assert not list((out / "results").glob("part-*.parquet"))  # consolidated
     assert [r.info.status for r in _runs(out)] == ["KILLED", "FINISHED"]
+
+
+# ------------------------------------------------------------ more actors than the CPUs
+
+
+def test_more_actors_than_cpus_are_capped_loudly(tmp_path) -> None:
+    # used to wait forever after the header: Ray cannot place the actors beyond its CPUs.
+    # Its own Ray (a subprocess) so that a regression fails on the timeout, not hangs.
+    spec = _write(tmp_path, armington_spec(name="many"))
+    out = tmp_path / "out"
+    done = subprocess.run([*HETSPACE, "sweep", str(spec), "--out", str(out), "--num-actors",
+                           "100000"], capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    cpus = os.cpu_count()
+    assert (f"100000 actors of 1 CPU(s) each need 100000 CPUs but the Ray cluster has {cpus}; "
+            f"starting {cpus} actors") in done.stderr
+    assert "12 points: 12 evaluated" in done.stdout
+    assert len(load_results(out)) == 12
+
+
+def test_cpus_per_actor_beyond_the_cluster_is_a_config_error(ray_session, tmp_path) -> None:
+    spec = _write(tmp_path, armington_spec(resources={"cpus_per_actor": 64}))
+    result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (f"error: {spec}: resources.cpus_per_actor is 64, but the "
+                                     "Ray cluster has 2 CPUs, so no actor could ever start; "
+                                     "lower cpus_per_actor")
+
+
+def test_actors_ray_cannot_place_are_an_error_after_the_timeout(ray_session) -> None:
+    pool = SteadyStatePool("armington", 1, cpus_per_actor=3)  # the session has 2 CPUs
+    try:
+        with pytest.raises(ActorsNotReadyError, match=r"1 of 1 actors \(3 CPU\(s\) each\) did "
+                           r"not start within 2 s; the Ray cluster has [\d.]+ of 2 CPUs free"):
+            pool.wait_ready(timeout=2.0)
+    finally:
+        pool.shutdown()
