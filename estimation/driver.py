@@ -30,6 +30,7 @@ from scipy.optimize import least_squares
 from hetspace.core.errors import ModelEvaluationError, SolverConvergenceError
 from hetspace.sweeps.actors import STATUS_OK
 from hetspace.sweeps.cluster import actor_count, connect
+from hetspace.sweeps.tracking import check_reachable
 
 from . import report
 from .evaluate import Evaluator
@@ -94,6 +95,8 @@ def estimate(spec: EstimationSpec, out_dir: str | os.PathLike[str] | None = None
     """
     t0 = time.perf_counter()
     out = Path(out_dir if out_dir is not None else default_out_dir(spec)).resolve()
+    if track and spec.tracking_uri:
+        check_reachable(spec.tracking_uri)  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     if storage_url is None and (out / JOURNAL).exists() and not resume:
         raise StudyExistsError(f"{out / JOURNAL} exists: resume it (--resume) or choose "

@@ -29,6 +29,8 @@ Errors the user can fix print one line per problem on stderr, prefixed with
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -250,6 +252,7 @@ def sweep_command(
 
     cfg = _guard(str(spec), load_sweep_spec, spec)
     out_dir = out if out is not None else default_out_dir(cfg)
+    _check_run_options(out_dir, address)
     console = _console()
     console.print(f"[bold]sweep {cfg.name}[/bold] ({cfg.model.name}): {len(cfg.points)} points "
                   f"-> {out_dir}")
@@ -270,9 +273,7 @@ def _run_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
         TimeRemainingColumn,
     )
 
-    from hetspace.sweeps import ClusterNotFoundError, run_sweep
-    from hetspace.sweeps.cluster import ResourcesError
-    from hetspace.sweeps.pool import ActorsNotReadyError
+    from hetspace.sweeps import run_sweep
     from hetspace.sweeps.runner import SweepLockedError, SweepTerminated
 
     columns = (TextColumn("points"), BarColumn(), MofNCompleteColumn(),
@@ -285,17 +286,55 @@ def _run_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
             bar.update(task, completed=done, total=total, failed=failed)
 
         try:
-            return run_sweep(cfg, out_dir, progress=progress, **options)
-        except ResourcesError as e:
-            bar.stop()
-            _fail(EXIT_CONFIG, [f"{cfg.source}: {e}"])
-        except (ClusterNotFoundError, SweepLockedError, ActorsNotReadyError) as e:
-            bar.stop()
-            _fail(EXIT_ERROR, [str(e)])
+            return _run_stage(str(cfg.source), (SweepLockedError,), run_sweep, cfg, out_dir,
+                              progress=progress, **options)
         except (KeyboardInterrupt, SweepTerminated):
             bar.stop()
             _fail(EXIT_INTERRUPTED, [f"interrupted; stored points are kept in {out_dir}, "
                                      "run the same command again to resume"])
+
+
+def _run_stage(source: str, plain: tuple[type, ...], fn, *args: Any, **kwargs: Any) -> Any:
+    """Run a sweep or an estimation ``fn``; what it meets once started ends as error lines.
+
+    A cluster too small for the spec's resources is a config error (exit 2); no
+    cluster, actors that never start, an unreachable tracking server and the
+    ``plain`` errors (a locked folder, an existing study) print their own message
+    (exit 1); other hetspace errors go through :func:`_guard`.
+    """
+    from hetspace.sweeps.cluster import ClusterNotFoundError, ResourcesError
+    from hetspace.sweeps.pool import ActorsNotReadyError
+    from hetspace.sweeps.tracking import TrackingUnreachableError
+
+    def run() -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ResourcesError as e:
+            raise InvalidConfigError(source, [str(e)]) from e
+        except (ClusterNotFoundError, ActorsNotReadyError, *plain) as e:
+            _fail(EXIT_ERROR, [str(e)])
+        except TrackingUnreachableError as e:
+            _fail(EXIT_ERROR, [f"{source}: {e}"])
+
+    return _guard(source, run)
+
+
+def _check_run_options(out_dir: Path, address: str | None) -> None:
+    """Exit 2 for an --address that is no Ray address, 4 for an --out that cannot be a
+    writable folder; at once, before Ray starts, and without creating anything."""
+    if address is not None and not _ADDRESS.match(address):
+        _fail(EXIT_CONFIG, [f"--address must be 'auto' or host:port of a Ray head "
+                            f"(ray://host:port for Ray Client), got {address!r}"])
+    parent = out_dir
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        _fail(EXIT_OUTPUT, [f"cannot write outputs to {out_dir}: {parent} is not a folder"])
+    if not os.access(parent, os.W_OK | os.X_OK):
+        _fail(EXIT_OUTPUT, [f"cannot write outputs to {out_dir}: {parent} is not writable"])
+
+
+_ADDRESS = re.compile(r"^(auto|(ray://)?[A-Za-z0-9.\-\[\]:]+:\d{1,5})$")
 
 
 def _print_sweep_summary(result: Any) -> None:
@@ -398,6 +437,7 @@ def estimate_command(
 
     cfg = _guard(str(spec), load_estimation_spec, spec)
     out_dir = out if out is not None else default_out_dir(cfg)
+    _check_run_options(out_dir, address)
     _console().print(f"[bold]estimate {cfg.name}[/bold] ({cfg.model.name}, {cfg.method}): "
                      f"{', '.join(cfg.names)} from {', '.join(cfg.objective.names)} -> {out_dir}")
     result = _estimate_with_progress(cfg, out_dir, address=address, resume=resume,
@@ -409,8 +449,6 @@ def _estimate_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from hetspace.estimation import StudyExistsError, estimate
-    from hetspace.sweeps import ClusterNotFoundError
-    from hetspace.sweeps.cluster import ResourcesError
 
     columns = (TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
                TextColumn("best Q {task.fields[best]}"), TimeElapsedColumn())
@@ -420,16 +458,9 @@ def _estimate_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
         def progress(done: int, wanted: int, best: float) -> None:
             bar.update(task, completed=done, total=wanted, best=f"{best:.3e}")
 
-        def run() -> Any:
-            try:
-                return estimate(cfg, out_dir, progress=progress, **options)
-            except ResourcesError as e:  # a usage error (exit 2), found once Ray is up
-                raise InvalidConfigError(str(cfg.source), [str(e)]) from e
-
         try:
-            return _guard(str(cfg.source), run)
-        except (ClusterNotFoundError, StudyExistsError) as e:
-            _fail(EXIT_ERROR, [str(e)])
+            return _run_stage(str(cfg.source), (StudyExistsError,), estimate, cfg, out_dir,
+                              progress=progress, **options)
         except KeyboardInterrupt:
             bar.stop()
             _fail(EXIT_INTERRUPTED, [f"interrupted; the study is kept in {out_dir}, "

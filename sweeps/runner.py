@@ -44,7 +44,7 @@ from .scheduler import MAX_BATCH, run_points
 from .spec import SweepSpec
 from .store import PARTS_DIR, RESULTS_FILE, ResultStore
 from .tables import META_FILE, plot_moments, write_tables
-from .tracking import SweepTracker, environment_info
+from .tracking import SweepTracker, check_reachable, environment_info
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,8 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str] | None = None, *,
     """Run ``spec``; see the module docstring. ``keep_pool`` returns the live actors;
     ``max_batch``: the most points per actor call (1: one call per point)."""
     out = Path(out_dir) if out_dir is not None else default_out_dir(spec)
+    if track and spec.tracking.tracking_uri:
+        check_reachable(spec.tracking.tracking_uri)  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     with _locked(out):
         return _Sweep(spec, out, num_actors, address, resume, retry_failed, progress,

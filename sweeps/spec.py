@@ -49,6 +49,7 @@ from hetspace.core.errors import InvalidConfigError, InvalidParamsError
 from hetspace.core.protocol import ModelSpec, get_model, list_models
 
 from .points import Point, Shock, expand_points
+from .tracking import tracking_uri_problem
 
 TOP_LEVEL_KEYS = ("name", "description", "model", "baseline", "grid", "zip", "shocks",
                   "numerics", "moments", "resources", "tracking", "seed", "debug")
@@ -318,11 +319,12 @@ def _violation_text(v) -> str:
 
 
 def _axes(data, key: str, model: ModelSpec | None, problems) -> dict[str, tuple]:
-    body = data.get(key)
-    if body is None:
+    if key not in data:
         return {}
+    body = data[key]
     if not isinstance(body, Mapping) or not body:
-        problems.add((key,), f"must be a non-empty mapping of Params field: [values], got {body!r}")
+        what = f"nothing (an empty '{key}:')" if body is None else repr(body)
+        problems.add((key,), f"must be a non-empty mapping of Params field: [values], got {what}")
         return {}
     fields = [] if model is None else [f.name for f in dataclasses.fields(model.Params)]
     axes = {}
@@ -337,10 +339,25 @@ def _axes(data, key: str, model: ModelSpec | None, problems) -> dict[str, tuple]
         for i, v in enumerate(values):
             if not isinstance(v, (int, float, str, bool)):
                 problems.add((key, axis, i), f"must be a number, string or bool, got {v!r}")
-        if len(set(map(repr, values))) != len(values):
-            problems.add((key, axis), f"has repeated values {list(values)!r}")
+        repeated = _repeated(values)
+        if repeated:
+            problems.add((key, axis), f"has repeated values {repeated} in {list(values)!r} "
+                         "(each would be the same point)")
         axes[axis] = tuple(values)
     return axes
+
+
+def _repeated(values) -> str:
+    """The values that occur more than once, numbers compared as numbers (2 == 2.0)."""
+    seen: dict[Any, Any] = {}
+    twice = []
+    for v in values:
+        same = ("number", float(v)) if isinstance(v, int | float) and not isinstance(
+            v, bool) else (type(v).__name__, repr(v))
+        if same in seen and seen[same] not in twice:
+            twice.append(seen[same])
+        seen.setdefault(same, v)
+    return ", ".join(repr(v) for v in twice)
 
 
 def _check_zip(zipped: dict[str, tuple], problems) -> None:
@@ -423,6 +440,10 @@ def _check_tracking(track: dict, problems) -> None:
     for key in ("experiment", "tracking_uri"):
         if track.get(key) is not None and not isinstance(track[key], str):
             problems.add(("tracking", key), f"must be a string, got {track[key]!r}")
+    uri = track.get("tracking_uri")
+    why = tracking_uri_problem(uri) if isinstance(uri, str) else None
+    if why is not None:
+        problems.add(("tracking", "tracking_uri"), f"{why}, got {uri!r}")
 
 
 def _sleep(debug: dict, problems):

@@ -5,8 +5,9 @@ Each file starts with comment lines that say what must happen::
     # what the case is
     # command: solve            (solve, sweep or estimate; the file is its argument)
     # exit: 2                   (the README's exit code)
-    # error: line 12: its aliases expand   (a regular expression; the first error line
-    #                                        must read "error: <file>: " and then match it)
+    # error: {file}: line 12: its aliases expand   (a regular expression the first
+    #                           error line must match after "error: "; {file} is the path)
+    # args: --address x         (optional: more arguments)
 
 The command runs in a subprocess with a timeout (some cases used to hang), with
 ``--out`` pointing at a folder that must not exist afterwards (every case fails
@@ -25,13 +26,13 @@ from pathlib import Path
 import pytest
 
 CASES = sorted((Path(__file__).parent / "bad_inputs").glob("*.yaml"))
-HEADER = re.compile(rb"^# (command|exit|error): (.*)$", re.MULTILINE)
+HEADER = re.compile(rb"^# (command|exit|error|args): (.*)$", re.MULTILINE)
 TIMEOUT = 60  # seconds; a case ends in a few (a hang guard, not a timing assertion)
 
 
 def expectation(path: Path) -> dict[str, str]:
     found = {k.decode(): v.decode().strip() for k, v in HEADER.findall(path.read_bytes())}
-    assert set(found) == {"command", "exit", "error"}, f"{path.name}: header incomplete"
+    assert {"command", "exit", "error"} <= set(found), f"{path.name}: header incomplete"
     return found
 
 
@@ -47,13 +48,12 @@ def test_bad_input_is_one_clear_error(path: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     env = {**os.environ, "COLUMNS": "200", "RAY_AUTH_MODE": "disabled"}
     done = subprocess.run([sys.executable, "-m", "hetspace.cli", want["command"], str(path),
-                           "--out", str(out)], capture_output=True, text=True, env=env,
-                          timeout=TIMEOUT, check=False)
+                           "--out", str(out), *want.get("args", "").split()],
+                          capture_output=True, text=True, env=env, timeout=TIMEOUT, check=False)
     assert done.returncode == int(want["exit"]), done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     lines = done.stderr.strip().splitlines()
     assert lines and all(line.startswith("error: ") for line in lines), done.stderr
-    prefix = f"error: {path}: "
-    assert lines[0].startswith(prefix), done.stderr
-    assert re.match(want["error"], lines[0][len(prefix):]), done.stderr
+    pattern = want["error"].replace("{file}", re.escape(str(path)))
+    assert re.match(pattern, lines[0].removeprefix("error: ")), done.stderr
     assert not out.exists()

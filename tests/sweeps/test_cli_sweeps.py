@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -160,3 +162,46 @@ def test_actors_ray_cannot_place_are_an_error_after_the_timeout(ray_session) -> 
             pool.wait_ready(timeout=2.0)
     finally:
         pool.shutdown()
+
+
+# ------------------------------------------------ misuse found before any work begins
+
+
+class _NotMlflow(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_error(404)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_tracking_server_that_is_not_mlflow_is_an_error_before_ray(tmp_path) -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _NotMlflow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_port}"
+        spec = _write(tmp_path, armington_spec(tracking={"tracking_uri": uri}))
+        out = tmp_path / "out"
+        result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (f"error: {spec}: tracking.tracking_uri {uri!r}: the server "
+                                     "there answers 404 to MLflow's REST API "
+                                     "(/api/2.0/mlflow/...): is it an MLflow tracking server?")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("below", ["", "sub"], ids=["file", "below-a-file"])
+def test_out_that_cannot_be_a_folder_is_exit_4(tmp_path, below) -> None:
+    spec = _write(tmp_path, armington_spec())
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    out = blocker / below if below else blocker
+    result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out)])
+    assert result.exit_code == 4, result.output
+    assert result.stderr.strip() == (f"error: cannot write outputs to {out}: {blocker} is not "
+                                     "a folder")
+    assert blocker.read_text() == "not a folder"
