@@ -44,7 +44,14 @@ from .inference import (
 )
 from .objective import statistic_names
 from .spec import EstimationSpec
-from .study import JOURNAL, Progress, StudyExistsError, open_study, run_trials
+from .study import (
+    JOURNAL,
+    Progress,
+    StudyExistsError,
+    check_resumable,
+    open_study,
+    run_trials,
+)
 from .transforms import from_z, to_z
 
 logger = logging.getLogger(__name__)
@@ -101,6 +108,8 @@ def estimate(spec: EstimationSpec, out_dir: str | os.PathLike[str] | None = None
     if storage_url is None and (out / JOURNAL).exists() and not resume:
         raise StudyExistsError(f"{out / JOURNAL} exists: resume it (--resume) or choose "
                                "another --out")
+    if resume:
+        check_resumable(spec, out, storage_url)
     started = connect(address)
     ev, tracker, status = None, None, "FAILED"
     try:

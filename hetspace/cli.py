@@ -286,21 +286,23 @@ def _run_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
             bar.update(task, completed=done, total=total, failed=failed)
 
         try:
-            return _run_stage(str(cfg.source), (SweepLockedError,), run_sweep, cfg, out_dir,
-                              progress=progress, **options)
+            return _run_stage(str(cfg.source), run_sweep, cfg, out_dir, progress=progress,
+                              plain=(SweepLockedError,), **options)
         except (KeyboardInterrupt, SweepTerminated):
             bar.stop()
             _fail(EXIT_INTERRUPTED, [f"interrupted; stored points are kept in {out_dir}, "
                                      "run the same command again to resume"])
 
 
-def _run_stage(source: str, plain: tuple[type, ...], fn, *args: Any, **kwargs: Any) -> Any:
+def _run_stage(source: str, fn, *args: Any, plain: tuple[type, ...] = (),
+               usage: tuple[type, ...] = (), **kwargs: Any) -> Any:
     """Run a sweep or an estimation ``fn``; what it meets once started ends as error lines.
 
-    A cluster too small for the spec's resources is a config error (exit 2); no
-    cluster, actors that never start, an unreachable tracking server and the
-    ``plain`` errors (a locked folder, an existing study) print their own message
-    (exit 1); other hetspace errors go through :func:`_guard`.
+    A cluster too small for the spec's resources and the ``usage`` errors (a resumed
+    study whose spec changed) are config errors (exit 2); no cluster, actors that
+    never start, an unreachable tracking server and the ``plain`` errors (a locked
+    folder, an existing study) print their own message (exit 1); other hetspace
+    errors go through :func:`_guard`.
     """
     from hetspace.sweeps.cluster import ClusterNotFoundError, ResourcesError
     from hetspace.sweeps.pool import ActorsNotReadyError
@@ -309,7 +311,7 @@ def _run_stage(source: str, plain: tuple[type, ...], fn, *args: Any, **kwargs: A
     def run() -> Any:
         try:
             return fn(*args, **kwargs)
-        except ResourcesError as e:
+        except (ResourcesError, *usage) as e:
             raise InvalidConfigError(source, [str(e)]) from e
         except (ClusterNotFoundError, ActorsNotReadyError, *plain) as e:
             _fail(EXIT_ERROR, [str(e)])
@@ -448,7 +450,7 @@ def estimate_command(
 def _estimate_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from hetspace.estimation import StudyExistsError, estimate
+    from hetspace.estimation import StudyChangedError, StudyExistsError, estimate
 
     columns = (TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
                TextColumn("best Q {task.fields[best]}"), TimeElapsedColumn())
@@ -459,8 +461,8 @@ def _estimate_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
             bar.update(task, completed=done, total=wanted, best=f"{best:.3e}")
 
         try:
-            return _run_stage(str(cfg.source), (StudyExistsError,), estimate, cfg, out_dir,
-                              progress=progress, **options)
+            return _run_stage(str(cfg.source), estimate, cfg, out_dir, progress=progress,
+                              plain=(StudyExistsError,), usage=(StudyChangedError,), **options)
         except KeyboardInterrupt:
             bar.stop()
             _fail(EXIT_INTERRUPTED, [f"interrupted; the study is kept in {out_dir}, "
