@@ -33,6 +33,7 @@ import os
 import re
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -390,16 +391,59 @@ def runs_command(
         "--tracking-uri", help="Also list runs from this MLflow store.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
 ) -> None:
-    """List recent sweeps recorded in MLflow."""
+    """List recent sweeps recorded in MLflow.
+
+    A folder that does not exist, or a --tracking-uri that names no store, is an
+    error (exit 2; nothing is created). A store that cannot be read is named on
+    stderr after the others are listed (exit 1).
+    """
     from hetspace.sweeps import list_runs
 
-    uris = [f"sqlite:///{db.resolve()}" for d in (dirs or [Path("out")]) if d.is_dir()
+    for d in dirs or []:
+        if not d.is_dir():
+            _fail(EXIT_CONFIG, [f"{d}: {'not a folder' if d.exists() else 'no such folder'}"])
+    if tracking_uri:
+        _check_store(tracking_uri)
+    searched = dirs or [Path("out")]
+    uris = [f"sqlite:///{db.resolve()}" for d in searched if d.is_dir()
             for db in sorted(d.rglob("mlflow.db"))]
     uris += [tracking_uri] if tracking_uri else []
-    rows = list_runs(uris, limit=limit) if uris else []
+    broken: list[str] = []
+    rows = list_runs(uris, limit=limit, errors=broken) if uris else []
     if not rows:
-        typer.echo("no sweep runs found")
-        return
+        where = ", ".join(map(str, searched)) + (f" or {tracking_uri}" if tracking_uri else "")
+        hint = "" if dirs else " (name the folders your sweeps wrote to: hetspace runs DIR ...)"
+        typer.echo(f"no sweep runs found in {where}{hint}")
+    else:
+        _print_runs(rows)
+    for problem in broken:
+        typer.echo(f"error: cannot read the MLflow store {problem}", err=True)
+    if broken:
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _check_store(uri: str) -> None:
+    """Exit 2 unless ``uri`` can name an existing store (a SQLite file must exist: it is
+    not created), exit 1 if its server does not answer."""
+    from hetspace.sweeps.tracking import TrackingUnreachableError, check_reachable
+    from hetspace.sweeps.tracking import tracking_uri_problem as problem
+
+    why = problem(uri)
+    if why is not None:
+        _fail(EXIT_CONFIG, [f"--tracking-uri: {why}, got {uri!r}"])
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        _fail(EXIT_CONFIG, [f"--tracking-uri {uri}: no such database file"])
+    if "://" not in uri or uri.startswith("file:"):
+        folder = Path(urllib.parse.urlsplit(uri).path if uri.startswith("file:") else uri)
+        if not folder.is_dir():
+            _fail(EXIT_CONFIG, [f"--tracking-uri {uri}: no such folder"])
+    try:
+        check_reachable(uri)
+    except TrackingUnreachableError as e:
+        _fail(EXIT_ERROR, [str(e).replace("tracking.tracking_uri", "--tracking-uri", 1)])
+
+
+def _print_runs(rows: list[dict[str, Any]]) -> None:
     table = Table(title="recent sweeps", title_justify="left")
     for col in ("started", "name", "status", "points", "failed", "wall s", "output", "run id"):
         table.add_column(col)

@@ -210,19 +210,22 @@ class SweepTracker:
         self.client.log_batch(run_id, metrics=list(metrics), params=plist)
 
 
-def list_runs(tracking_uris: list[str], limit: int = 20) -> list[dict[str, Any]]:
-    """Recent sweep runs (newest first) from the given stores."""
-    from mlflow.tracking import MlflowClient
+def list_runs(tracking_uris: list[str], limit: int = 20,
+              errors: list[str] | None = None) -> list[dict[str, Any]]:
+    """Recent sweep runs (newest first) from the given stores.
 
+    ``errors``: if given, a store that cannot be read is skipped and appended to it
+    as ``"<uri>: <reason>"``; if None, its error propagates.
+    """
     rows = []
     for uri in tracking_uris:
-        client = MlflowClient(tracking_uri=uri)
-        experiments = client.search_experiments()
-        if not experiments:
+        try:
+            runs = _sweep_runs(uri, limit)
+        except Exception as e:
+            if errors is None:
+                raise
+            errors.append(f"{uri}: {' '.join(str(e).split())[:300]}")
             continue
-        runs = client.search_runs([e.experiment_id for e in experiments],
-                                  filter_string=f"tags.`{KIND_TAG}` = 'sweep'",
-                                  order_by=["attributes.start_time DESC"], max_results=limit)
         for run in runs:
             m = run.data.metrics
             rows.append({"start": run.info.start_time, "name": run.info.run_name,
@@ -232,6 +235,18 @@ def list_runs(tracking_uris: list[str], limit: int = 20) -> list[dict[str, Any]]
                          "store": uri})
     rows.sort(key=lambda r: r["start"] or 0, reverse=True)
     return rows[:limit]
+
+
+def _sweep_runs(uri: str, limit: int) -> list[Any]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiments = client.search_experiments()
+    if not experiments:
+        return []
+    return client.search_runs([e.experiment_id for e in experiments],
+                              filter_string=f"tags.`{KIND_TAG}` = 'sweep'",
+                              order_by=["attributes.start_time DESC"], max_results=limit)
 
 
 def environment_info() -> dict[str, Any]:

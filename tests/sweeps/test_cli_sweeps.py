@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from hetspace.cli import app
 from hetspace.sweeps import SweepSpec, load_results, run_sweep
 from hetspace.sweeps.pool import ActorsNotReadyError, SteadyStatePool
+from hetspace.sweeps.tracking import SweepTracker
 
 from .conftest import armington_spec, free_port
 
@@ -205,3 +206,39 @@ def test_out_that_cannot_be_a_folder_is_exit_4(tmp_path, below) -> None:
     assert result.stderr.strip() == (f"error: cannot write outputs to {out}: {blocker} is not "
                                      "a folder")
     assert blocker.read_text() == "not a folder"
+
+
+# ------------------------------------------------------------------------- hetspace runs
+
+
+def test_runs_on_a_missing_folder_or_store_is_exit_2_and_creates_nothing(tmp_path,
+                                                                         monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["runs", "o/nosuch"])
+    assert result.exit_code == 2 and result.stderr == "error: o/nosuch: no such folder\n"
+    uri = "sqlite:///new/folder/x.db"
+    result = CliRunner().invoke(app, ["runs", "--tracking-uri", uri])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: --tracking-uri {uri}: no such database file\n"
+    result = CliRunner().invoke(app, ["runs", "--tracking-uri", "nonsense:///x"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --tracking-uri: unknown scheme 'nonsense'")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_runs_lists_the_readable_stores_and_names_a_broken_one(tmp_path) -> None:
+    good = tmp_path / "good"
+    tracker = SweepTracker(name="listed", experiment=None, out_dir=good)
+    tracker.start({"model": "armington"})
+    tracker.finish("FINISHED", {"n_points": 3, "n_failed": 0}, [])
+    broken = tmp_path / "broken" / "mlflow.db"
+    broken.parent.mkdir()
+    broken.write_text("not a database")
+    result = CliRunner().invoke(app, ["runs", str(tmp_path)], env={"COLUMNS": "300"})
+    assert result.exit_code == 1, result.output
+    assert "listed" in result.stdout and "FINISHED" in result.stdout
+    assert tracker.run_id in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: cannot read the MLflow store sqlite:///{broken}: ")
+    assert "file is not a database" in lines[0]
