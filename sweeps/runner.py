@@ -33,7 +33,7 @@ import pandas as pd
 import yaml
 
 from hetspace.core.config import atomic_write
-from hetspace.core.errors import HetspaceError
+from hetspace.core.errors import HetspaceError, InvalidConfigError
 from hetspace.core.protocol import to_plain
 
 from . import cluster
@@ -119,6 +119,7 @@ class _Sweep:
         self.chains: list[list[Point]] | None = None  # the points to evaluate, cut into chains
         self.started_ray = False
         self.counts = {"done": 0, "failed": 0}
+        self.moments_checked = False
         self.timings: dict[str, float] = {}
 
     def run(self) -> SweepResult:
@@ -206,12 +207,25 @@ class _Sweep:
     def _on_row(self, point, row: dict[str, Any]) -> None:
         labels = {"point": point.index, **point.labels(), "seed": point.seed}
         self.store.add(labels, row)
+        if row["status"] == STATUS_OK and not self.moments_checked:
+            self._check_moments(row["moments"])
         if self.tracker is not None:
             self.tracker.log_point(labels, row)
         self.counts["done"] += 1
         self.counts["failed"] += row["status"] != STATUS_OK
         if self.progress is not None:
             self.progress(self.counts["done"], self.counts["failed"], self._total)
+
+    def _check_moments(self, moments: dict[str, Any]) -> None:
+        """Stop at the first solved point if ``moments`` lacks one the spec asks for
+        (a model's moments are known once it has solved)."""
+        self.moments_checked = True
+        unknown = [m for m in self.spec.moments if m not in moments]
+        if unknown:
+            raise InvalidConfigError(self.spec.source, [
+                f"sweep.moments: {', '.join(map(repr, unknown))} "
+                f"{'is not a moment' if len(unknown) == 1 else 'are not moments'} of "
+                f"{self.spec.model.name}; its moments: {', '.join(moments)}"])
 
     @property
     def _total(self) -> int:
@@ -222,16 +236,21 @@ class _Sweep:
         df = self.store.load()
         df = df[df["key"].isin({p.key for p in self.spec.points})].reset_index(drop=True)
         tables, pngs = [], []
-        if status == "FINISHED" and (df["status"] == STATUS_OK).any():
-            axes = _meta_axes(self.spec)
-            tables = write_tables(self.out, df, axes, self.spec.moments)
-            pngs = plot_moments(self.out, df, axes, self.spec.moments) if self.plots else []
-        t_close = time.perf_counter()
-        self._close_tracking(status, df, t_close - t0)
-        self.timings["tracking_finish"] = time.perf_counter() - t_close
+        try:
+            if status == "FINISHED" and (df["status"] == STATUS_OK).any():
+                axes = _meta_axes(self.spec)
+                tables = write_tables(self.out, df, axes, self.spec.moments)
+                pngs = plot_moments(self.out, df, axes, self.spec.moments) if self.plots else []
+        except BaseException:
+            status = "FAILED"  # the run still ends, as FAILED (never left RUNNING)
+            raise
+        finally:
+            t_close = time.perf_counter()
+            self._close_tracking(status, df, t_close - t0)
+            self.timings["tracking_finish"] = time.perf_counter() - t_close
+            if not self.keep_pool or status != "FINISHED":
+                self._shutdown()
         wall = time.perf_counter() - t0
-        if not self.keep_pool or status != "FINISHED":
-            self._shutdown()
         self.timings.update(wall=wall, store_write=self.store.write_seconds,
                             tracking=self.tracker.seconds if self.tracker else 0.0)
         return SweepResult(

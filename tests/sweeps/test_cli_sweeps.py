@@ -242,3 +242,19 @@ def test_runs_lists_the_readable_stores_and_names_a_broken_one(tmp_path) -> None
     assert len(lines) == 1
     assert lines[0].startswith(f"error: cannot read the MLflow store sqlite:///{broken}: ")
     assert "file is not a database" in lines[0]
+
+
+def test_unknown_moment_stops_the_sweep_and_ends_its_run_failed(ray_session, tmp_path) -> None:
+    # used to solve every point, then fail with a traceback, the MLflow run left RUNNING
+    spec = _write(tmp_path, armington_spec(name="nomoment",
+                                           moments=["welfare", "not_a_moment"]))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {spec}: sweep.moments: 'not_a_moment' is not a "
+                                    "moment of armington; its moments: real_wage_mean, ")
+    assert "Traceback" not in result.output
+    client = MlflowClient(tracking_uri=f"sqlite:///{out.resolve() / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("nomoment").experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]
+    assert not (out / "tables").exists()
