@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import logging
 import math
@@ -158,10 +159,15 @@ def write_solution_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.nda
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
-    """Call ``write`` on a temporary file beside ``path``, fsync, then rename it onto ``path``."""
+    """Call ``write`` on a temporary file beside ``path``, fsync, then rename it onto ``path``.
+
+    The file gets the mode an ordinary ``open`` would give it (0666 less the umask),
+    not ``mkstemp``'s 0600, so colleagues sharing a group can read results.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -172,6 +178,16 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
         raise
     return path
 
+
+@functools.cache
+def _umask() -> int:
+    """The process's umask (read once: setting it to read it is not thread-safe)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_umask()  # at import, before any writer thread starts
 
 # --------------------------------------------------------------------------- parsing
 

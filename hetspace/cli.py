@@ -73,6 +73,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+# "\\[": help text is rich markup, where a bare [default: ...] would vanish as a tag
+_ACTORS_HELP = "Steady-state actors, at most one per CPU \\[default: spec, else all CPUs]."
+
 Verbose = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="More log output (-v info, -vv debug).")
 ]
@@ -118,7 +121,7 @@ def solve_command(
     config: Annotated[Path, typer.Argument(help="Model config (YAML).", show_default=False)],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Output folder [default: out/<config stem>]."),
+        typer.Option("--out", "-o", help="Output folder \\[default: out/<config stem>]."),
     ] = None,
     verbose: Verbose = 0,
 ) -> None:
@@ -234,9 +237,9 @@ EXIT_INTERRUPTED = 130
 def sweep_command(
     spec: Annotated[Path, typer.Argument(help="Sweep spec (YAML).", show_default=False)],
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Output folder [default: out/sweeps/<sweep name>].")] = None,
+        "--out", "-o", help="Output folder \\[default: out/sweeps/<sweep name>].")] = None,
     num_actors: Annotated[int | None, typer.Option(
-        "--num-actors", min=1, help="Steady-state actors [default: spec, else all CPUs].")] = None,
+        "--num-actors", min=1, help=_ACTORS_HELP)] = None,
     address: Annotated[str | None, typer.Option(
         "--address", help="Join an existing Ray cluster ('auto' or host:port) instead of "
         "starting a local one.")] = None,
@@ -364,7 +367,7 @@ def table_command(
     results_dir: Annotated[Path, typer.Argument(help="A sweep's output folder.",
                                                 show_default=False)],
     moments: Annotated[str | None, typer.Option(
-        "--moments", "-m", help="Comma-separated moments [default: the spec's, else all].")]
+        "--moments", "-m", help="Comma-separated moments \\[default: the spec's, else all].")]
     = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="md, tex or csv.")] = "md",
 ) -> None:
@@ -385,7 +388,7 @@ def table_command(
 @app.command("runs")
 def runs_command(
     dirs: Annotated[list[Path] | None, typer.Argument(
-        help="Folders searched for sweep stores (mlflow.db) [default: out].",
+        help="Folders searched for sweep stores (mlflow.db) \\[default: out].",
         show_default=False)] = None,
     tracking_uri: Annotated[str | None, typer.Option(
         "--tracking-uri", help="Also list runs from this MLflow store.")] = None,
@@ -466,14 +469,14 @@ def _num(value: Any, fmt: str = "{:.0f}") -> str:
 def estimate_command(
     spec: Annotated[Path, typer.Argument(help="Estimation spec (YAML).", show_default=False)],
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Output folder [default: out/estimation/<name>].")] = None,
+        "--out", "-o", help="Output folder \\[default: out/estimation/<name>].")] = None,
     address: Annotated[str | None, typer.Option(
         "--address", help="Join an existing Ray cluster ('auto' or host:port) instead of "
         "starting a local one.")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue the study stored in the output folder.")] = False,
     num_actors: Annotated[int | None, typer.Option(
-        "--num-actors", min=1, help="Steady-state actors [default: spec, else all CPUs].")] = None,
+        "--num-actors", min=1, help=_ACTORS_HELP)] = None,
     verbose: Verbose = 0,
 ) -> None:
     """Estimate parameters by moment matching / indirect inference (Optuna on Ray actors)."""

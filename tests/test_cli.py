@@ -250,3 +250,17 @@ def test_subprocess_solve_and_non_convergence(tmp_path, write_config):
     assert done.returncode == EXIT_SOLVER
     assert done.stderr.startswith(f"error: {bad}: did not converge")
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("command", "default"), [
+    ("solve", "[default: out/<config stem>]"),
+    ("sweep", "[default: out/sweeps/<sweep name>]"),
+    ("estimate", "[default: out/estimation/<name>]"),
+    ("table", "[default: the spec's, else all]"),
+    ("runs", "[default: out]"),
+])
+def test_help_shows_the_defaults_written_in_the_help_text(runner, command, default):
+    # rich reads help text as markup: an unescaped [default: ...] vanished as a tag
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert default in result.stdout, result.stdout
