@@ -159,6 +159,9 @@ def _guard(where: str, fn, *args: Any, **kwargs: Any) -> Any:
         _fail(EXIT_SOLVER, [f"{where}: did not converge: {e}"])
     except HetspaceError as e:
         _fail(EXIT_ERROR, [f"{where}: {type(e).__name__}: {e}"])
+    except MemoryError as e:  # a size no validation bounded yet (numerics.n_a: 1e13)
+        _fail(EXIT_CONFIG, [f"{where}: out of memory ({e}); is a size in it (grid points, "
+                            "periods, regions) too large?"])
 
 
 def _fail(code: int, lines: list[str]) -> NoReturn:
