@@ -104,13 +104,13 @@ def estimate(spec: EstimationSpec, out_dir: str | os.PathLike[str] | None = None
     out = Path(out_dir if out_dir is not None else default_out_dir(spec)).resolve()
     if track and spec.tracking_uri:
         check_reachable(spec.tracking_uri)  # before anything is written
-    out.mkdir(parents=True, exist_ok=True)
     if storage_url is None and (out / JOURNAL).exists() and not resume:
         raise StudyExistsError(f"{out / JOURNAL} exists: resume it (--resume) or choose "
                                "another --out")
     if resume:
         check_resumable(spec, out, storage_url)
-    started = connect(address)
+    started = connect(address)  # no cluster at --address: fails before out/ exists
+    out.mkdir(parents=True, exist_ok=True)
     ev, tracker, status = None, None, "FAILED"
     try:
         n = actor_count(num_actors or spec.num_actors, spec.cpus_per_actor)

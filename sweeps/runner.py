@@ -99,10 +99,18 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str] | None = None, *,
     out = Path(out_dir) if out_dir is not None else default_out_dir(spec)
     if track and spec.tracking.tracking_uri:
         check_reachable(spec.tracking.tracking_uri)  # before anything is written
-    out.mkdir(parents=True, exist_ok=True)
-    with _locked(out):
-        return _Sweep(spec, out, num_actors, address, resume, retry_failed, progress,
-                      keep_pool, track, plots, max_batch).run()
+    # joining a cluster is quick, so its absence is found before out/ exists (a local
+    # Ray starts later, while the tracking store opens)
+    sweep = _Sweep(spec, out, num_actors, address, resume, retry_failed, progress,
+                   keep_pool, track, plots, max_batch)
+    sweep.started_ray = cluster.connect(address) if address is not None else False
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with _locked(out):
+            return sweep.run()
+    except BaseException:
+        sweep._shutdown()  # (again: a failed run has shut down already)
+        raise
 
 
 class _Sweep:
@@ -161,7 +169,7 @@ class _Sweep:
         with concurrent.futures.ThreadPoolExecutor(1) as ex:
             tracking = ex.submit(self._start_tracking, len(todo)) if self.track else None
             if todo or self.keep_pool:
-                self.started_ray = cluster.connect(self.address)
+                self.started_ray = cluster.connect(self.address) or self.started_ray
                 n = self._actor_count(len(todo))
                 crash = self.spec.debug.crash_after
                 self.pool = SteadyStatePool(

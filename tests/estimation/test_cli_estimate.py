@@ -5,6 +5,9 @@ These fail before Ray starts, so no Ray session is needed.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from hetspace.estimation import EstimationSpec, StudyChangedError
 from hetspace.estimation.fingerprint import FINGERPRINT, objective_fingerprint
 from hetspace.estimation.study import JOURNAL, check_resumable, open_study
 
+from ..sweeps.conftest import free_port
 from .conftest import R_TARGET, huggett_spec
 
 
@@ -82,3 +86,16 @@ def test_out_that_cannot_be_a_folder_is_exit_4(tmp_path, below) -> None:
     assert result.exit_code == 4, result.output
     assert result.stderr.strip() == (f"error: cannot write outputs to {out}: {blocker} is not "
                                      "a folder")
+
+
+def test_address_auto_without_a_cluster_leaves_no_output_folder(tmp_path) -> None:
+    spec = _write(tmp_path, huggett_spec("nocluster"), "spec.yaml")
+    out = tmp_path / "out"
+    env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{free_port()}"}
+    done = subprocess.run([sys.executable, "-m", "hetspace.cli", "estimate", str(spec),
+                           "--address", "auto", "--out", str(out)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "no running Ray cluster found at address 'auto'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not out.exists()

@@ -75,6 +75,7 @@ def test_address_auto_without_a_cluster_fails_fast(tmp_path) -> None:
     assert done.returncode == 1, done.stderr
     assert "no running Ray cluster found at address 'auto' (RAY_ADDRESS=127.0.0.1:" in done.stderr
     assert time.monotonic() - t0 < 60  # no local instance was started instead
+    assert not (tmp_path / "out").exists()  # found before anything was written
 
 
 def _start_slow_sweep(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
