@@ -207,6 +207,11 @@ _ConfigLoader.add_implicit_resolver(
 )
 
 
+#: The largest config file read (10 times the largest shipped one, spatial48.yaml);
+#: the YAML parser reads about 0.1-0.2 MB a second.
+MAX_CONFIG_BYTES = 1_000_000
+
+
 def read_text(path: Path, source: str) -> str:
     """The UTF-8 text of the config file ``path``; ``InvalidConfigError`` (named ``source``)
     if it is missing, a directory, unreadable or not UTF-8."""
@@ -214,6 +219,12 @@ def read_text(path: Path, source: str) -> str:
         raise InvalidConfigError(source, ["file not found"])
     if path.is_dir():
         raise InvalidConfigError(source, ["is a directory, expected a YAML file"])
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise InvalidConfigError(source, [
+            f"is {size / 1e6:.1f} MB; a config may have at most {MAX_CONFIG_BYTES / 1e6:g} MB "
+            "(reading more takes minutes: put large data in files it names, such as "
+            "targets.panel or a SpatialData folder)"])
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
@@ -281,8 +292,8 @@ def _check_expansion(root: yaml.Node) -> None:
             depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
             open_ids.discard(key)
             if size[key] > MAX_YAML_VALUES:
-                raise _TooBig(f"{_where(node)}its aliases expand to more than "
-                              f"{MAX_YAML_VALUES:,} values; refusing to load it")
+                raise _TooBig(f"{_where(node)}holds more than {MAX_YAML_VALUES:,} values "
+                              "(each alias counted as what it stands for); refusing to load it")
             if depth[key] > MAX_YAML_DEPTH:
                 raise _TooBig(f"{_where(node)}nested more than {MAX_YAML_DEPTH} levels deep")
             continue

@@ -408,11 +408,11 @@ def runs_command(
     for d in dirs or []:
         if not d.is_dir():
             _fail(EXIT_CONFIG, [f"{d}: {'not a folder' if d.exists() else 'no such folder'}"])
-    if tracking_uri:
+    if tracking_uri is not None:
         _check_store(tracking_uri)
     searched = dirs or [Path("out")]
     uris = [f"sqlite:///{db.resolve()}" for d in searched if d.is_dir()
-            for db in sorted(d.rglob("mlflow.db"))]
+            for db in sorted(d.rglob("mlflow.db")) if db.is_file()]  # (a folder: MLflow hangs)
     uris += [tracking_uri] if tracking_uri else []
     broken: list[str] = []
     rows = list_runs(uris, limit=limit, errors=broken) if uris else []

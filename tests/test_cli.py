@@ -264,3 +264,13 @@ def test_help_shows_the_defaults_written_in_the_help_text(runner, command, defau
     result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert default in result.stdout, result.stdout
+
+
+def test_config_larger_than_the_limit_is_refused_unread(runner, write_config):
+    from hetspace.core.config import MAX_CONFIG_BYTES
+
+    path = write_config("# padding\n" * (MAX_CONFIG_BYTES // 10 + 1) + TOY)
+    result = invoke(runner, "solve", str(path))
+    err = assert_clean_error(result, EXIT_CONFIG, f"{path}: is 1.0 MB; a config may have at "
+                             "most 1 MB")
+    assert len(err.strip().splitlines()) == 1

@@ -259,3 +259,31 @@ def test_unknown_moment_stops_the_sweep_and_ends_its_run_failed(ray_session, tmp
     runs = client.search_runs([client.get_experiment_by_name("nomoment").experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]
     assert not (out / "tables").exists()
+
+
+def test_runs_skips_a_folder_named_mlflow_db_and_reads_no_empty_uri(tmp_path) -> None:
+    # MLflow retried forever on a folder named mlflow.db; run apart so a regression fails
+    (tmp_path / "d" / "mlflow.db").mkdir(parents=True)
+    done = subprocess.run([*HETSPACE, "runs", str(tmp_path / "d")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"no sweep runs found in {tmp_path / 'd'}"
+    result = CliRunner().invoke(app, ["runs", "--tracking-uri", ""])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --tracking-uri: must not be empty")
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("sweep.json", "{not json", "sweep.json: cannot be read as JSON (Expecting property name"),
+    ("sweep.json", "{}", "sweep.json: is not a sweep's sweep.json: it lacks axes, moments"),
+    ("results.parquet", "truncated", "results.parquet: cannot be read as Parquet ("),
+])
+def test_table_of_a_damaged_folder_is_one_error_line(tmp_path, name, content, message) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sweep.json").write_text('{"axes": ["sigma"], "moments": []}')
+    (out / name).write_text(content)
+    result = CliRunner().invoke(app, ["table", str(out)])
+    assert result.exit_code in (1, 2), result.output
+    assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
+    assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1
