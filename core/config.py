@@ -219,6 +219,8 @@ def read_text(path: Path, source: str) -> str:
         raise InvalidConfigError(source, ["file not found"])
     if path.is_dir():
         raise InvalidConfigError(source, ["is a directory, expected a YAML file"])
+    if not path.is_file():  # a pipe or a device (/dev/zero) would be read forever
+        raise InvalidConfigError(source, ["is not a regular file, expected a YAML file"])
     size = path.stat().st_size
     if size > MAX_CONFIG_BYTES:
         raise InvalidConfigError(source, [

@@ -274,3 +274,13 @@ def test_config_larger_than_the_limit_is_refused_unread(runner, write_config):
     err = assert_clean_error(result, EXIT_CONFIG, f"{path}: is 1.0 MB; a config may have at "
                              "most 1 MB")
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_config_that_is_a_pipe_is_refused_not_read_forever(tmp_path):
+    pipe = tmp_path / "cfg.yaml"
+    os.mkfifo(pipe)
+    done = subprocess.run([sys.executable, "-m", "hetspace.cli", "solve", str(pipe)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == EXIT_CONFIG
+    assert done.stderr == f"error: {pipe}: is not a regular file, expected a YAML file\n"
