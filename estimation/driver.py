@@ -110,10 +110,10 @@ def estimate(spec: EstimationSpec, out_dir: str | os.PathLike[str] | None = None
     if resume:
         check_resumable(spec, out, storage_url)
     started = connect(address)  # no cluster at --address: fails before out/ exists
-    out.mkdir(parents=True, exist_ok=True)
     ev, tracker, status = None, None, "FAILED"
     try:
-        n = actor_count(num_actors or spec.num_actors, spec.cpus_per_actor)
+        n = actor_count(num_actors or spec.num_actors, spec.cpus_per_actor)  # (as must this)
+        out.mkdir(parents=True, exist_ok=True)
         study = open_study(spec, out, n, resume, storage_url)
         ev = Evaluator(spec, n)  # actors start while the tracking store opens
         tracker = report.start_tracking(spec, out) if track else None

@@ -80,14 +80,22 @@ def actor_count(requested: int | None, cpus_per_actor: int, limit: int | None = 
     if not even one actor fits.
     """
     cpus = cluster_cpus()
+    check_actor_fits(cpus_per_actor, cpus)
     fit = cpus // cpus_per_actor
-    if fit < 1:
-        raise ResourcesError(f"resources.cpus_per_actor is {cpus_per_actor}, but the Ray "
-                             f"cluster has {cpus} CPUs, so no actor could ever start; lower "
-                             "cpus_per_actor")
     n = fit if requested is None else requested
     if n > fit:
         logger.warning("%d actors of %d CPU(s) each need %d CPUs but the Ray cluster has %d; "
                        "starting %d actors", n, cpus_per_actor, n * cpus_per_actor, cpus, fit)
         n = fit
     return max(1, min(n, limit)) if limit is not None else n
+
+
+def check_actor_fits(cpus_per_actor: int, cpus: int | None = None) -> None:
+    """``ResourcesError`` unless one actor of ``cpus_per_actor`` fits in ``cpus`` (default:
+    the connected cluster's CPUs, or before Ray starts, the local Ray's: this machine's)."""
+    if cpus is None:
+        cpus = cluster_cpus() if ray.is_initialized() else (os.cpu_count() or 1)
+    if cpus_per_actor > cpus:
+        raise ResourcesError(f"resources.cpus_per_actor is {cpus_per_actor}, but the Ray "
+                             f"cluster has {cpus} CPUs, so no actor could ever start; lower "
+                             "cpus_per_actor")

@@ -105,6 +105,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str] | None = None, *,
                    keep_pool, track, plots, max_batch)
     sweep.started_ray = cluster.connect(address) if address is not None else False
     try:
+        cluster.check_actor_fits(spec.resources.cpus_per_actor)
         out.mkdir(parents=True, exist_ok=True)
         with _locked(out):
             return sweep.run()

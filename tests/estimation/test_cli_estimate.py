@@ -99,3 +99,15 @@ def test_address_auto_without_a_cluster_leaves_no_output_folder(tmp_path) -> Non
     assert "no running Ray cluster found at address 'auto'" in done.stderr
     assert "Traceback" not in done.stderr
     assert not out.exists()
+
+
+def test_cpus_per_actor_beyond_the_cluster_is_exit_2_before_any_output(ray_session,
+                                                                      tmp_path) -> None:
+    spec = _write(tmp_path, huggett_spec("big", resources={"cpus_per_actor": 64}), "spec.yaml")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["estimate", str(spec), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (f"error: {spec}: resources.cpus_per_actor is 64, but the "
+                                     "Ray cluster has 2 CPUs, so no actor could ever start; "
+                                     "lower cpus_per_actor")
+    assert not out.exists()

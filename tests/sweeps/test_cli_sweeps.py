@@ -154,6 +154,7 @@ def test_cpus_per_actor_beyond_the_cluster_is_a_config_error(ray_session, tmp_pa
     assert result.stderr.strip() == (f"error: {spec}: resources.cpus_per_actor is 64, but the "
                                      "Ray cluster has 2 CPUs, so no actor could ever start; "
                                      "lower cpus_per_actor")
+    assert not (tmp_path / "out").exists()  # found before anything was written
 
 
 def test_actors_ray_cannot_place_are_an_error_after_the_timeout(ray_session) -> None:
