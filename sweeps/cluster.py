@@ -37,6 +37,7 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> bool:
     if ray.is_initialized():
         return False
     if address is None:
+        _quiet_token_notice()
         ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
                  log_to_driver=False, logging_level=logging.WARNING)
         logger.info("started a local Ray instance with %s CPUs", num_cpus or os.cpu_count())
@@ -99,3 +100,17 @@ def check_actor_fits(cpus_per_actor: int, cpus: int | None = None) -> None:
         raise ResourcesError(f"resources.cpus_per_actor is {cpus_per_actor}, but the Ray "
                              f"cluster has {cpus} CPUs, so no actor could ever start; lower "
                              "cpus_per_actor")
+
+
+def _quiet_token_notice() -> None:
+    """Drop Ray's notice that token authentication is on (the safe default) for the
+    embedded local instance; its warning that authentication is off still shows."""
+    name = "ray._private.authentication.authentication_token_setup"
+    target = logging.getLogger(name)
+    if not any(isinstance(f, _TokenNotice) for f in target.filters):
+        target.addFilter(_TokenNotice())
+
+
+class _TokenNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Token authentication is enabled")
