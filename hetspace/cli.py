@@ -397,7 +397,7 @@ def runs_command(
         "--tracking-uri", help="Also list runs from this MLflow store.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
 ) -> None:
-    """List recent sweeps recorded in MLflow.
+    """List recent sweeps and estimations recorded in MLflow.
 
     A folder that does not exist, or a --tracking-uri that names no store, is an
     error (exit 2; nothing is created). A store that cannot be read is named on
@@ -419,7 +419,7 @@ def runs_command(
     if not rows:
         where = ", ".join(map(str, searched)) + (f" or {tracking_uri}" if tracking_uri else "")
         hint = "" if dirs else " (name the folders your sweeps wrote to: hetspace runs DIR ...)"
-        typer.echo(f"no sweep runs found in {where}{hint}")
+        typer.echo(f"no sweep or estimation runs found in {where}{hint}")
     else:
         _print_runs(rows)
     for problem in broken:
@@ -450,12 +450,13 @@ def _check_store(uri: str) -> None:
 
 
 def _print_runs(rows: list[dict[str, Any]]) -> None:
-    table = Table(title="recent sweeps", title_justify="left")
-    for col in ("started", "name", "status", "points", "failed", "wall s", "output", "run id"):
+    table = Table(title="recent sweeps and estimations", title_justify="left")
+    for col in ("started", "name", "kind", "status", "points", "failed", "wall s", "output",
+                "run id"):
         table.add_column(col)
     for r in rows:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime((r["start"] or 0) / 1000))
-        table.add_row(started, str(r["name"]), r["status"], _num(r["points"]),
+        table.add_row(started, str(r["name"]), r["kind"], r["status"], _num(r["points"]),
                       _num(r["failed"]), _num(r["wall_s"], "{:.1f}"), r["out_dir"], r["run_id"])
     _console().print(table)
 

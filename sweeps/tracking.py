@@ -212,7 +212,7 @@ class SweepTracker:
 
 def list_runs(tracking_uris: list[str], limit: int = 20,
               errors: list[str] | None = None) -> list[dict[str, Any]]:
-    """Recent sweep runs (newest first) from the given stores.
+    """Recent sweep and estimation runs (newest first) from the given stores.
 
     ``errors``: if given, a store that cannot be read is skipped and appended to it
     as ``"<uri>: <reason>"``; if None, its error propagates.
@@ -229,6 +229,7 @@ def list_runs(tracking_uris: list[str], limit: int = 20,
         for run in runs:
             m = run.data.metrics
             rows.append({"start": run.info.start_time, "name": run.info.run_name,
+                         "kind": run.data.tags.get(KIND_TAG, ""),
                          "status": run.info.status, "points": m.get("n_points"),
                          "failed": m.get("n_failed"), "wall_s": m.get("wall_seconds"),
                          "out_dir": run.data.tags.get(OUT_TAG, ""), "run_id": run.info.run_id,
@@ -244,9 +245,12 @@ def _sweep_runs(uri: str, limit: int) -> list[Any]:
     experiments = client.search_experiments()
     if not experiments:
         return []
-    return client.search_runs([e.experiment_id for e in experiments],
-                              filter_string=f"tags.`{KIND_TAG}` = 'sweep'",
-                              order_by=["attributes.start_time DESC"], max_results=limit)
+    runs = []
+    for kind in ("sweep", "estimation"):
+        runs += client.search_runs([e.experiment_id for e in experiments],
+                                   filter_string=f"tags.`{KIND_TAG}` = '{kind}'",
+                                   order_by=["attributes.start_time DESC"], max_results=limit)
+    return runs
 
 
 def environment_info() -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from hetspace.cli import app
 from hetspace.sweeps import SweepSpec, load_results, run_sweep
 from hetspace.sweeps.pool import ActorsNotReadyError, SteadyStatePool
-from hetspace.sweeps.tracking import SweepTracker
+from hetspace.sweeps.tracking import KIND_TAG, SweepTracker
 
 from .conftest import armington_spec, free_port
 
@@ -233,6 +233,10 @@ def test_runs_lists_the_readable_stores_and_names_a_broken_one(tmp_path) -> None
     tracker = SweepTracker(name="listed", experiment=None, out_dir=good)
     tracker.start({"model": "armington"})
     tracker.finish("FINISHED", {"n_points": 3, "n_failed": 0}, [])
+    study = SweepTracker(name="studied", experiment=None, out_dir=tmp_path / "est")
+    study.start({"model": "armington"})
+    study.client.set_tag(study.run_id, KIND_TAG, "estimation")  # as estimation's report does
+    study.finish("KILLED", {}, [])
     broken = tmp_path / "broken" / "mlflow.db"
     broken.parent.mkdir()
     broken.write_text("not a database")
@@ -240,6 +244,8 @@ def test_runs_lists_the_readable_stores_and_names_a_broken_one(tmp_path) -> None
     assert result.exit_code == 1, result.output
     assert "listed" in result.stdout and "FINISHED" in result.stdout
     assert tracker.run_id in result.stdout
+    assert "studied" in result.stdout and "estimation" in result.stdout
+    assert study.run_id in result.stdout and "KILLED" in result.stdout
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"error: cannot read the MLflow store sqlite:///{broken}: ")
@@ -268,7 +274,7 @@ def test_runs_skips_a_folder_named_mlflow_db_and_reads_no_empty_uri(tmp_path) ->
     done = subprocess.run([*HETSPACE, "runs", str(tmp_path / "d")], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"no sweep runs found in {tmp_path / 'd'}"
+    assert done.stdout.strip() == f"no sweep or estimation runs found in {tmp_path / 'd'}"
     result = CliRunner().invoke(app, ["runs", "--tracking-uri", ""])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: --tracking-uri: must not be empty")
