@@ -20,8 +20,10 @@ Errors the user can fix print one line per problem on stderr, prefixed with
 ``error:``, and no traceback. Exit codes:
 
     0  success
-    1  another hetspace error (e.g. a model evaluation failed)
-    2  usage or config error: missing file, bad YAML, unknown model, invalid params
+    1  another hetspace error (e.g. a model evaluation failed, no cluster or tracking
+       server answers, a locked output folder, an unreadable store)
+    2  usage or config error: missing file, bad YAML, unknown model, invalid params, a
+       config too large, resources the cluster cannot hold, a changed resumed study
     3  the solver did not converge
     4  the outputs could not be written
 """
