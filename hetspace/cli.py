@@ -454,8 +454,8 @@ def _check_store(uri: str) -> None:
 def _print_runs(rows: list[dict[str, Any]]) -> None:
     table = Table(title="recent sweeps and estimations", title_justify="left")
     for col in ("started", "name", "kind", "status", "points", "failed", "wall s", "output",
-                "run id"):
-        table.add_column(col)
+                "run id"):  # the long paths and ids wrap, not the short words
+        table.add_column(col, no_wrap=col in ("name", "kind", "status"))
     for r in rows:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime((r["start"] or 0) / 1000))
         table.add_row(started, str(r["name"]), r["kind"], r["status"], _num(r["points"]),
