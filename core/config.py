@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import logging
 import math
@@ -158,10 +159,15 @@ def write_solution_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.nda
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
-    """Call ``write`` on a temporary file beside ``path``, fsync, then rename it onto ``path``."""
+    """Call ``write`` on a temporary file beside ``path``, fsync, then rename it onto ``path``.
+
+    The file gets the mode an ordinary ``open`` would give it (0666 less the umask),
+    not ``mkstemp``'s 0600, so colleagues sharing a group can read results.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -172,6 +178,16 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
         raise
     return path
 
+
+@functools.cache
+def _umask() -> int:
+    """The process's umask (read once: setting it to read it is not thread-safe)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_umask()  # at import, before any writer thread starts
 
 # --------------------------------------------------------------------------- parsing
 
@@ -191,6 +207,11 @@ _ConfigLoader.add_implicit_resolver(
 )
 
 
+#: The largest config file read (10 times the largest shipped one, spatial48.yaml);
+#: the YAML parser reads about 0.1-0.2 MB a second.
+MAX_CONFIG_BYTES = 1_000_000
+
+
 def read_text(path: Path, source: str) -> str:
     """The UTF-8 text of the config file ``path``; ``InvalidConfigError`` (named ``source``)
     if it is missing, a directory, unreadable or not UTF-8."""
@@ -198,6 +219,14 @@ def read_text(path: Path, source: str) -> str:
         raise InvalidConfigError(source, ["file not found"])
     if path.is_dir():
         raise InvalidConfigError(source, ["is a directory, expected a YAML file"])
+    if not path.is_file():  # a pipe or a device (/dev/zero) would be read forever
+        raise InvalidConfigError(source, ["is not a regular file, expected a YAML file"])
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise InvalidConfigError(source, [
+            f"is {size / 1e6:.1f} MB; a config may have at most {MAX_CONFIG_BYTES / 1e6:g} MB "
+            "(reading more takes minutes: put large data in files it names, such as "
+            "targets.panel or a SpatialData folder)"])
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
@@ -208,18 +237,99 @@ def read_text(path: Path, source: str) -> str:
 
 def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     """(data, root node) of YAML ``text`` read safely (``1e9`` is a float); the node tree
-    feeds :class:`Locator`. Invalid YAML raises ``InvalidConfigError`` with line and column."""
-    loader = _ConfigLoader(text)
+    feeds :class:`Locator`. Invalid YAML raises ``InvalidConfigError`` with line and column,
+    and so does a document that would expand, through its aliases, to more than
+    ``MAX_YAML_VALUES`` values (an "alias bomb"), refers to itself, or nests deeper than
+    ``MAX_YAML_DEPTH`` levels: all of these are refused before anything walks the data."""
+    try:
+        loader = _ConfigLoader(text)  # the reader checks every character here (a NUL byte)
+    except yaml.reader.ReaderError as e:
+        raise InvalidConfigError(source, [_reader_problem(e, text)]) from e
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as e:
         raise InvalidConfigError(source, [_yaml_problem(e)]) from e
     except yaml.YAMLError as e:
         raise InvalidConfigError(source, [f"invalid YAML: {e}"]) from e
+    except _TooBig as e:
+        raise InvalidConfigError(source, [str(e)]) from e
+    except RecursionError as e:
+        raise InvalidConfigError(source, [f"nested more than {MAX_YAML_DEPTH} levels "
+                                          "deep"]) from e
     finally:
         loader.dispose()
     return data, node
+
+
+#: The most values (scalars, lists and mappings, each alias counted as what it stands for)
+#: and the deepest nesting a config may have; far above any real config, far below what
+#: would take the loader or the validation minutes.
+MAX_YAML_VALUES = 1_000_000
+MAX_YAML_DEPTH = 100
+
+
+class _TooBig(Exception):
+    """A YAML node tree that expands too far, nests too deep or contains itself."""
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Raise :class:`_TooBig` if the tree under ``root``, aliases expanded, is too large.
+
+    Each node is visited once (the expanded size of a node shared by aliases is
+    remembered), without recursion, so the check is linear in the size of the text.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_ids: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            kids = _children(node)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+            open_ids.discard(key)
+            if size[key] > MAX_YAML_VALUES:
+                raise _TooBig(f"{_where(node)}holds more than {MAX_YAML_VALUES:,} values "
+                              "(each alias counted as what it stands for); refusing to load it")
+            if depth[key] > MAX_YAML_DEPTH:
+                raise _TooBig(f"{_where(node)}nested more than {MAX_YAML_DEPTH} levels deep")
+            continue
+        if key in size:
+            continue
+        open_ids.add(key)
+        stack.append((node, True))
+        for kid in _children(node):
+            if id(kid) in open_ids:
+                raise _TooBig(f"{_where(kid)}an alias refers to a node that contains it "
+                              "(a recursive structure)")
+            if id(kid) not in size:
+                stack.append((kid, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _where(node: yaml.Node) -> str:
+    return f"line {_line(node)}: " if node.start_mark is not None else ""
+
+
+def _reader_problem(e: yaml.reader.ReaderError, text: str) -> str:
+    """'invalid YAML at line 2, column 7: character #x0000 is not allowed'."""
+    pos = e.position
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    char = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or "?")
+    return f"invalid YAML at line {line}, column {column}: character #x{char:04X} is not allowed"
 
 
 def _yaml_problem(e: yaml.MarkedYAMLError) -> str:
@@ -358,7 +468,13 @@ def _find_pair(node: yaml.Node | None, key: Any) -> tuple[yaml.Node, yaml.Node] 
     return None
 
 
-def _collect_duplicates(node: yaml.Node | None, prefix: str, problems: list[str]) -> None:
+def _collect_duplicates(node: yaml.Node | None, prefix: str, problems: list[str],
+                        seen_nodes: set[int] | None = None) -> None:
+    """Duplicate keys under ``node``; a node that aliases share is walked once only."""
+    seen_nodes = set() if seen_nodes is None else seen_nodes
+    if node is None or id(node) in seen_nodes:
+        return
+    seen_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for k, v in node.value:
@@ -367,10 +483,10 @@ def _collect_duplicates(node: yaml.Node | None, prefix: str, problems: list[str]
             if name in seen:
                 problems.append(_at(_line(k), f"{path}: duplicate key"))
             seen.add(name)
-            _collect_duplicates(v, path, problems)
+            _collect_duplicates(v, path, problems, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _collect_duplicates(item, f"{prefix}[{i}]", problems)
+            _collect_duplicates(item, f"{prefix}[{i}]", problems, seen_nodes)
 
 
 def _line(node: yaml.Node | None) -> int | None:

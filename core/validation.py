@@ -56,11 +56,15 @@ class Checker:
         if isinstance(raw, bool) or not isinstance(raw, (int, float, np.integer, np.floating)):
             self.fail(name, "must be a real number", raw)
             return None
-        value = int(raw) if integer else float(raw)
-        if integer and value != raw:
+        try:
+            value = int(raw) if integer else float(raw)
+            finite = math.isfinite(value)
+        except OverflowError:  # an integer beyond float range (10**400)
+            value, finite = raw, False
+        if integer and finite and value != raw:
             self.fail(name, "must be an integer", raw)
             return None
-        if not math.isfinite(value):
+        if not finite:
             self.fail(name, "must be finite", raw)
             return None
         ok = _bounds_ok(self, name, np.asarray(value), gt, ge, lt, le)
@@ -95,7 +99,7 @@ class Checker:
     ) -> np.ndarray | None:
         try:
             arr = np.array(raw, dtype=np.float64, copy=True)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             self.fail(name, "must be an array of real numbers", raw)
             return None
         if ndim is not None and arr.ndim != ndim:

@@ -13,7 +13,8 @@ files: schema, reading, writing, bootstrap covariance), ``locations`` (location
 moments shared by SpatialData and the model), ``transforms`` (bounds, log/logit search
 coordinates), ``objective`` (Q = g'Wg; analytic or simulated moments; auxiliary
 statistics), ``evaluate`` (the estimation actor and the driver's evaluator),
-``study`` (Optuna ask/tell on the actors, journal storage, resume), ``driver``
+``study`` (Optuna ask/tell on the actors, journal storage, resume), ``fingerprint``
+(what a study's trials mean: a resumed study refuses a changed objective), ``driver``
 (global search, least-squares polish, inference, records), ``inference``
 (Jacobian, sandwich standard errors, J-test, identification), ``report``
 (tables, plots, MLflow).
@@ -21,6 +22,7 @@ statistics), ``evaluate`` (the estimation actor and the driver's evaluator),
 
 from .data import PanelError, bootstrap_covariance, read_panel, write_panel
 from .driver import EstimationResult, estimate
+from .fingerprint import StudyChangedError
 from .inference import Inference, identification, j_test, sandwich
 from .locations import LOCATION_MOMENTS, location_moments, spatial_data_moments
 from .objective import STATISTICS, Objective, PanelArrays, Simulation, panel_from_simulation
@@ -30,6 +32,7 @@ from .transforms import Parameter
 
 __all__ = ["LOCATION_MOMENTS", "STATISTICS", "EstimationResult", "EstimationSpec", "Inference",
            "Objective", "PanelArrays", "PanelError", "Parameter", "Simulation",
-           "StudyExistsError", "bootstrap_covariance", "estimate", "identification", "j_test",
+           "StudyChangedError", "StudyExistsError", "bootstrap_covariance", "estimate",
+           "identification", "j_test",
            "load_estimation_spec", "location_moments", "panel_from_simulation", "read_panel",
            "sandwich", "spatial_data_moments", "write_panel"]

@@ -78,6 +78,8 @@ def read_panel(path: str | os.PathLike[str], statistics: str | None = None) -> P
                else f" (statistics {statistics} reads {list(extra)})")
         raise PanelError(str(path), [f"missing column(s) {missing}{why}; the file has "
                                      f"columns {list(frame.columns)}"])
+    if frame.empty:
+        raise PanelError(str(path), [f"has no rows (only the header: {list(frame.columns)})"])
     where = _Locate(path)
     checked = (*needed, *(("at_limit",) if "at_limit" in frame.columns
                           and "at_limit" not in needed else ()))

@@ -29,7 +29,8 @@ from scipy.optimize import least_squares
 
 from hetspace.core.errors import ModelEvaluationError, SolverConvergenceError
 from hetspace.sweeps.actors import STATUS_OK
-from hetspace.sweeps.cluster import cluster_cpus, connect
+from hetspace.sweeps.cluster import actor_count, connect
+from hetspace.sweeps.tracking import check_reachable
 
 from . import report
 from .evaluate import Evaluator
@@ -43,7 +44,14 @@ from .inference import (
 )
 from .objective import statistic_names
 from .spec import EstimationSpec
-from .study import JOURNAL, Progress, StudyExistsError, open_study, run_trials
+from .study import (
+    JOURNAL,
+    Progress,
+    StudyExistsError,
+    check_resumable,
+    open_study,
+    run_trials,
+)
 from .transforms import from_z, to_z
 
 logger = logging.getLogger(__name__)
@@ -94,14 +102,18 @@ def estimate(spec: EstimationSpec, out_dir: str | os.PathLike[str] | None = None
     """
     t0 = time.perf_counter()
     out = Path(out_dir if out_dir is not None else default_out_dir(spec)).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    if track and spec.tracking_uri:
+        check_reachable(spec.tracking_uri)  # before anything is written
     if storage_url is None and (out / JOURNAL).exists() and not resume:
         raise StudyExistsError(f"{out / JOURNAL} exists: resume it (--resume) or choose "
                                "another --out")
-    started = connect(address)
+    if resume:
+        check_resumable(spec, out, storage_url)
+    started = connect(address)  # no cluster at --address: fails before out/ exists
     ev, tracker, status = None, None, "FAILED"
     try:
-        n = num_actors or spec.num_actors or max(1, cluster_cpus() // spec.cpus_per_actor)
+        n = actor_count(num_actors or spec.num_actors, spec.cpus_per_actor)  # (as must this)
+        out.mkdir(parents=True, exist_ok=True)
         study = open_study(spec, out, n, resume, storage_url)
         ev = Evaluator(spec, n)  # actors start while the tracking store opens
         tracker = report.start_tracking(spec, out) if track else None

@@ -67,6 +67,7 @@ from hetspace.core.errors import HetspaceError, InvalidParamsError, ModelEvaluat
 from hetspace.sweeps.actors import STATUS_OK
 from hetspace.sweeps.tracking import _alive
 
+from .fingerprint import check_objective
 from .transforms import from_z
 
 logger = logging.getLogger(__name__)
@@ -95,10 +96,31 @@ def open_study(spec: Any, out_dir: Path, n_actors: int, resume: bool,
         storage = storage_url
     study = optuna.create_study(study_name=spec.name, storage=storage, direction="minimize",
                                 sampler=optuna.samplers.RandomSampler(), load_if_exists=True)
+    check_objective(study, spec, storage_url or str(path))
     abandon_running(study)
     # a resumed sampler must not replay the random draws of the first session
     sampler = make_sampler(spec, n_actors, offset=len(study.get_trials(deepcopy=False)))
     return optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler)
+
+
+def check_resumable(spec: Any, out_dir: Path, storage_url: str | None = None) -> None:
+    """Raise :class:`StudyChangedError` now (before Ray starts) if the study stored for
+    ``spec`` was begun with a different objective; nothing to check if there is none."""
+    path = Path(out_dir) / JOURNAL
+    if storage_url is None and not path.exists():
+        return
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if storage_url is None:
+        from optuna.storages import JournalStorage
+
+        storage: Any = JournalStorage(JournalFile(str(path)))
+    else:
+        storage = storage_url
+    try:
+        study = optuna.load_study(study_name=spec.name, storage=storage)
+    except KeyError:  # no study of that name yet
+        return
+    check_objective(study, spec, storage_url or str(path))
 
 
 class JournalFile(JournalFileBackend):

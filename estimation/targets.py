@@ -237,19 +237,30 @@ def _spatial_values(body, names, base_dir: Path, problems) -> list[float]:
 def _matrix(body: dict, key: str, k: int, problems) -> np.ndarray | None:
     if key not in body:
         return None
+    raw = body[key]
     try:
-        m = np.asarray(body[key], dtype=float)
+        m = np.asarray(raw, dtype=float)
     except (TypeError, ValueError):
-        m = np.empty(0)
+        rows = raw if isinstance(raw, list) else []
+        lengths = [len(r) if isinstance(r, list) else None for r in rows]
+        why = (f"its rows have different lengths {lengths}" if rows and None not in lengths
+               else f"got {raw!r:.80}")
+        problems.add(("targets", key), f"must be a {k} x {k} matrix of numbers (one row per "
+                     f"target); {why}")
+        return None
     return _check_matrix(m, ("targets", key), k, problems)
 
 
 def _check_matrix(m: np.ndarray, path: tuple, k: int, problems,
                   what: str = "") -> np.ndarray | None:
     lead = f"{what} " if what else ""
-    if m.shape != (k, k) or not np.all(np.isfinite(m)):
+    if m.shape != (k, k):
         problems.add(path, f"{lead}must be a finite {k} x {k} matrix (one row per target), "
                      f"got shape {m.shape}")
+        return None
+    if not np.all(np.isfinite(m)):
+        i, j = (int(v) for v in np.argwhere(~np.isfinite(m))[0])
+        problems.add(path, f"{lead}must be finite, got {m[i, j]} at [{i}, {j}]")
         return None
     if not np.allclose(m, m.T, rtol=1e-10, atol=0.0):
         problems.add(path, f"{lead}must be symmetric")

@@ -20,8 +20,10 @@ Errors the user can fix print one line per problem on stderr, prefixed with
 ``error:``, and no traceback. Exit codes:
 
     0  success
-    1  another hetspace error (e.g. a model evaluation failed)
-    2  usage or config error: missing file, bad YAML, unknown model, invalid params
+    1  another hetspace error (e.g. a model evaluation failed, no cluster or tracking
+       server answers, a locked output folder, an unreadable store)
+    2  usage or config error: missing file, bad YAML, unknown model, invalid params, a
+       config too large, resources the cluster cannot hold, a changed resumed study
     3  the solver did not converge
     4  the outputs could not be written
 """
@@ -29,8 +31,11 @@ Errors the user can fix print one line per problem on stderr, prefixed with
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -69,6 +74,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
+
+# "\\[": help text is rich markup, where a bare [default: ...] would vanish as a tag
+_ACTORS_HELP = "Steady-state actors, at most one per CPU \\[default: spec, else all CPUs]."
 
 Verbose = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="More log output (-v info, -vv debug).")
@@ -115,7 +123,7 @@ def solve_command(
     config: Annotated[Path, typer.Argument(help="Model config (YAML).", show_default=False)],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Output folder [default: out/<config stem>]."),
+        typer.Option("--out", "-o", help="Output folder \\[default: out/<config stem>]."),
     ] = None,
     verbose: Verbose = 0,
 ) -> None:
@@ -153,6 +161,9 @@ def _guard(where: str, fn, *args: Any, **kwargs: Any) -> Any:
         _fail(EXIT_SOLVER, [f"{where}: did not converge: {e}"])
     except HetspaceError as e:
         _fail(EXIT_ERROR, [f"{where}: {type(e).__name__}: {e}"])
+    except MemoryError as e:  # a size no validation bounded yet (numerics.n_a: 1e13)
+        _fail(EXIT_CONFIG, [f"{where}: out of memory ({e}); is a size in it (grid points, "
+                            "periods, regions) too large?"])
 
 
 def _fail(code: int, lines: list[str]) -> NoReturn:
@@ -231,9 +242,9 @@ EXIT_INTERRUPTED = 130
 def sweep_command(
     spec: Annotated[Path, typer.Argument(help="Sweep spec (YAML).", show_default=False)],
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Output folder [default: out/sweeps/<sweep name>].")] = None,
+        "--out", "-o", help="Output folder \\[default: out/sweeps/<sweep name>].")] = None,
     num_actors: Annotated[int | None, typer.Option(
-        "--num-actors", min=1, help="Steady-state actors [default: spec, else all CPUs].")] = None,
+        "--num-actors", min=1, help=_ACTORS_HELP)] = None,
     address: Annotated[str | None, typer.Option(
         "--address", help="Join an existing Ray cluster ('auto' or host:port) instead of "
         "starting a local one.")] = None,
@@ -244,13 +255,13 @@ def sweep_command(
     verbose: Verbose = 0,
 ) -> None:
     """Run a parameter sweep on Ray; store results, tables, plots and an MLflow run."""
-    if verbose:
-        _setup_logging(verbose)
+    _setup_logging(verbose)  # warnings (e.g. fewer actors than asked for) always show
     from hetspace.sweeps import load_sweep_spec
     from hetspace.sweeps.runner import default_out_dir
 
     cfg = _guard(str(spec), load_sweep_spec, spec)
     out_dir = out if out is not None else default_out_dir(cfg)
+    _check_run_options(out_dir, address)
     console = _console()
     console.print(f"[bold]sweep {cfg.name}[/bold] ({cfg.model.name}): {len(cfg.points)} points "
                   f"-> {out_dir}")
@@ -271,7 +282,7 @@ def _run_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
         TimeRemainingColumn,
     )
 
-    from hetspace.sweeps import ClusterNotFoundError, run_sweep
+    from hetspace.sweeps import run_sweep
     from hetspace.sweeps.runner import SweepLockedError, SweepTerminated
 
     columns = (TextColumn("points"), BarColumn(), MofNCompleteColumn(),
@@ -284,13 +295,57 @@ def _run_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
             bar.update(task, completed=done, total=total, failed=failed)
 
         try:
-            return run_sweep(cfg, out_dir, progress=progress, **options)
-        except (ClusterNotFoundError, SweepLockedError) as e:
-            _fail(EXIT_ERROR, [str(e)])
+            return _run_stage(str(cfg.source), run_sweep, cfg, out_dir, progress=progress,
+                              plain=(SweepLockedError,), **options)
         except (KeyboardInterrupt, SweepTerminated):
             bar.stop()
             _fail(EXIT_INTERRUPTED, [f"interrupted; stored points are kept in {out_dir}, "
                                      "run the same command again to resume"])
+
+
+def _run_stage(source: str, fn, *args: Any, plain: tuple[type, ...] = (),
+               usage: tuple[type, ...] = (), **kwargs: Any) -> Any:
+    """Run a sweep or an estimation ``fn``; what it meets once started ends as error lines.
+
+    A cluster too small for the spec's resources and the ``usage`` errors (a resumed
+    study whose spec changed) are config errors (exit 2); no cluster, actors that
+    never start, an unreachable tracking server and the ``plain`` errors (a locked
+    folder, an existing study) print their own message (exit 1); other hetspace
+    errors go through :func:`_guard`.
+    """
+    from hetspace.sweeps.cluster import ClusterNotFoundError, ResourcesError
+    from hetspace.sweeps.pool import ActorsNotReadyError
+    from hetspace.sweeps.tracking import TrackingUnreachableError
+
+    def run() -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ResourcesError, *usage) as e:
+            raise InvalidConfigError(source, [str(e)]) from e
+        except (ClusterNotFoundError, ActorsNotReadyError, *plain) as e:
+            _fail(EXIT_ERROR, [str(e)])
+        except TrackingUnreachableError as e:
+            _fail(EXIT_ERROR, [f"{source}: {e}"])
+
+    return _guard(source, run)
+
+
+def _check_run_options(out_dir: Path, address: str | None) -> None:
+    """Exit 2 for an --address that is no Ray address, 4 for an --out that cannot be a
+    writable folder; at once, before Ray starts, and without creating anything."""
+    if address is not None and not _ADDRESS.match(address):
+        _fail(EXIT_CONFIG, [f"--address must be 'auto' or host:port of a Ray head "
+                            f"(ray://host:port for Ray Client), got {address!r}"])
+    parent = out_dir
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        _fail(EXIT_OUTPUT, [f"cannot write outputs to {out_dir}: {parent} is not a folder"])
+    if not os.access(parent, os.W_OK | os.X_OK):
+        _fail(EXIT_OUTPUT, [f"cannot write outputs to {out_dir}: {parent} is not writable"])
+
+
+_ADDRESS = re.compile(r"^(auto|(ray://)?[A-Za-z0-9.\-\[\]:]+:\d{1,5})$")
 
 
 def _print_sweep_summary(result: Any) -> None:
@@ -317,7 +372,7 @@ def table_command(
     results_dir: Annotated[Path, typer.Argument(help="A sweep's output folder.",
                                                 show_default=False)],
     moments: Annotated[str | None, typer.Option(
-        "--moments", "-m", help="Comma-separated moments [default: the spec's, else all].")]
+        "--moments", "-m", help="Comma-separated moments \\[default: the spec's, else all].")]
     = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="md, tex or csv.")] = "md",
 ) -> None:
@@ -338,28 +393,72 @@ def table_command(
 @app.command("runs")
 def runs_command(
     dirs: Annotated[list[Path] | None, typer.Argument(
-        help="Folders searched for sweep stores (mlflow.db) [default: out].",
+        help="Folders searched for sweep stores (mlflow.db) \\[default: out].",
         show_default=False)] = None,
     tracking_uri: Annotated[str | None, typer.Option(
         "--tracking-uri", help="Also list runs from this MLflow store.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
 ) -> None:
-    """List recent sweeps recorded in MLflow."""
+    """List recent sweeps and estimations recorded in MLflow.
+
+    A folder that does not exist, or a --tracking-uri that names no store, is an
+    error (exit 2; nothing is created). A store that cannot be read is named on
+    stderr after the others are listed (exit 1).
+    """
     from hetspace.sweeps import list_runs
 
-    uris = [f"sqlite:///{db.resolve()}" for d in (dirs or [Path("out")]) if d.is_dir()
-            for db in sorted(d.rglob("mlflow.db"))]
+    for d in dirs or []:
+        if not d.is_dir():
+            _fail(EXIT_CONFIG, [f"{d}: {'not a folder' if d.exists() else 'no such folder'}"])
+    if tracking_uri is not None:
+        _check_store(tracking_uri)
+    searched = dirs or [Path("out")]
+    uris = [f"sqlite:///{db.resolve()}" for d in searched if d.is_dir()
+            for db in sorted(d.rglob("mlflow.db")) if db.is_file()]  # (a folder: MLflow hangs)
     uris += [tracking_uri] if tracking_uri else []
-    rows = list_runs(uris, limit=limit) if uris else []
+    broken: list[str] = []
+    rows = list_runs(uris, limit=limit, errors=broken) if uris else []
     if not rows:
-        typer.echo("no sweep runs found")
-        return
-    table = Table(title="recent sweeps", title_justify="left")
-    for col in ("started", "name", "status", "points", "failed", "wall s", "output", "run id"):
-        table.add_column(col)
+        where = ", ".join(map(str, searched)) + (f" or {tracking_uri}" if tracking_uri else "")
+        hint = "" if dirs else " (name the folders your sweeps wrote to: hetspace runs DIR ...)"
+        typer.echo(f"no sweep or estimation runs found in {where}{hint}")
+    else:
+        _print_runs(rows)
+    for problem in broken:
+        typer.echo(f"error: cannot read the MLflow store {problem}", err=True)
+    if broken:
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _check_store(uri: str) -> None:
+    """Exit 2 unless ``uri`` can name an existing store (a SQLite file must exist: it is
+    not created), exit 1 if its server does not answer."""
+    from hetspace.sweeps.tracking import TrackingUnreachableError, check_reachable
+    from hetspace.sweeps.tracking import tracking_uri_problem as problem
+
+    why = problem(uri)
+    if why is not None:
+        _fail(EXIT_CONFIG, [f"--tracking-uri: {why}, got {uri!r}"])
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        _fail(EXIT_CONFIG, [f"--tracking-uri {uri}: no such database file"])
+    if "://" not in uri or uri.startswith("file:"):
+        folder = Path(urllib.parse.urlsplit(uri).path if uri.startswith("file:") else uri)
+        if not folder.is_dir():
+            _fail(EXIT_CONFIG, [f"--tracking-uri {uri}: no such folder"])
+    try:
+        check_reachable(uri)
+    except TrackingUnreachableError as e:
+        _fail(EXIT_ERROR, [str(e).replace("tracking.tracking_uri", "--tracking-uri", 1)])
+
+
+def _print_runs(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="recent sweeps and estimations", title_justify="left")
+    for col in ("started", "name", "kind", "status", "points", "failed", "wall s", "output",
+                "run id"):  # the long paths and ids wrap, not the short words
+        table.add_column(col, no_wrap=col in ("name", "kind", "status"))
     for r in rows:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime((r["start"] or 0) / 1000))
-        table.add_row(started, str(r["name"]), r["status"], _num(r["points"]),
+        table.add_row(started, str(r["name"]), r["kind"], r["status"], _num(r["points"]),
                       _num(r["failed"]), _num(r["wall_s"], "{:.1f}"), r["out_dir"], r["run_id"])
     _console().print(table)
 
@@ -376,24 +475,24 @@ def _num(value: Any, fmt: str = "{:.0f}") -> str:
 def estimate_command(
     spec: Annotated[Path, typer.Argument(help="Estimation spec (YAML).", show_default=False)],
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Output folder [default: out/estimation/<name>].")] = None,
+        "--out", "-o", help="Output folder \\[default: out/estimation/<name>].")] = None,
     address: Annotated[str | None, typer.Option(
         "--address", help="Join an existing Ray cluster ('auto' or host:port) instead of "
         "starting a local one.")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue the study stored in the output folder.")] = False,
     num_actors: Annotated[int | None, typer.Option(
-        "--num-actors", min=1, help="Steady-state actors [default: spec, else all CPUs].")] = None,
+        "--num-actors", min=1, help=_ACTORS_HELP)] = None,
     verbose: Verbose = 0,
 ) -> None:
     """Estimate parameters by moment matching / indirect inference (Optuna on Ray actors)."""
-    if verbose:
-        _setup_logging(verbose)
+    _setup_logging(verbose)
     from hetspace.estimation import load_estimation_spec
     from hetspace.estimation.driver import default_out_dir
 
     cfg = _guard(str(spec), load_estimation_spec, spec)
     out_dir = out if out is not None else default_out_dir(cfg)
+    _check_run_options(out_dir, address)
     _console().print(f"[bold]estimate {cfg.name}[/bold] ({cfg.model.name}, {cfg.method}): "
                      f"{', '.join(cfg.names)} from {', '.join(cfg.objective.names)} -> {out_dir}")
     result = _estimate_with_progress(cfg, out_dir, address=address, resume=resume,
@@ -404,8 +503,7 @@ def estimate_command(
 def _estimate_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from hetspace.estimation import StudyExistsError, estimate
-    from hetspace.sweeps import ClusterNotFoundError
+    from hetspace.estimation import StudyChangedError, StudyExistsError, estimate
 
     columns = (TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
                TextColumn("best Q {task.fields[best]}"), TimeElapsedColumn())
@@ -416,9 +514,8 @@ def _estimate_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
             bar.update(task, completed=done, total=wanted, best=f"{best:.3e}")
 
         try:
-            return _guard(str(cfg.source), estimate, cfg, out_dir, progress=progress, **options)
-        except (ClusterNotFoundError, StudyExistsError) as e:
-            _fail(EXIT_ERROR, [str(e)])
+            return _run_stage(str(cfg.source), estimate, cfg, out_dir, progress=progress,
+                              plain=(StudyExistsError,), usage=(StudyChangedError,), **options)
         except KeyboardInterrupt:
             bar.stop()
             _fail(EXIT_INTERRUPTED, [f"interrupted; the study is kept in {out_dir}, "

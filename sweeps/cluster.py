@@ -5,6 +5,10 @@ unless Ray is already initialised in this process (a notebook, a test session),
 which is then reused. ``connect("auto")`` (or an explicit ``host:port``) joins
 an existing cluster and fails fast with :class:`ClusterNotFoundError` if there
 is none; it never falls back to starting a local instance.
+
+``actor_count`` decides how many steady-state actors to start: never more than
+the cluster's CPUs can hold at once (an actor Ray cannot place would be waited
+for forever), capped with a warning when more were asked for.
 """
 
 from __future__ import annotations
@@ -24,11 +28,16 @@ class ClusterNotFoundError(HetspaceError, ConnectionError):
     """``--address`` named a Ray cluster that is not running or not reachable."""
 
 
+class ResourcesError(HetspaceError, ValueError):
+    """The resources asked for can never be had on the connected Ray cluster."""
+
+
 def connect(address: str | None = None, *, num_cpus: int | None = None) -> bool:
     """Make sure this process is connected to Ray; True if this call started it."""
     if ray.is_initialized():
         return False
     if address is None:
+        _quiet_token_notice()
         ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
                  log_to_driver=False, logging_level=logging.WARNING)
         logger.info("started a local Ray instance with %s CPUs", num_cpus or os.cpu_count())
@@ -61,3 +70,47 @@ def _probe(address: str, timeout: float = 5.0) -> None:
 def cluster_cpus() -> int:
     """CPUs the connected Ray cluster offers."""
     return int(ray.cluster_resources().get("CPU", 1))
+
+
+def actor_count(requested: int | None, cpus_per_actor: int, limit: int | None = None) -> int:
+    """How many actors of ``cpus_per_actor`` CPUs to start on the connected cluster.
+
+    ``requested`` (None: as many as the cluster's CPUs hold) is capped, with a
+    warning, at what the cluster can run at once, then at ``limit`` (e.g. the
+    points to evaluate; silently, nothing is lost by that). ``ResourcesError``
+    if not even one actor fits.
+    """
+    cpus = cluster_cpus()
+    check_actor_fits(cpus_per_actor, cpus)
+    fit = cpus // cpus_per_actor
+    n = fit if requested is None else requested
+    if n > fit:
+        logger.warning("%d actors of %d CPU(s) each need %d CPUs but the Ray cluster has %d; "
+                       "starting %d actors", n, cpus_per_actor, n * cpus_per_actor, cpus, fit)
+        n = fit
+    return max(1, min(n, limit)) if limit is not None else n
+
+
+def check_actor_fits(cpus_per_actor: int, cpus: int | None = None) -> None:
+    """``ResourcesError`` unless one actor of ``cpus_per_actor`` fits in ``cpus`` (default:
+    the connected cluster's CPUs, or before Ray starts, the local Ray's: this machine's)."""
+    if cpus is None:
+        cpus = cluster_cpus() if ray.is_initialized() else (os.cpu_count() or 1)
+    if cpus_per_actor > cpus:
+        raise ResourcesError(f"resources.cpus_per_actor is {cpus_per_actor}, but the Ray "
+                             f"cluster has {cpus} CPUs, so no actor could ever start; lower "
+                             "cpus_per_actor")
+
+
+def _quiet_token_notice() -> None:
+    """Drop Ray's notice that token authentication is on (the safe default) for the
+    embedded local instance; its warning that authentication is off still shows."""
+    name = "ray._private.authentication.authentication_token_setup"
+    target = logging.getLogger(name)
+    if not any(isinstance(f, _TokenNotice) for f in target.filters):
+        target.addFilter(_TokenNotice())
+
+
+class _TokenNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Token authentication is enabled")

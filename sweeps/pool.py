@@ -26,10 +26,13 @@ solved from it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import ray
+
+from hetspace.core.errors import HetspaceError
 
 from .actors import SteadyStateActor, Task
 
@@ -40,6 +43,14 @@ MAX_RESTARTS = 3
 THREADS = 2
 #: the concurrency group (one more thread) of pings, answered while both threads are busy
 CONTROL = "control"
+#: seconds ``wait_ready`` waits for the actors to start before it gives up, and between
+#: two warnings while it waits (actors start in seconds when Ray has CPUs for them)
+READY_TIMEOUT = 300.0
+READY_REPORT = 15.0
+
+
+class ActorsNotReadyError(HetspaceError, RuntimeError):
+    """The pool's actors did not start in time (Ray had no CPUs for them)."""
 
 
 class SteadyStatePool:
@@ -99,9 +110,29 @@ class SteadyStatePool:
         """A reference that resolves (to the process id) once actor ``i`` is up."""
         return self.actors[i].ping.options(concurrency_group=CONTROL).remote(self._sent[i])
 
-    def wait_ready(self) -> list[int]:
-        """Block until every actor has started (imports, numba caches); their process ids."""
-        return ray.get([self.ping(i) for i in range(len(self.actors))])
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> list[int]:
+        """Block until every actor has started (imports, numba caches); their process ids.
+
+        Every ``READY_REPORT`` seconds of waiting a warning says how many actors are
+        still pending and what Ray has free (other jobs may hold the CPUs);
+        after ``timeout`` seconds :class:`ActorsNotReadyError`.
+        """
+        refs = [self.ping(i) for i in range(len(self.actors))]
+        t0 = time.monotonic()
+        pending = refs
+        while pending:
+            left = timeout - (time.monotonic() - t0)
+            if left <= 0:
+                raise ActorsNotReadyError(
+                    f"{len(pending)} of {len(refs)} actors ({self.cpus_per_actor} CPU(s) each) "
+                    f"did not start within {timeout:.0f} s; {_cpus_text()}: other jobs may "
+                    "hold the CPUs, or lower the number of actors")
+            _, pending = ray.wait(pending, num_returns=len(pending),
+                                  timeout=min(READY_REPORT, left))
+            if pending and time.monotonic() - t0 < timeout:
+                logger.warning("waiting for %d of %d actors to start (%.0f s); %s",
+                               len(pending), len(refs), time.monotonic() - t0, _cpus_text())
+        return ray.get(refs)
 
     def held(self) -> list[dict[str, Any] | None]:
         """For each actor, the key and moments of the steady state it holds (or None)."""
@@ -131,3 +162,9 @@ class SteadyStatePool:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+def _cpus_text() -> str:
+    free = ray.available_resources().get("CPU", 0.0)
+    total = ray.cluster_resources().get("CPU", 0.0)
+    return f"the Ray cluster has {free:g} of {total:g} CPUs free"

@@ -33,7 +33,7 @@ import pandas as pd
 import yaml
 
 from hetspace.core.config import atomic_write
-from hetspace.core.errors import HetspaceError
+from hetspace.core.errors import HetspaceError, InvalidConfigError
 from hetspace.core.protocol import to_plain
 
 from . import cluster
@@ -44,7 +44,7 @@ from .scheduler import MAX_BATCH, run_points
 from .spec import SweepSpec
 from .store import PARTS_DIR, RESULTS_FILE, ResultStore
 from .tables import META_FILE, plot_moments, write_tables
-from .tracking import SweepTracker, environment_info
+from .tracking import SweepTracker, check_reachable, environment_info
 
 logger = logging.getLogger(__name__)
 
@@ -97,10 +97,21 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str] | None = None, *,
     """Run ``spec``; see the module docstring. ``keep_pool`` returns the live actors;
     ``max_batch``: the most points per actor call (1: one call per point)."""
     out = Path(out_dir) if out_dir is not None else default_out_dir(spec)
-    out.mkdir(parents=True, exist_ok=True)
-    with _locked(out):
-        return _Sweep(spec, out, num_actors, address, resume, retry_failed, progress,
-                      keep_pool, track, plots, max_batch).run()
+    if track and spec.tracking.tracking_uri:
+        check_reachable(spec.tracking.tracking_uri)  # before anything is written
+    # joining a cluster is quick, so its absence is found before out/ exists (a local
+    # Ray starts later, while the tracking store opens)
+    sweep = _Sweep(spec, out, num_actors, address, resume, retry_failed, progress,
+                   keep_pool, track, plots, max_batch)
+    sweep.started_ray = cluster.connect(address) if address is not None else False
+    try:
+        cluster.check_actor_fits(spec.resources.cpus_per_actor)
+        out.mkdir(parents=True, exist_ok=True)
+        with _locked(out):
+            return sweep.run()
+    except BaseException:
+        sweep._shutdown()  # (again: a failed run has shut down already)
+        raise
 
 
 class _Sweep:
@@ -117,6 +128,7 @@ class _Sweep:
         self.chains: list[list[Point]] | None = None  # the points to evaluate, cut into chains
         self.started_ray = False
         self.counts = {"done": 0, "failed": 0}
+        self.moments_checked = False
         self.timings: dict[str, float] = {}
 
     def run(self) -> SweepResult:
@@ -158,7 +170,7 @@ class _Sweep:
         with concurrent.futures.ThreadPoolExecutor(1) as ex:
             tracking = ex.submit(self._start_tracking, len(todo)) if self.track else None
             if todo or self.keep_pool:
-                self.started_ray = cluster.connect(self.address)
+                self.started_ray = cluster.connect(self.address) or self.started_ray
                 n = self._actor_count(len(todo))
                 crash = self.spec.debug.crash_after
                 self.pool = SteadyStatePool(
@@ -185,9 +197,8 @@ class _Sweep:
         self.timings["fan_out_driver_cpu"] = time.process_time() - cpu
 
     def _actor_count(self, n_todo: int) -> int:
-        cpus = self.spec.resources.cpus_per_actor
-        n = self.num_actors or max(1, cluster.cluster_cpus() // cpus)
-        return max(1, min(n, n_todo)) if n_todo else n
+        return cluster.actor_count(self.num_actors, self.spec.resources.cpus_per_actor,
+                                   n_todo or None)
 
     def _start_tracking(self, n_todo: int) -> None:
         t = self.spec.tracking
@@ -205,12 +216,25 @@ class _Sweep:
     def _on_row(self, point, row: dict[str, Any]) -> None:
         labels = {"point": point.index, **point.labels(), "seed": point.seed}
         self.store.add(labels, row)
+        if row["status"] == STATUS_OK and not self.moments_checked:
+            self._check_moments(row["moments"])
         if self.tracker is not None:
             self.tracker.log_point(labels, row)
         self.counts["done"] += 1
         self.counts["failed"] += row["status"] != STATUS_OK
         if self.progress is not None:
             self.progress(self.counts["done"], self.counts["failed"], self._total)
+
+    def _check_moments(self, moments: dict[str, Any]) -> None:
+        """Stop at the first solved point if ``moments`` lacks one the spec asks for
+        (a model's moments are known once it has solved)."""
+        self.moments_checked = True
+        unknown = [m for m in self.spec.moments if m not in moments]
+        if unknown:
+            raise InvalidConfigError(self.spec.source, [
+                f"sweep.moments: {', '.join(map(repr, unknown))} "
+                f"{'is not a moment' if len(unknown) == 1 else 'are not moments'} of "
+                f"{self.spec.model.name}; its moments: {', '.join(moments)}"])
 
     @property
     def _total(self) -> int:
@@ -221,16 +245,21 @@ class _Sweep:
         df = self.store.load()
         df = df[df["key"].isin({p.key for p in self.spec.points})].reset_index(drop=True)
         tables, pngs = [], []
-        if status == "FINISHED" and (df["status"] == STATUS_OK).any():
-            axes = _meta_axes(self.spec)
-            tables = write_tables(self.out, df, axes, self.spec.moments)
-            pngs = plot_moments(self.out, df, axes, self.spec.moments) if self.plots else []
-        t_close = time.perf_counter()
-        self._close_tracking(status, df, t_close - t0)
-        self.timings["tracking_finish"] = time.perf_counter() - t_close
+        try:
+            if status == "FINISHED" and (df["status"] == STATUS_OK).any():
+                axes = _meta_axes(self.spec)
+                tables = write_tables(self.out, df, axes, self.spec.moments)
+                pngs = plot_moments(self.out, df, axes, self.spec.moments) if self.plots else []
+        except BaseException:
+            status = "FAILED"  # the run still ends, as FAILED (never left RUNNING)
+            raise
+        finally:
+            t_close = time.perf_counter()
+            self._close_tracking(status, df, t_close - t0)
+            self.timings["tracking_finish"] = time.perf_counter() - t_close
+            if not self.keep_pool or status != "FINISHED":
+                self._shutdown()
         wall = time.perf_counter() - t0
-        if not self.keep_pool or status != "FINISHED":
-            self._shutdown()
         self.timings.update(wall=wall, store_write=self.store.write_seconds,
                             tracking=self.tracker.seconds if self.tracker else 0.0)
         return SweepResult(

@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hetspace.core.config import atomic_write
+from hetspace.core.errors import HetspaceError
 
 from .actors import STATUS_OK
 
@@ -71,7 +72,7 @@ class ResultStore:
 
     def load(self) -> pd.DataFrame:
         """All stored rows, one per key (including rows still in the buffer)."""
-        frames = [pq.read_table(p).to_pandas() for p in self._files()]
+        frames = [_read(p) for p in self._files()]
         if self._buffer:
             frames.append(pd.DataFrame(self._buffer))
         frames = [f for f in frames if not f.empty]
@@ -140,6 +141,18 @@ def load_results(out_dir: str | os.PathLike[str]) -> pd.DataFrame:
     if not (path / RESULTS_FILE).exists() and not (path / PARTS_DIR).is_dir():
         raise FileNotFoundError(f"{path} holds no sweep results ({RESULTS_FILE} is missing)")
     return ResultStore(path).load()
+
+
+class StoreReadError(HetspaceError, OSError):
+    """A stored results file cannot be read (truncated, not Parquet)."""
+
+
+def _read(path: Path) -> pd.DataFrame:
+    try:
+        return pq.read_table(path).to_pandas()
+    except (OSError, ValueError, pa.ArrowException) as e:  # truncated, empty, not Parquet
+        raise StoreReadError(f"{path}: cannot be read as Parquet ({' '.join(str(e).split())}); "
+                             "move it away (its points are then solved again)") from e
 
 
 def flatten_row(labels: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:

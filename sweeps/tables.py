@@ -40,7 +40,15 @@ def read_meta(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(out_dir) / META_FILE
     if not path.exists():
         raise FileNotFoundError(f"{out_dir} is not a sweep output folder ({META_FILE} missing)")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:  # UnicodeDecodeError and JSONDecodeError included
+        raise InvalidConfigError(str(path), [f"cannot be read as JSON ({e})"]) from e
+    missing = [k for k in ("axes", "moments") if not isinstance(meta, dict) or k not in meta]
+    if missing:
+        raise InvalidConfigError(str(path), [f"is not a sweep's {META_FILE}: it lacks "
+                                             f"{', '.join(missing)}"])
+    return meta
 
 
 def robustness_tables(df: pd.DataFrame, axes: Sequence[str],

@@ -26,10 +26,15 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from hetspace.core.errors import HetspaceError
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +42,62 @@ KIND_TAG = "hetspace.kind"
 OUT_TAG = "hetspace.out_dir"
 PACKAGES = ("hetspace", "numpy", "scipy", "numba", "ray", "mlflow", "optuna", "pandas",
             "pyarrow", "pydantic", "matplotlib")
+
+
+#: URI schemes MLflow can track to (a database scheme may carry a driver: postgresql+psycopg2)
+TRACKING_SCHEMES = ("file", "sqlite", "http", "https", "postgresql", "mysql", "mssql",
+                    "databricks")
+#: seconds a tracking server has to accept a connection before a run starts
+PROBE_TIMEOUT = 5.0
+
+
+class TrackingUnreachableError(HetspaceError, ConnectionError):
+    """``tracking.tracking_uri`` names an MLflow server that does not answer."""
+
+
+def tracking_uri_problem(uri: str) -> str | None:
+    """Why ``uri`` cannot be an MLflow tracking URI (None: it can). No network access."""
+    if not uri.strip():
+        return "must not be empty (leave it out for the store in the output folder)"
+    parsed = urllib.parse.urlsplit(uri)
+    scheme = parsed.scheme.split("+")[0].lower()
+    if not parsed.scheme:
+        return None  # a local folder (MLflow's file store)
+    if scheme not in TRACKING_SCHEMES:
+        return (f"unknown scheme {parsed.scheme!r}; use one of "
+                f"{', '.join(s + '://' for s in TRACKING_SCHEMES)}, or a folder")
+    if scheme in ("http", "https") and not parsed.hostname:
+        return "names no host (expected http://host:port)"
+    return None
+
+
+def check_reachable(uri: str, timeout: float = PROBE_TIMEOUT) -> None:
+    """Raise :class:`TrackingUnreachableError` unless an http(s) tracking server answers
+    MLflow's REST API within ``timeout`` seconds (MLflow itself retries for minutes).
+
+    Any answer but "not found" counts (an answer asking for credentials too: MLflow
+    sends them later); other schemes are not checked here.
+    """
+    parsed = urllib.parse.urlsplit(uri)
+    if parsed.scheme.lower() not in ("http", "https"):
+        return
+    url = uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            pass
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            raise TrackingUnreachableError(
+                f"tracking.tracking_uri {uri!r}: the server there answers 404 to MLflow's "
+                "REST API (/api/2.0/mlflow/...): is it an MLflow tracking server?") from e
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        why = "timed out" if isinstance(reason, TimeoutError) else (
+            getattr(reason, "strerror", None) or str(reason))
+        raise TrackingUnreachableError(
+            f"tracking.tracking_uri {uri!r}: no MLflow server answers within {timeout:g} s "
+            f"({why}); start it, or leave tracking_uri out to use the store in the "
+            "output folder") from e
 
 
 def default_tracking_uri(out_dir: str | os.PathLike[str]) -> str:
@@ -64,10 +125,15 @@ class SweepTracker:
         t0 = time.perf_counter()
         for noisy in ("alembic", "mlflow.store.db.utils"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
         self.client = MlflowClient(tracking_uri=self.uri)
-        self.experiment_id = self._experiment()
+        try:
+            self.experiment_id = self._experiment()
+        except MlflowException as e:
+            message = " ".join(str(e).split())[:300]
+            raise TrackingUnreachableError(f"MLflow store {self.uri}: {message}") from e
         self._close_stale_runs()
         tags = {"mlflow.runName": self.name, KIND_TAG: "sweep", OUT_TAG: str(self.out_dir),
                 "hetspace.pid": str(os.getpid()), "hetspace.host": socket.gethostname(),
@@ -144,28 +210,47 @@ class SweepTracker:
         self.client.log_batch(run_id, metrics=list(metrics), params=plist)
 
 
-def list_runs(tracking_uris: list[str], limit: int = 20) -> list[dict[str, Any]]:
-    """Recent sweep runs (newest first) from the given stores."""
-    from mlflow.tracking import MlflowClient
+def list_runs(tracking_uris: list[str], limit: int = 20,
+              errors: list[str] | None = None) -> list[dict[str, Any]]:
+    """Recent sweep and estimation runs (newest first) from the given stores.
 
+    ``errors``: if given, a store that cannot be read is skipped and appended to it
+    as ``"<uri>: <reason>"``; if None, its error propagates.
+    """
     rows = []
     for uri in tracking_uris:
-        client = MlflowClient(tracking_uri=uri)
-        experiments = client.search_experiments()
-        if not experiments:
+        try:
+            runs = _sweep_runs(uri, limit)
+        except Exception as e:
+            if errors is None:
+                raise
+            errors.append(f"{uri}: {' '.join(str(e).split())[:300]}")
             continue
-        runs = client.search_runs([e.experiment_id for e in experiments],
-                                  filter_string=f"tags.`{KIND_TAG}` = 'sweep'",
-                                  order_by=["attributes.start_time DESC"], max_results=limit)
         for run in runs:
             m = run.data.metrics
             rows.append({"start": run.info.start_time, "name": run.info.run_name,
+                         "kind": run.data.tags.get(KIND_TAG, ""),
                          "status": run.info.status, "points": m.get("n_points"),
                          "failed": m.get("n_failed"), "wall_s": m.get("wall_seconds"),
                          "out_dir": run.data.tags.get(OUT_TAG, ""), "run_id": run.info.run_id,
                          "store": uri})
     rows.sort(key=lambda r: r["start"] or 0, reverse=True)
     return rows[:limit]
+
+
+def _sweep_runs(uri: str, limit: int) -> list[Any]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiments = client.search_experiments()
+    if not experiments:
+        return []
+    runs = []
+    for kind in ("sweep", "estimation"):
+        runs += client.search_runs([e.experiment_id for e in experiments],
+                                   filter_string=f"tags.`{KIND_TAG}` = '{kind}'",
+                                   order_by=["attributes.start_time DESC"], max_results=limit)
+    return runs
 
 
 def environment_info() -> dict[str, Any]:

@@ -250,3 +250,37 @@ def test_subprocess_solve_and_non_convergence(tmp_path, write_config):
     assert done.returncode == EXIT_SOLVER
     assert done.stderr.startswith(f"error: {bad}: did not converge")
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("command", "default"), [
+    ("solve", "[default: out/<config stem>]"),
+    ("sweep", "[default: out/sweeps/<sweep name>]"),
+    ("estimate", "[default: out/estimation/<name>]"),
+    ("table", "[default: the spec's, else all]"),
+    ("runs", "[default: out]"),
+])
+def test_help_shows_the_defaults_written_in_the_help_text(runner, command, default):
+    # rich reads help text as markup: an unescaped [default: ...] vanished as a tag
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert default in result.stdout, result.stdout
+
+
+def test_config_larger_than_the_limit_is_refused_unread(runner, write_config):
+    from hetspace.core.config import MAX_CONFIG_BYTES
+
+    path = write_config("# padding\n" * (MAX_CONFIG_BYTES // 10 + 1) + TOY)
+    result = invoke(runner, "solve", str(path))
+    err = assert_clean_error(result, EXIT_CONFIG, f"{path}: is 1.0 MB; a config may have at "
+                             "most 1 MB")
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_config_that_is_a_pipe_is_refused_not_read_forever(tmp_path):
+    pipe = tmp_path / "cfg.yaml"
+    os.mkfifo(pipe)
+    done = subprocess.run([sys.executable, "-m", "hetspace.cli", "solve", str(pipe)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == EXIT_CONFIG
+    assert done.stderr == f"error: {pipe}: is not a regular file, expected a YAML file\n"

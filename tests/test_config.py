@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -299,3 +301,18 @@ def test_atomic_write_keeps_old_file_when_writer_fails(tmp_path):
         atomic_write(target, broken)
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o077])
+def test_atomic_write_honours_the_umask(tmp_path, mask):
+    # mkstemp makes 0600 files; results shared with a group must follow the umask
+    from hetspace.core import config
+
+    previous = os.umask(mask)
+    config._umask.cache_clear()
+    try:
+        path = atomic_write(tmp_path / "shared.txt", lambda fh: fh.write(b"x"))
+    finally:
+        os.umask(previous)
+        config._umask.cache_clear()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

@@ -55,6 +55,8 @@ class Params(Record):
         if A is not None:
             check.require(A.shape[0] >= 2, "A_path", "needs at least two periods (T >= 1)",
                           Described(f"shape {A.shape}"))
+            check.require(A.shape[0] <= MAX_HORIZON + 1, "A_path", "horizon T = rows - 1 "
+                          + _HORIZON_TEXT, Described(f"shape {A.shape}"))
         n = None if A is None else A.shape[1]
         square = None if n is None else (n, n)
         tau = check.array(self, "tau", ndim=2, shape=square, ge=1.0)
@@ -195,6 +197,14 @@ def check_first_period(check: Checker, name: str, path: np.ndarray, first: np.nd
                   Described(f"max |{name}[0] - {first_name}| = {gap:.3g}"))
 
 
+#: The longest path (T) a config may ask for: the solvers' work and memory grow with T
+#: (T = 3000 took 30 s for three regions), and population settles long before
+#: (``Numerics.horizon_tol`` checks that it has by T).
+MAX_HORIZON = 2000
+_HORIZON_TEXT = (f"must be <= {MAX_HORIZON} (the solve grows with T; the population "
+                 "settles long before, and numerics.horizon_tol checks that it has)")
+
+
 def path_from_knots(owner: str, name: str, spec) -> np.ndarray:
     """(T+1, ...) path from ``{horizon: T, knots: {t: values}}``: the values at the knots,
     log-linear in between, held after the last knot; a knot at t = 0 is required. Values must
@@ -204,6 +214,9 @@ def path_from_knots(owner: str, name: str, spec) -> np.ndarray:
     check.require(not unknown, name, "knots spec takes only 'horizon' and 'knots'",
                   Described(", ".join(map(str, unknown))))
     T = check.check_scalar(spec.get("horizon"), f"{name}.horizon", ge=1, integer=True)
+    if T is not None and not check.require(T <= MAX_HORIZON, f"{name}.horizon",
+                                           _HORIZON_TEXT, T):
+        T = None
     knots = spec.get("knots")
     if not check.require(isinstance(knots, Mapping) and len(knots) > 0, f"{name}.knots",
                          "must be a mapping {period: values}", knots) or T is None:

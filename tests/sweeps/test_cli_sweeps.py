@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from typer.testing import CliRunner
 
 from hetspace.cli import app
 from hetspace.sweeps import SweepSpec, load_results, run_sweep
+from hetspace.sweeps.pool import ActorsNotReadyError, SteadyStatePool
+from hetspace.sweeps.tracking import KIND_TAG, SweepTracker
 
 from .conftest import armington_spec, free_port
 
@@ -71,6 +75,7 @@ def test_address_auto_without_a_cluster_fails_fast(tmp_path) -> None:
     assert done.returncode == 1, done.stderr
     assert "no running Ray cluster found at address 'auto' (RAY_ADDRESS=127.0.0.1:" in done.stderr
     assert time.monotonic() - t0 < 60  # no local instance was started instead
+    assert not (tmp_path / "out").exists()  # found before anything was written
 
 
 def _start_slow_sweep(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
@@ -121,3 +126,171 @@ def test_killed_driver_resumes_and_stores_each_point_once(ray_session, tmp_path,
     assert len(final) == 12 and final["key"].is_unique and set(final["status"]) == {"ok"}
     assert not list((out / "results").glob("part-*.parquet"))  # consolidated
     assert [r.info.status for r in _runs(out)] == ["KILLED", "FINISHED"]
+
+
+# ------------------------------------------------------------ more actors than the CPUs
+
+
+def test_more_actors_than_cpus_are_capped_loudly(tmp_path) -> None:
+    # used to wait forever after the header: Ray cannot place the actors beyond its CPUs.
+    # Its own Ray (a subprocess) so that a regression fails on the timeout, not hangs.
+    spec = _write(tmp_path, armington_spec(name="many"))
+    out = tmp_path / "out"
+    done = subprocess.run([*HETSPACE, "sweep", str(spec), "--out", str(out), "--num-actors",
+                           "100000"], capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    cpus = os.cpu_count()
+    assert (f"100000 actors of 1 CPU(s) each need 100000 CPUs but the Ray cluster has {cpus}; "
+            f"starting {cpus} actors") in done.stderr
+    assert "12 points: 12 evaluated" in done.stdout
+    assert len(load_results(out)) == 12
+
+
+def test_cpus_per_actor_beyond_the_cluster_is_a_config_error(ray_session, tmp_path) -> None:
+    spec = _write(tmp_path, armington_spec(resources={"cpus_per_actor": 64}))
+    result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (f"error: {spec}: resources.cpus_per_actor is 64, but the "
+                                     "Ray cluster has 2 CPUs, so no actor could ever start; "
+                                     "lower cpus_per_actor")
+    assert not (tmp_path / "out").exists()  # found before anything was written
+
+
+def test_actors_ray_cannot_place_are_an_error_after_the_timeout(ray_session) -> None:
+    pool = SteadyStatePool("armington", 1, cpus_per_actor=3)  # the session has 2 CPUs
+    try:
+        with pytest.raises(ActorsNotReadyError, match=r"1 of 1 actors \(3 CPU\(s\) each\) did "
+                           r"not start within 2 s; the Ray cluster has [\d.]+ of 2 CPUs free"):
+            pool.wait_ready(timeout=2.0)
+    finally:
+        pool.shutdown()
+
+
+# ------------------------------------------------ misuse found before any work begins
+
+
+class _NotMlflow(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_error(404)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_tracking_server_that_is_not_mlflow_is_an_error_before_ray(tmp_path) -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _NotMlflow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_port}"
+        spec = _write(tmp_path, armington_spec(tracking={"tracking_uri": uri}))
+        out = tmp_path / "out"
+        result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (f"error: {spec}: tracking.tracking_uri {uri!r}: the server "
+                                     "there answers 404 to MLflow's REST API "
+                                     "(/api/2.0/mlflow/...): is it an MLflow tracking server?")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("below", ["", "sub"], ids=["file", "below-a-file"])
+def test_out_that_cannot_be_a_folder_is_exit_4(tmp_path, below) -> None:
+    spec = _write(tmp_path, armington_spec())
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    out = blocker / below if below else blocker
+    result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out)])
+    assert result.exit_code == 4, result.output
+    assert result.stderr.strip() == (f"error: cannot write outputs to {out}: {blocker} is not "
+                                     "a folder")
+    assert blocker.read_text() == "not a folder"
+
+
+# ------------------------------------------------------------------------- hetspace runs
+
+
+def test_runs_on_a_missing_folder_or_store_is_exit_2_and_creates_nothing(tmp_path,
+                                                                         monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["runs", "o/nosuch"])
+    assert result.exit_code == 2 and result.stderr == "error: o/nosuch: no such folder\n"
+    uri = "sqlite:///new/folder/x.db"
+    result = CliRunner().invoke(app, ["runs", "--tracking-uri", uri])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: --tracking-uri {uri}: no such database file\n"
+    result = CliRunner().invoke(app, ["runs", "--tracking-uri", "nonsense:///x"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --tracking-uri: unknown scheme 'nonsense'")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_runs_lists_the_readable_stores_and_names_a_broken_one(tmp_path) -> None:
+    good = tmp_path / "good"
+    tracker = SweepTracker(name="listed", experiment=None, out_dir=good)
+    tracker.start({"model": "armington"})
+    tracker.finish("FINISHED", {"n_points": 3, "n_failed": 0}, [])
+    study = SweepTracker(name="studied", experiment=None, out_dir=tmp_path / "est")
+    study.start({"model": "armington"})
+    study.client.set_tag(study.run_id, KIND_TAG, "estimation")  # as estimation's report does
+    study.finish("KILLED", {}, [])
+    broken = tmp_path / "broken" / "mlflow.db"
+    broken.parent.mkdir()
+    broken.write_text("not a database")
+    result = CliRunner().invoke(app, ["runs", str(tmp_path)], env={"COLUMNS": "300"})
+    assert result.exit_code == 1, result.output
+    assert "listed" in result.stdout and "FINISHED" in result.stdout
+    assert tracker.run_id in result.stdout
+    assert "studied" in result.stdout and "estimation" in result.stdout
+    assert study.run_id in result.stdout and "KILLED" in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: cannot read the MLflow store sqlite:///{broken}: ")
+    assert "file is not a database" in lines[0]
+
+
+def test_unknown_moment_stops_the_sweep_and_ends_its_run_failed(ray_session, tmp_path) -> None:
+    # used to solve every point, then fail with a traceback, the MLflow run left RUNNING
+    spec = _write(tmp_path, armington_spec(name="nomoment",
+                                           moments=["welfare", "not_a_moment"]))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {spec}: sweep.moments: 'not_a_moment' is not a "
+                                    "moment of armington; its moments: real_wage_mean, ")
+    assert "Traceback" not in result.output
+    client = MlflowClient(tracking_uri=f"sqlite:///{out.resolve() / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("nomoment").experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]
+    assert not (out / "tables").exists()
+
+
+def test_runs_skips_a_folder_named_mlflow_db_and_reads_no_empty_uri(tmp_path) -> None:
+    # MLflow retried forever on a folder named mlflow.db; run apart so a regression fails
+    (tmp_path / "d" / "mlflow.db").mkdir(parents=True)
+    done = subprocess.run([*HETSPACE, "runs", str(tmp_path / "d")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"no sweep or estimation runs found in {tmp_path / 'd'}"
+    result = CliRunner().invoke(app, ["runs", "--tracking-uri", ""])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --tracking-uri: must not be empty")
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("sweep.json", "{not json", "sweep.json: cannot be read as JSON (Expecting property name"),
+    ("sweep.json", "{}", "sweep.json: is not a sweep's sweep.json: it lacks axes, moments"),
+    ("results.parquet", "truncated", "results.parquet: cannot be read as Parquet ("),
+])
+def test_table_of_a_damaged_folder_is_one_error_line(tmp_path, name, content, message) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sweep.json").write_text('{"axes": ["sigma"], "moments": []}')
+    (out / name).write_text(content)
+    result = CliRunner().invoke(app, ["table", str(out)])
+    assert result.exit_code in (1, 2), result.output
+    assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
+    assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1

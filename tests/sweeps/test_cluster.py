@@ -44,3 +44,17 @@ def test_submit_joins_a_running_head(tmp_path: Path, ray_head) -> None:
     assert done.returncode == 0, done.stderr
     assert "12 points: 12 evaluated" in done.stdout
     assert len(load_results(out)) == 12
+
+
+def test_ray_token_notice_is_dropped_but_its_disabled_warning_kept(caplog) -> None:
+    import logging
+
+    from hetspace.sweeps import cluster
+
+    cluster._quiet_token_notice()
+    ray_logger = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    with caplog.at_level(logging.WARNING):
+        ray_logger.warning("Token authentication is enabled for this Ray cluster. Set ...")
+        ray_logger.warning("Token authentication is disabled for this Ray cluster. Anyone ...")
+    texts = [r.getMessage() for r in caplog.records]
+    assert texts == ["Token authentication is disabled for this Ray cluster. Anyone ..."]
