@@ -109,7 +109,12 @@ class Point:
 class SpatialBlock:
     """x -> F(x) with one household solve per new x; its Jacobian; the stopping rule."""
 
-    def __init__(self, params: Params, numerics: Numerics, warm: Solution | None):
+    def __init__(self, params: Params, numerics: Numerics, warm: Solution | None,
+                 representative: bool = True):
+        """``representative``: a cold start at the economy without assets with household
+        Jacobians by the implicit function theorem; False: at w = params.w and uniform
+        populations with difference Jacobians (the fallback, see ``spatial.py``)."""
+        self.representative = representative
         self.params, self.numerics = params, numerics
         self.J = params.n_loc
         self.one_minus_bo = 1.0 - params.beta * params.omega
@@ -140,7 +145,8 @@ class SpatialBlock:
             H = self.warm.household_jacobian
             self.H_p = H if H is not None and H.shape == (3 * self.J + 1,) * 2 else None
         else:
-            w, L = self.representative_start()
+            w, L = (self.representative_start() if self.representative else
+                    (self.params.w / self.params.w[0], np.full(self.J, 1.0 / self.J)))
             r = None
         if not (np.isfinite(self.slope) and self.slope > 0.0):
             r = self._first_rate(w, L / L.sum()) if self.warm is None else self._bond_search(
@@ -384,7 +390,8 @@ class SpatialBlock:
             state = self._solve_household(p_in, JAC_TOL, base.state)
             return None if state is None else self.outputs(state)
 
-        H = self._implicit_jacobian(base, solve_h) if IMPLICIT_JACOBIAN else None
+        implicit = IMPLICIT_JACOBIAN and self.representative
+        H = self._implicit_jacobian(base, solve_h) if implicit else None
         if H is None:
             e = float(self.params.e_grid[0]) if self.params.n_e == 1 else None
             H = household_jacobian(solve_h, base.p, base.h, self.J, e)
