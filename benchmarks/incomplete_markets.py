@@ -143,7 +143,7 @@ def main() -> None:
     print(f"r*: hetspace {sol_ge.r:.10f}, sequence-jacobian {peer[2]:.10f}; "
           f"{sol_ge.n_iter} household solves, {sol_hh.n_iter_household} EGM steps at r=4%")
     for label, sol in (("r=4%", sol_hh), ("GE", sol_ge)):
-        m = sol.moments()
+        m = sol.diagnostics()
         print(f"Euler errors ({label}): max log10 {m['euler_error_max_log10']:.2f}, "
               f"mean log10 {m['euler_error_mean_log10']:.2f}")
     print(f"\n{'economy':>16} {'change (1%)':>14} {'cold s':>8} {'warm s':>8} {'w/c':>6} "
@@ -161,7 +161,7 @@ def main() -> None:
     if hook is not None:
         label, p, n, changes = hook
         t_cold, sol = _warm_vs_cold(label, p, n, changes, repeat=SPATIAL_REPEAT)
-        m = sol.moments()
+        m = sol.diagnostics()
         print(f"{label}: cold GE {t_cold:.2f} s ({sol.residuals['outer_iterations']:.0f} outer "
               f"steps, {sol.n_iter} household solves, {sol.residuals['egm_steps']:.0f} EGM "
               f"steps); Euler errors max log10 {m['euler_error_max_log10']:.2f}, mean log10 "

@@ -122,6 +122,10 @@ class Solution(Protocol):
 
     def moments(self) -> dict[str, float]: ...
 
+    # optional: ``diagnostics() -> dict[str, float]``, the numerical quality of the
+    # solution (Euler errors, residuals), kept apart from the economics in moments();
+    # sweeps record it beside the moments (else they record the numeric residuals)
+
 
 def solution_arrays(sol: Any) -> dict[str, np.ndarray]:
     """The ndarray fields of a solution dataclass (what ``hetspace solve`` writes to npz)."""

@@ -1,31 +1,10 @@
-"""Location-level moments computed by one function from observed data and from the model.
+"""Observed spatial data for estimation: where it comes from and its location moments.
 
-``location_moments`` maps four (J,) location arrays to the scalar moments
-below. Both sides of an estimation call it: ``spatial_data_moments`` on a
-:class:`~hetspace.core.incomplete_markets.SpatialData` (the data) and
-``solution_location_moments`` on a solved steady state (the model; the
-estimation objective uses it in place of the same-named entries of
-``Solution.moments()``, which it reproduces to rounding). Inputs:
-
-============== ========================================= ==========================================
-array          data (SpatialData)                        model (Solution)
-============== ========================================= ==========================================
-population     ``population`` (any units)                ``population`` (distribution mass)
-migration      ``migration`` (J, J), rows sum to one     ``migration_matrix(sol)`` (DFM B.10)
-real wage      ``wage / price_index``                    ``real_wage()`` = wage w_j / P_j
-consumption    ``trade.sum(axis=0) / (price_index L)``   ``consumption_per_capita()``
-============== ========================================= ==========================================
-
-Data consumption per capita: column sums of trade are spending E_j = P_j C_j
-(trade[i, j] = lam_ij E_j and lam's columns sum to one, DFM B.1), so real
-consumption per resident is E_j / (P_j L_j). The moments are scale-free in
-every input's units (shares, logs), so data in currency and persons compare
-with the model's units directly.
-
-Moments (names as in ``Solution.moments()``): population_share_max/min
-(L_j / sum L); out_migration_rate (sum_j share_j (1 - M_jj), the share of
-households that leave their location within a period); real_wage_log_sd and
-consumption_pc_log_sd (population-weighted s.d. across locations of the log).
+The location moments themselves are defined once, in
+:mod:`hetspace.core.incomplete_markets.moments` (``location_moments``, with the
+table of which data and model arrays enter them): ``spatial_data_moments`` is
+its data side and ``Solution.moments()`` its model side, so an estimation
+compares like with like by construction.
 
 Sources (``targets.spatial`` in an estimation spec; ``load_spatial``):
 ``{dataset: synthetic_us48}`` (the shipped synthetic data), ``{directory: DIR}``
@@ -41,50 +20,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from hetspace.core.errors import HetspaceError, InvalidConfigError
 from hetspace.core.incomplete_markets.data import SYNTHETIC, SpatialData, load_synthetic
-from hetspace.core.incomplete_markets.result import Solution
-from hetspace.core.incomplete_markets.spatial import migration_matrix
+from hetspace.core.incomplete_markets.moments import LOCATION_MOMENTS, location_moments
+from hetspace.core.incomplete_markets.moments import data_moments as spatial_data_moments
 
-LOCATION_MOMENTS = ("population_share_max", "population_share_min", "out_migration_rate",
-                    "real_wage_log_sd", "consumption_pc_log_sd")
+__all__ = ["LOCATION_MOMENTS", "SpatialError", "load_spatial", "location_moments",
+           "spatial_data_moments"]
+
 SPATIAL_KEYS = ("dataset", "directory", "trade", "migration", "locations", "rtol")
 _TABLES = ("trade", "migration", "locations")
-
-
-def location_moments(population: np.ndarray, migration: np.ndarray, real_wage: np.ndarray,
-                     consumption_pc: np.ndarray) -> dict[str, float]:
-    """The LOCATION_MOMENTS of (J,) arrays and the (J, J) migration matrix (module docstring)."""
-    pop = np.asarray(population, dtype=float)
-    shares = pop / pop.sum()
-
-    def log_sd(x: np.ndarray) -> float:
-        lx = np.log(np.asarray(x, dtype=float))
-        return float(np.sqrt(shares @ (lx - shares @ lx) ** 2))
-
-    stay = np.diag(np.asarray(migration, dtype=float))
-    return {"population_share_max": float(shares.max()),
-            "population_share_min": float(shares.min()),
-            "out_migration_rate": float(shares @ (1.0 - stay)),
-            "real_wage_log_sd": log_sd(real_wage),
-            "consumption_pc_log_sd": log_sd(consumption_pc)}
-
-
-def spatial_data_moments(data: SpatialData) -> dict[str, float]:
-    """LOCATION_MOMENTS of observed data (see the table in the module docstring)."""
-    spending = data.trade.sum(axis=0)
-    return location_moments(data.population, data.migration, data.wage / data.price_index,
-                            spending / (data.price_index * data.population))
-
-
-def solution_location_moments(sol: Any) -> dict[str, float]:
-    """LOCATION_MOMENTS of an incomplete-markets steady state ({} for any other solution)."""
-    if not isinstance(sol, Solution):
-        return {}
-    return location_moments(sol.population, migration_matrix(sol), sol.real_wage(),
-                            sol.consumption_per_capita())
 
 
 def load_spatial(body: Mapping[str, Any], base_dir: str | Path = ".") -> SpatialData:

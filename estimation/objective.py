@@ -19,10 +19,10 @@ panel read from a file (:mod:`hetspace.estimation.data`) is a ``PanelArrays``
 too, so data and model statistics come from the same call; ``STATISTIC_COLUMNS``
 says which panel columns each function reads.
 
-Analytic moments are ``Solution.moments()`` with the location-level entries
+Analytic moments are ``Solution.moments()``, whose location-level entries
 (``LOCATION_MOMENTS``: population shares, out-migration, dispersion of real wages
-and consumption) recomputed by :func:`~hetspace.estimation.locations.location_moments`,
-the function that computes them from ``SpatialData`` targets.
+and consumption) come from :func:`~hetspace.core.incomplete_markets.moments.location_moments`,
+the function that also computes them from ``SpatialData`` targets.
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ from typing import Any
 import numpy as np
 
 from hetspace.core.incomplete_markets import Panel, simulate_panel
-
-from .locations import solution_location_moments
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -126,7 +124,7 @@ def panel_from_simulation(sol: Any, panel: Panel, burn_in: int = 0) -> PanelArra
     periods: income w_j e_s (times the wage), at_limit where a_next is the grid's lowest node."""
     keep = slice(burn_in, None)
     loc, state = np.asarray(panel.location[keep]), np.asarray(panel.income_state[keep])
-    w = np.asarray(sol.params.w, dtype=float)
+    w = np.asarray(sol.w, dtype=float)
     e = np.asarray(sol.params.e_grid, dtype=float)
     node = np.asarray(panel.asset_node[keep])
     a_next = np.asarray(sol.a_next)[loc, state, node]
@@ -152,12 +150,10 @@ def statistic_names(statistics: str) -> list[str]:
 
 
 def model_moments(sol: Any, sim: Simulation | None) -> dict[str, float]:
-    """m(theta): the solution's analytic moments (location moments from the shared code, see
-    the module docstring), or simulated statistics averaged over ``sim.n_sims``
-    common-random-number replicates."""
+    """m(theta): the solution's analytic moments (``moments()``), or simulated statistics
+    averaged over ``sim.n_sims`` common-random-number replicates."""
     if sim is None:
-        return {**{k: float(v) for k, v in sol.moments().items()},
-                **solution_location_moments(sol)}
+        return {k: float(v) for k, v in sol.moments().items()}
     names = statistic_names(sim.statistics)
     values = replicate_statistics(sol, sim, [sim.seed + s for s in range(sim.n_sims)])
     return dict(zip(names, (float(v) for v in values.mean(axis=0)), strict=True))

@@ -272,7 +272,7 @@ class SteadyStateActor:
             self.previous, self.held, self.held_key = self.held, sol, task.key
             self._inputs = (self._inputs[1], task.params)
             row.update(status=STATUS_OK, moments=_finite_moments(sol.moments()),
-                       n_iter=_total_iter(sol.n_iter))
+                       diagnostics=_diagnostics(sol), n_iter=_total_iter(sol.n_iter))
         if self._name is None:
             self._name = _actor_name()
         row.update(t_solve=t_solve, t_eval=time.perf_counter() - t0, started_unix=started,
@@ -446,6 +446,15 @@ def crash_marker_path(out_dir: Path) -> str:
 
 def _finite_moments(moments: dict[str, Any]) -> dict[str, float]:
     return {str(k): float(v) for k, v in moments.items()}
+
+
+def _diagnostics(sol: Any) -> dict[str, float]:
+    """The solution's numerical diagnostics (``diagnostics()`` where the model has it,
+    else its numeric residuals): recorded beside the moments, not among them."""
+    if callable(getattr(sol, "diagnostics", None)):
+        return _finite_moments(sol.diagnostics())
+    return {str(k): float(v) for k, v in sol.residuals.items()
+            if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)}
 
 
 def _total_iter(n_iter: Any) -> int:

@@ -51,6 +51,7 @@ logger = logging.getLogger(__name__)
 RESULTS_FILE = "results.parquet"
 PARTS_DIR = "results"
 MOMENT_PREFIX = "m_"
+DIAGNOSTIC_PREFIX = "d_"
 
 
 class ResultStore:
@@ -156,13 +157,16 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def flatten_row(labels: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
-    """One flat record: labels, the row's scalar fields, ``m_<name>`` per moment."""
+    """One flat record: labels, the row's scalar fields, ``m_<name>`` per moment and
+    ``d_<name>`` per numerical diagnostic."""
     out = dict(labels)
     for name, value in row.items():
-        if name != "moments":
+        if name not in ("moments", "diagnostics"):
             out[name] = value
     for name, value in (row.get("moments") or {}).items():
         out[MOMENT_PREFIX + name] = value
+    for name, value in (row.get("diagnostics") or {}).items():
+        out[DIAGNOSTIC_PREFIX + name] = value
     out["finished_utc"] = datetime.now(UTC).isoformat(timespec="microseconds")
     return out
 

@@ -155,7 +155,8 @@ class SweepTracker:
                 "status": str(row["status"])}
         child = self.client.create_run(self.experiment_id, tags=tags)
         now = int(time.time() * 1000)
-        values = {**row.get("moments", {}), "t_solve": row.get("t_solve")}
+        values = {**row.get("moments", {}), "t_solve": row.get("t_solve"),
+                  **{f"diagnostics.{k}": v for k, v in (row.get("diagnostics") or {}).items()}}
         metrics = [Metric(k, float(v), now, 0) for k, v in values.items() if _is_number(v)]
         self._log_params(child.info.run_id, labels, metrics)
         status = "FINISHED" if row["status"] == "ok" else "FAILED"

@@ -23,7 +23,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..errors import InvalidParamsError, SolverConvergenceError
+from ..errors import SolverConvergenceError
 from ..protocol import readonly
 from . import kernels
 from .household import HouseholdState, solve_at_prices
@@ -425,8 +425,12 @@ def _refine(excess: _Excess, a: float, b: float, numerics: Numerics) -> tuple[fl
 
 
 def solution_from(params: Params, numerics: Numerics, state: HouseholdState,
-              n_iter: int, slope: float = float("nan"),
-              policy_slope: tuple[np.ndarray, np.ndarray] | None = None) -> Solution:
+                  n_iter: int, slope: float = float("nan"),
+                  policy_slope: tuple[np.ndarray, np.ndarray] | None = None,
+                  given: Params | None = None) -> Solution:
+    """The Solution of a household state solved at ``params`` (whose w, P, T are the
+    prices it faced); ``given``: the Params the user gave (default ``params``),
+    which the Solution carries unchanged."""
     err = np.empty_like(state.c)
     kernels.euler_errors(state.c, state.ap, state.v, state.a_grid, params.P, params.Pi,
                          np.log(params.chi), params.theta, 1.0 + state.r,
@@ -437,7 +441,9 @@ def solution_from(params: Params, numerics: Numerics, state: HouseholdState,
     residuals = {"market_clearing": market, "policy_change": state.policy_change,
                  "value_change": state.value_change, "distribution_l1": state.dist_residual}
     return Solution(
-        params=params, numerics=numerics, r=float(state.r), wage=float(state.wage),
+        params=params if given is None else given, numerics=numerics, r=float(state.r),
+        wage=float(state.wage), w=readonly(np.array(params.w, dtype=float)),
+        P=readonly(np.array(params.P, dtype=float)), T=readonly(np.array(params.T, dtype=float)),
         a_grid=readonly(state.a_grid), c=readonly(state.c), a_next=readonly(state.ap),
         v=readonly(state.v), mig=readonly(state.mu), dist=readonly(state.dist),
         euler_error=readonly(err), population=readonly(state.dist.sum(axis=(1, 2))),
@@ -449,9 +455,9 @@ def solution_from(params: Params, numerics: Numerics, state: HouseholdState,
 def extrapolate(previous: Solution, last: Solution, t: float) -> Solution:
     """A warm start at params(last) + t (params(last) - params(previous)).
 
-    r, consumption, values and (with several locations) populations and wages
-    are extrapolated linearly; consumption (with its values) only if it stays
-    positive and increasing in assets, populations and wages only if positive.
+    r, consumption, values and (with several locations) populations are
+    extrapolated linearly; consumption (with its values) only if it stays
+    positive and increasing in assets, populations only if positive.
     The rest (distribution and its LU, slopes) is ``last``'s. In a sweep of
     Huggett (1993) over an 8 x 8 grid (gamma x a_low, n_a = 150) walked in rows,
     48 of 63 warm starts were extrapolated; the error of the first r tried fell
@@ -477,12 +483,6 @@ def extrapolate(previous: Solution, last: Solution, t: float) -> Solution:
     population = line(previous.population, last.population)
     if last.population.size > 1 and np.all(population > 0.0):
         changes["population"] = readonly(population)
-    w = line(previous.params.w, last.params.w)
-    if last.params.w.size > 1 and np.all(w > 0.0):
-        try:
-            changes["params"] = last.params.with_(w=w)
-        except InvalidParamsError:
-            pass
     return dataclasses.replace(last, **changes)
 
 

@@ -36,7 +36,6 @@ from .data import SpatialData
 from .params import Numerics, Params
 from .result import Solution
 from .solve import solve
-from .spatial import migration_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ def calibrate(data: SpatialData, base: Params, numerics: Numerics, *, r_target: 
     else:
         raise SolverConvergenceError("calibration rounds did not settle",
                                      residuals={"parameter_change": change}, n_iter=max_rounds)
-    resid = {"migration": float(np.max(np.abs(migration_matrix(sol) - data.migration))),
+    resid = {"migration": float(np.max(np.abs(sol.migration_matrix() - data.migration))),
              "assets": sol.aggregate_assets,
              "mpc": sol.moments()["mpc_mean"] - mpc_target}
     spatial = p.with_(closure="spatial", A=A, kappa_transfer=kappa)
@@ -114,7 +113,7 @@ def fit_migration_costs(params: Params, numerics: Numerics, target: np.ndarray, 
     sol = warm_start
     for it in range(1, max_iter + 1):
         sol = solve(params, numerics, warm_start=sol)
-        model = migration_matrix(sol)
+        model = sol.migration_matrix()
         gap = float(np.max(np.abs(model - target)))
         if gap <= tol:
             return params, sol

@@ -37,6 +37,7 @@ import pandas as pd
 from ..errors import Described, InvalidConfigError, Violation
 from ..protocol import Record
 from ..validation import Checker
+from .goods import price_index
 
 SYNTHETIC = "synthetic_us48"
 _LOCATION_COLUMNS = ("population", "wage", "price_index", "transfers")
@@ -95,13 +96,11 @@ class SpatialData(Record):
     @classmethod
     def from_solution(cls, sol, names=None) -> SpatialData:
         """The data a spatial-closure steady state generates (model units, w[0] = 1)."""
-        from .spatial import location_aggregates, migration_matrix, price_index
-
         p = sol.params
-        L, H, E = location_aggregates(sol)
-        _, lam = price_index(p.A, p.w, L, p.sigma_trade, p.alpha_agg)
-        return cls(trade=lam * E[None, :], migration=migration_matrix(sol), population=L,
-                   wage=np.array(p.w), price_index=np.array(p.P), transfers=np.array(p.T),
+        L, H, E = sol.location_aggregates()
+        _, lam = price_index(p.A, sol.w, L, p.sigma_trade, p.alpha_agg)
+        return cls(trade=lam * E[None, :], migration=sol.migration_matrix(), population=L,
+                   wage=np.array(sol.w), price_index=np.array(sol.P), transfers=np.array(sol.T),
                    labour=H, names=names)
 
     @classmethod

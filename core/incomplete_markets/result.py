@@ -9,6 +9,8 @@ from types import MappingProxyType
 import numpy as np
 
 from . import dist_kernels
+from .household import location_totals
+from .moments import solution_diagnostics, solution_moments
 from .params import Numerics, Params
 
 
@@ -24,8 +26,12 @@ class Solution:
     holds face value a_grid[i] (1 + r)). dist is the mass at the start of a
     period (after migration) and sums to one. euler_error is |c_euler/c - 1| at
     nodes whose savings are strictly inside (a_low, a_max), nan elsewhere.
-    wage is 1 except in the capital closure; capital is nan outside it; labor is
-    effective labour sum dist * w_j * e_s. n_iter counts evaluations of the
+    w, P, T: (J,) the location prices the households faced: wage per efficiency
+    unit, price index and transfer (the spatial closure's equilibrium values;
+    params.w, params.P, params.T in the other closures). ``params`` is the Params
+    the solve was given, unchanged. wage is 1 except in the capital closure (the
+    firm's wage, multiplying w); capital is nan outside it; labor is effective
+    labour sum dist * w_j * e_s. n_iter counts evaluations of the
     household block (1 in partial equilibrium); n_iter_household the EGM
     iterations of the last one. residuals: market_clearing (assets minus supply:
     0 for bonds, K for capital, nan in partial equilibrium), policy_change,
@@ -42,6 +48,9 @@ class Solution:
     numerics: Numerics
     r: float
     wage: float
+    w: np.ndarray
+    P: np.ndarray
+    T: np.ndarray
     a_grid: np.ndarray
     c: np.ndarray
     a_next: np.ndarray
@@ -89,7 +98,7 @@ class Solution:
         """
         slope = np.diff(self.c, axis=2) / np.diff(self.a_grid)
         slope = np.concatenate([slope, slope[:, :, -1:]], axis=2)
-        return self.params.P[:, None, None] * slope / (1.0 + self.r)
+        return self.P[:, None, None] * slope / (1.0 + self.r)
 
     def pre_migration(self) -> np.ndarray:
         """(J, S, n_a) mass after saving (Young's lottery) and the income draw, before
@@ -123,7 +132,7 @@ class Solution:
 
     def real_wage(self) -> np.ndarray:
         """(J,) real wage per efficiency unit, wage * w_j / P_j."""
-        return self.wage * self.params.w / self.params.P
+        return self.wage * self.w / self.P
 
     def welfare_ce(self, by_location: bool = False):
         """Utilitarian welfare of newborns in consumption-equivalent units (DFM Table 2 note).
@@ -140,72 +149,28 @@ class Solution:
         g = self.params.gamma
         return np.exp(x) if g == 1.0 else (1.0 + (1.0 - g) * x) ** (1.0 / (1.0 - g))
 
-    def moments(self) -> dict[str, float]:
-        """Named scalar moments (the names sweeps and estimation use).
+    def migration_matrix(self) -> np.ndarray:
+        """(J, J) share of location i's households living in j one period later (B.10).
 
-        r; aggregate_assets (sum of dist * a); mpc_mean (mpc() averaged over dist);
-        share_at_limit (mass whose savings are at the borrowing limit); wealth_gini
-        (of assets across households, nan when mean assets <= 0 as in bond
-        economies); out_migration_rate (share of all households moving per period);
-        population_share_max/min; consumption_mean (real, sum dist * c);
-        euler_error_max_log10 / euler_error_mean_log10 (log10 of the largest and
-        mean of log10 of |c_euler/c - 1| over unconstrained nodes, unweighted);
-        market_clearing_residual; distribution_mass; wage; capital; welfare_ce
-        (welfare_ce()); consumption_pc_log_sd and real_wage_log_sd (population-
-        weighted s.d. across locations of log consumption_per_capita() and log
-        real_wage(); 0 with one location).
+        Flows are counted after saving and the income draw (the pre-migration
+        mass), so rows sum to one and L' = L @ M reproduces the population.
         """
-        d = self.dist
-        limit = self.a_grid[0]
-        at_limit = self.a_next <= limit + 1e-12 * (1.0 + abs(limit))
-        pre_mass = d.sum(axis=(1, 2))
-        err = self.euler_error[np.isfinite(self.euler_error)]
-        err = np.maximum(err, 1e-17)
-        return {
-            "r": float(self.r),
-            "aggregate_assets": self.aggregate_assets,
-            "mpc_mean": float(np.sum(d * self.mpc())),
-            "share_at_limit": float(np.sum(d[at_limit])),
-            "wealth_gini": wealth_gini(d.sum(axis=(0, 1)), self.a_grid),
-            "out_migration_rate": float(np.sum(self.out_migration() * pre_mass)),
-            "population_share_max": float(self.population.max() / self.population.sum()),
-            "population_share_min": float(self.population.min() / self.population.sum()),
-            "consumption_mean": float(np.sum(d * self.c)),
-            "euler_error_max_log10": float(np.log10(err.max())) if err.size else np.nan,
-            "euler_error_mean_log10": float(np.mean(np.log10(err))) if err.size else np.nan,
-            "market_clearing_residual": float(self.residuals["market_clearing"]),
-            "distribution_mass": float(d.sum()),
-            "wage": float(self.wage),
-            "capital": float(self.capital),
-            **_spatial_moments(self),
-        }
+        flows = np.einsum("jsi,jsik->jk", self.pre_migration(), self.mig)
+        mass = flows.sum(axis=1)
+        return flows / np.where(mass > 0.0, mass, 1.0)[:, None]
 
+    def location_aggregates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(L, H, E) by location: population, effective labour int e dphi_j (in
+        efficiency units), nominal spending P_j int C dphi_j."""
+        L, H, C = location_totals(self.dist, self.c, self.params.e_grid)
+        return L, H, self.P * C
 
-def _spatial_moments(sol: Solution) -> dict[str, float]:
-    shares = sol.population_shares()
+    def moments(self) -> dict[str, float]:
+        """Named scalar moments of the economy (the names sweeps and estimation use);
+        see :func:`~hetspace.core.incomplete_markets.moments.solution_moments`."""
+        return solution_moments(self)
 
-    def log_sd(x: np.ndarray) -> float:
-        lx = np.log(x)
-        return float(np.sqrt(shares @ (lx - shares @ lx) ** 2))
-
-    return {"welfare_ce": float(sol.welfare_ce()),
-            "consumption_pc_log_sd": log_sd(sol.consumption_per_capita()),
-            "real_wage_log_sd": log_sd(sol.real_wage())}
-
-
-def wealth_gini(mass: np.ndarray, values: np.ndarray) -> float:
-    """Gini of a discrete distribution (values sorted ascending); nan if the mean is <= 0.
-
-    "Mean <= 0" allows for rounding: a mean below 1e-9 of the mean absolute value
-    (a cleared bond market) counts as zero.
-
-    G = sum_i f_i x_i (F_{i-1} + F_i - 1) / mean, the discrete form of
-    sum_i sum_k f_i f_k |x_i - x_k| / (2 mean).
-    """
-    f = mass / mass.sum()
-    mean = float(f @ values)
-    if not mean > 1e-9 * float(f @ np.abs(values)):
-        return float("nan")
-    F = np.cumsum(f)
-    F_prev = F - f
-    return float(np.sum(f * values * (F_prev + F - 1.0)) / mean)
+    def diagnostics(self) -> dict[str, float]:
+        """Numerical quality of the solution, apart from the economics in moments();
+        see :func:`~hetspace.core.incomplete_markets.moments.solution_diagnostics`."""
+        return solution_diagnostics(self)

@@ -72,13 +72,11 @@ from ..errors import SolverConvergenceError
 from ..numerics.newton import newton_solve
 from .bond import solution_from, solve_market
 from .goods import price_index, transfers
-from .household import location_totals
 from .params import Numerics, Params
 from .result import Solution
 from .spatial_outer import SpatialBlock
 
-__all__ = ["location_aggregates", "migration_matrix", "price_index", "solve_spatial",
-           "transfers", "uniqueness_condition"]
+__all__ = ["price_index", "solve_spatial", "transfers", "uniqueness_condition"]
 
 logger = logging.getLogger(__name__)
 
@@ -161,8 +159,8 @@ def _newton(params: Params, numerics: Numerics, warm: Solution | None,
             f"(max |F| {np.max(np.abs(out.F)):.3g} after {out.n_iter} Newton steps)",
             residuals=block.residuals(), n_iter=out.n_iter)
     w, _, P, T, r = block.prices_at_solution
-    sol = solution_from(params.with_(w=w, P=P, T=T, r=r), numerics, block.state,
-                    n_iter=block.calls, slope=block.slope)
+    sol = solution_from(params.with_trusted(w=w, P=P, T=T, r=r), numerics, block.state,
+                        n_iter=block.calls, slope=block.slope, given=params)
     residuals = dict(sol.residuals)
     residuals.update(block.residuals(), outer_iterations=float(out.n_iter),
                      jacobians=float(block.jacobians), egm_steps=float(block.egm_steps),
@@ -209,22 +207,5 @@ def _one_location(params: Params, numerics: Numerics, warm: Solution | None) -> 
     inner = numerics.with_(tol_policy=tol, tol_value=tol)
     sol = solve_market(params.with_(closure="bond", w=w, P=P, T=T), inner, warm)
     residuals = dict(sol.residuals, goods_market=0.0, population=0.0, outer_iterations=1.0)
-    return dataclasses.replace(sol, params=params.with_(w=w, P=P, T=T, r=sol.r),
-                               numerics=numerics, residuals=MappingProxyType(residuals))
-
-
-def location_aggregates(sol: Solution) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(L, H, E) by location: population, effective labour, nominal spending P_j int C dphi."""
-    L, H, C = location_totals(sol.dist, sol.c, sol.params.e_grid)
-    return L, H, sol.params.P * C
-
-
-def migration_matrix(sol: Solution) -> np.ndarray:
-    """(J, J) share of location i's households living in j one period later (B.10).
-
-    Flows are counted after saving and the income draw (the pre-migration
-    mass), so rows sum to one and L' = L @ M reproduces the population.
-    """
-    flows = np.einsum("jsi,jsik->jk", sol.pre_migration(), sol.mig)
-    mass = flows.sum(axis=1)
-    return flows / np.where(mass > 0.0, mass, 1.0)[:, None]
+    return dataclasses.replace(sol, params=params, numerics=numerics,
+                               residuals=MappingProxyType(residuals))

@@ -139,7 +139,7 @@ class SpatialBlock:
     def start(self) -> tuple[np.ndarray, np.ndarray]:
         """x0 and a Jacobian there (from the warm start's H_p, else computed at x0)."""
         if self.warm is not None:
-            w, L, r = self.warm.params.w, self.warm.population, self.warm.r
+            w, L, r = self.warm.w, self.warm.population, self.warm.r
             self.state = state_from(self.warm)
             self.slope = self.warm.market_slope
             H = self.warm.household_jacobian

@@ -108,6 +108,11 @@ def test_actor_extrapolates_along_a_row_and_matches_a_cold_solve() -> None:
     reference = cold.evaluate(tasks[2])
     assert abs(rows[2]["moments"]["r"] - reference["moments"]["r"]) <= 2 * numerics.tol_r
     np.testing.assert_allclose(actor.held.c, cold.held.c, atol=1e-8)
+    # numerical diagnostics travel beside the moments, not among them
+    assert rows[2]["diagnostics"]["market_clearing_residual"] == pytest.approx(
+        actor.held.residuals["market_clearing"])
+    assert rows[2]["diagnostics"]["euler_error_max_log10"] < -3.0
+    assert not set(rows[2]["diagnostics"]) & set(rows[2]["moments"])
 
 
 def test_warm_starts_along_a_random_walk_match_cold_solves() -> None:
@@ -156,7 +161,7 @@ def test_actor_walks_a_spatial_chain_judging_lines_on_its_input_params() -> None
     assert line_position(*actor._inputs, params.with_(theta=0.59)) == pytest.approx(1.0)
     assert actor.extrapolated == 0
     cold = model.solve(params, numerics)
-    np.testing.assert_allclose(actor.held.params.w, cold.params.w, rtol=1e-5)
+    np.testing.assert_allclose(actor.held.w, cold.w, rtol=1e-5)
     np.testing.assert_allclose(actor.held.population, cold.population, rtol=1e-5)
     assert abs(actor.held.r - cold.r) <= 1e-7
 

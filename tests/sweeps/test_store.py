@@ -22,7 +22,8 @@ def test_flushed_rows_read_back_with_every_column(tmp_path) -> None:
     store = ResultStore(tmp_path)
     # a failed row (no moments) first, mixed numbers and text on one axis, a list value
     store.add({"point": 0, "axis": 1.5, "A": [1.0, 2.0]}, _row("a", "failed"))
-    store.add({"point": 1, "axis": "high", "A": [1.0, 3.0]}, _row("b", welfare=0.5))
+    store.add({"point": 1, "axis": "high", "A": [1.0, 3.0]},
+              {**_row("b", welfare=0.5), "diagnostics": {"euler_error_max_log10": -6.5}})
     store.add({"point": 2, "axis": 2, "A": None}, _row("c", welfare=0.25, r=float("nan")))
     store.flush()
     assert len(_parts(store)) == 1
@@ -33,6 +34,8 @@ def test_flushed_rows_read_back_with_every_column(tmp_path) -> None:
     assert df.loc["c", "m_welfare"] == 0.25 and math.isnan(df.loc["c", "m_r"])
     assert [str(v) for v in df["axis"]] == ["1.5", "high", "2"]
     assert df.loc["c", "n_iter"] == 3 and pd.isna(df.loc["a", "n_iter"])
+    assert df.loc["b", "d_euler_error_max_log10"] == -6.5  # diagnostics: a column of their own
+    assert math.isnan(df.loc["c", "d_euler_error_max_log10"])
 
 
 def test_numeric_rows_keep_their_types(tmp_path) -> None:

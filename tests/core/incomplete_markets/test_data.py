@@ -9,7 +9,6 @@ from hetspace.core.errors import InvalidConfigError
 from hetspace.core.incomplete_markets import Numerics, Params, solve
 from hetspace.core.incomplete_markets.calibration import invert_productivity
 from hetspace.core.incomplete_markets.data import SpatialData, load_synthetic
-from hetspace.core.incomplete_markets.spatial import migration_matrix
 
 
 def _data(**changes):
@@ -89,6 +88,6 @@ def test_shipped_synthetic_data_recovers_fundamentals():
     w, P, T = data.normalised_prices()
     numerics = Numerics.from_dict(fund["numerics"])
     hh = solve(truth.with_(closure="partial", r=fund["r"], w=w, P=P, T=T), numerics)
-    np.testing.assert_allclose(migration_matrix(hh), data.migration, atol=1e-6)
+    np.testing.assert_allclose(hh.migration_matrix(), data.migration, atol=1e-6)
     assert abs(hh.aggregate_assets) < 1e-5
     np.testing.assert_allclose(hh.moments()["mpc_mean"], fund["mpc_mean"], atol=1e-6)

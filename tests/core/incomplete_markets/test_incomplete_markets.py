@@ -12,7 +12,7 @@ import pytest
 
 from hetspace.core import InvalidParamsError, get_model
 from hetspace.core.incomplete_markets import MODEL, Numerics, Params, Solution, examples, solve
-from hetspace.core.incomplete_markets.result import wealth_gini
+from hetspace.core.incomplete_markets.moments import wealth_gini
 
 N_A = 200
 
@@ -72,7 +72,7 @@ def test_aiyagari_1994_table_ii(rho, sigma, mu, r_ref, aiyagari_base):
     np.testing.assert_allclose(100.0 * sol.r, r_ref, atol=0.1)
     m = sol.moments()
     # market clears: |assets - K| from an r bracket of 1e-11 times dA/dr (< 1e5 here)
-    assert abs(m["market_clearing_residual"]) < 1e-6
+    assert abs(sol.diagnostics()["market_clearing_residual"]) < 1e-6
     np.testing.assert_allclose(m["capital"], m["aggregate_assets"], atol=1e-6)
 
 
@@ -83,7 +83,7 @@ def test_distribution_is_a_probability_measure(aiyagari_base, huggett_tight):
     for _, _, sol in (aiyagari_base, huggett_tight):
         assert sol.dist.min() >= 0.0
         np.testing.assert_allclose(sol.dist.sum(), 1.0, atol=1e-13)
-        np.testing.assert_allclose(sol.moments()["distribution_mass"], 1.0, atol=1e-13)
+        np.testing.assert_allclose(sol.diagnostics()["distribution_mass"], 1.0, atol=1e-13)
         assert sol.residuals["distribution_l1"] < sol.numerics.tol_dist
         # income marginal equals the chain's stationary distribution
         from hetspace.core.numerics import markov_stationary
@@ -94,7 +94,7 @@ def test_distribution_is_a_probability_measure(aiyagari_base, huggett_tight):
 def test_euler_errors_small(aiyagari_base, huggett_tight):
     # linear interpolation on 200 points: errors are O(h^2) where c bends (near the limit)
     for _, _, sol in (aiyagari_base, huggett_tight):
-        m = sol.moments()
+        m = sol.diagnostics()
         assert m["euler_error_max_log10"] < -3.5
         assert m["euler_error_mean_log10"] < -5.0
         assert np.isnan(sol.euler_error[sol.a_next <= sol.a_grid[0]]).all()
@@ -171,7 +171,7 @@ def test_spatial_bond_economy_clears_and_moves_people():
     np.testing.assert_allclose(sol.population.sum(), 1.0, atol=1e-13)
     assert 0.0 < m["out_migration_rate"] < 1.0
     np.testing.assert_allclose(sol.mig.sum(axis=3), 1.0, atol=1e-13)
-    assert m["euler_error_max_log10"] < -3.5
+    assert sol.diagnostics()["euler_error_max_log10"] < -3.5
 
 
 # --- warm starts -----------------------------------------------------------------------

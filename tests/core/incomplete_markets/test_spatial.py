@@ -12,8 +12,6 @@ from hetspace.core import InvalidParamsError
 from hetspace.core.incomplete_markets import Numerics, Params, solve
 from hetspace.core.incomplete_markets.shocks import region_shock
 from hetspace.core.incomplete_markets.spatial import (
-    location_aggregates,
-    migration_matrix,
     price_index,
 )
 
@@ -50,8 +48,8 @@ def test_one_location_reduces_to_bond_closure(a11):
                                            kappa_transfer=(0.3,))), NUM)
     bond = solve(Params(**_one_location(closure="bond", P=(1.0 / a11,))), NUM)
     np.testing.assert_allclose(spatial.r, bond.r, atol=1e-10)
-    np.testing.assert_allclose(spatial.params.P, [1.0 / a11], rtol=1e-15)
-    np.testing.assert_allclose(spatial.params.T, [0.0], atol=1e-15)
+    np.testing.assert_allclose(spatial.P, [1.0 / a11], rtol=1e-15)
+    np.testing.assert_allclose(spatial.T, [0.0], atol=1e-15)
     np.testing.assert_allclose(spatial.c, bond.c, rtol=1e-7)
     np.testing.assert_allclose(spatial.dist, bond.dist, atol=1e-8)
     assert spatial.residuals["outer_iterations"] == 1.0
@@ -59,21 +57,22 @@ def test_one_location_reduces_to_bond_closure(a11):
 
 def test_markets_clear(three):
     p, tol = three.params, NUM.tol_spatial
-    L, H, E = location_aggregates(three)
-    P, lam = price_index(p.A, p.w, L, p.sigma_trade, p.alpha_agg)
-    np.testing.assert_allclose(p.w[0], 1.0, rtol=0, atol=0)  # numeraire
-    np.testing.assert_allclose(lam @ E, p.w * H, rtol=2 * tol)  # B.23
-    np.testing.assert_allclose(P, p.P, rtol=2 * tol)  # B.22 at the realised population
+    w, P_eq, T = three.w, three.P, three.T
+    L, H, E = three.location_aggregates()
+    P, lam = price_index(p.A, w, L, p.sigma_trade, p.alpha_agg)
+    np.testing.assert_allclose(w[0], 1.0, rtol=0, atol=0)  # numeraire
+    np.testing.assert_allclose(lam @ E, w * H, rtol=2 * tol)  # B.23
+    np.testing.assert_allclose(P, P_eq, rtol=2 * tol)  # B.22 at the realised population
     np.testing.assert_allclose(L.sum(), 1.0, rtol=1e-12)
-    assert abs(L @ p.T) < 2 * tol  # government budget (47), per capita
-    np.testing.assert_allclose(p.T, p.kappa_transfer * p.w + (p.T - p.kappa_transfer * p.w)[0])
+    assert abs(L @ T) < 2 * tol  # government budget (47), per capita
+    np.testing.assert_allclose(T, p.kappa_transfer * w + (T - p.kappa_transfer * w)[0])
     assert abs(three.aggregate_assets) < 1e-8  # bonds in zero net supply
     assert three.residuals["goods_market"] <= tol and three.residuals["population"] <= tol
     # stopping rule of the Newton solver: the r part of the Newton step (spatial_outer)
     assert three.residuals["bond_step_r"] <= three.residuals["bond_tol_r"]
     # population is stationary under the migration matrix
-    np.testing.assert_allclose(L @ migration_matrix(three), L, rtol=1e-9)
-    np.testing.assert_allclose(migration_matrix(three).sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(L @ three.migration_matrix(), L, rtol=1e-9)
+    np.testing.assert_allclose(three.migration_matrix().sum(axis=1), 1.0, rtol=1e-12)
 
 
 def test_warm_start_matches_cold(three):
@@ -81,15 +80,25 @@ def test_warm_start_matches_cold(three):
     warm = solve(new, NUM, warm_start=three)
     cold = solve(new, NUM)
     # both within tol_spatial = 1e-6 of the equilibrium; the map's Jacobian is O(1)-O(10)
-    np.testing.assert_allclose(warm.params.w, cold.params.w, rtol=1e-5)
+    np.testing.assert_allclose(warm.w, cold.w, rtol=1e-5)
     np.testing.assert_allclose(warm.population, cold.population, rtol=1e-5)
     np.testing.assert_allclose(warm.r, cold.r, atol=1e-7)
     assert warm.n_iter < cold.n_iter
 
 
+def test_solution_keeps_the_params_it_was_given(three):
+    # equilibrium prices live in the solution's own fields; its params are the input
+    assert three.params == _spatial()
+    assert not np.allclose(three.w, three.params.w) and three.w[0] == 1.0
+    d = three.diagnostics()
+    assert d["distribution_mass"] == pytest.approx(1.0, abs=1e-13)
+    assert d["residual_goods_market"] == three.residuals["goods_market"]
+    assert not set(d) & set(three.moments())  # diagnostics are not among the moments
+
+
 def test_spatial_outputs_and_moments(three):
     p = three.params
-    np.testing.assert_allclose(three.real_wage(), p.w / p.P)
+    np.testing.assert_allclose(three.real_wage(), three.w / three.P)
     cpc = three.consumption_per_capita()
     np.testing.assert_allclose(cpc * three.population, np.sum(three.dist * three.c, axis=(1, 2)))
     np.testing.assert_allclose(three.population_shares().sum(), 1.0)

@@ -140,7 +140,7 @@ def test_warm_equals_cold_along_a_random_walk():
         warm = solve(params, NUM, warm_start=previous)
         cold = solve(params, NUM)
         _check_equilibrium(warm, NUM)
-        np.testing.assert_allclose(warm.params.w, cold.params.w, rtol=1e-5)
+        np.testing.assert_allclose(warm.w, cold.w, rtol=1e-5)
         np.testing.assert_allclose(warm.population, cold.population, rtol=1e-5)
         assert abs(warm.r - cold.r) <= 2 * max(warm.residuals["bond_tol_r"],
                                                cold.residuals["bond_tol_r"])
