@@ -1,11 +1,13 @@
 """The spatial closure's Newton solver on the synthetic 48-location economy: work counts.
 
-Run by hand: ``python benchmarks/spatial_newton.py [--grid] [--differences]``.
+Run by hand: ``python benchmarks/spatial_newton.py [--grid] [--differences] [--no-chord]``.
 Prints, with the load average (the machine is shared; the counts and, less so,
 the CPU seconds do not depend on it):
 
 - a cold solve of the DFM calibration (S = 1, n_a = 200): wall and CPU seconds,
-  Newton steps, household Jacobians, household solves, EGM steps;
+  Newton steps, household Jacobians, household solves, EGM steps and, of those,
+  chord steps (an EGM step followed by a chord correction: one pair of triangular
+  solves with the LU of I - Phi_z);
 - warm re-solves after 1% changes of theta, alpha_agg and Massachusetts'
   productivity row, from the cold solution;
 - with ``--grid``, cold solves over theta in {0.5, 1, 2, 4, 8} x gamma in {1, 3}
@@ -13,7 +15,8 @@ the CPU seconds do not depend on it):
 
 A household Jacobian is one sparse LU of the linearised EGM step plus one
 household solve (the r column); with ``--differences`` it is (2J + 1) household
-solves instead (one income state), which is what the solver did before. EGM steps
+solves instead (one income state), which is what the solver did before; with
+``--no-chord`` household solves iterate plain EGM steps only. EGM steps
 count every household EGM iteration, those of the Jacobian's household solves
 included (the LU and its triangular solves are not EGM steps: see the CPU time).
 """
@@ -37,7 +40,8 @@ def _row(label: str, seconds: tuple[float, float], sol) -> str:
     r = sol.residuals
     return (f"{label:>22} {seconds[0]:>7.2f} {seconds[1]:>7.2f} {r['outer_iterations']:>6.0f} "
             f"{r['jacobians']:>5.0f} "
-            f"{sol.n_iter:>6d} {r['egm_steps']:>8.0f} {r.get('continuation_steps', 0):>5.0f}")
+            f"{sol.n_iter:>6d} {r['egm_steps']:>8.0f} {r.get('chord_steps', 0):>6.0f} "
+            f"{r.get('continuation_steps', 0):>5.0f}")
 
 
 def _timed(fn):
@@ -53,14 +57,17 @@ def main() -> None:
     parser.add_argument("--differences", action="store_true",
                         help="household Jacobians by forward differences through household "
                              "solves instead of the implicit function theorem")
+    parser.add_argument("--no-chord", action="store_true",
+                        help="household solves by plain EGM iteration, without chord steps")
     args = parser.parse_args()
     spatial_outer.IMPLICIT_JACOBIAN = not args.differences
+    spatial_outer.CHORD = not args.no_chord
     warnings.simplefilter("ignore")
     params, numerics = synthetic_params(n_a=200)
     solve(*synthetic_params(("MA", "NY", "CT"), n_a=40))  # compile the kernels first
     print(f"load average {os.getloadavg()[0]:.2f}")
     print(f"{'':>22} {'s':>7} {'CPU s':>7} {'Newton':>6} {'Jac':>5} {'solves':>6} {'EGM':>8} "
-          f"{'cont':>5}")
+          f"{'chord':>6} {'cont':>5}")
     seconds, base = _timed(lambda: solve(params, numerics))
     print(_row("cold, DFM calibration", seconds, base))
     ma = state_codes().index("MA")

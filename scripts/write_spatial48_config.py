@@ -29,7 +29,8 @@ def main() -> None:
     fundamentals = json.loads(SOURCE.read_text())
     body = {"model": "incomplete_markets",
             "description": "synthetic 48-location DFM status-quo economy (spatial closure)",
-            "params": fundamentals["params"], "numerics": fundamentals["numerics"]}
+            "params": {k: v for k, v in fundamentals["params"].items() if v is not None},
+            "numerics": fundamentals["numerics"]}
     text = HEADER + yaml.safe_dump(body, sort_keys=False, default_flow_style=None, width=100)
     tmp = TARGET.with_suffix(".yaml.tmp")
     tmp.write_text(text)

@@ -8,7 +8,7 @@
 from ..protocol import ModelSpec
 from . import examples
 from .data import SpatialData, load_synthetic
-from .params import Numerics, Params
+from .params import Guess, Numerics, Params
 from .result import Solution
 from .shocks import RegionShock, region_shock, shocked_params
 from .simulate import Panel, simulate_panel
@@ -29,6 +29,6 @@ MODEL = ModelSpec(
     extrapolate=extrapolate,
 )
 
-__all__ = ["MODEL", "Numerics", "Panel", "Params", "RegionShock", "Solution", "SpatialData",
-           "examples", "load_synthetic", "region_shock", "shocked_params", "simulate_panel",
-           "solve"]
+__all__ = ["MODEL", "Guess", "Numerics", "Panel", "Params", "RegionShock", "Solution",
+           "SpatialData", "examples", "load_synthetic", "region_shock", "shocked_params",
+           "simulate_panel", "solve"]

@@ -27,20 +27,24 @@ from ..errors import SolverConvergenceError
 from ..protocol import readonly
 from . import kernels
 from .household import HouseholdState, solve_at_prices
-from .params import Numerics, Params, min_income
+from .params import Guess, Numerics, Params, min_income
 from .result import Solution
 
 logger = logging.getLogger(__name__)
 
 
 def solve_market(params: Params, numerics: Numerics,
-                 warm_start: Solution | None = None) -> Solution:
+                 warm_start: Solution | Guess | None = None) -> Solution:
     """Stationary equilibrium of the 'partial', 'bond' or 'capital' closure (inputs
-    checked by the caller); ``warm_start`` reuses a nearby solution.
+    checked by the caller); ``warm_start`` reuses a nearby solution or starts the
+    interest-rate search at a Guess's r.
 
     Raises ``SolverConvergenceError`` (with residuals) when the household
     problem, the distribution or the market-clearing search fails.
     """
+    r0 = None
+    if isinstance(warm_start, Guess):
+        r0, warm_start = warm_start.r, None
     guess = None if warm_start is None else state_from(warm_start)
     if params.closure == "partial":
         state = solve_at_prices(params, numerics, params.r, 1.0, guess)
@@ -48,7 +52,7 @@ def solve_market(params: Params, numerics: Numerics,
     slope = None if warm_start is None else warm_start.market_slope
     excess = _Excess(params, numerics, guess,
                      None if warm_start is None else warm_start.policy_slope, slope)
-    r_star = _find_rate(excess, params, numerics, guess, slope)
+    r_star = _find_rate(excess, params, numerics, guess.r if guess is not None else r0, slope)
     state = excess.exact_state_at(r_star)
     logger.debug("r=%.12g after %d household solves", r_star, excess.calls)
     return solution_from(params, numerics, state, n_iter=excess.calls, slope=excess.slope,
@@ -314,18 +318,17 @@ def admissible_rates(params: Params, numerics: Numerics) -> tuple[float, float]:
 
 
 def _find_rate(excess: _Excess, params: Params, numerics: Numerics,
-               guess: HouseholdState | None, slope: float | None) -> float:
+               r0: float | None, slope: float | None) -> float:
     """The r clearing the asset market, to a bracket of width numerics.tol_r.
 
-    Secant steps from a start (the warm start's r with its market slope, else
-    params.r, else a point near 1/(beta omega) - 1) until the excess supply
+    Secant steps from a start r0 (the warm start's r with its market slope, or a
+    Guess's r; None: a point near 1/(beta omega) - 1) until the excess supply
     changes sign, then safeguarded secant steps inside the bracket (``_refine``).
     Returns the bracket end with the smaller |excess|.
     """
     lo, hi = admissible_rates(params, numerics)
     if not lo < hi:
         raise SolverConvergenceError(f"no admissible interest rate: r_min={lo:g} >= {hi:g}")
-    r0 = guess.r if guess is not None else params.r
     step = numerics.r_step
     if r0 is None or not lo < r0 < hi:  # no guess: a wide first step from a default start
         r0 = max(hi - max(0.25 * abs(hi), step), 0.5 * (lo + hi))

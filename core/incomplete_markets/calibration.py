@@ -33,7 +33,7 @@ from scipy.optimize import brentq
 
 from ..errors import SolverConvergenceError
 from .data import SpatialData
-from .params import Numerics, Params
+from .params import Guess, Numerics, Params
 from .result import Solution
 from .solve import solve
 
@@ -44,11 +44,15 @@ logger = logging.getLogger(__name__)
 class Calibration:
     """Calibrated spatial params, the household solution at observed prices, diagnostics.
 
+    guess: the observed prices and populations with r_target, where a solve of
+    ``params`` may start (``solve(params, numerics, warm_start=cal.guess)``; the
+    household solution itself is a closer start, ``warm_start=cal.household``).
     residuals: migration (max |mu_model - mu_data|), assets (bond market at
     r_target), mpc (mpc_mean - target). n_rounds: passes over chi, beta, a_low.
     """
 
     params: Params
+    guess: Guess
     household: Solution
     residuals: dict
     n_rounds: int
@@ -82,8 +86,11 @@ def calibrate(data: SpatialData, base: Params, numerics: Numerics, *, r_target: 
     resid = {"migration": float(np.max(np.abs(sol.migration_matrix() - data.migration))),
              "assets": sol.aggregate_assets,
              "mpc": sol.moments()["mpc_mean"] - mpc_target}
-    spatial = p.with_(closure="spatial", A=A, kappa_transfer=kappa)
-    return Calibration(params=spatial, household=sol, residuals=resid, n_rounds=rounds)
+    spatial = p.with_(closure="spatial", A=A, kappa_transfer=kappa, w=None, P=None, T=None,
+                      r=None)
+    guess = Guess(r=r_target, w=w, population=data.population / data.population.sum())
+    return Calibration(params=spatial, guess=guess, household=sol, residuals=resid,
+                       n_rounds=rounds)
 
 
 def invert_productivity(data: SpatialData, sigma: float, alpha: float) -> np.ndarray:

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..errors import Described
 from ..numerics.markov import check_stochastic
 from ..protocol import Record
 from ..validation import Checker
@@ -33,22 +34,39 @@ class Params(Record):
     Pi[s, s'] = Pr(e' = e_s' | e = e_s). a_low: borrowing limit. With
     limit_on_face_value (Huggett 1993) a_low and the grid are on the bond's face
     value, so in the (1+r)-form the limit is a_low / (1 + r) and moves with r.
-    w, P, T: (J,) location wage (efficiency), price index, transfer. chi: (J, J)
-    migration-cost shifters, chi[j, j] = 1; theta: migration elasticity.
+    w, P, T: (J,) location wage (efficiency), price index, transfer, the prices
+    households face in the 'partial', 'bond' and 'capital' closures (default:
+    ones, ones, zeros; J is the length of w). chi: (J, J) migration-cost
+    shifters, chi[j, j] = 1; theta: migration elasticity.
     closure: 'partial' (r given), 'bond' (zero net supply, Huggett), 'capital'
     (Cobb-Douglas firm tfp K^alpha L^(1-alpha), depreciation delta, Aiyagari) or
     'spatial' (DFM section 4: bonds in zero net supply plus CES goods markets and
     population consistency, see ``spatial.py``).
-    r: the interest rate in 'partial'; otherwise an optional starting guess.
+    r: the interest rate of the 'partial' closure (required there, and only
+    there: in the other closures r is found; a starting point for the search is
+    a :class:`Guess`, passed as ``solve(..., warm_start=Guess(r=...))``).
 
     Spatial closure only: sigma_trade (> 1): trade elasticity; A (J, J):
     productivity shifters, A[k, j] for goods made in k and sold in j (eq. 54,
-    productivity A_kj L_k^alpha_agg); alpha_agg: agglomeration elasticity
-    (|alpha_agg| < 1); kappa_transfer (J,): transfer rates, T_j = kappa_j w_j +
-    T_bar (default zeros). There w is the starting guess of wages (rescaled so
-    w[0] = 1) and P, T are outputs (may be omitted): the solution's params carry
-    the equilibrium w, P, T (and r).
+    productivity A_kj L_k^alpha_agg), whose size sets J; alpha_agg:
+    agglomeration elasticity (|alpha_agg| < 1); kappa_transfer (J,): transfer
+    rates, T_j = kappa_j w_j + T_bar (default zeros). There w, P and T are
+    equilibrium outputs (``Solution.w``, ``.P``, ``.T``), not fields to set:
+    Params holds fundamentals only, so equal economies have equal fingerprints
+    whatever the starting point.
     """
+
+    RETIRED: ClassVar[dict[str, str]] = {}
+    #: what to say when a field that is an output or a guess is set (closure -> fields)
+    OUTPUTS: ClassVar[dict[str, str]] = {
+        "w": "an equilibrium output of closure='spatial' (Solution.w); leave it out (a "
+             "starting guess of wages is solve(..., warm_start=Guess(w=...)))",
+        "P": "an equilibrium output of closure='spatial' (Solution.P); leave it out",
+        "T": "an equilibrium output of closure='spatial' (Solution.T: kappa_transfer sets "
+             "the transfer rates); leave it out",
+        "r": "found by closure='{closure}' (Solution.r); leave it out or null (a starting "
+             "guess is solve(..., warm_start=Guess(r=...)))",
+    }
 
     gamma: float
     beta: float
@@ -57,9 +75,9 @@ class Params(Record):
     a_low: float
     omega: float = 1.0
     limit_on_face_value: bool = False
-    w: np.ndarray = (1.0,)
-    P: np.ndarray = (1.0,)
-    T: np.ndarray = (0.0,)
+    w: np.ndarray | None = None
+    P: np.ndarray | None = None
+    T: np.ndarray | None = None
     chi: np.ndarray = ((1.0,),)
     theta: float = 1.0
     closure: str = "partial"
@@ -84,13 +102,7 @@ class Params(Record):
         Pi = check.array(self, "Pi", ndim=2, shape=None if S is None else (S, S), ge=0.0)
         if Pi is not None:
             check_stochastic(check, "Pi", Pi)
-        w = check.array(self, "w", ndim=1, gt=0.0)
-        J = None if w is None else w.shape[0]
-        if self.closure == "spatial" and J is not None:
-            self._fill_spatial_outputs(J)
-        vec = None if J is None else (J,)
-        check.array(self, "P", ndim=1, shape=vec, gt=0.0)
-        check.array(self, "T", ndim=1, shape=vec)
+        J = self._location_prices(check)
         chi = check.array(self, "chi", ndim=2, shape=None if J is None else (J, J), gt=0.0)
         if chi is not None:
             diag = np.diag(chi)
@@ -111,6 +123,9 @@ class Params(Record):
             return
         if self.closure == "partial":
             check.require(self.r is not None, "r", "is required with closure='partial'", None)
+        else:
+            check.require(self.r is None, "r", "is " + self.OUTPUTS["r"].format(
+                closure=self.closure), self.r)
         if self.closure in ("bond", "spatial") and isinstance(self.a_low, float):
             check.require(self.a_low < 0.0, "a_low",
                           f"must be < 0 with closure='{self.closure}' (bonds in zero net supply)",
@@ -124,17 +139,36 @@ class Params(Record):
             check.require(not self.limit_on_face_value, "limit_on_face_value",
                           "must be False with closure='capital'", True)
 
-    def _fill_spatial_outputs(self, J: int) -> None:
-        """P and T are outputs of the spatial closure: omitted (length 1) means ones/zeros."""
+    def _location_prices(self, check: Checker) -> int | None:
+        """Checks (w, P, T) and returns J. Spatial closure: they must be left out (J is
+        the size of A); otherwise w sets J (default one location) and P, T default to
+        ones and zeros."""
+        if self.closure == "spatial":
+            for name in ("w", "P", "T"):
+                check.require(getattr(self, name) is None, name, "is " + self.OUTPUTS[name],
+                              getattr(self, name))
+            A = check.array(self, "A", ndim=2, gt=0.0)
+            if A is None or not check.require(A.shape[0] == A.shape[1], "A",
+                                              "must be square (J, J)", Described(str(A.shape))):
+                return None
+            return A.shape[0]
+        if self.w is None:
+            object.__setattr__(self, "w", (1.0,))
+        w = check.array(self, "w", ndim=1, gt=0.0)
+        J = None if w is None else w.shape[0]
         for name, fill in (("P", 1.0), ("T", 0.0)):
-            if J > 1 and np.shape(getattr(self, name)) == (1,):
+            if getattr(self, name) is None and J is not None:
                 object.__setattr__(self, name, np.full(J, fill))
+        vec = None if J is None else (J,)
+        check.array(self, "P", ndim=1, shape=vec, gt=0.0)
+        check.array(self, "T", ndim=1, shape=vec)
+        return J
 
     def _check_spatial(self, check: Checker) -> None:
-        J = self.w.shape[0] if isinstance(self.w, np.ndarray) else None
+        A = self.A
+        J = A.shape[0] if isinstance(A, np.ndarray) and A.ndim == 2 else None
         check.scalar(self, "sigma_trade", gt=1.0)
         check.scalar(self, "alpha_agg", gt=-1.0, lt=1.0)
-        check.array(self, "A", ndim=2, shape=None if J is None else (J, J), gt=0.0)
         if self.kappa_transfer is None and J is not None:
             object.__setattr__(self, "kappa_transfer", np.zeros(J))
         check.array(self, "kappa_transfer", ndim=1, shape=None if J is None else (J,))
@@ -150,8 +184,6 @@ class Params(Record):
         bo = self.beta * self.omega
         check.require(bo * (1.0 + r) < 1.0, "r",
                       f"must satisfy beta*omega*(1+r) < 1 (= {bo * (1.0 + r):.6g})", r)
-        if self.closure == "capital":
-            return
         limit = natural_limit(self, r)
         a_low = effective_limit(self, r)
         check.require(r * a_low + min_income(self) > 0.0, "a_low",
@@ -161,11 +193,43 @@ class Params(Record):
 
     @property
     def n_loc(self) -> int:
-        return int(self.w.shape[0])
+        """J: the size of A in the spatial closure, else the length of w."""
+        return int(np.shape(self.A if self.closure == "spatial" else self.w)[0])
 
     @property
     def n_e(self) -> int:
         return int(self.e_grid.shape[0])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Guess(Record):
+    """A starting point for the equilibrium search, kept apart from the fundamentals.
+
+    Pass it as ``solve(params, numerics, warm_start=Guess(...))`` where no nearby
+    solution exists to warm-start from (a solution is the better start when
+    there is one). Every field is optional. r: the interest rate where the
+    search starts ('bond', 'capital', 'spatial'; ignored in 'partial'). w: (J,)
+    wages and population: (J,) populations where the spatial closure's Newton
+    solver starts instead of its cold start (rescaled to w[0] = 1 and to sum
+    one; both or neither).
+    """
+
+    r: float | None = None
+    w: np.ndarray | None = None
+    population: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        check = Checker(type(self).__name__)
+        if self.r is not None:
+            check.scalar(self, "r", gt=-1.0)
+        w = check.array(self, "w", ndim=1, gt=0.0, optional=True)
+        L = check.array(self, "population", ndim=1, gt=0.0, optional=True)
+        check.require((self.w is None) == (self.population is None), "population",
+                      "goes with w (give both or neither)", None)
+        if w is not None and L is not None:
+            check.require(L.shape == w.shape, "population", f"must have shape {w.shape}",
+                          Described(str(L.shape)))
+        check.done()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -74,10 +74,13 @@ class Solution:
     # spatial closure: the household block's Jacobian in the prices it sees
     # (spatial_jacobian.py), where a warm-started Newton solve starts
     household_jacobian: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # spatial closure: the sparse LU of I - Phi_z at a household fixed point near this one
+    # (steady_derivatives.policy_lu), for a warm start's chord steps; dropped by pickling
+    policy_lu: object = field(default=None, repr=False, compare=False)
 
     def __getstate__(self):
         return {f.name: getattr(self, f.name) for f in fields(self)} | {
-            "residuals": dict(self.residuals), "lu_factor": None}
+            "residuals": dict(self.residuals), "lu_factor": None, "policy_lu": None}
 
     def __setstate__(self, state) -> None:
         state = dict(state, residuals=MappingProxyType(state["residuals"]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..errors import InvalidParamsError, Violation
 from .bond import extrapolate, solve_market
-from .params import Numerics, Params, check_numerics_against
+from .params import Guess, Numerics, Params, check_numerics_against
 from .result import Solution
 from .spatial import solve_spatial
 
@@ -18,8 +18,9 @@ __all__ = ["extrapolate", "solve"]
 
 
 def solve(params: Params, numerics: Numerics | None = None,
-          warm_start: Solution | None = None) -> Solution:
-    """Solve the stationary equilibrium; ``warm_start`` reuses a nearby solution.
+          warm_start: Solution | Guess | None = None) -> Solution:
+    """Solve the stationary equilibrium; ``warm_start`` reuses a nearby solution, or
+    starts the search at a :class:`Guess` (None: the cold start).
 
     Raises ``SolverConvergenceError`` (with residuals) when the household
     problem, the distribution or the market-clearing search fails.
@@ -39,9 +40,13 @@ def _check_inputs(params, numerics, warm_start) -> None:
     if not isinstance(numerics, Numerics):
         problems.append(Violation("numerics", "must be an incomplete_markets Numerics",
                                   type(numerics).__name__))
-    if warm_start is not None and not isinstance(warm_start, Solution):
-        problems.append(Violation("warm_start", "must be an incomplete_markets Solution or None",
-                                  type(warm_start).__name__))
+    if warm_start is not None and not isinstance(warm_start, (Solution, Guess)):
+        problems.append(Violation("warm_start", "must be an incomplete_markets Solution, a "
+                                  "Guess or None", type(warm_start).__name__))
+    elif (isinstance(warm_start, Guess) and warm_start.w is not None
+          and isinstance(params, Params) and warm_start.w.shape != (params.n_loc,)):
+        problems.append(Violation("warm_start.w", f"must have shape ({params.n_loc},)",
+                                  warm_start.w.shape))
     if problems:
         raise InvalidParamsError("solve", problems)
     check_numerics_against(params, numerics)

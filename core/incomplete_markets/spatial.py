@@ -50,13 +50,14 @@ Cold starts: Newton from the equilibrium of the same economy without assets
 (``SpatialBlock.representative_start``: households consume their income, values
 and logit migration in closed form; a small root-finding problem), then r from a
 loose bond search at those prices and populations where its households live. If
-Newton fails, it is tried again from w = params.w and uniform populations with
+Newton fails, it is tried again from w = 1 and uniform populations with
 difference Jacobians, as before the implicit ones (theta = 4 in the 48-location economy
 converges only that way today: 21 Newton steps, 11 Jacobians, 276 s CPU); then a
 continuation walks from an economy without agglomeration and with theta at most
 0.1 (where the outer problem is nearly the bond market alone) to the target,
 geometrically in theta and linearly in alpha_agg, warm-starting each step
-(``_continuation``).
+(``_continuation``). A :class:`~.params.Guess` with wages and populations is
+tried first, before that sequence; a Guess's r starts the bond searches.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ from ..errors import SolverConvergenceError
 from ..numerics.newton import newton_solve
 from .bond import solution_from, solve_market
 from .goods import price_index, transfers
-from .params import Numerics, Params
+from .params import Guess, Numerics, Params
 from .result import Solution
 from .spatial_outer import SpatialBlock
 
@@ -107,32 +108,44 @@ def uniqueness_condition(params: Params) -> str | None:
 
 
 def solve_spatial(params: Params, numerics: Numerics,
-                  warm_start: Solution | None = None) -> Solution:
+                  warm_start: Solution | Guess | None = None) -> Solution:
     """Stationary equilibrium of the spatial closure; see the module docstring.
 
     ``warm_start`` (any Solution with the same J, S, n_a) supplies wages,
     populations, r, the bond-market slope, the outer Jacobian and the household
     policies, values and distribution; a warm solve that fails is not retried
-    cold here (the caller decides). The returned Solution's params are ``params``
-    with the equilibrium w, P, T and r filled in; residuals add goods_market,
+    cold here (the caller decides). A Guess is a cold start that begins at its
+    (w, population) and r. The returned Solution carries the equilibrium in w, P,
+    T and r, and ``params`` unchanged; residuals add goods_market,
     population (relative, <= tol_spatial), bond_step_r (the r part of the Newton
     step, <= bond_tol_r, see ``spatial_outer``), outer_iterations (Newton steps),
-    jacobians, egm_steps and agglomeration_gain.
+    jacobians, egm_steps (EGM steps of every household solve), chord_steps (of those,
+    the ones followed by a chord correction, ``household._chord``) and
+    agglomeration_gain.
     """
     if params.n_loc == 1:
         return _one_location(params, numerics, warm_start)
     problem = uniqueness_condition(params)
     if problem is not None:
         warnings.warn(f"spatial closure: {problem}", UnstableAgglomerationWarning, stacklevel=3)
+    guess = warm_start if isinstance(warm_start, Guess) else None
+    if guess is not None:
+        warm_start = None
+        if guess.w is not None:
+            try:
+                return _newton(params, numerics, None, representative=False, guess=guess)
+            except SolverConvergenceError as err:
+                logger.info("spatial Newton from the Guess failed (%s); cold start", err)
     try:
-        return _newton(params, numerics, warm_start)
+        return _newton(params, numerics, warm_start, guess=guess)
     except SolverConvergenceError as first:
         if warm_start is not None:
             raise
         logger.info("spatial Newton from the representative start failed (%s); uniform "
                     "start", first)
         try:
-            return _newton(params, numerics, None, representative=False)
+            return _newton(params, numerics, None, representative=False,
+                           guess=None if guess is None else guess.with_(w=None, population=None))
         except SolverConvergenceError as second:
             logger.info("spatial Newton from the uniform start failed (%s); continuation",
                         second)
@@ -147,8 +160,8 @@ def solve_spatial(params: Params, numerics: Numerics,
 
 
 def _newton(params: Params, numerics: Numerics, warm: Solution | None,
-            representative: bool = True) -> Solution:
-    block = SpatialBlock(params, numerics, warm, representative)
+            representative: bool = True, guess: Guess | None = None) -> Solution:
+    block = SpatialBlock(params, numerics, warm, representative, guess)
     x0, jac0 = block.start()
     out = newton_solve(block.residual, x0, block.jacobian, done=block.done, jac0=jac0,
                        jac0_fresh=block.jacobians > 0, max_iter=numerics.max_iter_spatial,
@@ -164,9 +177,10 @@ def _newton(params: Params, numerics: Numerics, warm: Solution | None,
     residuals = dict(sol.residuals)
     residuals.update(block.residuals(), outer_iterations=float(out.n_iter),
                      jacobians=float(block.jacobians), egm_steps=float(block.egm_steps),
+                     chord_steps=float(block.chord_steps),
                      agglomeration_gain=agglomeration_gain(params))
     return dataclasses.replace(sol, residuals=MappingProxyType(residuals),
-                               household_jacobian=block.H_p)
+                               household_jacobian=block.H_p, policy_lu=block.chord)
 
 
 def _continuation(params: Params, numerics: Numerics) -> Solution:
@@ -193,7 +207,9 @@ def _continuation(params: Params, numerics: Numerics) -> Solution:
         work.append(sol)
     calls = sum(s.n_iter for s in work)
     egm = sum(s.residuals["egm_steps"] for s in work)
-    residuals = dict(sol.residuals, egm_steps=egm, continuation_steps=float(len(work) - 1))
+    chord = sum(s.residuals["chord_steps"] for s in work)
+    residuals = dict(sol.residuals, egm_steps=egm, chord_steps=chord,
+                     continuation_steps=float(len(work) - 1))
     return dataclasses.replace(sol, n_iter=calls, residuals=MappingProxyType(residuals))
 
 

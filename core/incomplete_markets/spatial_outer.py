@@ -54,10 +54,10 @@ from ..numerics.newton import broyden_update
 from .bond import admissible_rates, solve_market, state_from
 from .goods import price_index, transfers
 from .household import HouseholdState, location_totals, solve_at_prices, stationary_distribution
-from .params import Numerics, Params
+from .params import Guess, Numerics, Params
 from .result import Solution
 from .spatial_jacobian import JAC_TOL, central_jacobian, household_jacobian
-from .steady_derivatives import input_jacobian
+from .steady_derivatives import input_jacobian, policy_lu
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,9 @@ R_NOISE = 40.0  # solver error of B <= R_NOISE tol max(P) / (1 - beta omega) (me
 # the household Jacobian's (w, T, P) columns by the implicit function theorem; False:
 # by forward differences through household solves (what benchmarks compare against)
 IMPLICIT_JACOBIAN = True
+# household solves begin with chord steps on the LU of I - Phi_z (``household._chord``);
+# False: plain EGM iteration only (what benchmarks compare against)
+CHORD = True
 
 
 def _representative_migration(c, chi, theta, beta_omega, gamma, steps: int = 50):
@@ -110,11 +113,13 @@ class SpatialBlock:
     """x -> F(x) with one household solve per new x; its Jacobian; the stopping rule."""
 
     def __init__(self, params: Params, numerics: Numerics, warm: Solution | None,
-                 representative: bool = True):
+                 representative: bool = True, guess: Guess | None = None):
         """``representative``: a cold start at the economy without assets with household
-        Jacobians by the implicit function theorem; False: at w = params.w and uniform
-        populations with difference Jacobians (the fallback, see ``spatial.py``)."""
+        Jacobians by the implicit function theorem; False: at the Guess's (w, population)
+        if it has them, else at w = 1 and uniform populations, with difference Jacobians
+        (the fallback, see ``spatial.py``). ``guess``: its r starts the bond search."""
         self.representative = representative
+        self.guess = guess
         self.params, self.numerics = params, numerics
         self.J = params.n_loc
         self.one_minus_bo = 1.0 - params.beta * params.omega
@@ -128,7 +133,11 @@ class SpatialBlock:
         self.b_unit = np.nan  # the bond row's scale, fixed once known: F is one function
         self.H_p: np.ndarray | None = None  # the household Jacobian (spatial_jacobian)
         self.state_prices: tuple | None = None  # (w, L) of the last bond search
-        self.calls = self.egm_steps = self.jacobians = 0
+        self.calls = self.egm_steps = self.jacobians = self.chord_steps = 0
+        # LU of I - Phi_z at a recent household fixed point: household solves start with
+        # chord steps on it (``household._chord``); the warm start's, else the first
+        # implicit Jacobian's
+        self.chord = None if self.warm is None or not CHORD else self.warm.policy_lu
         self.size = 2 * self.J - 1
         self.last: Point | None = None
         self._points: dict[bytes, Point] = {}
@@ -145,8 +154,7 @@ class SpatialBlock:
             H = self.warm.household_jacobian
             self.H_p = H if H is not None and H.shape == (3 * self.J + 1,) * 2 else None
         else:
-            w, L = (self.representative_start() if self.representative else
-                    (self.params.w / self.params.w[0], np.full(self.J, 1.0 / self.J)))
+            w, L = self.representative_start() if self.representative else self._plain_start()
             r = None
         if not (np.isfinite(self.slope) and self.slope > 0.0):
             r = self._first_rate(w, L / L.sum()) if self.warm is None else self._bond_search(
@@ -164,6 +172,13 @@ class SpatialBlock:
         self._raw(x0, self._tolerance(), self.state)
         return x0, self.jacobian(x0)
 
+    def _plain_start(self) -> tuple[np.ndarray, np.ndarray]:
+        """(w, L) of the Guess, rescaled to w[0] = 1 and sum L = 1, else (1, uniform)."""
+        g = self.guess
+        if g is not None and g.w is not None:
+            return g.w / g.w[0], g.population / g.population.sum()
+        return np.ones(self.J), np.full(self.J, 1.0 / self.J)
+
     def representative_start(self) -> tuple[np.ndarray, np.ndarray]:
         """(w, L) of the economy without assets, where the cold start begins.
 
@@ -173,11 +188,11 @@ class SpatialBlock:
         logit migration shares, and goods markets clear with E_j = P_j c_j L_j.
         Asset holdings move the heterogeneous economy only by a little from there
         (the 48-location economy starts at |F| about 1.9 from uniform populations
-        and w = params.w). Falls back to that uniform start if the small problem
+        and w = 1). Falls back to that uniform start if the small problem
         is not solved.
         """
         p, J = self.params, self.J
-        w0, L0 = p.w / p.w[0], np.full(J, 1.0 / J)
+        w0, L0 = np.ones(J), np.full(J, 1.0 / J)
         if J == 1:
             return w0, L0
         e_mean = float(markov_stationary(p.Pi) @ p.e_grid)
@@ -221,12 +236,12 @@ class SpatialBlock:
 
     def _first_rate(self, w: np.ndarray, L: np.ndarray) -> float:
         """The cold start's bond search: at the representative start (w, L), else at
-        geometric blends of it with (params.w, uniform populations). The household's
+        geometric blends of it with (w = 1, uniform populations). The household's
         cold solve can fail where incomes and prices differ much across locations (an
         EGM grid not increasing in its second step, at any r, at the representative
         prices of the 48-location economy at theta = 2; blends with weight 0.75 on
         them solve)."""
-        w0, L0 = self.params.w / self.params.w[0], np.full(self.J, 1.0 / self.J)
+        w0, L0 = np.ones(self.J), np.full(self.J, 1.0 / self.J)
         for weight in (1.0, 0.75, 0.5):
             w_k, L_k = w ** weight * w0 ** (1.0 - weight), L ** weight * L0 ** (1.0 - weight)
             try:
@@ -241,11 +256,13 @@ class SpatialBlock:
         P, _, T = self.prices(w, L)
         self.state_prices = w, L
         if r0 is None:
-            r0 = self.warm.r if self.warm is not None else p.r
+            r0 = self.warm.r if self.warm is not None else (
+                None if self.guess is None else self.guess.r)
         if r0 is None:
             r0 = 0.5 * (1.0 / (p.beta * p.omega) - 1.0)
         num = self.numerics.with_trusted(tol_r=1e-6, tol_policy=1e-5, tol_value=1e-5)
-        sol = solve_market(p.with_(closure="bond", w=w, P=P, T=T, r=r0), num, self.warm)
+        sol = solve_market(p.with_(closure="bond", w=w, P=P, T=T), num,
+                           self.warm if self.warm is not None else Guess(r=r0))
         self.calls += sol.n_iter
         self.state, self.slope = state_from(sol), sol.market_slope
         logger.debug("spatial start: r=%.6g, bond slope %.4g", sol.r, self.slope)
@@ -322,13 +339,15 @@ class SpatialBlock:
         hp = self.params.with_trusted(closure="partial", r=r, w=w, P=P, T=T)
         for start in (guess, None) if guess is not None else (None,):
             try:
-                state = solve_at_prices(hp, num, r, 1.0, start)
+                state = solve_at_prices(hp, num, r, 1.0, start,
+                                        self.chord if start is not None else None)
             except SolverConvergenceError as e:  # from a far guess EGM can fail: cold once
                 logger.debug("household failed at a trial point (%s start): %s",
                              "warm" if start is not None else "cold", e)
                 continue
             self.calls += 1
             self.egm_steps += state.n_iter
+            self.chord_steps += state.chord_steps
             return state
         return None
 
@@ -418,8 +437,10 @@ class SpatialBlock:
                                                    state.dist)
             if factor is None:
                 return None
+            lu = policy_lu(state, hp)
             H = np.empty((3 * J + 1, 3 * J + 1))
-            H[:, : 3 * J] = input_jacobian(state, hp, factor)
+            H[:, : 3 * J] = input_jacobian(state, hp, factor, lu)
+            self.chord = lu if CHORD else None
         except (ValueError, RuntimeError) as err:  # a failed EGM step, a singular LU
             logger.debug("implicit household Jacobian not available (%s): differences", err)
             return None

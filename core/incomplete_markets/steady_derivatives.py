@@ -183,12 +183,13 @@ def fixed_point_entries(c, v, ap, a_grid, y, P, Pi, chi, theta, one_plus_r, beta
     return nnz
 
 
-def input_jacobian(state, params, factor) -> np.ndarray:
+def input_jacobian(state, params, factor, lu=None) -> np.ndarray:
     """d(pop, H, C, B)/d(w, T, P) at a converged household state: (3J + 1) x 3J.
 
     ``params`` are the household's (partial-equilibrium) parameters at the state's
     prices; ``factor`` the distribution's LU at this state (``household._Factor``
-    of a direct solve). Policies by the implicit function theorem (module
+    of a direct solve); ``lu`` the LU of I - Phi_z at the state (``policy_lu``,
+    computed here if None). Policies by the implicit function theorem (module
     docstring); the distribution by the same argument, d D = (I - T)^-1 (dT D) on
     its closed class with the mass held fixed, dT D a forward difference of the
     transition at the perturbed savings and migration shares.
@@ -203,7 +204,7 @@ def input_jacobian(state, params, factor) -> np.ndarray:
     P0 = np.ascontiguousarray(params.P, dtype=float)
     e = np.asarray(params.e_grid, dtype=float)
     a = state.a_grid
-    lu = _policy_lu(state, params, chi, P0, R, bo)
+    lu = policy_lu(state, params) if lu is None else lu
 
     def step(y, P):
         W, dW, ap = np.empty_like(c), np.empty_like(c), np.empty_like(c)
@@ -279,8 +280,12 @@ def _distribution_solve(factor, b: np.ndarray, D: np.ndarray) -> np.ndarray:
     return x - np.outer(D, x.sum(axis=0))
 
 
-def _policy_lu(state, params, chi, P, R, bo):
-    """The sparse LU of I - Phi_z at the state (``fixed_point_entries``)."""
+def policy_lu(state, params):
+    """The sparse LU of I - Phi_z at a converged household state (``fixed_point_entries``);
+    ``params`` are the household's at the state's prices."""
+    chi = np.ascontiguousarray(params.chi)
+    P = np.ascontiguousarray(params.P, dtype=float)
+    R, bo = 1.0 + state.r, params.beta * params.omega
     c = state.c
     J, S, n = c.shape
     N = J * S * n

@@ -56,7 +56,7 @@ def synthetic_params(codes: tuple[str, ...] | None = None, *, n_a: int = 200,
     np.fill_diagonal(chi, 1.0)
     kappa = -0.2 * np.log(Z / np.exp(np.mean(np.log(Z))))
     params = Params(gamma=1.0, beta=0.988, omega=0.987, e_grid=(1.0,), Pi=((1.0,),),
-                    a_low=-0.6, w=np.ones(len(rows)), chi=chi, theta=0.5, closure="spatial",
+                    a_low=-0.6, chi=chi, theta=0.5, closure="spatial",
                     sigma_trade=5.0, A=A, alpha_agg=0.04, kappa_transfer=kappa)
     return params, Numerics(n_a=n_a, a_max=a_max)
 

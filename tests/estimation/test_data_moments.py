@@ -202,7 +202,7 @@ A3 = np.array([[1.0, 0.6, 0.5], [0.6, 1.05, 0.6], [0.5, 0.6, 0.95]])
 
 def _three_locations(**changes) -> Params:
     base = dict(gamma=1.0, beta=0.988, omega=0.987, e_grid=(1.0,), Pi=((1.0,),), a_low=-0.6,
-                w=np.ones(3), chi=CHI, theta=0.5, closure="spatial", A=A3, alpha_agg=0.04,
+                chi=CHI, theta=0.5, closure="spatial", A=A3, alpha_agg=0.04,
                 sigma_trade=5.0, kappa_transfer=(0.1, -0.05, 0.0))
     return Params(**{**base, **changes})
 

@@ -153,7 +153,7 @@ def test_actor_walks_a_spatial_chain_judging_lines_on_its_input_params() -> None
     actor = SteadyStateActor("incomplete_markets")
     for i, theta in enumerate([0.5, 0.53, 0.56]):
         params = model.Params(gamma=1.0, beta=0.988, omega=0.987, e_grid=(1.0,), Pi=((1.0,),),
-                              a_low=-0.6, w=np.ones(3), chi=chi, theta=theta,
+                              a_low=-0.6, chi=chi, theta=theta,
                               closure="spatial", A=A, alpha_agg=0.04, sigma_trade=5.0,
                               kappa_transfer=(0.1, -0.05, 0.0))
         assert actor.evaluate(Task(f"s{i}", params, numerics, 0))["status"] == "ok"

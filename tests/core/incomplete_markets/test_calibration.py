@@ -23,7 +23,7 @@ A3 = np.array([[1.0, 0.6, 0.5], [0.6, 1.05, 0.6], [0.5, 0.6, 0.95]])
 @pytest.fixture(scope="module")
 def truth():
     params = Params(gamma=1.0, beta=0.988, omega=0.987, e_grid=(1.0,), Pi=((1.0,),),
-                    a_low=-0.6, w=np.ones(3), chi=CHI, theta=0.5, closure="spatial", A=A3,
+                    a_low=-0.6, chi=CHI, theta=0.5, closure="spatial", A=A3,
                     alpha_agg=0.04, sigma_trade=5.0, kappa_transfer=(0.1, -0.05, 0.0))
     sol = solve(params, NUM)
     return params, sol, SpatialData.from_solution(sol)
@@ -76,4 +76,6 @@ def test_full_calibration_reproduces_equilibrium(truth):
     np.testing.assert_allclose(q.kappa_transfer, sol.T / sol.w, rtol=1e-9)
     resolved = solve(q, NUM, warm_start=sol)
     np.testing.assert_allclose(resolved.w, sol.w, rtol=1e-4)
+    from_guess = solve(q, NUM, warm_start=cal.guess)  # the observed prices as the start
+    np.testing.assert_allclose(from_guess.w, sol.w, rtol=1e-4)
     np.testing.assert_allclose(resolved.r, sol.r, atol=1e-6)

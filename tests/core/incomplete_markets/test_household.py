@@ -108,7 +108,7 @@ def test_policy_slope_is_the_change_of_policies_with_r():
     dc, dv = sol.policy_slope
     tight = numerics.with_(tol_policy=1e-12, tol_value=1e-12)
     h = 1e-4
-    up, down = (solve_at_prices(params.with_(r=sol.r + s), tight, sol.r + s, 1.0)
+    up, down = (solve_at_prices(params.with_(closure="partial", r=sol.r + s), tight, sol.r + s, 1.0)
                 for s in (h, -h))
     ref_c, ref_v = (up.c - down.c) / (2 * h), (up.v - down.v) / (2 * h)
     # a difference quotient over search points ~1e-3 apart, solved to ~1e-6

@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from hetspace.core import InvalidParamsError, get_model
-from hetspace.core.incomplete_markets import MODEL, Numerics, Params, Solution, examples, solve
+from hetspace.core.incomplete_markets import (
+    MODEL,
+    Guess,
+    Numerics,
+    Params,
+    Solution,
+    examples,
+    solve,
+)
 from hetspace.core.incomplete_markets.moments import wealth_gini
 
 N_A = 200
@@ -186,6 +194,16 @@ def test_warm_start_matches_cold_aiyagari(aiyagari_base):
     np.testing.assert_allclose(warm.r, cold.r, atol=1e-10)
     np.testing.assert_allclose(warm.dist, cold.dist, atol=1e-8)
     np.testing.assert_allclose(warm.c, cold.c, atol=1e-8)
+
+
+def test_guess_of_r_starts_the_search_and_ends_where_a_cold_solve_does(huggett_tight):
+    params, numerics, cold = huggett_tight
+    near = solve(params, numerics, warm_start=Guess(r=cold.r + 2e-4))
+    assert abs(near.r - cold.r) <= 2 * numerics.tol_r  # both bracket r* to tol_r
+    assert near.n_iter < cold.n_iter
+    assert near.params == params == cold.params
+    with pytest.raises(InvalidParamsError, match=r"r: is found by closure='bond'"):
+        params.with_(r=0.01)  # r is an input of the partial closure only
 
 
 def test_warm_start_matches_cold_spatial():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hetspace.core import InvalidParamsError
-from hetspace.core.incomplete_markets import Numerics, Params, solve
+from hetspace.core.incomplete_markets import Guess, Numerics, Params, solve
 from hetspace.core.incomplete_markets.shocks import region_shock
 from hetspace.core.incomplete_markets.spatial import (
     price_index,
@@ -22,7 +22,7 @@ A3 = np.array([[1.0, 0.6, 0.5], [0.6, 1.05, 0.6], [0.5, 0.6, 0.95]])
 
 def _spatial(**changes) -> Params:
     base = dict(gamma=1.0, beta=0.988, omega=0.987, e_grid=(1.0,), Pi=((1.0,),), a_low=-0.6,
-                w=np.ones(3), chi=CHI, theta=0.5, closure="spatial", A=A3, alpha_agg=0.04,
+                chi=CHI, theta=0.5, closure="spatial", A=A3, alpha_agg=0.04,
                 sigma_trade=5.0, kappa_transfer=(0.1, -0.05, 0.0))
     base.update(changes)
     return Params(**base)
@@ -89,7 +89,7 @@ def test_warm_start_matches_cold(three):
 def test_solution_keeps_the_params_it_was_given(three):
     # equilibrium prices live in the solution's own fields; its params are the input
     assert three.params == _spatial()
-    assert not np.allclose(three.w, three.params.w) and three.w[0] == 1.0
+    assert three.params.w is None and three.w[0] == 1.0 and three.w.shape == (3,)
     d = three.diagnostics()
     assert d["distribution_mass"] == pytest.approx(1.0, abs=1e-13)
     assert d["residual_goods_market"] == three.residuals["goods_market"]
@@ -126,7 +126,11 @@ def test_region_shock_moves_people_out(three):
 
 @pytest.mark.parametrize(("changes", "message"), [
     ({"sigma_trade": 1.0}, "sigma_trade: must be > 1"),
-    ({"A": np.ones((2, 2))}, r"A: must have shape \(3, 3\)"),
+    ({"A": np.ones((2, 2))}, r"chi: must have shape \(2, 2\)"),  # A sets J
+    ({"A": np.ones((3, 2))}, r"A: must be square"),
+    ({"w": np.ones(3)}, r"w: is an equilibrium output of closure='spatial'.*Guess\(w="),
+    ({"P": np.ones(3)}, r"P: is an equilibrium output"),
+    ({"r": 0.01}, r"r: is found by closure='spatial'.*Guess\(r="),
     ({"A": -np.ones((3, 3))}, r"A\[0, 0\]: must be > 0"),
     ({"kappa_transfer": (0.1, 0.2)}, r"kappa_transfer: must have shape \(3,\)"),
     ({"alpha_agg": 1.0}, "alpha_agg: must be < 1"),
@@ -151,3 +155,34 @@ def test_spatial_numerics_validation(field, value, message):
 def test_retired_numerics_fields_say_what_replaced_them(field):
     with pytest.raises(InvalidParamsError, match=rf"{field}: no longer used: .*Newton"):
         Numerics.from_dict({field: 0.5})
+
+
+def test_guess_starts_the_search_and_lands_on_the_cold_equilibrium(three):
+    # a Guess at the equilibrium (in other units: rescaled inside) starts Newton there
+    guess = Guess(r=three.r, w=2.0 * three.w, population=3.0 * three.population)
+    sol = solve(_spatial(), NUM, warm_start=guess)
+    np.testing.assert_allclose(sol.w, three.w, rtol=1e-5)
+    np.testing.assert_allclose(sol.population, three.population, rtol=1e-5)
+    np.testing.assert_allclose(sol.r, three.r, atol=1e-7)
+    assert sol.residuals["outer_iterations"] < three.residuals["outer_iterations"]
+    assert sol.params == three.params  # the start is not part of the economy
+    # a Guess far off still ends at the equilibrium (the cold start takes over if needed)
+    far = solve(_spatial(), NUM, warm_start=Guess(w=np.array([1.0, 5.0, 0.2]),
+                                                  population=np.array([0.8, 0.1, 0.1])))
+    np.testing.assert_allclose(far.w, three.w, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"w": np.ones(3)}, "population: goes with w"),
+    ({"w": np.ones(3), "population": np.ones(2)}, r"population: must have shape \(3,\)"),
+    ({"r": -1.5}, "r: must be > -1"),
+    ({"w": -np.ones(2), "population": np.ones(2)}, r"w\[0\]: must be > 0"),
+])
+def test_guess_validation(kw, message):
+    with pytest.raises(InvalidParamsError, match=message):
+        Guess(**kw)
+
+
+def test_guess_of_the_wrong_size_is_refused(three):
+    with pytest.raises(InvalidParamsError, match=r"warm_start.w: must have shape \(3,\)"):
+        solve(_spatial(), NUM, warm_start=Guess(w=np.ones(2), population=np.ones(2)))

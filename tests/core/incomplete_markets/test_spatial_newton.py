@@ -82,7 +82,7 @@ def _random_economy(seed: int) -> Params:
     np.fill_diagonal(A, 1.0)
     A = A * rng.uniform(0.8, 1.2, J)[:, None]
     return Params(gamma=rng.uniform(1.0, 3.0), beta=0.96, omega=0.99, e_grid=e, Pi=Pi,
-                  a_low=rng.uniform(-1.0, -0.2), w=np.ones(J), chi=chi,
+                  a_low=rng.uniform(-1.0, -0.2), chi=chi,
                   theta=float(np.exp(rng.uniform(np.log(0.1), np.log(10.0)))),
                   closure="spatial", A=A, alpha_agg=rng.uniform(0.0, 0.1),
                   sigma_trade=rng.uniform(3.0, 8.0), kappa_transfer=rng.uniform(-0.1, 0.1, J))
