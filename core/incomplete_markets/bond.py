@@ -24,6 +24,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ..errors import SolverConvergenceError
+from ..numerics.monotone_root import increasing_root
 from ..protocol import readonly
 from . import kernels
 from .household import HouseholdState, solve_at_prices
@@ -321,10 +322,10 @@ def _find_rate(excess: _Excess, params: Params, numerics: Numerics,
                r0: float | None, slope: float | None) -> float:
     """The r clearing the asset market, to a bracket of width numerics.tol_r.
 
-    Secant steps from a start r0 (the warm start's r with its market slope, or a
-    Guess's r; None: a point near 1/(beta omega) - 1) until the excess supply
-    changes sign, then safeguarded secant steps inside the bracket (``_refine``).
-    Returns the bracket end with the smaller |excess|.
+    The excess supply rises in r; ``increasing_root`` (core.numerics) brackets it
+    from r0 (the warm start's r with its market slope, or a Guess's r; None: a
+    point near 1/(beta omega) - 1), tightens the household solves and refines
+    the bracket. Returns the bracket end with the smaller |excess|.
     """
     lo, hi = admissible_rates(params, numerics)
     if not lo < hi:
@@ -333,98 +334,10 @@ def _find_rate(excess: _Excess, params: Params, numerics: Numerics,
     if r0 is None or not lo < r0 < hi:  # no guess: a wide first step from a default start
         r0 = max(hi - max(0.25 * abs(hi), step), 0.5 * (lo + hi))
         step = 0.5 * (hi - r0)
-    a, b = _bracket(excess, r0, lo, hi, step, slope)
-    excess.tighten()
-    for _ in range(_REBRACKETS):
-        # the ends were solved loosely: at the tightened tolerances a small excess may
-        # change sign, and then the root lies outside [a, b]
-        fa, fb = excess.confirm(a), excess.confirm(b)
-        if fa <= 0.0 <= fb:
-            break
-        a, b = _bracket(excess, a if fa > 0.0 else b, lo, hi, numerics.r_step, excess.slope)
-    else:
-        raise SolverConvergenceError(
-            "the interest-rate bracket kept changing under tighter household solves",
-            residuals={"bracket_width": b - a}, n_iter=excess.calls)
-    a, b = _refine(excess, a, b, numerics)
-    return a if abs(excess(a)) <= abs(excess(b)) else b
-
-
-_REBRACKETS = 5
-
-
-def _bracket(excess: _Excess, r0: float, lo: float, hi: float, step: float,
-             slope: float | None) -> tuple[float, float]:
-    """(a, b) with excess(a) <= 0 <= excess(b), by overshooting secant steps from r0.
-
-    Excess supply rises in r. The first step is Newton with ``slope`` when
-    given (a warm start), else ``step``; later steps extrapolate the secant 10%
-    past its root. No step goes more than half way to the edge of (lo, hi).
-    """
-    x0, f0 = r0, excess(r0)
-    up = f0 < 0.0
-    edge = hi if up else lo
-    have_slope = slope is not None and np.isfinite(slope) and slope > 0.0
-    move = -1.1 * f0 / slope if have_slope else (step if up else -step)
-    for _ in range(60):
-        if f0 == 0.0:
-            return x0, x0
-        # at least a few ulps of r (a tiny excess near the root), at most half way to the edge
-        move = np.sign(edge - x0) * min(max(abs(move), 4.0 * np.spacing(abs(x0))),
-                                        0.5 * abs(edge - x0))
-        x1 = x0 + move
-        if x1 == x0:  # at the edge of the admissible rates
-            break
-        f1 = excess(x1)
-        if (f1 >= 0.0) == up:
-            return (x0, x1) if up else (x1, x0)
-        secant = (f1 - f0) / (x1 - x0)
-        move = -1.1 * f1 / secant if secant > 0.0 else 4.0 * move
-        move = np.sign(move) * max(abs(move), abs(x1 - x0)) if secant <= 0.0 else move
-        x0, f0 = x1, f1
-    raise SolverConvergenceError(
-        f"excess asset supply does not change sign on [{lo:.6g}, {hi:.6g}] "
-        "(raise a_max or lower r_min)", residuals={"excess_last": f0}, n_iter=excess.calls)
-
-
-def _refine(excess: _Excess, a: float, b: float, numerics: Numerics) -> tuple[float, float]:
-    """Shrink the bracket [a, b] to width tol_r by safeguarded secant steps.
-
-    Candidates: the secant through the two latest points, else false position
-    on the bracket; bisection after three steps that each failed to halve the
-    smallest |excess| seen.
-    A candidate within tol_r of the latest point moves to 0.99 tol_r from it,
-    towards the root, so an accurate estimate closes the bracket in one more
-    solve; candidates stay 0.49 tol_r inside the bracket.
-    """
-    tol = numerics.tol_r
-    pts = [(a, excess(a)), (b, excess(b))]
-    stalls = 0
-    for _ in range(numerics.max_iter_ge):
-        if b - a <= tol:
-            return a, b
-        (x0, f0), (x1, f1) = pts[-2], pts[-1]
-        x = x1 - f1 * (x1 - x0) / (f1 - f0) if f1 != f0 else np.nan
-        if not a < x < b:
-            fa, fb = excess(a), excess(b)
-            x = (a * fb - b * fa) / (fb - fa)
-        if stalls >= 3:
-            x, stalls = 0.5 * (a + b), 0
-        x1 = pts[-1][0]
-        if abs(x - x1) < tol:  # force a step just across the root from the latest point
-            x = x1 + 0.99 * tol if x1 == a else x1 - 0.99 * tol
-        margin = 0.49 * tol
-        x = min(max(x, a + margin), b - margin)
-        fx = excess(x)
-        if fx == 0.0:
-            return x, x
-        a, b = (x, b) if fx < 0.0 else (a, x)
-        stalls = stalls + 1 if abs(fx) > 0.5 * min(abs(f) for _, f in pts) else 0
-        pts.append((x, fx))
-    raise SolverConvergenceError(
-        "interest rate search did not converge", residuals={"bracket_width": b - a,
-                                                            "market_clearing": excess(a)},
-        n_iter=excess.calls)
+    return increasing_root(excess, r0, lo, hi, tol=numerics.tol_r, step=step,
+                           rebracket_step=numerics.r_step, slope=slope,
+                           max_iter=numerics.max_iter_ge, what="excess asset supply",
+                           hint="raise a_max or lower r_min")
 
 
 def solution_from(params: Params, numerics: Numerics, state: HouseholdState,
