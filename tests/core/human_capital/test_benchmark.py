@@ -107,3 +107,19 @@ def test_invalid_benchmark_params():
         BenchmarkParams(sample="phd", n_du=3, alpha=-1.0)
     text = str(err.value)
     assert "sample" in text and "n_du" in text and "alpha" in text
+
+
+def test_registered_benchmark_model_and_profile_moments():
+    from hetspace.core import get_model
+    from hetspace.core.human_capital import MOMENTS
+
+    spec = get_model("human_capital_benchmark")
+    params = spec.Params.from_dict(SMALL.to_dict())
+    assert params == SMALL
+    sol = spec.solve(params, NUM)
+    mom = sol.moments()
+    assert set(mom) == set(MOMENTS)
+    # the age profiles' moments are the simulated profile read at ages 1, 10, ..., 40
+    prof = simulate_profiles(sol)
+    assert mom["value_to_naive_j20"] == prof.value_to_naive[19]
+    assert mom["share_stock_j40"] == prof.share_stock[39]
