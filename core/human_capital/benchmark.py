@@ -51,7 +51,7 @@ from ..numerics.skewed import (
     discretize_skewed_ar1,
 )
 from ..numerics.var import discretize_var1
-from ..protocol import Record
+from ..protocol import Record, readonly
 from ..validation import Checker
 from .params import MarkovParams
 from .shocks import gauss_hermite_normal
@@ -149,20 +149,20 @@ def make_benchmark_economy(bp: BenchmarkParams) -> MarkovParams:
     that order), with the age-1 distribution and the placeholders of the module docstring."""
     ch = _chain(bp.sample, bp.n_xi, bp.n_zeta, bp.n_v, bp.n_du, bp.n_r, bp.retire)
     J, ret = bp.n_ages, bp.retire
-    xi, zeta, v, du, logr = (ch["grid"][k] for k in range(5))
+    xi, zeta, v, du, logr = ch.grid
     ages = FIRST_AGE + np.arange(J)
     working = np.exp(kappa(ages[: ret - 1])[:, None] + (xi + zeta + v)[None, :])
-    avg = float(np.mean(working @ ch["init"]))  # mean pre-tax earnings at working ages
-    earnings = np.empty((J, ch["init"].size))
+    avg = float(np.mean(working @ ch.init))  # mean pre-tax earnings at working ages
+    earnings = np.empty((J, ch.init.size))
     earnings[: ret - 1] = np.maximum(working, EARNINGS_FLOOR * avg) * (1.0 - bp.tau)
     earnings[ret - 1:] = benefits(xi, ch, ages[: ret - 1])[None, :] * (1.0 - bp.tau)
     growth = np.ones_like(earnings)
     growth[1:ret] = np.exp(du)[None, :]
     return MarkovParams(
         n_ages=J, beta=bp.beta, gamma=1.0 / bp.ies, alpha=bp.alpha, r=math.expm1(LOG_RB),
-        transition=ch["P"], growth=growth, earnings=earnings, stock_return=np.exp(logr),
-        survival=survival(J), initial_state=int(np.argmax(ch["init"])),
-        initial_dist=ch["init"], wealth_1=bp.wealth_1, borrowing=bp.borrowing)
+        transition=ch.transition, growth=growth, earnings=earnings,
+        stock_return=np.exp(logr), survival=survival(J), initial_state=int(np.argmax(ch.init)),
+        initial_dist=ch.init, wealth_1=bp.wealth_1, borrowing=bp.borrowing)
 
 
 def kappa(age: np.ndarray) -> np.ndarray:
@@ -181,22 +181,36 @@ def survival(n_ages: int) -> np.ndarray:
     return out
 
 
-def benefits(xi: np.ndarray, ch: dict, working_ages: np.ndarray) -> np.ndarray:
+def benefits(xi: np.ndarray, ch: _Chain, working_ages: np.ndarray) -> np.ndarray:
     """b(xi) by state: the bend-point formula on ebar(xi) / Ebar (module docstring)."""
-    life = np.exp(kappa(working_ages)).mean() * ch["mean_exp_zeta_v"]
-    levels = np.exp(ch["xi_nodes"]) * life
-    mean = float(ch["xi_probs"] @ levels)
+    life = np.exp(kappa(working_ages)).mean() * ch.mean_exp_zeta_v
+    levels = np.exp(ch.xi_nodes) * life
+    mean = float(ch.xi_probs @ levels)
     y = levels / mean
     pia = 0.9 * np.minimum(y, 0.2) + 0.32 * np.clip(y - 0.2, 0.0, 1.04) \
         + 0.15 * np.maximum(y - 1.24, 0.0)
     by_xi = mean * pia
-    return by_xi[np.searchsorted(ch["xi_nodes"], xi)]
+    return by_xi[np.searchsorted(ch.xi_nodes, xi)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Chain:
+    """The discretised z_2: transition (n_s, n_s), age-1 distribution init (n_s,), the
+    state's (xi, zeta, v, Delta u, log R^s) as ``grid`` (five (n_s,) arrays), the fixed
+    effect's nodes and probabilities, and E[e^zeta] E[e^v] averaged over working ages."""
+
+    transition: np.ndarray
+    init: np.ndarray
+    grid: tuple
+    xi_nodes: np.ndarray
+    xi_probs: np.ndarray
+    mean_exp_zeta_v: float
 
 
 @lru_cache(maxsize=2)  # a paper-size chain is a dense 4,620^2 matrix (171 MB)
 def _chain(sample: str, n_xi: int, n_zeta: int, n_v: int, n_du: int, n_r: int,
-           retire: int) -> dict:
-    """Grids, the transition matrix and the age-1 distribution (cached: pure in its args)."""
+           retire: int) -> _Chain:
+    """Discretise each component (cached: pure in its arguments) and assemble the chain."""
     s_xi2, rho, sb, sr, mb, mr, s_v2, m3_v = TABLE_1[sample]
     gam, v1, v2, cov = TABLE_2[sample]
     Gamma = np.reshape(gam, (2, 2))
@@ -207,31 +221,31 @@ def _chain(sample: str, n_xi: int, n_zeta: int, n_v: int, n_du: int, n_r: int,
            GeneralizedNormal.from_moments(0.0, sb, mb)]
     p_boom = float(agg.stationary @ boom)
     pers = discretize_skewed_ar1(n_zeta, rho, eta, [1.0 - p_boom, p_boom], retire - 1)
-    v_var = s_v2 * 2.0 / 3.0
-    v_nodes, v_probs = discretize_generalized_normal(n_v, 0.0, v_var,
+    v_nodes, v_probs = discretize_generalized_normal(n_v, 0.0, s_v2 * 2.0 / 3.0,
                                                      m3_v * (2.0 / 3.0) ** 1.5)
     y, w = gauss_hermite_normal(n_xi)
     xi_nodes = math.sqrt(s_xi2) * y
     n_a = agg.nodes.shape[0]
     # block[z, v, a, z', v', a'] = Pz[X(a'), z, z'] pv[v'] Pagg[a, a'] (xi never changes)
-    pz = pers.transition[boom]  # (a', z, z')
-    block = np.einsum("bzy,v,ab->zayvb", pz, v_probs, agg.transition)
+    block = np.einsum("bzy,v,ab->zayvb", pers.transition[boom], v_probs, agg.transition)
     block = np.broadcast_to(block[:, None], (n_zeta, n_v, n_a, n_zeta, n_v, n_a))
     m = n_zeta * n_v * n_a
-    P = np.kron(np.eye(n_xi), block.reshape(m, m))
     init = np.einsum("x,az,v,a->xzva", w, pers.initial[boom], v_probs, agg.stationary)
     ix, iz, iv, ia = (i.ravel() for i in np.indices((n_xi, n_zeta, n_v, n_a)))
-    # E[e^zeta] over working ages (from zeta_1 = eta_1) and E[e^v], for ebar(xi)
-    dist = np.array([1.0 - p_boom, p_boom]) @ pers.initial
-    mean_trans = np.tensordot([1.0 - p_boom, p_boom], pers.transition, axes=1)
-    ez = []
-    for _ in range(retire - 1):
-        ez.append(dist @ np.exp(pers.grid))
+    grid = (xi_nodes[ix], pers.grid[iz], v_nodes[iv], agg.nodes[ia, 0], agg.nodes[ia, 1])
+    ez = _mean_exp_persistent(pers, np.array([1.0 - p_boom, p_boom]), retire - 1)
+    return _Chain(transition=readonly(np.kron(np.eye(n_xi), block.reshape(m, m))),
+                  init=readonly(init.ravel()), grid=tuple(readonly(g) for g in grid),
+                  xi_nodes=readonly(xi_nodes), xi_probs=readonly(w),
+                  mean_exp_zeta_v=ez * float(v_probs @ np.exp(v_nodes)))
+
+
+def _mean_exp_persistent(pers, weights: np.ndarray, n_periods: int) -> float:
+    """E[e^zeta_j] averaged over j = 1..n_periods, from zeta_1 = eta_1 (regimes iid)."""
+    dist = weights @ pers.initial
+    mean_trans = np.tensordot(weights, pers.transition, axes=1)
+    total = 0.0
+    for _ in range(n_periods):
+        total += float(dist @ np.exp(pers.grid))
         dist = dist @ mean_trans
-    out = {
-        "P": P, "init": init.ravel(), "xi_nodes": xi_nodes, "xi_probs": w,
-        "grid": (xi_nodes[ix], pers.grid[iz], v_nodes[iv], agg.nodes[ia, 0], agg.nodes[ia, 1]),
-        "mean_exp_zeta_v": float(np.mean(ez) * (v_probs @ np.exp(v_nodes))),
-        "var": agg, "persistent": pers,
-    }
-    return out
+    return total / n_periods
