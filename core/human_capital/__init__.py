@@ -21,9 +21,13 @@ earnings scale z (Lemmas 1-3, appendix A.2): xhat = x / z. Built here:
 - Economies: ``params.Params`` has iid lognormal earnings growth (the section-2.4
   permanent-shock example, whose closed forms are in ``closed_form``) and an iid
   lognormal stock return correlated with it; ``params.MarkovParams`` takes any finite
-  chain (growth, earnings and returns by state; retirement as growth one), the form the
-  section-4 process takes once discretised. The section-4 calibration and its
-  discretisation are later work.
+  chain (growth, earnings and returns by state; retirement as growth one; an age-1
+  distribution), the form the section-4 process takes once discretised.
+- The section-4 benchmark (``benchmark.BenchmarkParams``, ``make_benchmark_economy``;
+  registered as ``human_capital_benchmark``): Tables 1-2 through the shared discretisers
+  ``numerics.skewed`` (generalised-normal shocks, a regime-dependent skewed AR(1)) and
+  ``numerics.var`` (the bivariate VAR of eq. 4), social security, a life table; its
+  placeholders are listed in ``benchmark``.
 
 Typos in the paper's text (papers/004): A.2.3 writes the residual as
 eps = y - a^b R^b + a^s R^s; the orthogonality conditions it imposes need
@@ -37,6 +41,7 @@ With gamma = 1 the aggregator is c^(1-beta) F^beta and the last age's value is c
 """
 
 from ..protocol import ModelSpec
+from .benchmark import BenchmarkParams, make_benchmark_economy
 from .closed_form import beta_hand_to_mouth, discount_q, hand_to_mouth_values
 from .params import MarkovParams, Numerics, Params
 from .result import MOMENTS, LifeCycle, PointValues
@@ -59,6 +64,7 @@ __all__ = [
     "MOMENTS",
     "PROFILES",
     "AgeProfiles",
+    "BenchmarkParams",
     "LifeCycle",
     "MarkovParams",
     "Numerics",
@@ -70,6 +76,7 @@ __all__ = [
     "discount_q",
     "gauss_hermite_normal",
     "hand_to_mouth_values",
+    "make_benchmark_economy",
     "make_savings_nodes",
     "make_shocks",
     "simulate_panel",

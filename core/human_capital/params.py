@@ -160,7 +160,10 @@ class MarkovParams(Record):
     ``growth[j-1, s']`` is the scale's growth f into age j in state s' (row 0 unused;
     ones in retirement, A.2.2), ``earnings[j-1, s]`` normalised earnings g_j(s) (> 0),
     ``stock_return[s']`` the gross stock return (None: no stock). Age 1 starts in
-    ``initial_state`` with cash on hand g_1 (1 + wealth_1) over the scale z_1 = 1.
+    ``initial_state`` with cash on hand g_1 (1 + wealth_1) over the scale z_1 = 1, or,
+    with ``initial_dist`` (probabilities over states), in a state drawn from it with cash
+    on hand g_1 + wealth_1 E[g_1] (the paper's initial wealth 0.3 E[e_1], Table 4); then
+    ``initial_state`` is where the age-1 point values of ``moments()`` are read.
     """
 
     n_ages: int
@@ -177,6 +180,7 @@ class MarkovParams(Record):
     initial_state: int = 0
     wealth_1: float = 0.0
     borrowing: float = 0.0
+    initial_dist: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         check = Checker(type(self).__name__)
@@ -201,6 +205,10 @@ class MarkovParams(Record):
         _check_survival(check, self, n_age)
         if n is not None:
             check.scalar(self, "initial_state", ge=0, le=n - 1, integer=True)
+        dist = check.array(self, "initial_dist", ndim=1, shape=None if n is None else (n,),
+                           ge=0.0, optional=True)
+        if dist is not None and abs(dist.sum() - 1.0) > 1e-10:
+            check.fail("initial_dist", "must sum to one", float(dist.sum()))
         check.scalar(self, "wealth_1", ge=0.0)
         check.done()
 

@@ -30,6 +30,13 @@ MOMENTS: dict[str, str] = {
     "human_wealth_share_min": "smallest age mean of v / (v + savings) (Figure 6)",
     "stock_share_overall_max": "largest age mean of the stock share of overall wealth",
 }
+#: Model ages (1-based) at which the age profiles are reported as moments (real ages 22,
+#: 31, 41, 51 and 61 in the section-4 benchmark); NaN beyond the last age but one.
+PROFILE_AGES = (1, 10, 20, 30, 40)
+MOMENTS.update({f"value_to_naive_j{j}": f"mean v / naive value of survivors at age {j}"
+                for j in PROFILE_AGES})
+MOMENTS.update({f"share_stock_j{j}": f"mean stock share of v of survivors at age {j}"
+                for j in PROFILE_AGES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +146,15 @@ class LifeCycle:
         pt = self.at(1)
         prof = simulate_profiles(self)
         e1 = float(self.shocks.g[0, self.shocks.state0])
+        by_age = {}
+        for j in PROFILE_AGES:
+            inside = j <= prof.value_to_naive.size
+            by_age[f"value_to_naive_j{j}"] = float(prof.value_to_naive[j - 1]) if inside \
+                else float("nan")
+            by_age[f"share_stock_j{j}"] = float(prof.share_stock[j - 1]) if inside \
+                else float("nan")
         return {
+            **by_age,
             "value_1": pt.value / e1,
             "naive_value_1": pt.naive / e1,
             "value_to_naive_1": pt.value / pt.naive,

@@ -24,7 +24,9 @@ class Shocks:
     (J, n_s) the scale's growth into age j and normalised earnings at age j; rs: (n_s,)
     gross stock return; rb: gross bond return; psi: (J,) survival from age j to j+1 (0 at
     the last age); state0: the state at age 1; x1: cash on hand at age 1 over z_1 = 1;
-    amin: (J,) smallest savings at each age, minus the borrowing limit (``borrowing_limits``)."""
+    amin: (J,) smallest savings at each age, minus the borrowing limit (``borrowing_limits``);
+    init_prob: (n_s,) the distribution of the age-1 state (one-hot at state0 unless
+    ``MarkovParams.initial_dist``); x1_by_state: (n_s,) age-1 cash on hand in each state."""
 
     ptr: np.ndarray
     idx: np.ndarray
@@ -38,6 +40,15 @@ class Shocks:
     state0: int
     x1: float
     amin: np.ndarray
+    init_prob: np.ndarray | None = None
+    x1_by_state: np.ndarray | None = None
+
+    @property
+    def mean_e1(self) -> float:
+        """Mean age-1 earnings over the age-1 distribution (e_1 in the initial state if none)."""
+        if self.init_prob is None:
+            return float(self.g[0, self.state0])
+        return float(self.init_prob @ self.g[0])
 
     @property
     def n_rows(self) -> int:
@@ -119,11 +130,17 @@ def _markov_shocks(p: MarkovParams) -> Shocks:
     psi = np.array(p.survival_probs, dtype=float)
     psi[-1] = 0.0
     ptr, idx, prob, row_of = csr_rows(p.transition)
+    g1 = p.earnings[0]
+    if p.initial_dist is None:
+        init = None
+        x1_all = g1 * (1.0 + p.wealth_1)
+    else:  # wealth_1 relative to mean age-1 earnings (the paper's 0.3 E[e_1], Table 4)
+        init = readonly(p.initial_dist)
+        x1_all = g1 + p.wealth_1 * float(p.initial_dist @ g1)
     return Shocks(ptr=ptr, idx=idx, prob=prob, row_of=row_of, f=readonly(p.growth),
                   g=readonly(p.earnings), rs=readonly(rs), rb=p.gross_r, psi=readonly(psi),
-                  state0=p.initial_state,
-                  x1=float(p.earnings[0, p.initial_state]) * (1.0 + p.wealth_1),
-                  amin=np.zeros(p.n_ages))
+                  state0=p.initial_state, x1=float(x1_all[p.initial_state]),
+                  amin=np.zeros(p.n_ages), init_prob=init, x1_by_state=readonly(x1_all))
 
 
 def _iid_shocks(params, numerics) -> Shocks:

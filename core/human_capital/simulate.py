@@ -83,10 +83,16 @@ def simulate_panel(sol: LifeCycle, n_agents: int | None = None,
     rng = np.random.default_rng(seed)
     uniforms = rng.random((n, J))
     survive = rng.random((n, J)) < sh.psi[None, :]
+    if sh.init_prob is None:
+        start = np.full(n, sh.state0, dtype=np.int64)
+        x1 = np.full(n, sh.x1)
+    else:
+        start = rng.choice(sh.init_prob.size, size=n, p=sh.init_prob).astype(np.int64)
+        x1 = sh.x1_by_state[start]
     alive = np.zeros((n, J - 1), dtype=np.bool_)
     z, x, naive = (np.full((n, J - 1), np.nan) for _ in range(3))
     point = np.full((n, J - 1, 13), np.nan)
-    value_kernels.simulate_life_cycles(sh.x1, sh.state0, uniforms, survive, sh.mdl, sol.pref,
+    value_kernels.simulate_life_cycles(x1, start, uniforms, survive, sh.mdl, sol.pref,
                                        sol.pol, sol.naive, p.stock, alive, z, x, point, naive)
     alive.setflags(write=False)
     return Panel(alive=alive, z=readonly(z), xhat=readonly(x),
@@ -99,7 +105,7 @@ def simulate_profiles(sol: LifeCycle, n_agents: int | None = None,
     panel = simulate_panel(sol, n_agents, seed)
     alive, point = panel.alive, panel.point
     z, v, g = panel.z, point[..., 0], point[..., 12]
-    e1 = float(sol.shocks.g[0, sol.shocks.state0])
+    e1 = sol.shocks.mean_e1
     savings = point[..., 11]
     savers = np.where(savings > 0.0, point[..., 9], np.nan)
     held = point[..., 9] * (savings - sol.shocks.amin[None, : alive.shape[1]])

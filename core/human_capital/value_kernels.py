@@ -110,7 +110,8 @@ def point_values(j, row, x, mdl, pref, pol, stock, out):
 @njit(cache=True)
 def simulate_life_cycles(x1, state0, uniforms, survive, mdl, pref, pol, naive, stock,
                          out_alive, out_z, out_x, out_point, out_naive):
-    """Simulate agents from age 1 (state state0, xhat = x1); record each survivor's values.
+    """Simulate agents from age 1 (agent i in state state0[i] with xhat = x1[i]); record
+    each survivor's values.
 
     uniforms (N, J): draws for next states (inverse CDF of the transition row);
     survive (N, J): True if the agent lives from age j to j + 1. Per agent and age j < J:
@@ -125,10 +126,10 @@ def simulate_life_cycles(x1, state0, uniforms, survive, mdl, pref, pol, naive, s
     m = np.empty(loc[0].shape[0])
     res = np.empty(9)
     for i in range(n_agent):
-        x = x1
+        x = x1[i]
         z = 1.0
-        cur = state0
-        row = row_of[state0]
+        cur = state0[i]
+        row = row_of[cur]
         alive = True
         for j in range(n_age - 1):
             out_alive[i, j] = alive

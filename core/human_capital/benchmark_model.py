@@ -1,0 +1,36 @@
+"""Registry entry of the section-4 benchmark economy: ``human_capital_benchmark``.
+
+``MODEL.solve(params, numerics=None, warm_start=None)`` builds the chain of
+``benchmark.make_benchmark_economy`` from a :class:`benchmark.BenchmarkParams` (risk
+aversion, IES, beta, sample, borrowing limit, initial wealth, chain sizes) and solves it
+with the general life-cycle solver (``solve.solve``); the solution is a ``LifeCycle`` whose
+``params`` are the chain's ``MarkovParams`` and whose ``moments()`` are ``result.MOMENTS``.
+The discretisation is cached per process (it depends on the sample and the sizes only), so
+a sweep over preferences or borrowing limits pays it once per actor.
+"""
+
+from __future__ import annotations
+
+from ..protocol import ModelSpec
+from .benchmark import BenchmarkParams, make_benchmark_economy
+from .params import Numerics
+from .result import LifeCycle
+from .solve import solve
+
+
+def solve_benchmark(params: BenchmarkParams, numerics: Numerics | None = None,
+                    warm_start: LifeCycle | None = None) -> LifeCycle:
+    """Solve the section-4 economy ``params`` (``warm_start`` unused, as in ``solve``)."""
+    return solve(make_benchmark_economy(params), numerics, warm_start)
+
+
+MODEL = ModelSpec(
+    name="human_capital_benchmark",
+    description="Huggett-Kaplan section-4 benchmark: Table 1-2 earnings and stock returns "
+    "(skewed, cyclical idiosyncratic shocks; VAR aggregates), social security, life table; "
+    "value of human capital and its bond/stock/orthogonal decomposition",
+    Params=BenchmarkParams,
+    Numerics=Numerics,
+    solve=solve_benchmark,
+    source="papers/004 (Huggett and Kaplan 2015), sections 3-5, Tables 1-4, appendix A.2",
+)

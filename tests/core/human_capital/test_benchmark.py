@@ -1,0 +1,125 @@
+"""The section-4 benchmark economy (core/human_capital/benchmark.py), papers/004."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from hetspace.core import InvalidParamsError
+from hetspace.core.human_capital import Numerics, simulate_profiles, solve
+from hetspace.core.human_capital.benchmark import (
+    BenchmarkParams,
+    kappa,
+    make_benchmark_economy,
+    survival,
+)
+
+# A small chain: 1 x 3 x 3 x 2 x 2 = 36 states (the paper: 4,620), all 69 ages.
+SMALL = BenchmarkParams(n_xi=1, n_zeta=3, n_v=3, n_du=2, n_r=2)
+NUM = Numerics(n_savings=20, n_sim=400)
+
+
+@pytest.fixture(scope="module")
+def small_solution():
+    return solve(make_benchmark_economy(SMALL), NUM)
+
+
+def test_chain_structure():
+    bp = BenchmarkParams(n_xi=3, n_zeta=3, n_v=3, n_du=2, n_r=2)
+    mp = make_benchmark_economy(bp)
+    n = bp.n_states
+    assert mp.transition.shape == (n, n) and n == 108
+    np.testing.assert_allclose(mp.transition.sum(axis=1), 1.0, atol=1e-12)
+    assert mp.initial_dist.sum() == pytest.approx(1.0, abs=1e-12)
+    # xi never changes: the chain is block diagonal in the fixed effect
+    block = n // 3
+    assert np.all(mp.transition[:block, block:] == 0.0)
+    # growth exp(Delta u) into ages 2..Ret, one after; benefits constant in retirement
+    assert np.all(mp.growth[bp.retire:] == 1.0) and np.any(mp.growth[1:bp.retire] != 1.0)
+    np.testing.assert_array_equal(mp.earnings[bp.retire - 1], mp.earnings[-1])
+    # benefits depend on xi only and are concave in it (bend points)
+    b = mp.earnings[-1].reshape(3, -1)
+    assert np.all(b == b[:, :1])
+    assert b[1, 0] / b[0, 0] > b[2, 0] / b[1, 0] > 1.0
+    # the bond's log return .012 and the stock's mean log return .041 (section 3.2)
+    assert mp.r == pytest.approx(np.expm1(0.012))
+    assert mp.initial_dist @ np.log(mp.stock_return) == pytest.approx(0.041, abs=1e-12)
+
+
+def test_placeholders_have_the_documented_shapes():
+    ages = np.arange(22, 61)
+    k = kappa(ages)
+    assert k[0] == 0.0 and ages[np.argmax(k)] == 48
+    assert np.exp(k.max()) == pytest.approx(1.8)
+    psi = survival(69)
+    # SSA 1991 US males, 9-point moving average: survival from 22 about .9983, from 89
+    # about .83, falling with age after the early twenties; nobody lives past 90.
+    assert psi[0] == pytest.approx(0.9983, abs=2e-4) and psi[-2] == pytest.approx(0.83, abs=0.01)
+    assert np.all(np.diff(psi[5:-1]) < 0) and psi[-1] == 0.0
+
+
+def test_homogeneity_in_the_aggregate_scale(small_solution):
+    # Lemmas 1-3: scaling z_1 scales all earnings; scaling x with it scales c, V and v and
+    # leaves the SDF and the shares. Solve the economy with earnings times lam and compare.
+    lam = 2.5
+    mp = make_benchmark_economy(SMALL)
+    scaled = solve(dataclasses.replace(mp, earnings=mp.earnings * lam), NUM)
+    for age, state, x in ((1, mp.initial_state, None), (20, 5, 3.0), (45, 30, 6.0)):
+        x = small_solution.shocks.x1 if x is None else x
+        a = small_solution.at(age, x, state)
+        b = scaled.at(age, lam * x, state)
+        for name in ("consumption", "utility", "value", "naive", "savings"):
+            assert getattr(b, name) == pytest.approx(lam * getattr(a, name), rel=1e-9)
+        for name in ("share_bond", "share_stock", "share_orth", "mean_return", "stock_share",
+                     "euler_bond"):
+            assert getattr(b, name) == pytest.approx(getattr(a, name), rel=1e-9, abs=1e-12)
+
+
+def test_euler_equations_in_the_benchmark(small_solution):
+    sol = small_solution
+    # at grid nodes E[m R^h] = 1 exactly and E[m R^b] = 1 off corners (to the share root's
+    # tolerance); between nodes both hold up to interpolation error
+    for age, state in ((1, 0), (10, 17), (30, 35), (50, 4)):
+        x = float(sol.xe[age - 1, sol.shocks.row_of[state], 10])
+        pt = sol.at(age, x, state)
+        assert pt.euler_human == pytest.approx(1.0, abs=1e-9)
+        if pt.savings > 0 and pt.stock_share < 1:
+            assert pt.euler_bond == pytest.approx(1.0, abs=1e-9)
+        assert pt.share_bond + pt.share_stock + pt.share_orth == pytest.approx(1.0, abs=1e-12)
+
+
+def test_headline_shapes_at_alpha_6(small_solution):
+    # Huggett and Kaplan (2015), abstract and section 5 (alpha = 6 in section 6): the value
+    # far below the naive value, the stock share below 35% at every age, the bond share
+    # above 80% on average, human capital above half of overall wealth at every age.
+    prof = simulate_profiles(small_solution)
+    working = slice(0, SMALL.retire - 1)
+    assert np.all(prof.value_to_naive[working] < 0.8)
+    assert np.nanmax(prof.share_stock) < 0.35
+    assert np.nanmean(prof.share_bond) > 0.8
+    assert np.nanmin(prof.human_wealth_share) > 0.5
+    # the orthogonal component is negative early in life (section 5.1, Figure 4)
+    assert prof.share_orth[0] < 0
+
+
+def test_invalid_benchmark_params():
+    with pytest.raises(InvalidParamsError) as err:
+        BenchmarkParams(sample="phd", n_du=3, alpha=-1.0)
+    text = str(err.value)
+    assert "sample" in text and "n_du" in text and "alpha" in text
+
+
+def test_registered_benchmark_model_and_profile_moments():
+    from hetspace.core import get_model
+    from hetspace.core.human_capital import MOMENTS
+
+    spec = get_model("human_capital_benchmark")
+    params = spec.Params.from_dict(SMALL.to_dict())
+    assert params == SMALL
+    sol = spec.solve(params, NUM)
+    mom = sol.moments()
+    assert set(mom) == set(MOMENTS)
+    # the age profiles' moments are the simulated profile read at ages 1, 10, ..., 40
+    prof = simulate_profiles(sol)
+    assert mom["value_to_naive_j20"] == prof.value_to_naive[19]
+    assert mom["share_stock_j40"] == prof.share_stock[39]
