@@ -334,10 +334,16 @@ def _find_rate(excess: _Excess, params: Params, numerics: Numerics,
     if r0 is None or not lo < r0 < hi:  # no guess: a wide first step from a default start
         r0 = max(hi - max(0.25 * abs(hi), step), 0.5 * (lo + hi))
         step = 0.5 * (hi - r0)
+    hint = "raise a_max or lower r_min"
+    if params.closure == "bond" and hi < 1.0 / (params.beta * params.omega) - 1.0 - 2.0 * (
+            numerics.r_margin):
+        hint = (f"a_low = {params.a_low:g} keeps r below the natural borrowing limit's "
+                f"{hi:.3g} (r |a_low| < lowest income), where households borrow more than "
+                f"they save: raise a_low, or " + hint)
     return increasing_root(excess, r0, lo, hi, tol=numerics.tol_r, step=step,
                            rebracket_step=numerics.r_step, slope=slope,
                            max_iter=numerics.max_iter_ge, what="excess asset supply",
-                           hint="raise a_max or lower r_min")
+                           hint=hint)
 
 
 def solution_from(params: Params, numerics: Numerics, state: HouseholdState,

@@ -25,8 +25,6 @@ in the location table.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config import atomic_write
 from ..errors import Described, InvalidConfigError, Violation
 from ..protocol import Record
 from ..validation import Checker
@@ -207,16 +206,13 @@ def _tidy(matrix: np.ndarray, names: list[str]) -> pd.DataFrame:
 
 
 def write_frame(frame: pd.DataFrame, path: Path, fmt: str) -> None:
-    """Write ``frame`` to ``path`` as csv (17 digits) or parquet, atomically (temp + rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=f".{fmt}.tmp")
-    os.close(fd)
-    try:
+    """Write ``frame`` to ``path`` as csv (17 digits) or parquet, atomically (temp + rename),
+    with the mode an ordinary ``open`` gives (``config.atomic_write``)."""
+
+    def write(fh) -> None:
         if fmt == "parquet":
-            frame.to_parquet(tmp, index=False)
+            frame.to_parquet(fh, index=False)
         else:
-            frame.to_csv(tmp, index=False, float_format="%.17g")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+            fh.write(frame.to_csv(index=False, float_format="%.17g").encode())
+
+    atomic_write(Path(path), write)

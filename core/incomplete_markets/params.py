@@ -92,7 +92,7 @@ class Params(Record):
 
     def __post_init__(self) -> None:
         check = Checker(type(self).__name__)
-        check.scalar(self, "gamma", gt=0.0)
+        check.scalar(self, "gamma", gt=0.0, le=100.0)  # above, u(c) overflows at small c
         beta = check.scalar(self, "beta", gt=0.0)
         omega = check.scalar(self, "omega", gt=0.0, le=1.0)
         if beta is not None and omega is not None:
@@ -279,7 +279,7 @@ class Numerics(Record):
 
     def __post_init__(self) -> None:
         check = Checker(type(self).__name__)
-        check.scalar(self, "n_a", ge=10, integer=True)
+        check.scalar(self, "n_a", ge=10, le=100_000, integer=True)
         check.scalar(self, "a_max")
         check.require(self.grid in GRIDS, "grid", f"must be one of {list(GRIDS)}", self.grid)
         check.scalar(self, "curvature", gt=0.0)
@@ -314,9 +314,17 @@ def natural_limit(params: Params, r: float, wage: float = 1.0) -> float:
     return -y / r if r > 0.0 else -np.inf
 
 
+MAX_GIB = 4.0  # memory of the largest household array a solve may allocate
+
+
 def check_numerics_against(params: Params, numerics: Numerics) -> None:
     """Cross-checks that need both objects (raised once, at solve time)."""
     check = Checker("Numerics")
     check.require(numerics.a_max > params.a_low, "a_max",
                   f"must be > a_low = {params.a_low:g}", numerics.a_max)
+    J, S = params.n_loc, params.n_e
+    gib = 8.0 * J * J * S * numerics.n_a / 2**30  # the migration shares mu (J, S, n_a, J)
+    check.require(gib <= MAX_GIB, "n_a", f"needs about {gib:.3g} GiB for the migration "
+                  f"shares (8 J^2 S n_a bytes with J = {J}, S = {S}), above {MAX_GIB:g}; "
+                  "lower n_a", numerics.n_a)
     check.done()

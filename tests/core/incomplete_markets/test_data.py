@@ -1,5 +1,7 @@
 """SpatialData: validation, tidy CSV/Parquet round trips, and the shipped synthetic data."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -54,6 +56,10 @@ def test_tidy_round_trip(tmp_path, fmt):
                  "labour"):
         np.testing.assert_array_equal(getattr(back, name), getattr(d, name))
     assert back.names == ("a", "b")
+    # files get the mode an ordinary open gives (group-readable with umask 022), not 0600
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert {p.stat().st_mode & 0o777 for p in paths.values()} == {0o666 & ~mask}
 
 
 def test_tidy_rows_in_any_order_and_errors(tmp_path):
