@@ -16,6 +16,7 @@ returns: c + W' = omega_jl(theta, nu) eps_l W, omega_jl = w_l tau_jl nu theta
   corner (the condition has one sign on [0, 1]) theta is 0 or 1 and satisfies the
   Kuhn-Tucker condition. ``Numerics.share_rule="lemma1"`` uses Lemma 1's approximations.
 - Proposition 2 (``aggregate``) and simulated histories (``simulate``).
+- The section-4.1 example (``examples``) and its event study, Figure 2 (``event_study``).
 
 Readings of the paper fixed here:
 
@@ -36,10 +37,12 @@ transition paths, dynamic exact hat algebra (Proposition 3), the estimation hook
 
 from ..protocol import ModelSpec
 from .aggregate import aggregate
+from .event_study import EventStudy, event_study, plot_event_study
 from .examples import example_params
 from .household import make_age_arrays, make_nu_quadrature, solve_household
 from .params import SHARE_RULES, Numerics, Params
 from .result import MOMENTS, Aggregates, Household, Solution
+from .simulate import Histories, simulate_cohort
 from .solve import solve
 
 MODEL = ModelSpec(
@@ -57,14 +60,19 @@ __all__ = [
     "MOMENTS",
     "SHARE_RULES",
     "Aggregates",
+    "EventStudy",
+    "Histories",
     "Household",
     "Numerics",
     "Params",
     "Solution",
     "aggregate",
+    "event_study",
     "example_params",
     "make_age_arrays",
     "make_nu_quadrature",
+    "plot_event_study",
+    "simulate_cohort",
     "solve",
     "solve_household",
 ]
