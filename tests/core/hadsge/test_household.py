@@ -244,3 +244,11 @@ def test_registered_solve_gives_the_section_41_example():
     assert abs(m["mobility"] - 2 * x / (1 + 2 * x)) < 0.003
     assert abs(m["theta_retire"] - 0.3) < 0.01
     assert solve(example_params(alpha=17.0)).moments()["mobility"] > 0.13
+
+
+def test_warm_start_gives_the_cold_answer():
+    """The protocol's warm start (unused: one backward pass) must not change the answer."""
+    cold = solve(example_params(alpha=17.0))
+    warm = solve(example_params(alpha=17.0), warm_start=solve(example_params()))
+    np.testing.assert_array_equal(warm.household.theta, cold.household.theta)
+    assert warm.moments() == cold.moments()
