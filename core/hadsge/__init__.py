@@ -37,7 +37,7 @@ transition paths, dynamic exact hat algebra (Proposition 3), the estimation hook
 
 from ..protocol import ModelSpec
 from .aggregate import aggregate
-from .event_study import EventStudy, event_study, plot_event_study
+from .event_study import EventStudy, event_study, market_shock, plot_event_study
 from .examples import example_params
 from .household import make_age_arrays, make_nu_quadrature, solve_household
 from .params import SHARE_RULES, Numerics, Params
@@ -53,6 +53,7 @@ MODEL = ModelSpec(
     Numerics=Numerics,
     solve=solve,
     source="papers/000 (Dvorkin 2023), sections 3-4",
+    region_shock=market_shock,
 )
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "example_params",
     "make_age_arrays",
     "make_nu_quadrature",
+    "market_shock",
     "plot_event_study",
     "simulate_cohort",
     "solve",

@@ -52,13 +52,28 @@ def event_study(params: Params, numerics: Numerics | None = None, *, market: int
         raise InvalidParamsError("hadsge.event_study", [
             Violation("market", f"must be an integer in [0, {J - 1}]", market),
             Violation("drop", "must be a finite number (log points)", drop)])
-    cut = np.ones(J)
-    cut[market] = np.exp(-drop)
-    shocked = params.with_(w=params.w * cut, r=params.r * cut)
+    shocked = market_shock(params, market, float(np.expm1(-drop)))
     kw = dict(n_agents=n_agents, seed=seed)
     hist = simulate_cohort(params, numerics, shocked=shocked, shock_period=1, **kw)
     base = simulate_cohort(params, numerics, **kw)
     return regress(hist, market, base)
+
+
+def market_shock(params: Params, location: int, size: float) -> Params:
+    """The returns on human capital and assets in market ``location`` scaled by
+    ``1 + size`` (size -0.01 is -1%): the model's region shock (sweeps' ``shocks`` axis)."""
+    problems = []
+    if isinstance(location, bool) or not isinstance(location, (int, np.integer)) \
+            or not 0 <= location < params.n_markets:
+        problems.append(Violation("location", f"must be a market index in "
+                                  f"[0, {params.n_markets - 1}]", location))
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or not size > -1.0:
+        problems.append(Violation("size", "must be a number > -1", size))
+    if problems:
+        raise InvalidParamsError("hadsge.market_shock", problems)
+    scale = np.ones(params.n_markets)
+    scale[int(location)] = 1.0 + float(size)
+    return params.with_(w=params.w * scale, r=params.r * scale)
 
 
 def regress(hist: Histories, market: int, base: Histories | None = None) -> EventStudy:

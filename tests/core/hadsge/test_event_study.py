@@ -38,3 +38,20 @@ def test_event_study_is_reproducible_and_validated(tmp_path):
     assert (tmp_path / "fig2.png").stat().st_size > 0
     with pytest.raises(InvalidParamsError, match="market: must be an integer in"):
         event_study(example_params(), market=3)
+
+
+def test_market_shock_scales_both_returns_of_one_market():
+    """The registered region shock (sweeps' shocks axis): w and r of one market times
+    1 + size; a symmetric economy then loses workers from that market."""
+    from hetspace.core import get_model
+
+    model = get_model("hadsge")
+    p = model.region_shock(example_params(), 1, -0.01)
+    np.testing.assert_allclose(p.w, np.exp(0.1) * np.array([1, 0.99, 1]), rtol=1e-15)
+    np.testing.assert_allclose(p.r, np.exp(0.07) * np.array([1, 0.99, 1]), rtol=1e-15)
+    lam = model.solve(p).aggregates.Lambda[-1]
+    assert lam[1] < lam[0] and np.isclose(lam[0], lam[2])
+    with pytest.raises(InvalidParamsError, match="location: must be a market index"):
+        model.region_shock(example_params(), 5, -0.01)
+    with pytest.raises(InvalidParamsError, match="size: must be a number > -1"):
+        model.region_shock(example_params(), 0, -1.0)
