@@ -253,3 +253,23 @@ def test_warm_start_gives_the_cold_answer():
     warm = solve(example_params(alpha=17.0), warm_start=solve(example_params()))
     np.testing.assert_array_equal(warm.household.theta, cold.household.theta)
     assert warm.moments() == cold.moments()
+
+
+def test_a_common_scaling_of_returns_at_one_age_changes_no_choice():
+    """Invariance: multiplying w and r of every market at one age by c adds log c to every
+    log omega there (and a constant to the earlier ages' Ev, equal across markets), so the
+    shares theta and choice probabilities mu are unchanged at every age; Ev at that age
+    moves by log c / (1 - beta). Exercises returns that vary by age (a cohort's
+    perfect-foresight path)."""
+    p = Params(
+        n_ages=4, beta=0.9, alpha=6.0, w=[1.12, 1.10, 1.08], r=[1.05, 1.06, 1.04],
+        tau=[[1, .85, .8], [.9, 1, .85], [.8, .9, 1]], psi=np.full((3, 3), 0.9),
+        chi=np.ones((3, 3)), lam=[0.95, 1.0, 0.9], sigma_nu2=0.08)
+    base = solve_household(p)
+    w_age, r_age = np.array(base.w_age), np.array(base.r_age)
+    w_age[2] *= 1.2
+    r_age[2] *= 1.2
+    moved = solve_household(p, w_age=w_age, r_age=r_age)
+    np.testing.assert_allclose(moved.theta, base.theta, atol=1e-12)
+    np.testing.assert_allclose(moved.mu, base.mu, atol=1e-12)
+    np.testing.assert_allclose(moved.ev[2] - base.ev[2], np.log(1.2) / (1 - 0.9), rtol=1e-10)
