@@ -155,3 +155,29 @@ class Numerics(Record):
         check.scalar(self, "n_sim", ge=1, le=10_000_000, integer=True)
         check.scalar(self, "seed", ge=0, integer=True)
         check.done()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class GENumerics(Record):
+    """The general-equilibrium solvers (steady state, transition, hat algebra).
+
+    tol: max |log w_implied - log w| and the same for r at a solution (the gross returns
+    the firms' real factor prices imply against those households were given); max_iter:
+    Newton steps; fd_step: forward-difference step in log returns for Jacobians;
+    market_tol, market_max_iter: the static goods-market block (CDP) per period.
+    """
+
+    tol: float = 1e-11
+    max_iter: int = 40
+    fd_step: float = 1e-6
+    market_tol: float = 1e-13
+    market_max_iter: int = 60
+
+    def __post_init__(self) -> None:
+        check = Checker(type(self).__name__)
+        check.scalar(self, "tol", ge=1e-15, le=1e-2)
+        check.scalar(self, "max_iter", ge=1, le=10_000, integer=True)
+        check.scalar(self, "fd_step", ge=1e-10, le=1e-2)
+        check.scalar(self, "market_tol", ge=1e-15, le=1e-4)
+        check.scalar(self, "market_max_iter", ge=1, le=10_000, integer=True)
+        check.done()

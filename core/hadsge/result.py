@@ -112,3 +112,38 @@ class Solution:
             "capital_total": float(ag.K.sum()),
             "consumption_total": float(ag.C.sum()),
         }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SteadyState:
+    """A general-equilibrium steady state (``equilibrium.solve_steady_state``).
+
+    w, r (J,): equilibrium gross returns; params: the household fundamentals at them;
+    household, aggregates: the household block there; static: the temporary equilibrium
+    (production.Static) at the aggregates' L, K. residuals: ``max_abs_log_return_gap``
+    (the solver's criterion), ``max_goods_gap`` (the static block's). jacobian: d F / d
+    (log w, log r) at the solution (fresh or Broyden-updated), a warm start's Jacobian.
+    """
+
+    w: np.ndarray
+    r: np.ndarray
+    params: Params
+    household: Household
+    aggregates: Aggregates
+    static: object
+    production: object
+    converged: bool
+    n_iter: int
+    residuals: Mapping[str, float]
+    jacobian: np.ndarray
+
+    def household_final_demand(self) -> np.ndarray:
+        """(N,) nominal final demand from the households' budgets: P^n sum over region n's
+        markets of C + W' - (1 - delta_h) L - (1 - delta_k) K, with W' = beta / (1 - beta) C
+        (Proposition 1); the (1 - delta) L and (1 - delta) K are the stocks returned."""
+        p, ag, st = self.params, self.aggregates, self.static
+        N = st.log_Pc.shape[0]
+        saving = p.beta / (1.0 - p.beta) * ag.C
+        pr = self.production
+        net = ag.C + saving - (1.0 - pr.delta_h) * ag.L - (1.0 - pr.delta_k) * ag.K
+        return np.exp(st.log_Pc) * net.reshape(N, -1).sum(axis=1)
