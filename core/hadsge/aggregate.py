@@ -30,25 +30,43 @@ from .result import Aggregates, Household
 
 def aggregate(params: Params, hh: Household) -> Aggregates:
     """Proposition 2 along the cohort's ages, then L, K, C weighted by Psi^a."""
+    J = params.n_markets
+    origin = np.zeros(J)
+    origin[0] = 1.0  # entrants: one origin row (all rows of their problem are equal)
+    f = cohort_forward(params, hh, 0, origin, origin * params.wealth0)
+    Lam, EW = f["Lambda"], f["EW"]
+    EW[0] = params.wealth0
+    weights = params.cohort_weights
+    return Aggregates(Lambda=readonly(Lam), EW=readonly(EW), h=readonly(f["h"]),
+                      k=readonly(f["k"]), c=readonly(f["c"]),
+                      mobility=readonly(f["mobility"]), L=readonly(weights @ f["h"]),
+                      K=readonly(weights @ f["k"]), C=readonly(weights @ f["c"]))
+
+
+def cohort_forward(params: Params, hh: Household, a_start: int, origin: np.ndarray,
+                   TW: np.ndarray, held: tuple | None = None) -> dict:
+    """Proposition 2 from age ``a_start`` on, for a cohort of mass one whose members are in
+    markets j with shares ``origin[j]`` and total wealth ``TW[j]`` = Lambda_j E[W_j] there,
+    holding the shares hh.theta[a_start], or ``held = (theta (J,), mu (J, J, n_quad))``:
+    other shares held at a_start and their choice probabilities there (``kernels.
+    choice_shares``; after an unexpected change, shares chosen before it). Returns arrays
+    by age: h, k, c (A, J; zero before a_start), Lambda, EW (A + 1, J; NaN up to
+    a_start), mobility (A)."""
     A, J = params.n_ages, params.n_markets
     tau, psi, _, log_lam, alpha = make_age_arrays(params)
     lam = np.exp(log_lam)
     Lam = np.full((A + 1, J), np.nan)
     EW = np.full((A + 1, J), np.nan)
-    EW[0] = params.wealth0
-    h, k, c = np.empty((A, J)), np.empty((A, J)), np.empty((A, J))
+    h, k, c = np.zeros((A, J)), np.zeros((A, J)), np.zeros((A, J))
     mobility = np.full(A, np.nan)
-    origin = np.zeros(J)
-    origin[0] = 1.0  # entrants: one origin row (all rows of their problem are equal)
-    TW = origin * params.wealth0
-    for a in range(A):
-        mu = hh.mu[a]
+    TW = np.asarray(TW, dtype=float)
+    for a in range(a_start, A):
+        th, mu = (hh.theta[a], hh.mu[a]) if (a > a_start or held is None) else held
         expo = 1.0 - 1.0 / alpha[a]
         m1 = mu @ hh.nu_prob
         m0 = mu**expo @ hh.nu_prob
         mnu = mu**expo @ (hh.nu_prob * hh.nu)
         G = gamma_fn(expo) * lam[a]
-        th = hh.theta[a]
         h[a] = G * np.einsum("j,jl,jl->l", th * TW, tau[a], mnu)
         k[a] = G * np.einsum("j,jl,jl->l", (1.0 - th) * TW, psi[a], m0)
         income = hh.w_age[a] * h[a] + hh.r_age[a] * k[a]
@@ -60,7 +78,4 @@ def aggregate(params: Params, hh: Household) -> Aggregates:
         Lam[a + 1] = origin
         with np.errstate(divide="ignore", invalid="ignore"):
             EW[a + 1] = np.where(origin > 0.0, TW / origin, np.nan)
-    weights = params.cohort_weights
-    return Aggregates(Lambda=readonly(Lam), EW=readonly(EW), h=readonly(h), k=readonly(k),
-                      c=readonly(c), mobility=readonly(mobility), L=readonly(weights @ h),
-                      K=readonly(weights @ k), C=readonly(weights @ c))
+    return {"h": h, "k": k, "c": c, "Lambda": Lam, "EW": EW, "mobility": mobility}

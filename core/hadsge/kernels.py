@@ -287,3 +287,18 @@ def simulate_cohort(ret_t, theta_next, ev_next, fr, beta, theta0, wealth0, log_n
             j = l
         out_W[i, T] = W
         out_theta[i, T] = th
+
+
+@njit(cache=True, nogil=True)
+def choice_shares(a, theta_row, ret, fr, beta, ev, nu, out_mu):
+    """out_mu[j, l, q] = mu^a_jl(theta_row[j], nu_q) (Proposition 1) for shares held at age
+    a that need not be those ``solve_household`` would choose (an unexpected change: the
+    shares were chosen under the old expectations)."""
+    J = theta_row.shape[0]
+    work = np.empty(J)
+    for j in range(J):
+        for q in range(nu.shape[0]):
+            fill_z(a, j, theta_row[j], nu[q], ret, fr, beta, ev, work)
+            softmax(work, work)
+            for l in range(J):
+                out_mu[j, l, q] = work[l]
