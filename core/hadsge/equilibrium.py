@@ -28,7 +28,7 @@ from ..protocol import readonly
 from .aggregate import aggregate
 from .household import solve_household
 from .params import GENumerics, Numerics, Params
-from .production import Production, make_structure, solve_static
+from .production import Production, make_pricer
 from .result import SteadyState
 
 logger = logging.getLogger(__name__)
@@ -42,12 +42,20 @@ def solve_steady_state(params: Params, production: Production,
     numerics = Numerics() if numerics is None else numerics
     ge = GENumerics() if ge is None else ge
     check_markets(params, production)
-    block = _Block(params, production, numerics, ge)
+    pricer = make_pricer(production, ge.market_tol, ge.market_max_iter)
     if warm_start is not None:
         x0 = np.concatenate([np.log(warm_start.w), np.log(warm_start.r)])
         jac0 = warm_start.jacobian
     else:
         x0, jac0 = np.concatenate([np.log(params.w), np.log(params.r)]), None
+    return steady_state_at(params, production, pricer, numerics, ge, x0, jac0)
+
+
+def steady_state_at(params: Params, production: Production, pricer, numerics: Numerics,
+                    ge: GENumerics, x0: np.ndarray, jac0: np.ndarray | None) -> SteadyState:
+    """The steady state with the temporary equilibrium ``pricer(L, K, log_R0)`` (levels,
+    or in changes for ``hat``), from log returns x0 (and a Jacobian jac0 or None)."""
+    block = _Block(params, pricer, numerics, ge)
     res = newton_solve(block.residual, x0, block.jacobian, jac0=jac0, max_iter=ge.max_iter,
                        done=lambda x, F, dx: float(np.max(np.abs(F))) <= ge.tol,
                        max_step=1.0)
@@ -77,9 +85,8 @@ def check_markets(params: Params, production: Production) -> None:
 class _Block:
     """x -> F(x), remembering the last static solution as the next warm start."""
 
-    def __init__(self, params, production, numerics, ge):
-        self.params, self.production, self.numerics, self.ge = params, production, numerics, ge
-        self.structure = make_structure(production)
+    def __init__(self, params, pricer, numerics, ge):
+        self.params, self.pricer, self.numerics, self.ge = params, pricer, numerics, ge
         self.log_R = None
         self.J = params.n_markets
 
@@ -88,9 +95,7 @@ class _Block:
         p = self.params.with_trusted(w=readonly(np.exp(x[:J])), r=readonly(np.exp(x[J:])))
         hh = solve_household(p, self.numerics)
         ag = aggregate(p, hh)
-        st = solve_static(self.production, ag.L, ag.K, structure=self.structure,
-                          log_R0=self.log_R, tol=self.ge.market_tol,
-                          max_iter=self.ge.market_max_iter)
+        st = self.pricer(ag.L, ag.K, self.log_R)
         self.log_R = np.log(st.R)
         return p, hh, ag, st
 

@@ -161,6 +161,17 @@ def solve_static(prod: Production, L: np.ndarray, K: np.ndarray, *,
     return _collect(prod, st, L, K)
 
 
+def make_pricer(prod: Production, tol: float = 1e-12, max_iter: int = 60):
+    """(L, K, log_R0) -> ``solve_static`` in levels, with the structure built once."""
+    s = make_structure(prod)
+
+    def pricer(L, K, log_R0=None) -> Static:
+        return solve_static(prod, L, K, structure=s, log_R0=log_R0, tol=tol,
+                            max_iter=max_iter)
+
+    return pricer
+
+
 def make_structure(prod: Production) -> Structure:
     """The CDP shares for the reused static block. All value added is region n's income
     (final demand = value added), which is CDP's expenditure with structures share zero;

@@ -33,7 +33,7 @@ from ..protocol import readonly
 from .equilibrium import check_markets, solve_steady_state
 from .params import GENumerics, Numerics, Params
 from .path import Initial, initial_from_steady_state, path_supplies
-from .production import Production, make_structure, solve_static
+from .production import Production, make_pricer
 from .result import SteadyState
 
 logger = logging.getLogger(__name__)
@@ -44,8 +44,9 @@ class Transition:
     """The path t = 0..T-1. w, r (T, J): gross returns; L, K, C (T, J): supplies and
     consumption; w_real, r_real (T, J); log_Pc (T, N); R (T, N, I); pi (T, I, N, N);
     mu0 (A, J, J): nu-averaged choice shares at t = 0 by age; ss0, ss1: the steady states
-    before and after. residuals: ``max_abs_log_return_gap`` and ``terminal_gap``
-    (max |log w_{T-1} / w_ss1|, the same for r)."""
+    before and after (ss0 None in changes, ``hat``; its prices are then relative to the
+    base period: log_Pc = log P^n_t / P^n_0). residuals: ``max_abs_log_return_gap`` and
+    ``terminal_gap`` (max |log w_{T-1} / w_ss1|, the same for r)."""
 
     w: np.ndarray
     r: np.ndarray
@@ -58,7 +59,7 @@ class Transition:
     R: np.ndarray
     pi: np.ndarray
     mu0: np.ndarray
-    ss0: SteadyState
+    ss0: SteadyState | None
     ss1: SteadyState
     converged: bool
     n_iter: int
@@ -78,7 +79,16 @@ def solve_transition(ss0: SteadyState, production1: Production, T: int, *,
     ss1 = solve_steady_state(params1.with_(w=ss0.w, r=ss0.r), production1, numerics, ge,
                              warm_start=ss0 if params1 is ss0.params else None)
     initial = initial_from_steady_state(ss0.aggregates, ss0.household)
-    block = _PathBlock(params1, production1, numerics, ge, initial, T)
+    pricer = make_pricer(production1, ge.market_tol, ge.market_max_iter)
+    return transition_at(params1, pricer, initial, ss1, T, numerics, ge, horizon_tol, ss0)
+
+
+def transition_at(params1: Params, pricer, initial: Initial, ss1: SteadyState, T: int,
+                  numerics: Numerics, ge: GENumerics, horizon_tol: float,
+                  ss0: SteadyState | None = None) -> Transition:
+    """The path given the period's temporary equilibrium ``pricer(L, K, log_R0)`` (levels,
+    or in changes for ``hat``), the state at t = 0 and the new steady state."""
+    block = _PathBlock(params1, pricer, numerics, ge, initial, T)
     x1 = np.concatenate([np.log(ss1.w), np.log(ss1.r)])
     x0 = np.tile(x1, T)
     jac = block.toeplitz_jacobian(x0)
@@ -90,7 +100,7 @@ def solve_transition(ss0: SteadyState, production1: Production, T: int, *,
         raise SolverConvergenceError(f"hadsge transition: markets do not clear ({res.message})",
                                      residuals={"max_abs_log_return_gap": gap},
                                      n_iter=res.n_iter)
-    out = block.evaluate(res.x)
+    sup, stat = block.evaluate(res.x)
     terminal = float(np.max(np.abs(res.x.reshape(T, -1)[-1] - x1)))
     if terminal > horizon_tol:
         raise SolverConvergenceError(
@@ -99,7 +109,6 @@ def solve_transition(ss0: SteadyState, production1: Production, T: int, *,
     logger.debug("hadsge transition T=%d: %d steps, gap %.2e", T, res.n_iter, gap)
     J = params1.n_markets
     x = res.x.reshape(T, 2 * J)
-    sup, stat = out
     return Transition(
         w=readonly(np.exp(x[:, :J])), r=readonly(np.exp(x[:, J:])), L=readonly(sup.L),
         K=readonly(sup.K), C=readonly(sup.C),
@@ -125,10 +134,9 @@ def _check(params1, production1, T, ss0) -> None:
 class _PathBlock:
     """x (2 J T) -> F(x), and the banded Toeplitz approximation of its Jacobian."""
 
-    def __init__(self, params, production, numerics, ge, initial: Initial, T):
-        self.params, self.production, self.numerics, self.ge = params, production, numerics, ge
+    def __init__(self, params, pricer, numerics, ge, initial: Initial, T):
+        self.params, self.pricer, self.numerics, self.ge = params, pricer, numerics, ge
         self.initial, self.T, self.J = initial, T, params.n_markets
-        self.structure = make_structure(production)
         self.log_R = [None] * T
 
     def evaluate(self, x):
@@ -138,9 +146,7 @@ class _PathBlock:
                             np.exp(x[:, J:]))
         stat = []
         for t in range(T):
-            st = solve_static(self.production, sup.L[t], sup.K[t], structure=self.structure,
-                              log_R0=self.log_R[t], tol=self.ge.market_tol,
-                              max_iter=self.ge.market_max_iter)
+            st = self.pricer(sup.L[t], sup.K[t], self.log_R[t])
             self.log_R[t] = np.log(st.R)
             stat.append(st)
         return sup, stat
