@@ -72,7 +72,7 @@ from .equilibrium import check_markets, steady_state_at
 from .household import solve_household
 from .params import GENumerics, Numerics, Params
 from .path import Initial, held_shares, initial_from_steady_state
-from .production import Production, Static, make_structure
+from .production import Production, Static, clear_goods, make_structure
 from .result import SteadyState
 from .transition import Transition, transition_at
 
@@ -202,8 +202,7 @@ def make_changes_pricer(prod: Production, obs: Observables, A_hat, kappa_hat,
         off = -prod.gamma_va * (y_base + (1.0 - prod.xi)[:, None] * dl
                                 + prod.xi[:, None] * dk)
         y0 = y_base if log_R0 is None else log_R0
-        st = cdp_static.solve_static(s, log_g, off, y0, np.zeros((N, I_)), world,
-                                     tol=ge.market_tol, max_iter=ge.market_max_iter)
+        st = clear_goods(s, log_g, off, y0, world, ge.market_tol, ge.market_max_iter)
         log_Pc = st.p @ prod.zeta
         ratio = np.exp(st.y - y_base - log_Pc[:, None])
         w_real = (w0 * ratio / np.exp(dl)).ravel()

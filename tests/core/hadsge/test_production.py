@@ -73,3 +73,20 @@ def test_bad_production_and_supplies_raise():
         production(xi=[0.0, 0.3])
     with pytest.raises(InvalidParamsError, match="L: must be finite and > 0"):
         solve_static(production(), [1, 1, 0, 1], [1, 1, 1, 1])
+
+
+def test_far_starts_reach_the_same_temporary_equilibrium(caplog):
+    """N = 10, I = 4 from log-output starts a log point or more off, where the CDP block's
+    Newton alone stalls (the fallback's log line is checked): the damped fixed point then
+    Newton give the equilibrium found from a good start."""
+    prod = production(N=10, I=4, seed=2)
+    rng = np.random.default_rng(3)
+    L, K = rng.uniform(0.5, 2.0, 40), rng.uniform(0.5, 2.0, 40)
+    ref = solve_static(prod, L, K, log_R0=np.log(prod.A))
+    with caplog.at_level("DEBUG", logger="hetspace.core.hadsge.production"):
+        for seed in range(3):
+            start = np.random.default_rng(seed).normal(0.0, 1.5, (10, 4))
+            st = solve_static(prod, L, K, log_R0=start)
+            np.testing.assert_allclose(st.R, ref.R, rtol=1e-10)
+            np.testing.assert_allclose(st.w_real, ref.w_real, rtol=1e-10)
+    assert "damped fixed point" in caplog.text
