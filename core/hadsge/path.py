@@ -55,8 +55,11 @@ def initial_from_steady_state(aggregates, household) -> Initial:
 
 
 def path_supplies(params: Params, numerics: Numerics, initial: Initial, w_path: np.ndarray,
-                  r_path: np.ndarray) -> PathSupplies:
-    """L_t, K_t, C_t for t = 0..T-1 at returns w_path, r_path (T, J)."""
+                  r_path: np.ndarray, cache: dict | None = None) -> PathSupplies:
+    """L_t, K_t, C_t for t = 0..T-1 at returns w_path, r_path (T, J). ``cache``: a dict
+    that keeps each cohort's result under its returns by age, so that evaluations that
+    change the returns of a few dates re-solve only the cohorts alive then (the
+    transition's Jacobian columns)."""
     A, J = params.n_ages, params.n_markets
     T = w_path.shape[0]
     w_ext = np.concatenate([w_path, np.repeat(w_path[-1:], A + 1, axis=0)])
@@ -67,26 +70,44 @@ def path_supplies(params: Params, numerics: Numerics, initial: Initial, w_path: 
     for a0 in range(1, A):  # alive at t = 0, ages a0..A-1 at dates 0..A-1-a0
         w_age = np.concatenate([np.repeat(w_ext[:1], a0, axis=0), w_ext[:A + 1 - a0]])
         r_age = np.concatenate([np.repeat(r_ext[:1], a0, axis=0), r_ext[:A + 1 - a0]])
-        hh = solve_household(params, numerics, w_age, r_age)
-        held = held_shares(params, hh, a0, initial.theta[a0])
-        mu0[a0] = held[1] @ hh.nu_prob
-        f = cohort_forward(params, hh, a0, initial.Lambda[a0], initial.TW[a0], held)
+        f, mu0[a0] = _cohort(params, numerics, initial, a0, w_age, r_age, cache)
         n = min(A - a0, T)
         L[:n] += weights[a0:a0 + n, None] * f["h"][a0:a0 + n]
         K[:n] += weights[a0:a0 + n, None] * f["k"][a0:a0 + n]
         C[:n] += weights[a0:a0 + n, None] * f["c"][a0:a0 + n]
-    origin = np.zeros(J)
-    origin[0] = 1.0
     for t0 in range(T):  # entrants at t0, age a at date t0 + a
-        hh = solve_household(params, numerics, w_ext[t0:t0 + A + 1], r_ext[t0:t0 + A + 1])
+        f, m = _cohort(params, numerics, initial, 0, w_ext[t0:t0 + A + 1],
+                       r_ext[t0:t0 + A + 1], cache)
         if t0 == 0:
-            mu0[0] = hh.mu_bar[0]
-        f = cohort_forward(params, hh, 0, origin, origin * params.wealth0)
+            mu0[0] = m
         n = min(A, T - t0)
         L[t0:t0 + n] += weights[:n, None] * f["h"][:n]
         K[t0:t0 + n] += weights[:n, None] * f["k"][:n]
         C[t0:t0 + n] += weights[:n, None] * f["c"][:n]
     return PathSupplies(L=L, K=K, C=C, mu0=mu0)
+
+
+def _cohort(params, numerics, initial, a0, w_age, r_age, cache):
+    """Proposition 2 for the cohort aged a0 at t = 0 (a0 = 0: an entrant) and its
+    nu-averaged choice shares at a0."""
+    key = None
+    if cache is not None:
+        key = (a0, w_age.tobytes(), r_age.tobytes())
+        if key in cache:
+            return cache[key]
+    hh = solve_household(params, numerics, w_age, r_age)
+    if a0 == 0:
+        J = params.n_markets
+        origin = np.zeros(J)
+        origin[0] = 1.0
+        out = cohort_forward(params, hh, 0, origin, origin * params.wealth0), hh.mu_bar[0]
+    else:
+        held = held_shares(params, hh, a0, initial.theta[a0])
+        out = (cohort_forward(params, hh, a0, initial.Lambda[a0], initial.TW[a0], held),
+               held[1] @ hh.nu_prob)
+    if key is not None:
+        cache[key] = out
+    return out
 
 
 def held_shares(params: Params, hh, a: int, theta_row: np.ndarray) -> tuple:

@@ -141,16 +141,22 @@ class _PathBlock:
         self.params, self.pricer, self.numerics, self.ge = params, pricer, numerics, ge
         self.initial, self.T, self.J = initial, T, params.n_markets
         self.log_R = [None] * T
+        self.cache = None  # while the Jacobian's columns are computed: cohorts and statics
 
     def evaluate(self, x):
         T, J = self.T, self.J
         x = x.reshape(T, 2 * J)
         sup = path_supplies(self.params, self.numerics, self.initial, np.exp(x[:, :J]),
-                            np.exp(x[:, J:]))
+                            np.exp(x[:, J:]), self.cache)
         stat = []
         for t in range(T):
-            st = self.pricer(sup.L[t], sup.K[t], self.log_R[t])
-            self.log_R[t] = np.log(st.R)
+            key = None if self.cache is None else (sup.L[t].tobytes(), sup.K[t].tobytes())
+            st = None if key is None else self.cache.get(key)
+            if st is None:
+                st = self.pricer(sup.L[t], sup.K[t], self.log_R[t])
+                self.log_R[t] = np.log(st.R)
+                if key is not None:
+                    self.cache[key] = st
             stat.append(st)
         return sup, stat
 
@@ -171,9 +177,13 @@ class _PathBlock:
         |t - s| < A (zero beyond: a worker lives A periods)."""
         T, n = self.T, 2 * self.J
         A = self.params.n_ages
-        F0 = self.residual(x)
-        s_mid = min(max(2 * A, T // 2), T - 1)
-        exact = {s: self._columns(x, F0, s) for s in sorted({*range(min(A, T)), s_mid})}
+        self.cache = {}
+        try:
+            F0 = self.residual(x)
+            s_mid = min(max(2 * A, T // 2), T - 1)
+            exact = {s: self._columns(x, F0, s) for s in sorted({*range(min(A, T)), s_mid})}
+        finally:
+            self.cache = None
         jac = np.zeros((T, n, T, n))
         for s in range(T):
             if s in exact:
