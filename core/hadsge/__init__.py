@@ -17,6 +17,12 @@ returns: c + W' = omega_jl(theta, nu) eps_l W, omega_jl = w_l tau_jl nu theta
   Kuhn-Tucker condition. ``Numerics.share_rule="lemma1"`` uses Lemma 1's approximations.
 - Proposition 2 (``aggregate``) and simulated histories (``simulate``).
 - The section-4.1 example (``examples``) and its event study, Figure 2 (``event_study``).
+- Production and trade, eqs. 13-18 (``production``), on the CDP static block, with the
+  return link w = 1 - delta_h + w~, r = 1 - delta_k + r~ and final demand = consumption +
+  net investment = value added (Walras' law); the GE steady state (``equilibrium``),
+  perfect-foresight transitions after a permanent change in productivity or trade costs
+  (``path``, ``transition``) and the dynamic exact hat algebra of Proposition 3, derived
+  in ``hat``'s docstring (tau = psi; chi_jj = 1).
 
 Readings of the paper fixed here:
 
@@ -31,19 +37,24 @@ Readings of the paper fixed here:
 - Retirees (age A) consume their wealth and supply no factors (the paper is silent).
 - Proposition 2 takes the expectations over nu of the exact, nu-dependent choice shares.
 
-Not built yet (issue 15): production and trade (eqs. 13-18), general equilibrium and
-transition paths, dynamic exact hat algebra (Proposition 3), the estimation hook.
+Not built yet (issue 15): the estimation hook (a ModelSpec simulation hook and the
+indirect-inference exercise) and the notebook; the registered ``solve`` is still the
+household block at given returns (the GE entry points are functions of this package).
 """
 
 from ..protocol import ModelSpec
 from .aggregate import aggregate
+from .equilibrium import solve_steady_state
 from .event_study import EventStudy, event_study, market_shock, plot_event_study
 from .examples import example_params
+from .hat import Observables, observe, pseudo_params, solve_transition_hat
 from .household import make_age_arrays, make_nu_quadrature, solve_household
-from .params import SHARE_RULES, Numerics, Params
-from .result import MOMENTS, Aggregates, Household, Solution
+from .params import SHARE_RULES, GENumerics, Numerics, Params
+from .production import Production, Static, solve_static
+from .result import MOMENTS, Aggregates, Household, Solution, SteadyState
 from .simulate import Histories, simulate_cohort
 from .solve import solve
+from .transition import Transition, solve_transition
 
 MODEL = ModelSpec(
     name="hadsge",
@@ -62,19 +73,31 @@ __all__ = [
     "SHARE_RULES",
     "Aggregates",
     "EventStudy",
+    "GENumerics",
     "Histories",
     "Household",
     "Numerics",
+    "Observables",
     "Params",
+    "Production",
     "Solution",
+    "Static",
+    "SteadyState",
+    "Transition",
     "aggregate",
     "event_study",
     "example_params",
     "make_age_arrays",
     "make_nu_quadrature",
     "market_shock",
+    "observe",
     "plot_event_study",
+    "pseudo_params",
     "simulate_cohort",
     "solve",
     "solve_household",
+    "solve_static",
+    "solve_steady_state",
+    "solve_transition",
+    "solve_transition_hat",
 ]
