@@ -118,6 +118,10 @@ class _Block:
             if Fi is None:
                 xi[i] -= 2.0 * h
                 Fi = self.residual(xi)
+                if Fi is None or F0 is None:
+                    raise SolverConvergenceError(
+                        "hadsge steady state: the static block fails next to the iterate "
+                        "(no Jacobian column)", residuals={"column": float(i)})
                 jac[:, i] = (F0 - Fi) / h
             else:
                 jac[:, i] = (Fi - F0) / h

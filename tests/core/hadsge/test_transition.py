@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from hetspace.core.errors import InvalidParamsError
-from hetspace.core.hadsge import Numerics
+from hetspace.core.errors import InvalidParamsError, SolverConvergenceError
+from hetspace.core.hadsge import GENumerics, Numerics
 from hetspace.core.hadsge.equilibrium import solve_steady_state
 from hetspace.core.hadsge.path import initial_from_steady_state, path_supplies
-from hetspace.core.hadsge.transition import solve_transition
+from hetspace.core.hadsge.production import make_pricer
+from hetspace.core.hadsge.transition import solve_transition, transition_at
 
 from .ge_economies import households, production
 
@@ -70,3 +71,20 @@ def test_bad_horizon_and_mismatched_params_raise(ss0):
         solve_transition(ss0, ss0.production, 1)
     with pytest.raises(InvalidParamsError, match="ages and markets"):
         solve_transition(ss0, ss0.production, 8, params1=households(4, n_ages=5))
+
+
+def test_too_short_horizon_and_non_convergence_raise(ss0):
+    """T = 3 < A = 4: the path cannot have settled (the workers alive at t = 0 are still
+    there), so the last period's gap to the new steady state is reported; one Newton
+    step is not enough either."""
+    pr = ss0.production
+    A1 = pr.A.copy()
+    A1[0, 0] *= 1.1
+    with pytest.raises(SolverConvergenceError, match="terminal_gap") as err:
+        solve_transition(ss0, pr.with_(A=A1), 3)
+    assert err.value.residuals["terminal_gap"] > 1e-6
+    ss1 = solve_steady_state(ss0.params, pr.with_(A=A1))
+    ini = initial_from_steady_state(ss0.aggregates, ss0.household)
+    with pytest.raises(SolverConvergenceError, match="max_abs_log_return_gap"):
+        transition_at(ss0.params, make_pricer(pr.with_(A=A1)), ini, ss1, 12, Numerics(),
+                      GENumerics(max_iter=1), 1e-6)
