@@ -177,6 +177,7 @@ class _Registry:
         "armington": "hetspace.core.armington",
         "dynamic_spatial": "hetspace.core.dynamic_spatial",
         "dynamic_spatial_cdp": "hetspace.core.dynamic_spatial.cdp_model",
+        "hadsge": "hetspace.core.hadsge",
         "human_capital": "hetspace.core.human_capital",
         "human_capital_benchmark": "hetspace.core.human_capital.benchmark_model",
         "incomplete_markets": "hetspace.core.incomplete_markets",
