@@ -1,0 +1,273 @@
+"""The workhorse's household block as a transition block (``core.transitions.HetBlock``).
+
+Households face location prices that change over time: in period t,
+``P_jt c + a' = (1 + r_t) a + w_jt e_s + T_jt`` (DFM eq. 44 with dated prices;
+w_jt is the wage per efficiency unit, ``Solution.wage * Solution.w`` at the
+steady state), save a', draw e', then choose next period's location by logit on
+v_{t+1} (B.15). Inputs, in this order: w_0..w_{J-1}, P_0..P_{J-1},
+T_0..T_{J-1}, r (r_t is the return on assets held into period t). Outputs, by
+location j of residence at t: A_j = int a' dphi_jt (end-of-period assets, what
+the bond and capital markets clear), C_j = int c dphi_jt (real consumption),
+L_j = int dphi_jt (population at the start of t), H_j = int e dphi_jt
+(effective labour).
+
+Backward step: ``kernels.migration_block`` on (c_{t+1}, v_{t+1}) at P_{t+1},
+r_{t+1}, then one ``kernels.egm_step`` at (w_t, P_t, T_t, r_t): the steady
+state's own fixed-point map with dated prices. Its linearisation at the steady
+state is Phi_z (``steady_derivatives.fixed_point_entries``, closed form) in the
+next period's (c, v), plus the derivatives in x_t and x_{t+1} (central
+differences of one step, step EPS_INPUT relative: no iteration, so no solver
+noise). Savings follow from the budget, d a' = a dr + dy - c dP - P dc where
+a' is inside (a_low, a_max); the distribution's step is linearised in
+``transition_kernels.forward_jvp``. The grid is the steady state's; with the
+borrowing limit on face value it would move with r, which is not supported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from ..errors import InvalidParamsError, SolverConvergenceError, Violation
+from ..transitions import Path, nonlinear_path
+from . import dist_kernels, kernels, transition_kernels
+from .household import _STATUS_TEXT, _transition_matrix, forward_step
+from .result import Solution
+from .steady_derivatives import fixed_point_entries
+
+__all__ = ["HouseholdBlock", "transition_path"]
+
+EPS_INPUT = 1e-6  # central-difference step of one backward step in an input (relative)
+PRICE_KINDS = ("w", "P", "T")
+OUTPUT_KINDS = ("A", "C", "L", "H")
+
+
+def transition_path(block: HouseholdBlock, x_path: np.ndarray,
+                    dist0: np.ndarray | None = None) -> Path:
+    """The household block's nonlinear path at given price paths x_path (T, 3J + 1)
+    (inputs in ``block.inputs`` order; steady state before and after); checks that
+    price indices stay positive and 1 + r_t > 0."""
+    x = np.asarray(x_path, dtype=float)
+    if x.ndim == 2 and x.shape[1] == len(block.inputs):
+        J = block.n_loc
+        problems = []
+        bad = np.argwhere(~(x[:, J:2 * J] > 0.0))
+        if bad.size:
+            t, j = bad[0]
+            problems.append(Violation(f"x_path[{t}] P_{j}", "must be > 0", float(x[t, J + j])))
+        bad = np.flatnonzero(~(x[:, -1] > -1.0))
+        if bad.size:
+            problems.append(Violation(f"x_path[{bad[0]}] r", "must be > -1", float(x[bad[0], -1])))
+        if problems:
+            raise InvalidParamsError("transition_path", problems)
+    return nonlinear_path(block, x, dist0)
+
+
+class HouseholdBlock:
+    """The household block around a steady state ``Solution`` (module docstring)."""
+
+    def __init__(self, solution: Solution):
+        _check_solution(solution)
+        p = solution.params
+        self.sol = solution
+        J, S, n = solution.c.shape
+        self.n_loc, self.shape, self.N = J, (J, S, n), J * S * n
+        self.inputs = (*(f"{k}_{j}" for k in PRICE_KINDS for j in range(J)), "r")
+        self.outputs = tuple(f"{k}_{j}" for k in OUTPUT_KINDS for j in range(J))
+        self._x_ss = np.r_[solution.wage * np.asarray(solution.w, float),
+                           np.asarray(solution.P, float), np.asarray(solution.T, float),
+                           solution.r]
+        self._e = np.asarray(p.e_grid, dtype=float)
+        self._chi = np.ascontiguousarray(p.chi, dtype=float)
+        self._log_chi = np.log(self._chi)
+        self._a = np.ascontiguousarray(solution.a_grid)
+        self._linear = None
+
+    # ---- nonlinear --------------------------------------------------------------------
+    def steady_inputs(self) -> np.ndarray:
+        return self._x_ss.copy()
+
+    def steady_backward(self):
+        return np.ascontiguousarray(self.sol.c), np.ascontiguousarray(self.sol.v)
+
+    def steady_distribution(self) -> np.ndarray:
+        return self.sol.dist.ravel().copy()
+
+    def backward(self, state_next, x_now, x_next):
+        c_n, v_n = state_next
+        status, c, v, ap, mu = self._step(c_n, v_n, x_now, x_next, True)
+        if status != kernels.OK:
+            raise SolverConvergenceError(
+                f"backward step failed: {_STATUS_TEXT[status]}",
+                residuals={"min_P": float(np.min(x_now[self.n_loc:2 * self.n_loc])),
+                           "r": float(x_now[-1])}, n_iter=1)
+        return (c, v), (c, ap, mu)
+
+    def forward(self, dist, policy):
+        _, ap, mu = policy
+        return forward_step(dist.reshape(self.shape), ap, self._a, self.sol.params.Pi, mu)
+
+    def aggregate(self, dist, policy):
+        c, ap, _ = policy
+        D = dist.reshape(self.shape)
+        return np.concatenate([np.einsum("jsi,jsi->j", D, ap), np.einsum("jsi,jsi->j", D, c),
+                               D.sum(axis=(1, 2)), np.einsum("jsi,s->j", D, self._e)])
+
+    def _step(self, c_n, v_n, x_now, x_next, store_mu):
+        p, J = self.sol.params, self.n_loc
+        w, P, T, r = x_now[:J], x_now[J:2 * J], x_now[2 * J:3 * J], x_now[-1]
+        P_n, r_n = np.ascontiguousarray(x_next[J:2 * J]), x_next[-1]
+        y = np.ascontiguousarray(w[:, None] * self._e[None, :] + T[:, None])
+        W, dW = np.empty_like(c_n), np.empty_like(c_n)
+        mu = np.empty((*self.shape, J)) if store_mu else np.empty((1, 1, 1, 1))
+        kernels.migration_block(v_n, c_n, P_n, self._chi, self._log_chi, p.theta, 1.0 + r_n,
+                                p.gamma, W, dW, mu, store_mu)
+        c, v, ap = c_n.copy(), v_n.copy(), np.empty_like(c_n)
+        status, _, _ = kernels.egm_step(W, dW, self._a, y, np.ascontiguousarray(P), p.Pi,
+                                        1.0 + r, p.beta * p.omega, p.gamma, c, ap, v,
+                                        np.empty(self.shape[2]), True)
+        return status, c, v, ap, mu
+
+    # ---- linearised at the steady state ------------------------------------------------
+    def backward_jvp(self, d_state_next, dx_now, dx_next):
+        lin = self._linearisation()
+        k = next(a.shape[1] for a in (d_state_next, dx_now, dx_next) if a is not None)
+        dz = np.zeros((2 * self.N, k))
+        if d_state_next is not None:
+            dz += lin.phi @ d_state_next
+        if dx_now is not None:
+            dz += lin.now @ dx_now
+        if dx_next is not None:
+            dz += lin.next @ dx_next
+        dc = dz[:self.N]
+        dap = -lin.P_flat[:, None] * dc
+        if dx_now is not None:
+            J, (_, S, n) = self.n_loc, self.shape
+            dw, dP, dT, dr = dx_now[:J], dx_now[J:2 * J], dx_now[2 * J:3 * J], dx_now[-1]
+            dy = (dw[:, None, None, :] * self._e[None, :, None, None] + dT[:, None, None, :])
+            dy = np.broadcast_to(dy, (J, S, n, k)).reshape(self.N, k)
+            dP_flat = np.repeat(dP, S * n, axis=0)
+            dap += lin.a_flat[:, None] * dr[None, :] + dy - dP_flat * lin.c_flat[:, None]
+        dap *= lin.free[:, None]
+        dv_next = None if d_state_next is None else d_state_next[self.N:]
+        return dz, (dc, dap, dv_next)
+
+    def forward_jvp(self, d_policy):
+        _, dap, dv_next = d_policy
+        lin, k = self._linearisation(), dap.shape[1]
+        dap_k = np.ascontiguousarray(dap.T).reshape(k, *self.shape)
+        dv_k = (np.zeros_like(dap_k) if dv_next is None
+                else np.ascontiguousarray(dv_next.T).reshape(k, *self.shape))
+        out = np.empty_like(dap_k)
+        transition_kernels.forward_jvp(self.sol.dist, lin.idx, self._a, self.sol.params.Pi,
+                                       self.sol.mig, lin.pre, self.sol.params.theta, dap_k,
+                                       dv_k, out)
+        return out.reshape(k, self.N).T
+
+    def aggregate_jvp(self, d_policy):
+        dc, dap, _ = d_policy
+        lin = self._linearisation()
+        D = self.sol.dist.ravel()[:, None]
+        zeros = np.zeros((2 * self.n_loc, dc.shape[1]))
+        return np.vstack([lin.where @ (D * dap), lin.where @ (D * dc), zeros])
+
+    def expectation_step(self, E):
+        return self._linearisation().T_transpose @ E
+
+    def output_vectors(self):
+        lin = self._linearisation()
+        ind = lin.where.T.toarray()  # (N, J)
+        e_flat = np.broadcast_to(self._e[None, :, None], self.shape).ravel()
+        return np.hstack([ind * lin.ap_flat[:, None], ind * lin.c_flat[:, None], ind,
+                          ind * e_flat[:, None]])
+
+    def _linearisation(self):
+        if self._linear is None:
+            self._linear = _Linear(self)
+        return self._linear
+
+
+class _Linear:
+    """Internal: the steady-state derivatives a HouseholdBlock's jvps use."""
+
+    def __init__(self, block: HouseholdBlock):
+        sol, p = block.sol, block.sol.params
+        J, S, n = block.shape
+        N = block.N
+        self.c_flat = sol.c.ravel()
+        self.ap_flat = sol.a_next.ravel()
+        self.a_flat = np.broadcast_to(block._a[None, None, :], block.shape).ravel()
+        self.P_flat = np.repeat(np.asarray(sol.P, float), S * n)
+        self.free = ((self.ap_flat > block._a[0]) & (self.ap_flat < block._a[-1])).astype(float)
+        self.where = sparse.csr_matrix((np.ones(N), (np.repeat(np.arange(J), S * n),
+                                                     np.arange(N))), shape=(J, N))
+        self.phi = _phi(block)
+        self.now, self.next = _input_columns(block)
+        self.idx = np.empty(block.shape, dtype=np.int64)
+        wlo = np.empty(block.shape)
+        dist_kernels.lottery(sol.a_next, block._a, self.idx, wlo)
+        self.pre = np.empty(block.shape)
+        dist_kernels.pre_migration(sol.dist, self.idx, wlo, p.Pi, self.pre)
+        T, _, _ = _transition_matrix(self.idx, wlo, p.Pi, sol.mig)
+        self.T_transpose = T.T.tocsr()
+
+
+def _phi(block: HouseholdBlock):
+    """Phi_z: d (c_t, v_t) / d (c_{t+1}, v_{t+1}) at the steady state (CSR, 2N x 2N)."""
+    sol, p, N = block.sol, block.sol.params, block.N
+    J, S, _ = block.shape
+    x = block._x_ss
+    y = np.ascontiguousarray(x[:J, None] * block._e[None, :] + x[2 * J:3 * J, None])
+    cap = 10 * S * J * N
+    rows, cols = np.empty(cap, dtype=np.int64), np.empty(cap, dtype=np.int64)
+    vals = np.empty(cap)
+    nnz = fixed_point_entries(np.ascontiguousarray(sol.c), np.ascontiguousarray(sol.v),
+                              np.ascontiguousarray(sol.a_next), block._a, y,
+                              np.ascontiguousarray(x[J:2 * J]), p.Pi, block._chi, p.theta,
+                              1.0 + sol.r, p.beta * p.omega, p.gamma, rows, cols, vals)
+    return sparse.csr_matrix((vals[:nnz], (rows[:nnz], cols[:nnz])), shape=(2 * N, 2 * N))
+
+
+def _input_columns(block: HouseholdBlock):
+    """d (c_t, v_t) / d x_t and / d x_{t+1} at the steady state (2N x n_in each), by
+    central differences of one backward step (EPS_INPUT relative to max(1, |x_i|))."""
+    c, v = block.steady_backward()
+    x = block._x_ss
+    n_in, J = x.size, block.n_loc
+    now, nxt = np.zeros((2 * block.N, n_in)), np.zeros((2 * block.N, n_in))
+    for i in range(n_in):
+        h = EPS_INPUT * max(1.0, abs(x[i]))
+        dx = np.zeros(n_in)
+        dx[i] = h
+        now[:, i] = _central(block, c, v, x + dx, x, x - dx, x, h)
+        if J <= i < 2 * J or i == n_in - 1:  # P_{t+1} and r_{t+1} enter the continuation
+            nxt[:, i] = _central(block, c, v, x, x + dx, x, x - dx, h)
+    return now, nxt
+
+
+def _central(block, c, v, xa, xa_next, xb, xb_next, h):
+    outs = []
+    for x_now, x_next in ((xa, xa_next), (xb, xb_next)):
+        status, c2, v2, _, _ = block._step(c, v, x_now, x_next, False)
+        if status != kernels.OK:
+            raise SolverConvergenceError(
+                f"backward step failed at a perturbed input: {_STATUS_TEXT[status]}",
+                residuals={}, n_iter=1)
+        outs.append(np.r_[c2.ravel(), v2.ravel()])
+    return (outs[0] - outs[1]) / (2.0 * h)
+
+
+def _check_solution(solution) -> None:
+    problems = []
+    if not isinstance(solution, Solution):
+        problems.append(Violation("solution", "must be an incomplete_markets Solution",
+                                  type(solution).__name__))
+    else:
+        if solution.params.limit_on_face_value:
+            problems.append(Violation(
+                "solution.params.limit_on_face_value", "must be False for transitions (a limit "
+                "on face value moves the (1+r)-form grid with r_t)", True))
+        if not solution.converged:
+            problems.append(Violation("solution.converged", "must be True", False))
+    if problems:
+        raise InvalidParamsError("HouseholdBlock", problems)
