@@ -15,7 +15,8 @@ Backward step: ``kernels.migration_block`` on (c_{t+1}, v_{t+1}) at P_{t+1},
 r_{t+1}, then one ``kernels.egm_step`` at (w_t, P_t, T_t, r_t): the steady
 state's own fixed-point map with dated prices. Its linearisation at the steady
 state is Phi_z (``steady_derivatives.fixed_point_entries``, closed form) in the
-next period's (c, v), plus the derivatives in x_t and x_{t+1} (central
+next period's (c, v) (c alone with one location: values then do not move
+policies), plus the derivatives in x_t and x_{t+1} (central
 differences of one step, step EPS_INPUT relative: no iteration, so no solver
 noise). Savings follow from the budget, d a' = a dr + dy - c dP - P dc where
 a' is inside (a_low, a_max); the distribution's step is linearised in
@@ -132,7 +133,7 @@ class HouseholdBlock:
     def backward_jvp(self, d_state_next, dx_now, dx_next):
         lin = self._linearisation()
         k = next(a.shape[1] for a in (d_state_next, dx_now, dx_next) if a is not None)
-        dz = np.zeros((2 * self.N, k))
+        dz = np.zeros((lin.phi.shape[0], k))
         if d_state_next is not None:
             dz += lin.phi @ d_state_next
         if dx_now is not None:
@@ -149,7 +150,7 @@ class HouseholdBlock:
             dP_flat = np.repeat(dP, S * n, axis=0)
             dap += lin.a_flat[:, None] * dr[None, :] + dy - dP_flat * lin.c_flat[:, None]
         dap *= lin.free[:, None]
-        dv_next = None if d_state_next is None else d_state_next[self.N:]
+        dv_next = None if d_state_next is None or self.n_loc == 1 else d_state_next[self.N:]
         return dz, (dc, dap, dv_next)
 
     def forward_jvp(self, d_policy):
@@ -166,10 +167,10 @@ class HouseholdBlock:
 
     def aggregate_jvp(self, d_policy):
         dc, dap, _ = d_policy
-        lin = self._linearisation()
-        D = self.sol.dist.ravel()[:, None]
-        zeros = np.zeros((2 * self.n_loc, dc.shape[1]))
-        return np.vstack([lin.where @ (D * dap), lin.where @ (D * dc), zeros])
+        D = self.sol.dist.reshape(self.n_loc, -1, 1)
+        k = dc.shape[1]
+        by_loc = [(D * x.reshape(self.n_loc, -1, k)).sum(axis=1) for x in (dap, dc)]
+        return np.vstack([*by_loc, np.zeros((2 * self.n_loc, k))])
 
     def expectation_step(self, E):
         return self._linearisation().T_transpose @ E
@@ -201,8 +202,12 @@ class _Linear:
         self.free = ((self.ap_flat > block._a[0]) & (self.ap_flat < block._a[-1])).astype(float)
         self.where = sparse.csr_matrix((np.ones(N), (np.repeat(np.arange(J), S * n),
                                                      np.arange(N))), shape=(J, N))
-        self.phi = _phi(block)
-        self.now, self.next = _input_columns(block)
+        # with one location values do not feed back into consumption (logit shares are
+        # one): the linearised backward state is consumption alone
+        keep = 2 * N if J > 1 else N
+        self.phi = _phi(block)[:keep, :keep].tocsr()
+        now, nxt = _input_columns(block)
+        self.now, self.next = now[:keep], nxt[:keep]
         self.idx = np.empty(block.shape, dtype=np.int64)
         wlo = np.empty(block.shape)
         dist_kernels.lottery(sol.a_next, block._a, self.idx, wlo)

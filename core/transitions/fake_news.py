@@ -18,9 +18,9 @@ its steady state, everything follows from T backward steps per input (the
 Cost: T linearised backward steps for all inputs at once (batched), T - 1
 expectation steps for all outputs at once, and one matrix product of
 (n_out (T-1)) x N by N x (T n_in). Memory: curlyD (T N n_in) and curlyE
-(T N n_out) floats; with J locations, n_in and n_out grow like J and N like J,
-so memory grows like J^2 T n_a S and the product like J^3 T^2 n_a S (the
-48-location economy would need chunking over outputs; see the issue's notes).
+(T N n_out) floats, only for the ``outputs`` asked for. With J locations, n_in,
+n_out and N all grow like J, so memory grows like J^2 T n_a S and the product
+like J^3 T^2 n_a S (the 48-location economy will need chunks of outputs).
 """
 
 from __future__ import annotations
@@ -64,65 +64,67 @@ class SequenceJacobian:
         return np.einsum("oits,si->to", self.J, dx)
 
 
-def fake_news_jacobian(block: HetBlock, T: int,
-                       inputs: Sequence[str] | None = None) -> SequenceJacobian:
-    """The block's sequence-space Jacobian for ``inputs`` (default all) and every output
+def fake_news_jacobian(block: HetBlock, T: int, inputs: Sequence[str] | None = None,
+                       outputs: Sequence[str] | None = None) -> SequenceJacobian:
+    """The block's sequence-space Jacobian for ``inputs`` and ``outputs`` (default all)
     over T periods, by the fake-news algorithm (module docstring)."""
     names = tuple(block.inputs) if inputs is None else tuple(inputs)
-    _check(block, T, names)
+    outs = tuple(block.outputs) if outputs is None else tuple(outputs)
+    _check(block, T, names, outs)
     sel = [block.inputs.index(name) for name in names]
+    rows = [block.outputs.index(name) for name in outs]
     n_in, k = len(block.inputs), len(sel)
     unit = np.zeros((n_in, k))
     unit[sel, np.arange(k)] = 1.0
-    curly_y, curly_d = _backward_pass(block, T, unit)
-    curly_e = _expectation_vectors(block, T)
+    curly_y, curly_d = _backward_pass(block, T, unit, rows)
+    curly_e = _expectation_vectors(block, T, rows)
     F = _fake_news_matrix(curly_y, curly_d, curly_e)
     for t in range(1, T):
         F[:, :, t, 1:] += F[:, :, t - 1, :-1]
-    return SequenceJacobian(names, tuple(block.outputs), F)
+    return SequenceJacobian(names, outs, F)
 
 
-def _backward_pass(block, T, unit):
-    """curlyY (T, n_out, k) and curlyD (T, N, k): effects at dates 0 and 1 of the news
+def _backward_pass(block, T, unit, rows):
+    """curlyY (T, n_out, k) and curlyD (N, T, k): effects at dates 0 and 1 of the news
     at date 0 of shocks s = 0..T-1 periods ahead."""
     d_state, d_pol = block.backward_jvp(None, unit, None)
-    y0, d0 = block.aggregate_jvp(d_pol), block.forward_jvp(d_pol)
+    y0, d0 = block.aggregate_jvp(d_pol)[rows], block.forward_jvp(d_pol)
     curly_y = np.empty((T, *y0.shape))
-    curly_d = np.empty((T, *d0.shape))
-    curly_y[0], curly_d[0] = y0, d0
+    curly_d = np.empty((d0.shape[0], T, d0.shape[1]))
+    curly_y[0], curly_d[:, 0] = y0, d0
     for s in range(1, T):
         # news one period further away: the shocked date's inputs enter as x_{t+1} only once
         d_state, d_pol = block.backward_jvp(d_state, None, unit if s == 1 else None)
-        curly_y[s] = block.aggregate_jvp(d_pol)
-        curly_d[s] = block.forward_jvp(d_pol)
+        curly_y[s] = block.aggregate_jvp(d_pol)[rows]
+        curly_d[:, s] = block.forward_jvp(d_pol)
     return curly_y, curly_d
 
 
-def _expectation_vectors(block, T):
-    """curlyE (T - 1, N, n_out): E_0 = o, E_t = Lambda_ss E_{t-1}."""
-    o = block.output_vectors()
-    out = np.empty((max(T - 1, 0), *o.shape))
-    if T > 1:
-        out[0] = o
-    for t in range(1, T - 1):
-        out[t] = block.expectation_step(out[t - 1])
+def _expectation_vectors(block, T, rows):
+    """curlyE (n_out, T - 1, N): E_0 = o, E_t = Lambda_ss E_{t-1}."""
+    o = block.output_vectors()[:, rows]
+    out = np.empty((o.shape[1], max(T - 1, 0), o.shape[0]))
+    E = o
+    for t in range(T - 1):
+        if t > 0:
+            E = block.expectation_step(E)
+        out[:, t] = E.T
     return out
 
 
 def _fake_news_matrix(curly_y, curly_d, curly_e):
     """F (n_out, k, T, T) from the backward pass and the expectation vectors."""
     T, n_out, k = curly_y.shape
-    N = curly_d.shape[1]
+    N = curly_d.shape[0]
     F = np.empty((n_out, k, T, T))
     F[:, :, 0, :] = curly_y.transpose(1, 2, 0)
     if T > 1:
-        E = curly_e.transpose(2, 0, 1).reshape(n_out * (T - 1), N)
-        D = curly_d.transpose(1, 0, 2).reshape(N, T * k)
-        F[:, :, 1:, :] = (E @ D).reshape(n_out, T - 1, T, k).transpose(0, 3, 1, 2)
+        prod = curly_e.reshape(n_out * (T - 1), N) @ curly_d.reshape(N, T * k)
+        F[:, :, 1:, :] = prod.reshape(n_out, T - 1, T, k).transpose(0, 3, 1, 2)
     return F
 
 
-def _check(block, T, names) -> None:
+def _check(block, T, names, outs) -> None:
     problems = []
     if not isinstance(block, HetBlock):
         problems.append(Violation("block", "must offer the HetBlock protocol",
@@ -135,5 +137,11 @@ def _check(block, T, names) -> None:
                                   unknown))
     if len(set(names)) != len(names) or not names:
         problems.append(Violation("inputs", "must be distinct and not empty", list(names)))
+    unknown = [n for n in outs if n not in getattr(block, "outputs", ())]
+    if unknown:
+        problems.append(Violation("outputs", f"must be among {list(getattr(block, 'outputs', ()))}",
+                                  unknown))
+    if len(set(outs)) != len(outs) or not outs:
+        problems.append(Violation("outputs", "must be distinct and not empty", list(outs)))
     if problems:
         raise InvalidParamsError("fake_news_jacobian", problems)
