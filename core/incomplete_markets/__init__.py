@@ -13,6 +13,8 @@ from .result import Solution
 from .shocks import RegionShock, region_shock, shocked_params
 from .simulate import Panel, simulate_panel
 from .solve import extrapolate, solve
+from .transition import HouseholdBlock, transition_path
+from .transition_ge import Impulse, linear_impulse, nonlinear_impulse
 
 MODEL = ModelSpec(
     name="incomplete_markets",
@@ -29,6 +31,7 @@ MODEL = ModelSpec(
     extrapolate=extrapolate,
 )
 
-__all__ = ["MODEL", "Guess", "Numerics", "Panel", "Params", "RegionShock", "Solution",
-           "SpatialData", "examples", "load_synthetic", "region_shock", "shocked_params",
-           "simulate_panel", "solve"]
+__all__ = ["MODEL", "Guess", "HouseholdBlock", "Impulse", "Numerics", "Panel", "Params",
+           "RegionShock", "Solution", "SpatialData", "examples", "linear_impulse",
+           "load_synthetic", "nonlinear_impulse", "region_shock", "shocked_params",
+           "simulate_panel", "solve", "transition_path"]
