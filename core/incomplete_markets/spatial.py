@@ -52,7 +52,14 @@ and logit migration in closed form; a small root-finding problem), then r from a
 loose bond search at those prices and populations where its households live. If
 Newton fails, it is tried again from w = 1 and uniform populations with
 difference Jacobians, as before the implicit ones (theta = 4 in the 48-location economy
-converges only that way today: 21 Newton steps, 11 Jacobians, 276 s CPU); then a
+converges only that way today: 21 Newton steps, 11 Jacobians, 170,000 EGM steps, 280 s
+CPU at gamma = 1; 87,000 and 220 s at gamma = 3). There the household cannot be solved
+at the representative start's prices: its second EGM step finds an endogenous grid that
+is not increasing (the logit continuation value is not concave when incomes differ
+much and theta is high). Savings from the upper envelope of the Euler equation's
+solutions (Iskhakov et al. 2017) were tried for such steps: the household iteration
+then did not settle within 300 s at those prices, so the kernel still reports the
+grid and the fallback above takes over; then a
 continuation walks from an economy without agglomeration and with theta at most
 0.1 (where the outer problem is nearly the bond market alone) to the target,
 geometrically in theta and linearly in alpha_agg, warm-starting each step
