@@ -177,37 +177,46 @@ def display_from_meta(meta: Mapping[str, Any]) -> Display:
 def plot_moments(out_dir: Path, df: pd.DataFrame, axes: Sequence[str],
                  moments: Sequence[str] | None = None,
                  display: Display | None = None) -> list[Path]:
-    """plots/<moment>_vs_<axis>.{png,pdf} for each moment and numeric varying axis:
-    axes labelled with names and units, values in display units, the title naming
-    what is held fixed. Returns the PNG paths."""
+    """plots/<moment>_vs_<axis>.{png,pdf} for each moment and numeric varying axis (see
+    :func:`moment_figure`). Returns the PNG paths."""
+    moments = choose_moments(df, moments)
+    paths = []
+    for x in (a for a in varying_axes(df, axes) if _numeric(df[a])):
+        for m in moments:
+            fig = moment_figure(df, axes, m, x, display)
+            stem = Path(out_dir) / "plots" / f"{_safe(m)}_vs_{_safe(x)}"
+            for kind in ("png", "pdf"):
+                atomic_write(stem.with_suffix(f".{kind}"), lambda fh, f=fig, k=kind:
+                             f.savefig(fh, format=k, dpi=110, bbox_inches="tight"))
+            paths.append(stem.with_suffix(".png"))
+    return paths
+
+
+def moment_figure(df: pd.DataFrame, axes: Sequence[str], moment: str, x: str,
+                  display: Display | None = None):
+    """A matplotlib Figure of ``moment`` (display units) against axis ``x``: one line per
+    value of the second varying axis, further axes held at their first value (named in
+    the title); axes labelled with names and units."""
     # Figure objects, not pyplot: the caller's backend (a notebook's inline one) is untouched
     from matplotlib.figure import Figure
 
     display = display or Display()
-    moments = choose_moments(df, moments)
-    varying = varying_axes(df, axes)
-    ok = df[df["status"] == STATUS_OK]
-    paths = []
-    for x in (a for a in varying if _numeric(df[a])):
-        others = [a for a in varying if a != x]
-        sub = ok
-        for held in others[1:]:
-            sub = sub[sub[held] == df[held].iloc[0]]
-        for m in moments:
-            info = display.moment(m)
-            fig = Figure(figsize=(5.0, 3.5))
-            ax = fig.subplots()
-            _draw(ax, sub, x, others[0] if others else None, m, display)
-            held_text = ", ".join(f"{display.axis(h).label} = {format_axis_value(df[h].iloc[0])}"
-                                  for h in others[1:])
-            ax.set(xlabel=display.axis(x).header(), ylabel=info.header(),
-                   title=info.label + (f"\n({held_text})" if held_text else ""))
-            stem = Path(out_dir) / "plots" / f"{_safe(m)}_vs_{_safe(x)}"
-            for kind in ("png", "pdf"):
-                atomic_write(stem.with_suffix(f".{kind}"), lambda fh, f=fig, k=kind:
-                                    f.savefig(fh, format=k, dpi=110, bbox_inches="tight"))
-            paths.append(stem.with_suffix(".png"))
-    return paths
+    others = [a for a in varying_axes(df, axes) if a != x]
+    sub = df[df["status"] == STATUS_OK]
+    if "shock" in others and _one_shock(df):  # effects from the shocked rows, else unshocked
+        sub = sub[(sub["shock"] != "none") == (moment in EFFECTS)]
+        others.remove("shock")
+    for held in others[1:]:
+        sub = sub[sub[held] == df[held].iloc[0]]
+    info = display.moment(moment)
+    fig = Figure(figsize=(5.0, 3.5))
+    ax = fig.subplots()
+    _draw(ax, sub, x, others[0] if others else None, moment, display)
+    held_text = ", ".join(f"{display.axis(h).label} = {format_axis_value(df[h].iloc[0])}"
+                          for h in others[1:])
+    ax.set(xlabel=display.axis(x).header(), ylabel=info.header(),
+           title=info.label + (f"\n({held_text})" if held_text else ""))
+    return fig
 
 
 def choose_moments(df: pd.DataFrame, moments: Sequence[str] | None) -> list[str]:
