@@ -124,7 +124,9 @@ class Solution(Protocol):
 
     # optional: ``diagnostics() -> dict[str, float]``, the numerical quality of the
     # solution (Euler errors, residuals), kept apart from the economics in moments();
-    # sweeps record it beside the moments (else they record the numeric residuals)
+    # sweeps record it beside the moments (else they record the numeric residuals);
+    # ``by_location() -> dict[str, np.ndarray]``, (J,) arrays by location (population
+    # share, welfare), which sweeps store as ``l_`` list columns for region-shock effects
 
 
 def solution_arrays(sol: Any) -> dict[str, np.ndarray]:
@@ -152,6 +154,11 @@ class ModelSpec:
     difference); steady-state actors pass its result as ``warm_start``. It only
     sets where a solve starts, never where it ends; when the guess is unusable it
     returns ``last``. None: warm starts use the last solution.
+
+    ``moment_info`` and ``param_info`` (optional): ``{name: MomentInfo}`` with the
+    label, unit and display transform of the model's moments and of the Params
+    fields sweeps vary (:mod:`hetspace.core.moment_info`); tables and plots fall
+    back to the raw name.
     """
 
     name: str
@@ -162,6 +169,8 @@ class ModelSpec:
     source: str = ""
     region_shock: Callable[[Any, int, float], Any] | None = None
     extrapolate: Callable[[Any, Any, float], Any] | None = None
+    moment_info: Mapping[str, Any] | None = None
+    param_info: Mapping[str, Any] | None = None
 
     def params_from_dict(self, data: Mapping[str, Any] | None):
         return self.Params.from_dict(data)

@@ -361,7 +361,7 @@ def _print_sweep_summary(result: Any) -> None:
     if result.tables:
         console.print(f"tables:  {result.out_dir / 'tables'} (md, tex, csv)")
     if result.plots:
-        console.print(f"plots:   {result.out_dir / 'plots'} ({len(result.plots)} PNG)")
+        console.print(f"plots:   {result.out_dir / 'plots'} ({len(result.plots)} PNG + PDF)")
     if result.run_id:
         console.print(f"MLflow:  {result.tracking_uri} (run {result.run_id}); browse with "
                       f"`mlflow ui --backend-store-uri {result.tracking_uri}`", markup=False)

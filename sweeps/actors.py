@@ -272,7 +272,8 @@ class SteadyStateActor:
             self.previous, self.held, self.held_key = self.held, sol, task.key
             self._inputs = (self._inputs[1], task.params)
             row.update(status=STATUS_OK, moments=_finite_moments(sol.moments()),
-                       diagnostics=_diagnostics(sol), n_iter=_total_iter(sol.n_iter))
+                       diagnostics=_diagnostics(sol), by_location=_by_location(sol),
+                       n_iter=_total_iter(sol.n_iter))
         if self._name is None:
             self._name = _actor_name()
         row.update(t_solve=t_solve, t_eval=time.perf_counter() - t0, started_unix=started,
@@ -455,6 +456,15 @@ def _diagnostics(sol: Any) -> dict[str, float]:
         return _finite_moments(sol.diagnostics())
     return {str(k): float(v) for k, v in sol.residuals.items()
             if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)}
+
+
+def _by_location(sol: Any) -> dict[str, list[float]]:
+    """The solution's (J,) arrays by location as lists (``by_location()`` where the model
+    has it, else none): stored as ``l_`` list columns."""
+    if not callable(getattr(sol, "by_location", None)):
+        return {}
+    return {str(k): [float(x) for x in np.asarray(v, dtype=float).ravel()]
+            for k, v in sol.by_location().items()}
 
 
 def _total_iter(n_iter: Any) -> int:

@@ -38,6 +38,8 @@ from hetspace.core.protocol import to_plain
 
 from . import cluster
 from .actors import STATUS_OK, crash_marker_path
+from .display import Display
+from .effects import add_shock_effects, effect_names
 from .points import Point, order_chains
 from .pool import SteadyStatePool
 from .scheduler import MAX_BATCH, run_points
@@ -229,7 +231,8 @@ class _Sweep:
         """Stop at the first solved point if ``moments`` lacks one the spec asks for
         (a model's moments are known once it has solved)."""
         self.moments_checked = True
-        unknown = [m for m in self.spec.moments if m not in moments]
+        derived = effect_names() if self.spec.shocks else ()
+        unknown = [m for m in self.spec.moments if m not in moments and m not in derived]
         if unknown:
             raise InvalidConfigError(self.spec.source, [
                 f"sweep.moments: {', '.join(map(repr, unknown))} "
@@ -244,12 +247,15 @@ class _Sweep:
         self.store.consolidate()
         df = self.store.load()
         df = df[df["key"].isin({p.key for p in self.spec.points})].reset_index(drop=True)
+        df = add_shock_effects(df, self.spec.axes)
         tables, pngs = [], []
         try:
             if status == "FINISHED" and (df["status"] == STATUS_OK).any():
                 axes = _meta_axes(self.spec)
-                tables = write_tables(self.out, df, axes, self.spec.moments)
-                pngs = plot_moments(self.out, df, axes, self.spec.moments) if self.plots else []
+                display = Display.for_model(self.spec.model, self.spec.periods_per_year)
+                tables = write_tables(self.out, df, axes, self.spec.moments, display)
+                pngs = plot_moments(self.out, df, axes, self.spec.moments,
+                                    display) if self.plots else []
         except BaseException:
             status = "FAILED"  # the run still ends, as FAILED (never left RUNNING)
             raise
@@ -304,7 +310,8 @@ class _Sweep:
         atomic_write(self.out / "spec.yaml", lambda fh: fh.write(text.encode()))
         meta = {"name": self.spec.name, "model": self.spec.model.name,
                 "axes": _meta_axes(self.spec), "moments": list(self.spec.moments),
-                "n_points": len(self.spec.points), "spec": self.spec.source}
+                "n_points": len(self.spec.points), "spec": self.spec.source,
+                "periods_per_year": self.spec.periods_per_year}
         atomic_write(self.out / META_FILE, lambda fh: fh.write(json.dumps(meta, indent=2).encode()))
 
 

@@ -19,6 +19,7 @@ A spec is YAML (``load_sweep_spec``) or a Python mapping (``SweepSpec.from_dict`
       include_unshocked: true
     numerics: {n_a: 100}            # overrides of the baseline numerics
     moments: [r, wealth_gini]       # what tables and plots show (default: all)
+    display: {periods_per_year: 6}  # model periods in a year (rates shown as annual %)
     resources: {num_actors: 2, cpus_per_actor: 1}
     tracking: {experiment: quickstart, tracking_uri: null, child_runs: false}
     seed: 0
@@ -47,13 +48,14 @@ from hetspace.core.config import (
     read_text,
 )
 from hetspace.core.errors import InvalidConfigError, InvalidParamsError
+from hetspace.core.moment_info import check_periods_per_year
 from hetspace.core.protocol import ModelSpec, get_model, list_models
 
 from .points import Point, Shock, expand_points
 from .tracking import tracking_uri_problem
 
 TOP_LEVEL_KEYS = ("name", "description", "model", "baseline", "grid", "zip", "shocks",
-                  "numerics", "moments", "resources", "tracking", "seed", "debug")
+                  "numerics", "moments", "resources", "tracking", "seed", "debug", "display")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SECTION_KEYS = {
     "baseline": ("config", "params", "numerics"),
@@ -61,6 +63,7 @@ _SECTION_KEYS = {
     "resources": ("num_actors", "cpus_per_actor"),
     "tracking": ("experiment", "tracking_uri", "child_runs"),
     "debug": ("crash_after", "sleep"),
+    "display": ("periods_per_year",),
 }
 
 
@@ -116,6 +119,7 @@ class SweepSpec:
     tracking: Tracking
     seed: int
     debug: Debug
+    periods_per_year: float
     description: str
     points: tuple[Point, ...]
     raw: Mapping[str, Any]
@@ -431,7 +435,14 @@ def _settings(data, sections: dict, problems) -> dict[str, Any]:
     if crash is not None and (isinstance(crash, bool) or not isinstance(crash, int) or crash < 1):
         problems.add(("debug", "crash_after"), f"must be an integer >= 1, got {crash!r}")
     _sleep(sections["debug"], problems)
-    return {"moments": tuple(moments), "seed": seed,
+    periods = sections["display"].get("periods_per_year", 1.0)
+    try:
+        periods = check_periods_per_year(periods)
+    except ValueError:
+        problems.add(("display", "periods_per_year"), f"must be a number > 0 (model periods "
+                     f"in a year: 6 for a two-month period), got {periods!r}")
+        periods = 1.0
+    return {"moments": tuple(moments), "seed": seed, "periods_per_year": periods,
             "resources": Resources(**res) if not problems.lines else Resources(),
             "tracking": Tracking(**track) if not problems.lines else Tracking(),
             "debug": Debug(**sections["debug"]) if not problems.lines else Debug()}

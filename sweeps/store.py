@@ -21,7 +21,9 @@ source of truth for what a sweep has done.
 
 Columns: key, point (index in the spec), the axis values, shock_location,
 shock_size, status ('ok' or 'failed'), error, ``m_<moment>`` per moment,
-n_iter, warm_start, cold_retry, t_solve, t_eval, started_unix (when the actor
+``d_<diagnostic>`` per numerical diagnostic, ``l_<name>`` per array by location (a
+list per row, models whose solutions offer ``by_location()``), n_iter, warm_start,
+cold_retry, t_solve, t_eval, started_unix (when the actor
 started the point, its host's clock), t_roundtrip (driver side, from submitting
 the point's call to receiving its rows), batch (points in that call), attempts,
 actor, pid, seed, finished_utc.
@@ -37,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -52,6 +55,9 @@ RESULTS_FILE = "results.parquet"
 PARTS_DIR = "results"
 MOMENT_PREFIX = "m_"
 DIAGNOSTIC_PREFIX = "d_"
+LOCATION_PREFIX = "l_"
+_NESTED = {"moments": MOMENT_PREFIX, "diagnostics": DIAGNOSTIC_PREFIX,
+           "by_location": LOCATION_PREFIX}
 
 
 class ResultStore:
@@ -157,16 +163,15 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def flatten_row(labels: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
-    """One flat record: labels, the row's scalar fields, ``m_<name>`` per moment and
-    ``d_<name>`` per numerical diagnostic."""
+    """One flat record: labels, the row's scalar fields, ``m_<name>`` per moment,
+    ``d_<name>`` per numerical diagnostic and ``l_<name>`` per array by location."""
     out = dict(labels)
     for name, value in row.items():
-        if name not in ("moments", "diagnostics"):
+        if name not in _NESTED:
             out[name] = value
-    for name, value in (row.get("moments") or {}).items():
-        out[MOMENT_PREFIX + name] = value
-    for name, value in (row.get("diagnostics") or {}).items():
-        out[DIAGNOSTIC_PREFIX + name] = value
+    for key, prefix in _NESTED.items():
+        for name, value in (row.get(key) or {}).items():
+            out[prefix + name] = value
     out["finished_utc"] = datetime.now(UTC).isoformat(timespec="microseconds")
     return out
 
@@ -205,6 +210,21 @@ def _rows_table(rows: list[dict[str, Any]]) -> pa.Table:
 def _to_table(df: pd.DataFrame) -> pa.Table:
     df = df.copy()
     for col in df.columns:
-        if df[col].dtype == object and df[col].dropna().map(type).nunique() > 1:
+        if col.startswith(LOCATION_PREFIX):  # lists (buffered) and arrays (read back)
+            df[col] = df[col].map(lambda v: None if v is None or _missing(v) else
+                                  [float(x) for x in v])
+        elif df[col].dtype == object and _all_numbers(df[col].dropna()):
+            df[col] = pd.to_numeric(df[col])  # ints and floats (parts of different types)
+        elif df[col].dtype == object and df[col].dropna().map(type).nunique() > 1:
             df[col] = df[col].map(lambda v: None if v is None else str(v))
     return pa.Table.from_pandas(df, preserve_index=False)
+
+
+def _missing(value: Any) -> bool:
+    """A missing list cell (pandas fills absent ones with nan)."""
+    return isinstance(value, float) and value != value
+
+
+def _all_numbers(values: pd.Series) -> bool:
+    return len(values) > 0 and all(isinstance(v, (int, float, np.integer, np.floating))
+                                   and not isinstance(v, (bool, np.bool_)) for v in values)

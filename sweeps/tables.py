@@ -17,21 +17,26 @@ held at their first value, named in the title).
 from __future__ import annotations
 
 import json
-import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hetspace.core.config import atomic_write
 from hetspace.core.errors import InvalidConfigError
+from hetspace.core.protocol import get_model
 
 from .actors import STATUS_OK
+from .display import Display, format_axis_value, format_number
+from .effects import EFFECTS, add_shock_effects
 from .store import MOMENT_PREFIX, load_results, moment_columns
 
 FORMATS = ("md", "tex", "csv")
+GREEK = {"α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "θ": r"\theta",
+         "σ": r"\sigma", "ω": r"\omega"}
 META_FILE = "sweep.json"
 
 
@@ -52,47 +57,96 @@ def read_meta(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def robustness_tables(df: pd.DataFrame, axes: Sequence[str],
-                      moments: Sequence[str] | None = None) -> list[tuple[str, pd.DataFrame]]:
-    """(title, table) pairs of ``moments`` across the varying ``axes`` (see module doc)."""
+                      moments: Sequence[str] | None = None,
+                      display: Display | None = None) -> list[tuple[str, pd.DataFrame]]:
+    """(title, table) pairs of ``moments`` across the varying ``axes`` (see module doc).
+
+    With a ``display``, values are in display units (annual %, %), titles and
+    headers are labels with units; without, raw values and names. One region shock
+    next to the unshocked economy is not an axis: its effects (``EFFECTS``) sit
+    beside the unshocked moments of the same cell.
+    """
+    display = display or Display()
     moments = choose_moments(df, moments)
     varying = varying_axes(df, axes)
     cells = df[list(varying)].copy()
     for m in moments:
-        cells[m] = [_cell(v, s) for v, s in zip(df[MOMENT_PREFIX + m], df["status"], strict=True)]
+        cells[m] = [_cell(display.value(m, v), s)
+                    for v, s in zip(df[MOMENT_PREFIX + m], df["status"], strict=True)]
+    note = ""
+    if "shock" in varying and _one_shock(df):
+        shocked = df[df["shock"] != "none"].iloc[0]
+        note = (f" (shock: location {int(float(shocked['shock_location']))}, "
+                f"{100.0 * float(shocked['shock_size']):+g}% productivity; "
+                "other moments: the economy before it)")
+        varying = [a for a in varying if a != "shock"]
+        cells = _collapse_shock(cells, varying, moments)
+    head = {m: display.moment(m).header() for m in moments}
+    name = {a: display.axis(a).header() for a in varying}
+    cells = cells.rename(columns={**head, **name})
     if not varying:
         first = cells.iloc[0] if len(cells) else pd.Series(dtype=object)
-        return [("moments", pd.DataFrame({"moment": moments,
-                                          "value": [first.get(m) for m in moments]}))]
+        return [("moments" + note, pd.DataFrame({"moment": [head[m] for m in moments],
+                                                 "value": [first.get(head[m])
+                                                           for m in moments]}))]
     if len(varying) == 1:
-        return [(f"moments by {varying[0]}", cells.set_index(varying[0]))]
+        return [(f"moments by {name[varying[0]]}{note}", cells.set_index(name[varying[0]]))]
     if len(varying) == 2:
-        rows, cols = varying
-        return [(f"{m} by {rows} (rows) and {cols} (columns)",
-                 cells.pivot_table(index=rows, columns=cols, values=m, aggfunc="first",
-                                   sort=False)) for m in moments]
-    return [("moments by point", cells.set_index(list(varying)))]
+        rows, cols = (name[a] for a in varying)
+        return [(f"{head[m]} by {rows} (rows) and {cols} (columns){note}",
+                 cells.pivot_table(index=rows, columns=cols, values=head[m], aggfunc="first",
+                                   sort=False, dropna=False)) for m in moments]
+    return [("moments by point" + note, cells.set_index([name[a] for a in varying]))]
 
 
-def format_tables(tables: list[tuple[str, pd.DataFrame]], fmt: str) -> str:
-    """Render tables as Markdown (``md``), LaTeX (``tex``, booktabs) or CSV (``csv``)."""
+def constant_moments(df: pd.DataFrame, moments: Sequence[str]) -> dict[str, float]:
+    """Moments with one value (to 1e-9 relative) at every solved point, when more than one
+    point solved: name -> that value. Tables leave them out with a note."""
+    ok = df[df["status"] == STATUS_OK]
+    if len(ok) < 2:
+        return {}
+    out = {}
+    for m in moments:
+        values = pd.to_numeric(ok[MOMENT_PREFIX + m], errors="coerce").to_numpy(dtype=float)
+        if not np.isnan(values).any() and np.allclose(values, values[0], rtol=1e-9, atol=0.0):
+            out[m] = float(values[0])
+    return out
+
+
+def format_tables(tables: list[tuple[str, pd.DataFrame]], fmt: str, notes: Sequence[str] = ()
+                  ) -> str:
+    """Render tables as Markdown (``md``), LaTeX (``tex``: booktabs, siunitx ``S``
+    columns) or CSV (``csv``); ``notes`` follow the tables (md, tex)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     if fmt == "csv":
         if len(tables) == 1:
             return tables[0][1].to_csv()
-        return pd.concat({title.split(" ")[0]: t for title, t in tables},
+        return pd.concat({title.split(" by ")[0]: t for title, t in tables},
                          names=["moment"]).to_csv()
-    render = _markdown if fmt == "md" else _latex
-    return "\n".join(render(title, t) for title, t in tables)
+    if fmt == "md":
+        return "\n".join([*(_markdown(title, t) for title, t in tables),
+                          *(f"*{n}*\n" for n in notes)])
+    return "\n".join([*(_latex(title, t) for title, t in tables),
+                      *(f"% {n}\n" for n in notes)])
 
 
 def write_tables(out_dir: Path, df: pd.DataFrame, axes: Sequence[str],
-                 moments: Sequence[str] | None = None) -> list[Path]:
-    """Write tables/robustness.{md,tex,csv}; returns the paths."""
-    tables = robustness_tables(df, axes, moments)
+                 moments: Sequence[str] | None = None,
+                 display: Display | None = None) -> list[Path]:
+    """Write tables/robustness.{md,tex,csv}; returns the paths.
+
+    Markdown and LaTeX leave out moments that are constant across the sweep (a note
+    names them and their value); the CSV keeps every moment."""
+    moments = choose_moments(df, moments)
+    display = display or Display()
+    constant = constant_moments(df, moments)
+    shown = [m for m in moments if m not in constant] or moments
+    notes = [_constant_note(constant, display)] if constant and shown != moments else []
     paths = []
     for fmt in FORMATS:
-        text = format_tables(tables, fmt)
+        tables = robustness_tables(df, axes, moments if fmt == "csv" else shown, display)
+        text = format_tables(tables, fmt, notes)
         path = Path(out_dir) / "tables" / f"robustness.{fmt}"
         paths.append(atomic_write(path, lambda fh, t=text: fh.write(t.encode())))
     return paths
@@ -100,39 +154,69 @@ def write_tables(out_dir: Path, df: pd.DataFrame, axes: Sequence[str],
 
 def table_from_dir(out_dir: str | os.PathLike[str], moments: Sequence[str] | None = None,
                    fmt: str = "md") -> str:
-    """The robustness table(s) of the sweep in ``out_dir``, rendered."""
+    """The robustness table(s) of the sweep in ``out_dir``, rendered in display units."""
     meta = read_meta(out_dir)
-    df = load_results(out_dir)
-    return format_tables(robustness_tables(df, meta["axes"], moments or meta["moments"]), fmt)
+    df = add_shock_effects(load_results(out_dir), meta["axes"])
+    display = display_from_meta(meta)
+    chosen = choose_moments(df, moments or meta["moments"])
+    constant = constant_moments(df, chosen) if fmt != "csv" else {}
+    shown = [m for m in chosen if m not in constant] or chosen
+    notes = [_constant_note(constant, display)] if shown != chosen else []
+    return format_tables(robustness_tables(df, meta["axes"], shown, display), fmt, notes)
+
+
+def display_from_meta(meta: Mapping[str, Any]) -> Display:
+    """The Display of a sweep from its ``sweep.json`` (raw names if the model is unknown)."""
+    try:
+        model = get_model(str(meta.get("model")))
+    except InvalidConfigError:
+        model = None
+    return Display.for_model(model, float(meta.get("periods_per_year", 1.0)))
 
 
 def plot_moments(out_dir: Path, df: pd.DataFrame, axes: Sequence[str],
-                 moments: Sequence[str] | None = None) -> list[Path]:
-    """plots/<moment>_vs_<axis>.png for each moment and numeric varying axis."""
+                 moments: Sequence[str] | None = None,
+                 display: Display | None = None) -> list[Path]:
+    """plots/<moment>_vs_<axis>.{png,pdf} for each moment and numeric varying axis (see
+    :func:`moment_figure`). Returns the PNG paths."""
+    moments = choose_moments(df, moments)
+    paths = []
+    for x in (a for a in varying_axes(df, axes) if _numeric(df[a])):
+        for m in moments:
+            fig = moment_figure(df, axes, m, x, display)
+            stem = Path(out_dir) / "plots" / f"{_safe(m)}_vs_{_safe(x)}"
+            for kind in ("png", "pdf"):
+                atomic_write(stem.with_suffix(f".{kind}"), lambda fh, f=fig, k=kind:
+                             f.savefig(fh, format=k, dpi=110, bbox_inches="tight"))
+            paths.append(stem.with_suffix(".png"))
+    return paths
+
+
+def moment_figure(df: pd.DataFrame, axes: Sequence[str], moment: str, x: str,
+                  display: Display | None = None):
+    """A matplotlib Figure of ``moment`` (display units) against axis ``x``: one line per
+    value of the second varying axis, further axes held at their first value (named in
+    the title); axes labelled with names and units."""
     # Figure objects, not pyplot: the caller's backend (a notebook's inline one) is untouched
     from matplotlib.figure import Figure
 
-    moments = choose_moments(df, moments)
-    varying = varying_axes(df, axes)
-    ok = df[df["status"] == STATUS_OK]
-    paths = []
-    for x in (a for a in varying if _numeric(df[a])):
-        others = [a for a in varying if a != x]
-        sub = ok
-        for held in others[1:]:
-            sub = sub[sub[held] == df[held].iloc[0]]
-        for m in moments:
-            fig = Figure(figsize=(5.0, 3.5))
-            ax = fig.subplots()
-            _draw(ax, sub, x, others[0] if others else None, MOMENT_PREFIX + m)
-            held_text = ", ".join(f"{h}={df[h].iloc[0]}" for h in others[1:])
-            ax.set(xlabel=x, ylabel=m, title=f"{m} vs {x}" + (f" ({held_text})" if held_text
-                                                                else ""))
-            path = Path(out_dir) / "plots" / f"{_safe(m)}_vs_{_safe(x)}.png"
-            atomic_write(path, lambda fh, f=fig: f.savefig(fh, format="png", dpi=110,
-                                                           bbox_inches="tight"))
-            paths.append(path)
-    return paths
+    display = display or Display()
+    others = [a for a in varying_axes(df, axes) if a != x]
+    sub = df[df["status"] == STATUS_OK]
+    if "shock" in others and _one_shock(df):  # effects from the shocked rows, else unshocked
+        sub = sub[(sub["shock"] != "none") == (moment in EFFECTS)]
+        others.remove("shock")
+    for held in others[1:]:
+        sub = sub[sub[held] == df[held].iloc[0]]
+    info = display.moment(moment)
+    fig = Figure(figsize=(5.0, 3.5))
+    ax = fig.subplots()
+    _draw(ax, sub, x, others[0] if others else None, moment, display)
+    held_text = ", ".join(f"{display.axis(h).label} = {format_axis_value(df[h].iloc[0])}"
+                          for h in others[1:])
+    ax.set(xlabel=display.axis(x).header(), ylabel=info.header(),
+           title=info.label + (f"\n({held_text})" if held_text else ""))
+    return fig
 
 
 def choose_moments(df: pd.DataFrame, moments: Sequence[str] | None) -> list[str]:
@@ -152,14 +236,45 @@ def varying_axes(df: pd.DataFrame, axes: Sequence[str]) -> list[str]:
     return [a for a in axes if a in df and df[a].nunique(dropna=False) > 1]
 
 
-def _draw(ax, sub: pd.DataFrame, x: str, line: str | None, col: str) -> None:
+def _draw(ax, sub: pd.DataFrame, x: str, line: str | None, moment: str,
+          display: Display) -> None:
     groups = [(None, sub)] if line is None else list(sub.groupby(line, sort=False, dropna=False))
     for value, g in groups:
         g = g.sort_values(x)
-        label = None if line is None else f"{line}={value}"
-        ax.plot(g[x].astype(float), g[col].astype(float), marker="o", label=label)
+        label = None if line is None else \
+            f"{display.axis(line).label} = {format_axis_value(value)}"
+        y = [display.value(moment, v) for v in g[MOMENT_PREFIX + moment].astype(float)]
+        ax.plot(g[x].astype(float), y, marker="o", label=label)
     if line is not None:
         ax.legend(fontsize="small")
+
+
+def _one_shock(df: pd.DataFrame) -> bool:
+    """One region shock beside the unshocked economy (its effects are columns then)."""
+    shocks = set(df["shock"])
+    return len(shocks) == 2 and "none" in shocks
+
+
+def _collapse_shock(cells: pd.DataFrame, others: list[str], moments: Sequence[str]
+                    ) -> pd.DataFrame:
+    """One row per cell of the other axes: the unshocked moments, and the effects
+    (``EFFECTS``) from the shocked row."""
+    effects = [m for m in moments if m in EFFECTS]
+    levels = [m for m in moments if m not in EFFECTS]
+    base = cells[cells["shock"] == "none"].drop(columns=["shock", *effects])
+    hit = cells[cells["shock"] != "none"][[*others, *effects]]
+    if not others:
+        merged = pd.concat([base.reset_index(drop=True).iloc[:1],
+                            hit.reset_index(drop=True).iloc[:1]], axis=1)
+    else:
+        merged = base.merge(hit, on=others, how="outer", sort=False)
+    return merged[[*others, *levels, *effects]] if moments else merged
+
+
+def _constant_note(constant: Mapping[str, float], display: Display) -> str:
+    parts = [f"{display.moment(m).header()} = {format_number(display.value(m, v))}"
+             for m, v in constant.items()]
+    return "Not shown, the same at every point: " + "; ".join(parts) + "."
 
 
 def _cell(value: Any, status: str) -> Any:
@@ -173,38 +288,54 @@ def _numeric(series: pd.Series) -> bool:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return "n/a" if math.isnan(value) else f"{value:.6g}"
-    return str(value)
+    return format_number(value)
+
+
+def _label(idx: Any) -> str:
+    return " / ".join(format_axis_value(i) for i in idx) if isinstance(idx, tuple) \
+        else format_axis_value(idx)
 
 
 def _markdown(title: str, table: pd.DataFrame) -> str:
     index_name = " / ".join(str(n) for n in table.index.names if n is not None)
-    head = [index_name or "", *(_fmt(c) for c in table.columns)]
+    head = [index_name or "", *(format_axis_value(c) for c in table.columns)]
     lines = [f"**{title}**", "", "| " + " | ".join(head) + " |",
              "|" + "|".join([":--"] + ["--:"] * len(table.columns)) + "|"]
     for idx, row in table.iterrows():
-        label = " / ".join(_fmt(i) for i in idx) if isinstance(idx, tuple) else _fmt(idx)
-        lines.append("| " + " | ".join([label, *(_fmt(v) for v in row)]) + " |")
+        lines.append("| " + " | ".join([_label(idx), *(_fmt(v) for v in row)]) + " |")
     return "\n".join(lines) + "\n"
 
 
 def _latex(title: str, table: pd.DataFrame) -> str:
+    """booktabs rules; numeric columns are siunitx ``S`` columns (text cells and headers
+    in braces, so siunitx leaves them alone)."""
     index_name = " / ".join(str(n) for n in table.index.names if n is not None)
-    head = [index_name, *(_fmt(c) for c in table.columns)]
-    lines = [f"% {title}", r"\begin{tabular}{l" + "r" * len(table.columns) + "}", r"\toprule",
-             " & ".join(_tex(h) for h in head) + r" \\", r"\midrule"]
+    head = [_tex(index_name), *(f"{{{_tex(format_axis_value(c))}}}" for c in table.columns)]
+    lines = [f"% {_tex(title)}", r"% needs \usepackage{booktabs} and \usepackage{siunitx}",
+             r"\begin{tabular}{l" + "S" * len(table.columns) + "}", r"\toprule",
+             " & ".join(head) + r" \\", r"\midrule"]
     for idx, row in table.iterrows():
-        label = " / ".join(_fmt(i) for i in idx) if isinstance(idx, tuple) else _fmt(idx)
-        lines.append(" & ".join(_tex(c) for c in [label, *(_fmt(v) for v in row)]) + r" \\")
+        cells = [_fmt(v) for v in row]
+        cells = [c if _is_number_text(c) else f"{{{_tex(c)}}}" for c in cells]
+        lines.append(" & ".join([_tex(_label(idx)), *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.lower() not in ("nan", "inf", "-inf")
 
 
 def _tex(text: str) -> str:
     for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
                  ("#", r"\#"), ("$", r"\$")):
         text = text.replace(a, b)
+    for letter, command in GREEK.items():  # pdflatex has no Greek text glyphs
+        text = text.replace(letter, f"${command}$")
     return text
 
 

@@ -8,6 +8,7 @@
 from ..protocol import ModelSpec
 from . import examples
 from .data import SpatialData, load_synthetic
+from .moments import MOMENT_INFO, PARAM_INFO
 from .params import Guess, Numerics, Params
 from .result import Solution
 from .shocks import RegionShock, region_shock, shocked_params
@@ -29,6 +30,8 @@ MODEL = ModelSpec(
     source="Donald, Fukui and Miyauchi, appendix B.2.1; Huggett (1993); Aiyagari (1994)",
     region_shock=shocked_params,
     extrapolate=extrapolate,
+    moment_info=MOMENT_INFO,
+    param_info=PARAM_INFO,
 )
 
 __all__ = ["MODEL", "Guess", "HouseholdBlock", "Impulse", "Numerics", "Panel", "Params",

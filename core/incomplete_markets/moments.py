@@ -38,8 +38,48 @@ from typing import Any
 
 import numpy as np
 
+from ..moment_info import MomentInfo
+
 LOCATION_MOMENTS = ("population_share_max", "population_share_min", "out_migration_rate",
                     "real_wage_log_sd", "consumption_pc_log_sd")
+
+
+#: Label, display unit and transform of every moment of solution_moments (and of the
+#: arrays of solution_by_location); see hetspace.core.moment_info. Rates per period
+#: display as annual % given the sweep's periods_per_year.
+MOMENT_INFO = {
+    "r": MomentInfo("Interest rate", "annual %", "annual_percent"),
+    "aggregate_assets": MomentInfo("Aggregate assets", "model units"),
+    "mpc_mean": MomentInfo("Mean MPC", "per period"),
+    "share_at_limit": MomentInfo("Share at borrowing limit", "%", "percent"),
+    "wealth_gini": MomentInfo("Wealth Gini"),
+    "consumption_mean": MomentInfo("Mean consumption", "model units"),
+    "wage": MomentInfo("Wage", "model units"),
+    "capital": MomentInfo("Capital", "model units"),
+    "welfare_ce": MomentInfo("Newborn welfare", "consumption equivalent"),
+    "population_share_max": MomentInfo("Largest population share", "%", "percent"),
+    "population_share_min": MomentInfo("Smallest population share", "%", "percent"),
+    "out_migration_rate": MomentInfo("Out-migration rate", "% per period", "percent"),
+    "real_wage_log_sd": MomentInfo("S.d. of log real wage", "log points"),
+    "consumption_pc_log_sd": MomentInfo("S.d. of log consumption per capita", "log points"),
+    "population_share": MomentInfo("Population share", "%", "percent"),
+    "consumption_pc": MomentInfo("Consumption per capita", "model units"),
+    "real_wage": MomentInfo("Real wage", "model units"),
+    "out_migration": MomentInfo("Out-migration rate", "% per period", "percent"),
+}
+
+#: Labels of the Params fields a sweep varies most (axes of tables and plots).
+PARAM_INFO = {
+    "gamma": MomentInfo("Risk aversion γ"),
+    "beta": MomentInfo("Discount factor β"),
+    "omega": MomentInfo("Survival probability ω"),
+    "theta": MomentInfo("Migration elasticity θ"),
+    "a_low": MomentInfo("Borrowing limit", "model units"),
+    "alpha_agg": MomentInfo("Agglomeration elasticity"),
+    "sigma_trade": MomentInfo("Trade elasticity σ"),
+    "alpha": MomentInfo("Capital share α"),
+    "delta": MomentInfo("Depreciation δ", "per period"),
+}
 
 
 def location_moments(population: np.ndarray, migration: np.ndarray, real_wage: np.ndarray,
@@ -92,6 +132,23 @@ def solution_moments(sol: Any) -> dict[str, float]:
         **location_moments(sol.population, sol.migration_matrix(), sol.real_wage(),
                            sol.consumption_per_capita()),
     }
+
+
+def solution_by_location(sol: Any) -> dict[str, np.ndarray]:
+    """(J,) arrays by location: population_share (L_j / sum L), welfare_ce (newborn
+    welfare in consumption-equivalent units, Solution.welfare_ce(by_location=True)),
+    consumption_pc (real consumption per resident), real_wage (w_j / P_j) and
+    out_migration (share of residents who move away within a period).
+
+    Sweeps store them beside the scalar moments (``l_`` columns), so that a region
+    shock's effect at the shocked location can be computed against the unshocked
+    economy of the same grid cell.
+    """
+    return {"population_share": sol.population_shares(),
+            "welfare_ce": np.asarray(sol.welfare_ce(by_location=True), dtype=float),
+            "consumption_pc": sol.consumption_per_capita(),
+            "real_wage": sol.real_wage(),
+            "out_migration": sol.out_migration()}
 
 
 def solution_diagnostics(sol: Any) -> dict[str, float]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import dist_kernels
 from .household import location_totals
-from .moments import solution_diagnostics, solution_moments
+from .moments import solution_by_location, solution_diagnostics, solution_moments
 from .params import Numerics, Params
 
 
@@ -142,7 +142,8 @@ class Solution:
 
         C_eq = u^-1((1 - beta omega) W) with W = sum dist * v: newborns inherit
         their parent's location, income state and assets, so they are distributed
-        as dist. ``by_location``: (J,) C_eq of W_j = E[v | location j].
+        as dist. ``by_location``: (J,) C_eq of W_j = E[v | location j]. nan where
+        gamma > 1 and (1 - beta omega) W is at or above u's bound 1 / (gamma - 1).
         """
         if by_location:
             W = np.sum(self.dist * self.v, axis=(1, 2)) / self.population
@@ -150,7 +151,15 @@ class Solution:
             W = float(np.sum(self.dist * self.v))
         x = (1.0 - self.params.beta * self.params.omega) * W
         g = self.params.gamma
-        return np.exp(x) if g == 1.0 else (1.0 + (1.0 - g) * x) ** (1.0 / (1.0 - g))
+        if g == 1.0:
+            return np.exp(x)
+        # u is bounded above by 1 / (gamma - 1) when gamma > 1, but values with logit
+        # migration carry an option value that can exceed it: no consumption stream is
+        # then worth W, and C_eq is nan (a float power of a negative base is complex)
+        base = 1.0 + (1.0 - g) * np.asarray(x, dtype=float)
+        out = np.full(base.shape, np.nan)
+        np.power(base, 1.0 / (1.0 - g), out=out, where=base > 0.0)
+        return out if by_location else float(out)
 
     def migration_matrix(self) -> np.ndarray:
         """(J, J) share of location i's households living in j one period later (B.10).
@@ -172,6 +181,11 @@ class Solution:
         """Named scalar moments of the economy (the names sweeps and estimation use);
         see :func:`~hetspace.core.incomplete_markets.moments.solution_moments`."""
         return solution_moments(self)
+
+    def by_location(self) -> dict[str, np.ndarray]:
+        """(J,) arrays by location (population share, welfare, consumption, ...); see
+        :func:`~hetspace.core.incomplete_markets.moments.solution_by_location`."""
+        return solution_by_location(self)
 
     def diagnostics(self) -> dict[str, float]:
         """Numerical quality of the solution, apart from the economics in moments();
