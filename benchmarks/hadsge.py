@@ -26,7 +26,7 @@ import numpy as np
 
 from hetspace.core.hadsge import event_study, example_params, solve
 from hetspace.core.hadsge.equilibrium import solve_steady_state
-from hetspace.core.hadsge.production import Production
+from hetspace.core.hadsge.examples import random_production
 from hetspace.core.hadsge.transition import solve_transition
 
 
@@ -47,18 +47,9 @@ def economy(J):
 
 
 def ge_economy(N, I, seed=0):
-    rng = np.random.default_rng(seed)
-    g = rng.uniform(0.4, 0.7, (N, I))
-    io = rng.uniform(0.2, 1.0, (N, I, I))
-    io = io / io.sum(-1, keepdims=True) * (1.0 - g)[..., None]
-    kappa = 1.0 + rng.uniform(0.2, 0.8, (I, N, N))
-    kappa[:, np.arange(N), np.arange(N)] = 1.0
-    prod = Production(gamma_va=g, io=io, xi=rng.uniform(0.25, 0.4, N),
-                      vartheta=rng.uniform(3.0, 6.0, I), zeta=np.full(I, 1.0 / I),
-                      A=rng.uniform(2.0, 4.0, (N, I)), kappa=kappa, delta_h=0.05,
-                      delta_k=0.1)
     J = N * I
-    return economy(J).with_(w=np.full(J, 1.1), r=np.full(J, 1.05)), prod
+    return (economy(J).with_(w=np.full(J, 1.1), r=np.full(J, 1.05)),
+            random_production(N, I, seed))
 
 
 def time_ge(N, I, T_N, T_I, T):

@@ -29,3 +29,25 @@ def example_params(**changes) -> Params:
     )
     base.update(changes)
     return Params(**base)
+
+
+def random_production(N: int = 2, I: int = 2, seed: int = 0, **changes):
+    """A seeded asymmetric N x I production block with materials and trade costs, for
+    examples, tests and benchmarks (not a calibration): value-added shares U(0.4, 0.7),
+    input-output shares U(0.2, 1) rescaled to the rest, capital shares U(0.25, 0.4),
+    trade elasticities U(3, 6), equal final-good shares, productivities U(2, 4),
+    off-diagonal iceberg costs 1 + U(0.2, 0.8), depreciation 0.05 (h) and 0.1 (k).
+    ``changes`` override any field."""
+    from .production import Production
+
+    rng = np.random.default_rng(seed)
+    g = rng.uniform(0.4, 0.7, (N, I))
+    io = rng.uniform(0.2, 1.0, (N, I, I))
+    io = io / io.sum(-1, keepdims=True) * (1.0 - g)[..., None]
+    kappa = 1.0 + rng.uniform(0.2, 0.8, (I, N, N))
+    kappa[:, np.arange(N), np.arange(N)] = 1.0
+    base = dict(gamma_va=g, io=io, xi=rng.uniform(0.25, 0.4, N),
+                vartheta=rng.uniform(3.0, 6.0, I), zeta=np.full(I, 1.0 / I),
+                A=rng.uniform(2.0, 4.0, (N, I)), kappa=kappa, delta_h=0.05, delta_k=0.1)
+    base.update(changes)
+    return Production(**base)

@@ -3,22 +3,12 @@
 import numpy as np
 
 from hetspace.core.hadsge import Params
-from hetspace.core.hadsge.production import Production
+from hetspace.core.hadsge.examples import random_production
 
 
 def production(N=2, I=2, seed=0, **changes):
     """An asymmetric N x I production block with materials and trade costs."""
-    rng = np.random.default_rng(seed)
-    g = rng.uniform(0.4, 0.7, (N, I))
-    io = rng.uniform(0.2, 1.0, (N, I, I))
-    io = io / io.sum(-1, keepdims=True) * (1.0 - g)[..., None]
-    kappa = 1.0 + rng.uniform(0.2, 0.8, (I, N, N))
-    kappa[:, np.arange(N), np.arange(N)] = 1.0
-    base = dict(gamma_va=g, io=io, xi=rng.uniform(0.25, 0.4, N),
-                vartheta=rng.uniform(3.0, 6.0, I), zeta=np.full(I, 1.0 / I),
-                A=rng.uniform(2.0, 4.0, (N, I)), kappa=kappa, delta_h=0.05, delta_k=0.1)
-    base.update(changes)
-    return Production(**base)
+    return random_production(N, I, seed, **changes)
 
 
 def households(J, seed=1, n_ages=4, **changes):
