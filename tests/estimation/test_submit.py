@@ -82,7 +82,7 @@ def test_shipped_specs_are_told_apart(path: Path) -> None:
     ({"grid": {"gamma": [1.0, 2.0]}}, r"keys of both a sweep spec \(grid\) and an estimation "
      r"spec \(optimizer, parameters, targets\); .* or pass --kind"),
     ({"parameters": None, "targets": None, "optimizer": None},
-     r"is neither a sweep spec \(it has none of grid, .*\) nor an estimation spec \(none of "
+     r"is neither a sweep spec \(it has none of .*grid, .*\) nor an estimation spec \(none of "
      r".*parameters, .*targets.*\); pass --kind"),
 ])
 def test_a_spec_of_both_kinds_or_neither_is_an_error(tmp_path, capsys, extra, message) -> None:
