@@ -56,8 +56,7 @@ class Params(Record):
     whatever the starting point.
     """
 
-    RETIRED: ClassVar[dict[str, str]] = {}
-    #: what to say when a field that is an output or a guess is set (closure -> fields)
+    #: field -> what to say when a field that is an output or a guess is set
     OUTPUTS: ClassVar[dict[str, str]] = {
         "w": "an equilibrium output of closure='spatial' (Solution.w); leave it out (a "
              "starting guess of wages is solve(..., warm_start=Guess(w=...)))",
