@@ -63,8 +63,13 @@ grid and the fallback above takes over; then a
 continuation walks from an economy without agglomeration and with theta at most
 0.1 (where the outer problem is nearly the bond market alone) to the target,
 geometrically in theta and linearly in alpha_agg, warm-starting each step
-(``_continuation``). A :class:`~.params.Guess` with wages and populations is
-tried first, before that sequence; a Guess's r starts the bond searches.
+(``_continuation``). A warm start from another economy that Newton does not
+reach is walked from (``_warm_walk``: every fundamental that differs moves along
+the path at once, in steps halved on failure); in the robustness sweep of the
+48-location economy warm solves across its grid's big moves failed and the
+actors' cold retries took 1,200-1,700 s each. A :class:`~.params.Guess` with wages
+and populations is tried first, before that sequence; a Guess's r starts the bond
+searches.
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..errors import SolverConvergenceError
+from ..errors import InvalidParamsError, SolverConvergenceError
 from ..numerics.newton import newton_solve
 from .bond import solution_from, solve_market
 from .goods import price_index, transfers
@@ -121,8 +126,9 @@ def solve_spatial(params: Params, numerics: Numerics,
 
     ``warm_start`` (any Solution with the same J, S, n_a) supplies wages,
     populations, r, the bond-market slope, the outer Jacobian and the household
-    policies, values and distribution; a warm solve that fails is not retried
-    cold here (the caller decides). A Guess is a cold start that begins at its
+    policies, values and distribution; when Newton from it fails, a walk from its
+    fundamentals to ``params`` follows (``_warm_walk``), but no cold retry (the
+    caller decides). A Guess is a cold start that begins at its
     (w, population) and r. The returned Solution carries the equilibrium in w, P,
     T and r, and ``params`` unchanged; residuals add goods_market,
     population (relative, <= tol_spatial), bond_step_r (the r part of the Newton
@@ -148,7 +154,7 @@ def solve_spatial(params: Params, numerics: Numerics,
         return _newton(params, numerics, warm_start, guess=guess)
     except SolverConvergenceError as first:
         if warm_start is not None:
-            raise
+            return _warm_walk(params, numerics, warm_start, first)
         logger.info("spatial Newton from the representative start failed (%s); uniform "
                     "start", first)
         try:
@@ -209,16 +215,82 @@ def _policy_lu_at(state, household_params: Params):
 
 
 def _continuation(params: Params, numerics: Numerics) -> Solution:
-    """From (theta <= THETA_EASY, alpha_agg = 0) to params, warm-starting each step;
-    a failed step is halved down to MIN_STEP of the path."""
+    """From (theta <= THETA_EASY, alpha_agg = 0) to params, warm-starting each step."""
     theta0 = min(params.theta, THETA_EASY)
 
     def at(t: float) -> Params:
         return params.with_(theta=theta0 ** (1.0 - t) * params.theta ** t,
                             alpha_agg=t * params.alpha_agg)
 
-    sol = _newton(at(0.0), numerics, None)
-    t, step, work = 0.0, 0.25, [sol]
+    start = _newton(at(0.0), numerics, None)
+    return _walk(at, params, numerics, start, [start], step=0.25)
+
+
+# fundamentals a walk between two economies may move (the rest must be equal), and those
+# of them it moves geometrically (positive; their logs enter the model)
+WALKED = ("gamma", "beta", "omega", "a_low", "theta", "sigma_trade", "alpha_agg", "chi", "A",
+          "kappa_transfer", "e_grid", "Pi")
+GEOMETRIC = ("theta", "chi", "A")
+
+
+def path_between(start: Params, end: Params):
+    """t -> Params moving every fundamental that differs from ``start`` (t = 0) to ``end``
+    (t = 1), linearly (geometrically for GEOMETRIC); None if they differ elsewhere
+    (closure, sizes, flags) or not at all."""
+    moving = {}
+    for field in dataclasses.fields(Params):
+        if field.name in Params.OUTPUTS:
+            continue
+        a, b = getattr(start, field.name), getattr(end, field.name)
+        if a is None or b is None:
+            if a is not b:
+                return None
+            continue
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape == b.shape and np.array_equal(a, b):
+            continue
+        if field.name not in WALKED or a.shape != b.shape:
+            return None
+        moving[field.name] = (a.astype(float), b.astype(float))
+    if not moving:
+        return None
+
+    def at(t: float) -> Params:
+        changes = {}
+        for name, (a, b) in moving.items():
+            v = a ** (1.0 - t) * b ** t if name in GEOMETRIC else (1.0 - t) * a + t * b
+            changes[name] = float(v) if v.ndim == 0 else v
+        return end.with_(**changes)
+
+    return at
+
+
+def _warm_walk(params: Params, numerics: Numerics, warm: Solution,
+               failed: SolverConvergenceError) -> Solution:
+    """After Newton from a warm start failed: walk from the warm start's fundamentals to
+    params, warm-starting each step (the sweeps' big moves, e.g. theta 2 -> 4 with gamma
+    1 -> 3 in the 48-location economy, where a cold solve takes minutes). Re-raises
+    ``failed`` when there is no such path (another closure or size, a warm start that
+    does not fit)."""
+    at = path_between(warm.params, params)
+    if at is None or not SpatialBlock.fits(warm, params, numerics):
+        raise failed
+    logger.info("spatial Newton from the warm start failed (%s); walking from its "
+                "fundamentals", failed)
+    try:
+        return _walk(at, params, numerics, warm, [], step=0.5)
+    except (SolverConvergenceError, InvalidParamsError) as e:
+        raise SolverConvergenceError(
+            f"{failed}; the walk from the warm start's fundamentals failed too ({e})",
+            residuals=failed.residuals, n_iter=failed.n_iter) from e
+
+
+def _walk(at, params: Params, numerics: Numerics, sol: Solution, work: list[Solution],
+          step: float) -> Solution:
+    """From sol (at t = 0) along at(t) to params (t = 1), warm-starting each step; a
+    failed step is halved down to MIN_STEP of the path. The work counts add those of
+    ``work`` (the solutions already paid for) and of every step."""
+    t = 0.0
     while t < 1.0:
         t_new = min(1.0, t + step)
         try:

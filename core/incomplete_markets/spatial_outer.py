@@ -126,8 +126,7 @@ class SpatialBlock:
         self.r_hi = 1.0 / (params.beta * params.omega) - 1.0
         self.floor = min(numerics.tol_policy, numerics.tol_value,
                          0.01 * numerics.tol_spatial * self.one_minus_bo)
-        fits = warm is not None and warm.dist.shape[0] == self.J and warm.params.n_e == params.n_e
-        self.warm = warm if fits and warm.c.shape[2] == numerics.n_a else None
+        self.warm = warm if self.fits(warm, params, numerics) else None
         self.state: HouseholdState | None = None
         self.slope = np.nan  # B' = dB/dr, the latest estimate
         self.b_unit = np.nan  # the bond row's scale, fixed once known: F is one function
@@ -143,6 +142,12 @@ class SpatialBlock:
         self._points: dict[bytes, Point] = {}
         self.F_norm = np.inf  # max |F| at the latest accepted iterate (sets the tolerance)
         self.step_r = np.nan
+
+    @staticmethod
+    def fits(warm: Solution | None, params: Params, numerics: Numerics) -> bool:
+        """Whether a warm start can start this block (same J, S and n_a)."""
+        return (warm is not None and warm.dist.shape[0] == params.n_loc
+                and warm.params.n_e == params.n_e and warm.c.shape[2] == numerics.n_a)
 
     # -- starting point ---------------------------------------------------------------
     def start(self) -> tuple[np.ndarray, np.ndarray]:
@@ -161,9 +166,14 @@ class SpatialBlock:
                 w, L / L.sum())
             w, L = self.state_prices
             self.H_p = None
-            if self.warm is None:  # populations where that search's households live
-                L = self.state.dist.sum(axis=(1, 2))
-        x0 = np.r_[np.log(w[1:] / w[0]), np.log(L[1:] / L[0]), -np.log((self.r_hi - r) / R_UNIT)]
+            # cold: populations where that search's households live, unless the household
+            # cannot be solved there; then the search's own (at theta = 4 in the
+            # 48-location economy the EGM grid was not increasing at the former)
+            if self.warm is None:
+                x0 = self._x(w, self.state.dist.sum(axis=(1, 2)), r)
+                if self._raw(x0, self._tolerance(), self.state) is not None:
+                    L = self.state.dist.sum(axis=(1, 2))
+        x0 = self._x(w, L, r)
         if self.H_p is not None:
             self.b_unit = self.slope * (self.r_hi - r)
             if self._raw(x0, self._tolerance(), self.state) is not None:
@@ -171,6 +181,11 @@ class SpatialBlock:
             self.H_p = None
         self._raw(x0, self._tolerance(), self.state)
         return x0, self.jacobian(x0)
+
+    def _x(self, w: np.ndarray, L: np.ndarray, r: float) -> np.ndarray:
+        """The unknowns x at (w, L, r) (w and L rescaled to w_1 = 1, L_1 as the base)."""
+        return np.r_[np.log(w[1:] / w[0]), np.log(L[1:] / L[0]),
+                     -np.log((self.r_hi - r) / R_UNIT)]
 
     def _plain_start(self) -> tuple[np.ndarray, np.ndarray]:
         """(w, L) of the Guess, rescaled to w[0] = 1 and sum L = 1, else (1, uniform)."""

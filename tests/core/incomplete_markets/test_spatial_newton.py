@@ -170,3 +170,39 @@ def test_closed_form_derivative_of_the_market_block_matches_differences():
     expected = central_jacobian(lambda g: block.market(x0, g), h)
     # central differences of smooth closed forms: error ~ step^2 ~ 1e-12, times |M''|
     np.testing.assert_allclose(block._market_h(x0, h), expected, atol=1e-8)
+
+
+def test_a_failed_warm_start_walks_from_its_fundamentals():
+    # Newton from the theta = 0.3 equilibrium does not reach theta = 5 with agglomeration
+    # (checked first, so the test fails if it ever does and the walk goes untested); the
+    # walk then reaches the cold equilibrium
+    from hetspace.core.incomplete_markets import spatial
+
+    base = solve(_spatial(theta=0.3), NUM)
+    params = _spatial(theta=5.0, alpha_agg=0.04)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnstableAgglomerationWarning)
+        with pytest.raises(SolverConvergenceError):
+            spatial._newton(params, NUM, base)
+        warm = solve(params, NUM, warm_start=base)
+        cold = solve(params, NUM)
+    _check_equilibrium(warm, NUM)
+    assert warm.residuals["continuation_steps"] >= 1
+    np.testing.assert_allclose(warm.w, cold.w, rtol=1e-5)
+    np.testing.assert_allclose(warm.population, cold.population, rtol=1e-5)
+    assert abs(warm.r - cold.r) <= 2 * max(warm.residuals["bond_tol_r"],
+                                           cold.residuals["bond_tol_r"])
+
+
+def test_path_between_two_economies_moves_what_differs():
+    from hetspace.core.incomplete_markets.spatial import path_between
+
+    start, end = _spatial(theta=0.5, gamma=1.0), _spatial(theta=2.0, gamma=3.0)
+    at = path_between(start, end)
+    half = at(0.5)
+    assert half.theta == pytest.approx(1.0)  # geometric: sqrt(0.5 * 2)
+    assert half.gamma == pytest.approx(2.0)  # linear
+    np.testing.assert_array_equal(half.A, end.A)
+    assert at(1.0) == end
+    assert path_between(start, start) is None
+    assert path_between(start, start.with_(delta=0.1)) is None  # a field it does not walk
