@@ -420,15 +420,18 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
     cnt = 0
     ncnt = 0
     for i in range(J):
+        for k in range(n):
+            IV, Sbar, D = policies_at(log_chi[i], M_pol[i, k], S, X, B, v_grid, theta, work,
+                                      mu)
+            x_pol[i, k] = D / bR
+    for i in range(J):
         for k in range(n + 1):
             M = M_pol[i, k] if k < n else Mn[i]
-            IV, Sbar, D = policies_at(log_chi[i], M, S, X, B, v_grid, theta, work, mu)
-            if k < n:
-                x_pol[i, k] = D / bR
+            policies_at(log_chi[i], M, S, X, B, v_grid, theta, work, mu)
             for m in range(J):
                 if mu[m] <= 0.0:
                     continue
-                lo, wlo, out = _lottery(X[m], v_grid, work[0, m], work[2, m])
+                lo, wlo, out = _lottery(x_pol[m], v_grid, work[0, m], work[2, m])
                 if k < n:
                     mass_out[i, k] += mu[m] * out
                     for z in range(2):
@@ -453,7 +456,8 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
 
 @njit(cache=True, nogil=True)
 def _lottery(X_m, v_grid, v, Xv):
-    """(lower node, its weight, 1 if v is off the grid) of a lottery linear in Xi."""
+    """(lower node, its weight, 1 if v is off the grid) of a lottery linear in Xi (node
+    values X_m: the policies' P C), clipped to [0, 1]."""
     n = v_grid.shape[0]
     h = v_grid[1] - v_grid[0]
     if not v > v_grid[0]:

@@ -147,3 +147,24 @@ class Numerics(Record):
         check.scalar(self, "memory", ge=0, le=50, integer=True)
         check.scalar(self, "damping_hi", gt=0.0, le=1.0)
         check.done()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Start(Record):
+    """Where a cold solve starts: (J,) populations (rescaled to sum one) and optionally
+    multipliers w (default ones). With agglomeration the planner's first-order
+    conditions have several stationary points (in the synthetic AL-MA-WA economy the
+    first best from uniform populations puts 49% in AL with newborn welfare 0.970,
+    from the status quo's populations 0.8% in AL with 0.981), so start where the
+    comparison is meant: at the status quo (``population=sq.population``)."""
+
+    population: np.ndarray
+    w: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        check = Checker(type(self).__name__)
+        L = check.array(self, "population", ndim=1, gt=0.0)
+        if self.w is None and L is not None:
+            object.__setattr__(self, "w", np.ones(L.shape[0]))
+        check.array(self, "w", ndim=1, shape=None if L is None else L.shape, gt=0.0)
+        check.done()
