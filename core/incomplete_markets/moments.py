@@ -209,7 +209,7 @@ def newborn_welfare(sol: Any) -> float:
     """
     p = sol.params
     if p.n_e != 1:
-        raise ValueError("newborn_welfare: one income state only (got %d)" % p.n_e)
+        raise ValueError(f"newborn_welfare: one income state only (got {p.n_e})")
     J = sol.v.shape[0]
     v_at = np.stack([np.interp(sol.a_next[:, 0, :].ravel(), sol.a_grid, sol.v[k, 0])
                      .reshape(J, -1) for k in range(J)], axis=-1)  # (J, n_a, J): v_k(a'_i)

@@ -87,7 +87,7 @@ def invert_g(S_m, X_m, b_m, v0, h, theta, M, guess):
         lev = theta * (S_m[e] + X_m[e] / b)
         ratio = (lev - M) / (X_m[e] * (1.0 + theta / b))
         v = v0 + e * h + np.log(ratio) / b
-        S, X, bb, dS = surplus_at(S_m, X_m, b_m, v0, h, v)
+        S, X, _bb, dS = surplus_at(S_m, X_m, b_m, v0, h, v)
         return v, S, X, -1.0 / ((b + theta) * X), -X
     lo = -1
     if guess > v0 and guess < v0 + (n - 1) * h:
@@ -200,7 +200,7 @@ def _solve_m(target, use_d, M_lo, M_hi, M0, ctx, log_chi_i, bo_, RP_i, guess, wo
     c = M_hi
     for _ in range(POLISH_ITER):
         destinations(S, X, B, v0, h, theta, M, guess, vp, Sp, Xp, dvp, Bvp, Sdp)
-        IV, Sbar, D, gbar, dD, dSb = origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp,
+        IV, Sbar, D, gbar, dD, _dSb = origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp,
                                                     mu)
         if use_d:
             f = D - target
@@ -287,7 +287,7 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
         base = w[i] * (1.0 + alpha) + (1.0 - omega) * Sn[i]
         for k in range(n):
             vk = v_grid[k]
-            lo, hi, M0, t = _bracket(vk, V[i], M_grid, gmax)
+            lo, hi, M0, _t = _bracket(vk, V[i], M_grid, gmax)
             if 0 <= lo and hi < nM:
                 x0 = V[i, lo]
                 x1 = V[i, hi]
@@ -336,9 +336,9 @@ def _newborn(i, D_i, M_grid, gmax, ctx, log_chi_i, beta, r_inv, lam_i, guess, wo
     (1/R) Sbar ((34): no extra Lambda on S^n as B.31/B.47 have)."""
     nM = M_grid.shape[0]
     target = beta / r_inv * lam_i
-    lo, hi, M0, t = _bracket(target, D_i, M_grid, gmax)
+    lo, hi, M0, _t = _bracket(target, D_i, M_grid, gmax)
     _guess_from(nM, lo, guess)
-    M, ok, IV, Sbar, D = _solve_m(target, True, M0 - 1e3 if lo < 0 else M_grid[lo],
+    M, ok, IV, Sbar, _D = _solve_m(target, True, M0 - 1e3 if lo < 0 else M_grid[lo],
                                   gmax if hi >= nM else M_grid[hi], M0, ctx, log_chi_i,
                                   0.0, 1.0, guess, work, mu)
     if not ok:
@@ -396,7 +396,7 @@ def policies_at(log_chi_i, M, S, X, B, v_grid, theta, work, mu):
     guess = np.full(S.shape[0], np.nan)
     destinations(S, X, B, v_grid[0], v_grid[1] - v_grid[0], theta, M, guess, work[0],
                  work[1], work[2], work[3], work[4], work[5])
-    IV, Sbar, D, gbar, dD, dSb = origin_values(log_chi_i, theta, work[0], work[1], work[2],
+    IV, Sbar, D, _gbar, _dD, _dSb = origin_values(log_chi_i, theta, work[0], work[1], work[2],
                                           work[3], work[4], work[5], mu)
     return IV, Sbar, D
 
@@ -421,7 +421,7 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
     ncnt = 0
     for i in range(J):
         for k in range(n):
-            IV, Sbar, D = policies_at(log_chi[i], M_pol[i, k], S, X, B, v_grid, theta, work,
+            _IV, _Sbar, D = policies_at(log_chi[i], M_pol[i, k], S, X, B, v_grid, theta, work,
                                       mu)
             x_pol[i, k] = D / bR
     for i in range(J):

@@ -45,7 +45,7 @@ def solve(params: Params, numerics: Numerics | None = None,
         return _history_independent(params, numerics, x0, warm)
     fbp = params
     res = solve_outer(fbp, numerics, x0, fb_aggregates(fbp, numerics), "first best")
-    w, L, P, _ = prices(params, res.x)
+    w, _L, P, _ = prices(params, res.x)
     return _grid_free(params, numerics, res, first_best(params, numerics, w, P))
 
 
@@ -71,20 +71,21 @@ def _history_independent(params, numerics, x0, warm) -> Solution:
         return a.L, P * a.C * a.L
 
     res = solve_outer(params, numerics, x0, agg, "history independent", own=True)
-    w, L, P, _ = prices(params, res.x)
+    w, _L, P, _ = prices(params, res.x)
     return _grid_free(params, numerics, res,
                       history_independent(params, numerics, w, P, logC0=state["logC"]))
 
 
 def _grid_free(params: Params, numerics: Numerics, res, a: Allocation) -> Solution:
-    w, L, P, _ = prices(params, res.x)
-    col = (lambda z: np.asarray(z, float)[:, None])
+    w, _L, P, _ = prices(params, res.x)
+    def col(z):
+        return (np.asarray(z, float)[:, None])
     return _finish(params, numerics, res, w, P, a.L, col(a.v), col(a.C), col(a.S),
                    col(a.L), a.vn, a.Sn, a.mu, 0.0, a.n_iter, None)
 
 
 def _second_best(params, numerics, x0, warm) -> Solution:
-    w, L, P, _ = prices(params, x0)
+    w, _L, P, _ = prices(params, x0)
     comp0 = getattr(warm, "component", None)
     if comp0 is not None and comp0.S.shape == (params.n_loc, numerics.n_v):
         v_grid, S, X = comp0.v_grid, comp0.S, comp0.X
@@ -103,7 +104,7 @@ def _second_best(params, numerics, x0, warm) -> Solution:
         return dist.sum(axis=1), np.sum(dist * x_pol, axis=1)
 
     res = solve_outer(params, numerics, x0, agg, "second best")
-    w, L, P, _ = prices(params, res.x)
+    w, _L, P, _ = prices(params, res.x)
     residual(params, res.x, agg)  # the state at the solution itself
     comp, dist, off, x_pol = state["last"]
     mu = np.empty((params.n_loc, params.n_loc))

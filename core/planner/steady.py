@@ -88,7 +88,7 @@ def first_best(params: Params, numerics: Numerics, w: np.ndarray, P: np.ndarray,
         return mu, v, vn, S
 
     def T(u):
-        mu, v, vn, S = parts(u)
+        _mu, v, _vn, S = parts(u)
         return v + S / lam
 
     start = np.log(C) / (1.0 - p.beta * p.omega) if u0 is None else u0
@@ -123,7 +123,7 @@ def history_independent(params: Params, numerics: Numerics, w: np.ndarray, P: np
         return C, v, vn, mu, L, S
 
     def T(logC):
-        C, v, vn, mu, L, S = parts(logC)
+        C, _v, _vn, mu, L, S = parts(logC)
         Xi = P * C
         Sbar = mu @ S
         flow = L[:, None] * mu
