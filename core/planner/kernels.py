@@ -21,8 +21,8 @@ import numpy as np
 from numba import njit
 
 OK = 0
-NONCONCAVE = 1  # Xi not increasing in v at some node: S is not concave (fn. 6)
-NONMONOTONE = 2  # v_i(M) not decreasing in M, or G_m not decreasing in v
+NONINVERTIBLE = 1  # G_m not decreasing over the nodes, Xi <= 0, or an edge log-slope <= 0
+NONMONOTONE = 2  # v_i(M) not decreasing in M
 NO_BRACKET = 3  # a node's M could not be bracketed
 NONFINITE = 4
 
@@ -237,15 +237,20 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
     beta R Lambda_i, solved exactly. S_new = w(1 + alpha) - P C + (1 - omega) S^n
     + (omega / R) Sbar (B.47 without the typo's extra Lambda on S^n, as in (31)).
     Writes X_new = P C, M_pol (J, n_v), and Mn, Sn, vn (J,).
+
+    The input need not be concave (iterates on the way may not be: from the
+    first-best guess at the status quo's multipliers of the synthetic AL-MA-WA
+    economy the first sweep bends Xi down where low promises in MA and WA switch
+    to moving to AL, and the fixed point is concave again); B.44 only needs
+    G_m decreasing (``invertible``). Concavity of the fixed point is measured
+    separately (``concavity``) and reported by the solution.
     """
     J, n = S.shape
     nM = M_grid.shape[0]
     v0 = v_grid[0]
     h = v_grid[1] - v_grid[0]
-    for m in range(J):
-        for k in range(n - 1):
-            if not (X[m, k + 1] > X[m, k] > 0.0):
-                return NONCONCAVE
+    if not invertible(S, X, theta):
+        return NONINVERTIBLE
     B = log_slopes(X, h)
     ctx = (S, X, B, v0, h, theta)
     work = np.empty((6, J))
@@ -379,6 +384,35 @@ def _bracket(target, values, M_grid, gmax):
 
 
 @njit(cache=True, nogil=True)
+def invertible(S, X, theta):
+    """True if B.44 can be inverted on (S, Xi): Xi > 0, G_m = -Xi_m + theta S_m strictly
+    decreasing over the nodes (G' = -Xi (b + theta) with b the log-slope of Xi: this
+    needs b > -theta, weaker than concavity b > 0), and positive log-slopes in the
+    two edge intervals (the extrapolation's S(-inf) = S_0 + Xi_0 / b_0 must be finite)."""
+    J, n = X.shape
+    for m in range(J):
+        if not (X[m, 0] > 0.0 and X[m, 1] > X[m, 0] and X[m, n - 1] > X[m, n - 2]):
+            return False
+        for k in range(n - 1):
+            if not (X[m, k + 1] > 0.0
+                    and -X[m, k + 1] + theta * S[m, k + 1] < -X[m, k] + theta * S[m, k]):
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def concavity(X, h):
+    """min over locations and intervals of the log-slope of Xi = -S' (> 0: S strictly
+    concave at the nodes, fn. 6; <= 0: Xi falls somewhere, lotteries would be needed)."""
+    J, n = X.shape
+    low = np.inf
+    for m in range(J):
+        for k in range(n - 1):
+            low = min(low, (np.log(X[m, k + 1]) - np.log(X[m, k])) / h)
+    return low
+
+
+@njit(cache=True, nogil=True)
 def log_slopes(X, h):
     """(J, n_v - 1) log-slopes of Xi between nodes."""
     J, n = X.shape
@@ -457,7 +491,8 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
 @njit(cache=True, nogil=True)
 def _lottery(X_m, v_grid, v, Xv):
     """(lower node, its weight, 1 if v is off the grid) of a lottery linear in Xi (node
-    values X_m: the policies' P C), clipped to [0, 1]."""
+    values X_m: the policies' P C), clipped to [0, 1]; linear in v where Xi does not
+    increase."""
     n = v_grid.shape[0]
     h = v_grid[1] - v_grid[0]
     if not v > v_grid[0]:
@@ -465,5 +500,22 @@ def _lottery(X_m, v_grid, v, Xv):
     if v >= v_grid[n - 1]:
         return n - 2, 0.0, 1.0 if v > v_grid[n - 1] else 0.0
     k = min(int((v - v_grid[0]) / h), n - 2)
-    wlo = (X_m[k + 1] - Xv) / (X_m[k + 1] - X_m[k])
+    if X_m[k + 1] > X_m[k]:
+        wlo = (X_m[k + 1] - Xv) / (X_m[k + 1] - X_m[k])
+    else:  # Xi not increasing here (S not concave, reported): linear in v
+        wlo = (v_grid[0] + (k + 1) * h - v) / h
     return k, min(max(wlo, 0.0), 1.0), 0.0
+
+
+@njit(cache=True, nogil=True)
+def solve_at_promise(v, M_lo, M_hi, S, X, v_grid, theta, log_chi_i, bo_, RP_i, work, mu):
+    """The component problem of one origin solved exactly at an off-node promise v (B.46
+    by safeguarded Newton on M in [M_lo, M_hi], where v_i(M) decreases; RP_i = beta R
+    P_i): (M, converged, IV, Sbar, D); destinations' v' and their interpolated
+    S, Xi in ``work`` (6, J), shares in ``mu``. For diagnostics between nodes."""
+    h = v_grid[1] - v_grid[0]
+    B = log_slopes(X, h)
+    ctx = (S, X, B, v_grid[0], h, theta)
+    guess = np.full(S.shape[0], np.nan)
+    return _solve_m(v, False, M_lo, M_hi, 0.5 * (M_lo + M_hi), ctx, log_chi_i, bo_, RP_i,
+                    guess, work, mu)

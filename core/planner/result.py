@@ -25,7 +25,11 @@ class Solution:
     W) = exp((1 - beta omega) W) (Table 2 note). spending = sum_j P_j int C_j
     dphi_j and labour_income = sum_i w_i L_i: both 1 at a solution (log utility,
     beta R = 1, Lambda = 1). mass_off_grid: per-period share of households whose
-    promise leaves the v-grid (second best; 0 otherwise). n_sweeps: Bellman
+    promise leaves the v-grid (second best; 0 otherwise). concavity (second best;
+    nan otherwise): min over locations and grid intervals of the log-slope of
+    Xi = P / u'(C) = -S' in v; > 0 means S_j is strictly concave at the nodes, as
+    the paper verifies (fn. 6; lotteries would be needed otherwise, and are not
+    built: a non-concave fixed point is logged as a warning). n_sweeps: Bellman
     sweeps of the last inner solve (second best) or fixed-point iterations.
     """
 
@@ -45,6 +49,7 @@ class Solution:
     spending: float
     labour_income: float
     mass_off_grid: float
+    concavity: float
     converged: bool
     n_iter: int
     n_sweeps: int
@@ -76,4 +81,4 @@ class Solution:
 
     def diagnostics(self) -> dict[str, float]:
         return {f"residual_{k}": float(v) for k, v in self.residuals.items()} | {
-            "mass_off_grid": float(self.mass_off_grid)}
+            "mass_off_grid": float(self.mass_off_grid), "concavity": float(self.concavity)}

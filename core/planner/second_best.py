@@ -19,6 +19,7 @@ stationary vector of the (J, J) chain B = N (I - K)^{-1} 1_loc.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,9 @@ from . import kernels
 from .params import Numerics, Params
 from .steady import Allocation
 
-STATUS = {kernels.NONCONCAVE: "S not concave (Xi not increasing in v)",
+logger = logging.getLogger(__name__)
+
+STATUS = {kernels.NONINVERTIBLE: "G_m = S_m' + theta S_m not decreasing (B.44)",
           kernels.NONMONOTONE: "v_i(M) not decreasing on the EGM grid",
           kernels.NO_BRACKET: "a node's M not found", kernels.NONFINITE: "non-finite values"}
 
@@ -40,7 +43,9 @@ STATUS = {kernels.NONCONCAVE: "S not concave (Xi not increasing in v)",
 @dataclass(frozen=True, slots=True)
 class Component:
     """The converged component problem on ``v_grid``: (J, n_v) S, Xi = P C, policy M;
-    (J,) newborn M^n, S^n, v^n; n_sweeps (Bellman sweeps), restarts (Anderson)."""
+    (J,) newborn M^n, S^n, v^n; n_sweeps (Bellman sweeps), restarts (Anderson);
+    concavity: ``kernels.concavity`` of the fixed point (min log-slope of Xi = -S'
+    between nodes; > 0 means S strictly concave at the nodes, as fn. 6 assumes)."""
 
     v_grid: np.ndarray
     S: np.ndarray
@@ -51,6 +56,7 @@ class Component:
     vn: np.ndarray
     n_sweeps: int
     restarts: int
+    concavity: float
 
 
 def make_v_grid(numerics: Numerics, fb: Allocation) -> np.ndarray:
@@ -119,8 +125,12 @@ def solve_component(params: Params, numerics: Numerics, w: np.ndarray, P: np.nda
                                      n_iter=res.n_iter)
     S = res.x[: J * n].reshape(J, n).copy()
     X = np.exp(res.x[J * n:]).reshape(J, n)
+    concave = kernels.concavity(X, v_grid[1] - v_grid[0])
+    if not concave > 0.0:
+        logger.warning("second best: S not concave at the fixed point (min log-slope of "
+                       "Xi %.3g); the paper's fn. 6 would need lotteries", concave)
     return Component(v_grid, S, X, out[2].copy(), out[3].copy(), out[4].copy(),
-                     out[5].copy(), res.n_iter + 1, res.restarts)
+                     out[5].copy(), res.n_iter + 1, res.restarts, float(concave))
 
 
 def stationary_distribution(params: Params, comp: Component):

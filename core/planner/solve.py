@@ -134,7 +134,8 @@ def _finish(params, numerics, res, w, P, L, promise, C, S, dist, vn, Sn, mu, off
         promise=np.ascontiguousarray(promise), C=C, S=S, dist=dist, vn=np.asarray(vn),
         Sn=np.asarray(Sn), mu=mu, welfare=float(L @ vn),
         spending=float(np.sum(dist * C * P[:, None])), labour_income=float(w @ L),
-        mass_off_grid=off, converged=True, n_iter=res.n_iter, n_sweeps=int(sweeps),
+        mass_off_grid=off, concavity=np.nan if comp is None else comp.concavity,
+        converged=True, n_iter=res.n_iter, n_sweeps=int(sweeps),
         residuals=MappingProxyType({"goods": float(np.max(np.abs(F[:J]))),
                                     "population": float(np.max(np.abs(F[J:]), initial=0.0))}),
         component=comp)
