@@ -43,7 +43,14 @@ def main(n_v: int = 240) -> None:
             continue
         ce[alloc] = sol.welfare_ce
         print(f"{alloc}: {time.perf_counter() - t:.1f} s, outer {sol.n_iter}, sweeps "
-              f"{sol.n_sweeps}, grid {sol.C.shape}, spending {sol.spending:.10f}")
+              f"{sol.n_sweeps}, grid {sol.C.shape}, spending {sol.spending:.10f}, "
+              f"concavity {sol.concavity:.3g}, mass off grid {sol.mass_off_grid:.1e}")
+        if alloc == "second_best":  # a sweep point: a neighbour warm-started from this one
+            t = time.perf_counter()
+            near = planner.solve(Params.from_status_quo(sq_params.with_(theta=0.51), alloc),
+                                 Numerics(n_v=n_v), warm_start=sol)
+            print(f"second_best at theta 0.51 warm-started: {time.perf_counter() - t:.1f} s, "
+                  f"outer {near.n_iter}")
     print(f"{'allocation':22s} {'C_eq / SQ':>10s} {'paper':>7s}")
     for name, paper in PAPER.items():
         got = ce.get(name, float("nan")) / ce["status_quo"]

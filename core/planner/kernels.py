@@ -28,6 +28,7 @@ NONFINITE = 4
 
 NEG_INF = -np.inf
 POLISH_TOL = 1e-12
+EDGE_SLOPE = 1e-3  # floor of Xi's log-slope in the edge intervals (per util)
 POLISH_ITER = 60
 
 
@@ -387,11 +388,11 @@ def _bracket(target, values, M_grid, gmax):
 def invertible(S, X, theta):
     """True if B.44 can be inverted on (S, Xi): Xi > 0, G_m = -Xi_m + theta S_m strictly
     decreasing over the nodes (G' = -Xi (b + theta) with b the log-slope of Xi: this
-    needs b > -theta, weaker than concavity b > 0), and positive log-slopes in the
-    two edge intervals (the extrapolation's S(-inf) = S_0 + Xi_0 / b_0 must be finite)."""
+    needs b > -theta, weaker than concavity b > 0); the edge intervals' slopes are
+    floored (``log_slopes``)."""
     J, n = X.shape
     for m in range(J):
-        if not (X[m, 0] > 0.0 and X[m, 1] > X[m, 0] and X[m, n - 1] > X[m, n - 2]):
+        if not X[m, 0] > 0.0:
             return False
         for k in range(n - 1):
             if not (X[m, k + 1] > 0.0
@@ -414,12 +415,19 @@ def concavity(X, h):
 
 @njit(cache=True, nogil=True)
 def log_slopes(X, h):
-    """(J, n_v - 1) log-slopes of Xi between nodes."""
+    """(J, n_v - 1) log-slopes of Xi between nodes; the two edge intervals' slopes, which
+    also carry the extrapolation beyond the grid, are floored at ``EDGE_SLOPE`` so that
+    S(-inf) = S_0 + Xi_0 / b_0 stays finite (in the synthetic 48-location economy an
+    early sweep from the first-best guess bends Xi down in the lowest interval of one
+    location, 150 utils below the first-best promises; there the floored slope
+    leaves Xi discontinuous at the second node)."""
     J, n = X.shape
     B = np.empty((J, n - 1))
     for m in range(J):
         for k in range(n - 1):
             B[m, k] = (np.log(X[m, k + 1]) - np.log(X[m, k])) / h
+        B[m, 0] = max(B[m, 0], EDGE_SLOPE)
+        B[m, n - 2] = max(B[m, n - 2], EDGE_SLOPE)
     return B
 
 
