@@ -306,7 +306,7 @@ def test_newborn_welfare_first_best_and_history_independent_above_status_quo():
 def test_welfare_ordering_three_locations():
     """Table 2's ordering SQ < HI < SB < FB in newborn welfare on AL-MA-WA without
     agglomeration, all four measured by the same object (see above). Measured
-    (n_v = 80; 40-50 s for the second best on 2 cores): SQ 1.012137, HI 1.013164,
+    (n_v = 80; 9 s idle, 40-50 s on a loaded 2-core machine): SQ 1.012137, HI 1.013164,
     SB 1.013235, FB 1.013245.
 
     Why it is checked and not proved: the planner maximises the discounted welfare of
