@@ -89,11 +89,13 @@ def solve_outer(params: Params, numerics: Numerics, x0: np.ndarray, aggregates: 
     """Newton on the residual block from x0 (Jacobian: the first best's, or the
     allocation's own by differences when ``own``); returns the NewtonResult or raises."""
     tol = numerics.tol_outer
+    last_error = [""]
 
     def F(x):
         try:
             return residual(params, x, aggregates)
-        except SolverConvergenceError:
+        except SolverConvergenceError as err:  # not admissible: the line search backtracks
+            last_error[0] = f"; last inner failure: {err}"
             return None
 
     def jac(x):
@@ -110,7 +112,7 @@ def solve_outer(params: Params, numerics: Numerics, x0: np.ndarray, aggregates: 
                        refresh=0.5 if own else 1.0)
     if not res.converged:
         raise SolverConvergenceError(
-            f"{name}: outer problem (w, L) did not converge ({res.message})",
+            f"{name}: outer problem (w, L) did not converge ({res.message}{last_error[0]})",
             residuals={"max_abs_residual": float(np.max(np.abs(res.F)))}, n_iter=res.n_iter)
     return res
 
