@@ -190,6 +190,7 @@ class _Registry:
         "human_capital": "hetspace.core.human_capital",
         "human_capital_benchmark": "hetspace.core.human_capital.benchmark_model",
         "incomplete_markets": "hetspace.core.incomplete_markets",
+        "planner": "hetspace.core.planner",
     }
 
     def __init__(self) -> None:

@@ -191,3 +191,29 @@ def wealth_gini(mass: np.ndarray, values: np.ndarray) -> float:
     F = np.cumsum(f)
     F_prev = F - f
     return float(np.sum(f * values * (F_prev + F - 1.0)) / mean)
+
+
+def newborn_welfare(sol: Any) -> float:
+    """W = sum_i L_i E[v^n_i]: utilitarian welfare of newborns, the planner's definition
+    (DFM (6), (8); Table 2 note), for the status quo.
+
+    A household that dies at the end of a period leaves its savings a' as an
+    accidental bequest (section 4.1): the newborn replacing it starts in the same
+    location with assets a' and then draws its location tastes, so its value is
+    v^n = beta (1/theta) ln sum_k chi_ik exp(theta v_k(a')) (the beta of (8) that
+    (2) lacks), with v_k(a') interpolated linearly in assets. Deaths hit every
+    state alike, so newborns are distributed as dist over (location, income
+    state, savings a_next). One income state only (the planner has no income
+    risk); ``welfare_ce`` is the different start-of-period object.
+    C_eq = exp((1 - beta omega) W) for log utility.
+    """
+    p = sol.params
+    if p.n_e != 1:
+        raise ValueError(f"newborn_welfare: one income state only (got {p.n_e})")
+    J = sol.v.shape[0]
+    v_at = np.stack([np.interp(sol.a_next[:, 0, :].ravel(), sol.a_grid, sol.v[k, 0])
+                     .reshape(J, -1) for k in range(J)], axis=-1)  # (J, n_a, J): v_k(a'_i)
+    x = np.log(p.chi)[:, None, :] + p.theta * v_at
+    top = x.max(axis=-1, keepdims=True)
+    iv = (top[..., 0] + np.log(np.exp(x - top).sum(axis=-1))) / p.theta
+    return float(np.sum(sol.dist[:, 0, :] * p.beta * iv))

@@ -1,0 +1,529 @@
+"""Numba kernels of the second-best component planning problem (DFM appendix B.2.2).
+
+Representation. For each location m the surplus S_m and the marginal cost of a
+promise Xi_m = -S_m' = P_m / u'(C_m) (envelope condition A.14) are stored on a
+uniform promised-utility grid ``v_grid`` (axes (J, n_v)). Between nodes Xi is
+log-linear in v (exact in the symmetric closed form, where Xi = P exp((1 - beta
+omega) v - kappa)) and S is the cubic Hermite interpolant of the node values and
+slopes -Xi. Outside the grid (documented extrapolation) Xi continues log-linearly
+with the slope b of the outermost interval and S is its exact integral,
+S(v) = S_edge - Xi_edge (exp(b (v - v_edge)) - 1) / b, so S' = -Xi everywhere and
+S(-inf) = S_0 + Xi_0 / b_0 is finite: G_m(v) = S_m'(v) + theta S_m(v) tends to
+theta S_m(-inf) as v -> -inf, and for M at or above it B.44 has no solution:
+the corner v'_m = -inf, mu_m = 0 (``CORNER``).
+
+Kernels never raise; they return status codes (``OK`` etc.).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+OK = 0
+NONINVERTIBLE = 1  # G_m not decreasing over the nodes, Xi <= 0, or an edge log-slope <= 0
+NONMONOTONE = 2  # v_i(M) not decreasing in M
+NO_BRACKET = 3  # a node's M could not be bracketed
+NONFINITE = 4
+
+NEG_INF = -np.inf
+POLISH_TOL = 1e-12
+EDGE_SLOPE = 1e-3  # floor of Xi's log-slope in the edge intervals (per util)
+POLISH_ITER = 60
+
+
+@njit(cache=True, nogil=True)
+def surplus_at(S_m, X_m, b_m, v0, h, v):
+    """(S, Xi, b, dS/dv) of one location at promise v: the interpolant of the module
+    docstring (dS/dv = -Xi at nodes and beyond the grid, the Hermite slope between)."""
+    n = S_m.shape[0]
+    if v <= v0:
+        b = b_m[0]
+        e = np.expm1(b * (v - v0))
+        X = X_m[0] * (1.0 + e)
+        return S_m[0] - X_m[0] * e / b, X, b, -X
+    top = v0 + (n - 1) * h
+    if v >= top:
+        b = b_m[n - 2]
+        e = np.expm1(b * (v - top))
+        X = X_m[n - 1] * (1.0 + e)
+        return S_m[n - 1] - X_m[n - 1] * e / b, X, b, -X
+    k = min(int((v - v0) / h), n - 2)
+    t = (v - (v0 + k * h)) / h
+    b = b_m[k]
+    X = X_m[k] * np.exp(b * t * h)
+    t2 = t * t
+    t3 = t2 * t
+    S = ((2.0 * t3 - 3.0 * t2 + 1.0) * S_m[k] - (t3 - 2.0 * t2 + t) * h * X_m[k]
+         + (-2.0 * t3 + 3.0 * t2) * S_m[k + 1] - (t3 - t2) * h * X_m[k + 1])
+    dS = ((6.0 * t2 - 6.0 * t) * (S_m[k] - S_m[k + 1]) / h - (3.0 * t2 - 4.0 * t + 1.0) * X_m[k]
+          - (3.0 * t2 - 2.0 * t) * X_m[k + 1])
+    return S, X, b, dS
+
+
+@njit(cache=True, nogil=True)
+def g_top(S_m, X_m, b_m, theta):
+    """G_m(-inf) = theta S_m(-inf): B.44 has no interior solution for M at or above it."""
+    return theta * (S_m[0] + X_m[0] / b_m[0])
+
+
+@njit(cache=True, nogil=True)
+def invert_g(S_m, X_m, b_m, v0, h, theta, M, guess):
+    """v' with G_m(v') = -Xi_m(v') + theta S_m(v') = M (B.44 with S' = -Xi); (v', S,
+    Xi, dv'/dM, S'(v')).
+
+    v' = -inf (corner, mu = 0) when M >= G_m(-inf). Beyond the grid the
+    extrapolation inverts in closed form: G = theta (S_e + Xi_e / b) - Xi_e e^{b x}
+    (1 + theta / b). Inside, safeguarded Newton within the bracketing interval,
+    from ``guess`` if it lies in it (nan: none)."""
+    n = S_m.shape[0]
+    gmax = g_top(S_m, X_m, b_m, theta)
+    if M >= gmax:
+        return NEG_INF, S_m[0] + X_m[0] / b_m[0], 0.0, 0.0, 0.0
+    g0 = -X_m[0] + theta * S_m[0]
+    gn = -X_m[n - 1] + theta * S_m[n - 1]
+    if M >= g0 or M <= gn:
+        e = 0 if M >= g0 else n - 1
+        b = b_m[0] if e == 0 else b_m[n - 2]
+        lev = theta * (S_m[e] + X_m[e] / b)
+        ratio = (lev - M) / (X_m[e] * (1.0 + theta / b))
+        v = v0 + e * h + np.log(ratio) / b
+        S, X, _bb, dS = surplus_at(S_m, X_m, b_m, v0, h, v)
+        return v, S, X, -1.0 / ((b + theta) * X), -X
+    lo = -1
+    if guess > v0 and guess < v0 + (n - 1) * h:
+        k = min(int((guess - v0) / h), n - 2)
+        if -X_m[k] + theta * S_m[k] >= M > -X_m[k + 1] + theta * S_m[k + 1]:
+            lo = k
+    if lo < 0:
+        lo = 0
+        hi = n - 1
+        while hi - lo > 1:  # G decreasing at the nodes: g[lo] >= M > g[hi]
+            mid = (lo + hi) // 2
+            if -X_m[mid] + theta * S_m[mid] >= M:
+                lo = mid
+            else:
+                hi = mid
+        guess = np.nan
+    a = v0 + lo * h
+    c = a + h
+    v = guess if a < guess < c else a + h * 0.5
+    for _ in range(POLISH_ITER):
+        S, X, b, dS = surplus_at(S_m, X_m, b_m, v0, h, v)
+        f = -X + theta * S - M  # S' = -Xi (the log-linear slope model)
+        if f > 0.0:
+            a = v
+        else:
+            c = v
+        df = -b * X + theta * dS
+        v_new = v - f / df if df < 0.0 else 0.5 * (a + c)
+        if not (a < v_new < c):
+            v_new = 0.5 * (a + c)
+        if abs(v_new - v) < 1e-14 * (1.0 + abs(v)) or c - a < 1e-14 * (1.0 + abs(v)):
+            v = v_new
+            break
+        v = v_new
+    S, X, b, dS = surplus_at(S_m, X_m, b_m, v0, h, v)
+    return v, S, X, 1.0 / (-b * X + theta * dS), dS
+
+
+@njit(cache=True, nogil=True)
+def destinations(S, X, B, v0, h, theta, M, guess, vp, Sp, Xp, dvp, Bvp, Sdp):
+    """v'_m(M), S_m(v'_m), Xi_m(v'_m), dv'_m/dM, the local log-slope of Xi_m and
+    S_m'(v'_m) for every m (shared by all origins); ``guess`` (J,) starts each
+    inversion (nan: none)."""
+    J = S.shape[0]
+    for m in range(J):
+        vp[m], Sp[m], Xp[m], dvp[m], Sdp[m] = invert_g(S[m], X[m], B[m], v0, h, theta, M,
+                                                       guess[m])
+        Bvp[m] = _local_slope(B[m], v0, h, vp[m])
+
+
+@njit(cache=True, nogil=True)
+def origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp, mu):
+    """Logit shares (B.33) of one origin at the destinations' promises; returns
+    (IV, Sbar, D, dIV/dM, dD/dM, dSbar/dM) with D = sum_m mu_m Xi_m(v'_m) = theta Sbar - M
+    (the cancellation-free denominator of B.45) and IV = sum mu v' - psi(mu)."""
+    J = vp.shape[0]
+    top = NEG_INF
+    for m in range(J):
+        if vp[m] > NEG_INF:
+            z = log_chi_i[m] + theta * vp[m]
+            mu[m] = z
+            top = max(top, z)
+        else:
+            mu[m] = NEG_INF
+    tot = 0.0
+    for m in range(J):
+        if mu[m] > NEG_INF:
+            mu[m] = np.exp(mu[m] - top)
+            tot += mu[m]
+        else:
+            mu[m] = 0.0
+    Sbar = 0.0
+    D = 0.0
+    gbar = 0.0
+    for m in range(J):
+        mu[m] /= tot
+        if mu[m] > 0.0:
+            Sbar += mu[m] * Sp[m]
+            D += mu[m] * Xp[m]
+            gbar += mu[m] * dvp[m]
+    dD = 0.0
+    dS = 0.0
+    for m in range(J):
+        if mu[m] > 0.0:
+            dD += mu[m] * Xp[m] * dvp[m] * (Bvp[m] + theta) - theta * mu[m] * Xp[m] * gbar
+            dS += mu[m] * (Sdp[m] * dvp[m] + theta * (dvp[m] - gbar) * Sp[m])
+    return (top + np.log(tot)) / theta, Sbar, D, gbar, dD, dS
+
+
+@njit(cache=True, nogil=True)
+def _local_slope(b_m, v0, h, v):
+    n1 = b_m.shape[0]
+    if not v > NEG_INF:
+        return b_m[0]
+    k = int((v - v0) / h) if v > v0 else 0
+    return b_m[min(max(k, 0), n1 - 1)]
+
+
+@njit(cache=True, nogil=True)
+def _solve_m(target, use_d, M_lo, M_hi, M0, ctx, log_chi_i, bo_, RP_i, guess, work, mu):
+    """M in [M_lo, M_hi] with v_i(M) = target (use_d False: the node's promise, B.46) or
+    D_i(M) = target (the newborn step theta Sbar - M = beta R Lambda); both decrease in
+    M. Safeguarded Newton from M0; the destinations' inversions start from their
+    first-order prediction. Returns (M, converged, IV, Sbar, D); ``work`` holds
+    v', S(v'), Xi(v'), dv'/dM, log-slopes, S'(v') (6, J) at M on exit."""
+    S, X, B, v0, h, theta = ctx
+    vp, Sp, Xp, dvp, Bvp, Sdp = work[0], work[1], work[2], work[3], work[4], work[5]
+    M = M0
+    a = M_lo
+    c = M_hi
+    for _ in range(POLISH_ITER):
+        destinations(S, X, B, v0, h, theta, M, guess, vp, Sp, Xp, dvp, Bvp, Sdp)
+        IV, Sbar, D, gbar, dD, _dSb = origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp,
+                                                    mu)
+        if use_d:
+            f = D - target
+            df = dD
+        else:
+            f = np.log(D / RP_i) + bo_ * IV - target
+            df = dD / D + bo_ * gbar
+        if abs(f) <= POLISH_TOL * (abs(target) + 1.0) or c - a <= 1e-15 * (1.0 + abs(M)):
+            return M, True, IV, Sbar, D
+        if f > 0.0:
+            a = M
+        else:
+            c = M
+        M_new = M - f / df if df < 0.0 else 0.5 * (a + c)
+        if not (a < M_new < c):
+            M_new = 0.5 * (a + c)
+        for m in range(vp.shape[0]):
+            guess[m] = vp[m] + dvp[m] * (M_new - M) if vp[m] > NEG_INF else np.nan
+        M = M_new
+    return M, False, IV, Sbar, D
+
+
+@njit(cache=True, nogil=True)
+def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_inv, lam,
+            S_new, X_new, M_pol, Mn, Sn, vn):
+    """One sweep of the component problem (B.44-B.47) with the newborn step; returns status.
+
+    (a) EGM on ``M_grid`` (increasing): destinations v'_m(M_j) once per M, then
+    for every origin v_i(M_j) (B.46), C = D / (beta R P_i) (B.45), S_new and
+    their slopes in M. (b) Each node v_k lies between two EGM points of its
+    origin; M, S_new (slope -P C, the envelope condition) and log(P C) are cubic
+    Hermite interpolants in v there. Nodes beyond the EGM range are solved
+    exactly (safeguarded Newton on M). (c) Newborn: D_i(M) = theta Sbar - M =
+    beta R Lambda_i, solved exactly. S_new = w(1 + alpha) - P C + (1 - omega) S^n
+    + (omega / R) Sbar (B.47 without the typo's extra Lambda on S^n, as in (31)).
+    Writes X_new = P C, M_pol (J, n_v), and Mn, Sn, vn (J,).
+
+    The input need not be concave (iterates on the way may not be: from the
+    first-best guess at the status quo's multipliers of the synthetic AL-MA-WA
+    economy the first sweep bends Xi down where low promises in MA and WA switch
+    to moving to AL, and the fixed point is concave again); B.44 only needs
+    G_m decreasing (``invertible``). Concavity of the fixed point is measured
+    separately (``concavity``) and reported by the solution.
+    """
+    J, n = S.shape
+    nM = M_grid.shape[0]
+    v0 = v_grid[0]
+    h = v_grid[1] - v_grid[0]
+    if not invertible(S, X, theta):
+        return NONINVERTIBLE
+    B = log_slopes(X, h)
+    ctx = (S, X, B, v0, h, theta)
+    work = np.empty((6, J))
+    mu = np.empty(J)
+    guess = np.full(J, np.nan)
+    V = np.empty((J, nM))
+    dV = np.empty((J, nM))
+    Dg = np.empty((J, nM))
+    dlD = np.empty((J, nM))
+    Sb = np.empty((J, nM))
+    dSb = np.empty((J, nM))
+    bo_ = beta * omega
+    bR = beta / r_inv
+    for jm in range(nM):  # step (a): destinations once per M, then every origin
+        destinations(S, X, B, v0, h, theta, M_grid[jm], guess, work[0], work[1], work[2],
+                     work[3], work[4], work[5])
+        for m in range(J):
+            guess[m] = work[0, m] if work[0, m] > NEG_INF else np.nan
+        for i in range(J):
+            IV, Sbar, D, gbar, dD, dSbar = origin_values(log_chi[i], theta, work[0], work[1],
+                                                  work[2], work[3], work[4], work[5], mu)
+            V[i, jm] = np.log(D / (bR * P[i])) + bo_ * IV
+            dV[i, jm] = dD / D + bo_ * gbar
+            Dg[i, jm] = D
+            dlD[i, jm] = dD / D
+            Sb[i, jm] = Sbar
+            dSb[i, jm] = dSbar
+    gmax = NEG_INF
+    for m in range(J):
+        gmax = max(gmax, g_top(S[m], X[m], B[m], theta))
+    for i in range(J):
+        for jm in range(nM - 1):
+            if not (V[i, jm] > V[i, jm + 1] and dV[i, jm] < 0.0):
+                return NONMONOTONE
+        status = _newborn(i, Dg[i], M_grid, gmax, ctx, log_chi[i], beta, r_inv, lam[i],
+                          guess, work, mu, Mn, Sn, vn)
+        if status != OK:
+            return status
+        base = w[i] * (1.0 + alpha) + (1.0 - omega) * Sn[i]
+        for k in range(n):
+            vk = v_grid[k]
+            lo, hi, M0, _t = _bracket(vk, V[i], M_grid, gmax)
+            if 0 <= lo and hi < nM:
+                x0 = V[i, lo]
+                x1 = V[i, hi]
+                M_pol[i, k] = _hermite(vk, x0, x1, M_grid[lo], M_grid[hi], 1.0 / dV[i, lo],
+                                       1.0 / dV[i, hi])
+                X0 = Dg[i, lo] / bR
+                X1 = Dg[i, hi] / bR
+                X_new[i, k] = np.exp(_hermite(vk, x0, x1, np.log(X0), np.log(X1),
+                                              dlD[i, lo] / dV[i, lo], dlD[i, hi] / dV[i, hi]))
+                S0 = base - X0 + omega * r_inv * Sb[i, lo]
+                S1 = base - X1 + omega * r_inv * Sb[i, hi]
+                d0 = (omega * r_inv * dSb[i, lo] - dlD[i, lo] * X0) / dV[i, lo]
+                d1 = (omega * r_inv * dSb[i, hi] - dlD[i, hi] * X1) / dV[i, hi]
+                S_new[i, k] = _hermite(vk, x0, x1, S0, S1, d0, d1)
+                continue
+            _guess_from(V.shape[1], lo, guess)
+            M, ok, IV, Sbar, D = _solve_m(vk, False, M0 - 1e3 if lo < 0 else M_grid[lo],
+                                          gmax if hi >= nM else M_grid[hi], M0, ctx,
+                                          log_chi[i], bo_, bR * P[i], guess, work, mu)
+            if not ok:
+                return NO_BRACKET
+            M_pol[i, k] = M
+            X_new[i, k] = D / bR
+            S_new[i, k] = base - X_new[i, k] + omega * r_inv * Sbar
+            if not (np.isfinite(S_new[i, k]) and X_new[i, k] > 0.0):
+                return NONFINITE
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def _hermite(x, x0, x1, y0, y1, d0, d1):
+    """Cubic Hermite interpolant through (x0, y0, slope d0) and (x1, y1, slope d1)."""
+    dx = x1 - x0
+    t = (x - x0) / dx
+    t2 = t * t
+    t3 = t2 * t
+    return ((2.0 * t3 - 3.0 * t2 + 1.0) * y0 + (t3 - 2.0 * t2 + t) * dx * d0
+            + (-2.0 * t3 + 3.0 * t2) * y1 + (t3 - t2) * dx * d1)
+
+
+@njit(cache=True, nogil=True)
+def _newborn(i, D_i, M_grid, gmax, ctx, log_chi_i, beta, r_inv, lam_i, guess, work, mu,
+             Mn, Sn, vn):
+    """Newborn step (B.42-B.43): theta Sbar_i(M) - M = D_i(M) = beta R Lambda_i; then
+    v^n = beta IV ((8), (21), B.29: the beta that (2) lacks) and S^n = Lambda v^n +
+    (1/R) Sbar ((34): no extra Lambda on S^n as B.31/B.47 have)."""
+    nM = M_grid.shape[0]
+    target = beta / r_inv * lam_i
+    lo, hi, M0, _t = _bracket(target, D_i, M_grid, gmax)
+    _guess_from(nM, lo, guess)
+    M, ok, IV, Sbar, _D = _solve_m(target, True, M0 - 1e3 if lo < 0 else M_grid[lo],
+                                  gmax if hi >= nM else M_grid[hi], M0, ctx, log_chi_i,
+                                  0.0, 1.0, guess, work, mu)
+    if not ok:
+        return NO_BRACKET
+    Mn[i] = M
+    vn[i] = beta * IV
+    Sn[i] = lam_i * vn[i] + r_inv * Sbar
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def _guess_from(nM, lo, guess):
+    """No starting promises for the exact solves (their inversions search)."""
+    for m in range(guess.shape[0]):
+        guess[m] = np.nan
+
+
+@njit(cache=True, nogil=True)
+def _bracket(target, values, M_grid, gmax):
+    """(lo, hi, M0, t): EGM nodes lo < hi bracketing the M where the decreasing
+    ``values`` hit target (lo = -1: below the grid; hi = nM: above it), a start M0
+    and its fraction t in [lo, hi]."""
+    nM = M_grid.shape[0]
+    if target >= values[0]:
+        return -1, 0, M_grid[0], 0.0
+    if target <= values[nM - 1]:
+        return nM - 1, nM, 0.5 * (M_grid[nM - 1] + gmax), 0.0
+    lo = 0
+    hi = nM - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if values[mid] >= target:
+            lo = mid
+        else:
+            hi = mid
+    t = (values[lo] - target) / (values[lo] - values[hi])
+    return lo, hi, M_grid[lo] + t * (M_grid[hi] - M_grid[lo]), t
+
+
+@njit(cache=True, nogil=True)
+def invertible(S, X, theta):
+    """True if B.44 can be inverted on (S, Xi): Xi > 0, G_m = -Xi_m + theta S_m strictly
+    decreasing over the nodes (G' = -Xi (b + theta) with b the log-slope of Xi: this
+    needs b > -theta, weaker than concavity b > 0); the edge intervals' slopes are
+    floored (``log_slopes``)."""
+    J, n = X.shape
+    for m in range(J):
+        if not X[m, 0] > 0.0:
+            return False
+        for k in range(n - 1):
+            if not (X[m, k + 1] > 0.0
+                    and -X[m, k + 1] + theta * S[m, k + 1] < -X[m, k] + theta * S[m, k]):
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def concavity(X, h):
+    """min over locations and intervals of the log-slope of Xi = -S' (> 0: S strictly
+    concave at the nodes, fn. 6; <= 0: Xi falls somewhere, lotteries would be needed)."""
+    J, n = X.shape
+    low = np.inf
+    for m in range(J):
+        for k in range(n - 1):
+            low = min(low, (np.log(X[m, k + 1]) - np.log(X[m, k])) / h)
+    return low
+
+
+@njit(cache=True, nogil=True)
+def log_slopes(X, h):
+    """(J, n_v - 1) log-slopes of Xi between nodes; the two edge intervals' slopes, which
+    also carry the extrapolation beyond the grid, are floored at ``EDGE_SLOPE`` so that
+    S(-inf) = S_0 + Xi_0 / b_0 stays finite (in the synthetic 48-location economy an
+    early sweep from the first-best guess bends Xi down in the lowest interval of one
+    location, 150 utils below the first-best promises; there the floored slope
+    leaves Xi discontinuous at the second node)."""
+    J, n = X.shape
+    B = np.empty((J, n - 1))
+    for m in range(J):
+        for k in range(n - 1):
+            B[m, k] = (np.log(X[m, k + 1]) - np.log(X[m, k])) / h
+        B[m, 0] = max(B[m, 0], EDGE_SLOPE)
+        B[m, n - 2] = max(B[m, n - 2], EDGE_SLOPE)
+    return B
+
+
+@njit(cache=True, nogil=True)
+def policies_at(log_chi_i, M, S, X, B, v_grid, theta, work, mu):
+    """Destinations' promises v'_m (work[0]) and shares mu_im of an origin at M;
+    returns (IV, Sbar, D)."""
+    guess = np.full(S.shape[0], np.nan)
+    destinations(S, X, B, v_grid[0], v_grid[1] - v_grid[0], theta, M, guess, work[0],
+                 work[1], work[2], work[3], work[4], work[5])
+    IV, Sbar, D, _gbar, _dD, _dSb = origin_values(log_chi_i, theta, work[0], work[1], work[2],
+                                          work[3], work[4], work[5], mu)
+    return IV, Sbar, D
+
+
+@njit(cache=True, nogil=True)
+def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows, cols, vals,
+                       nrows, ncols, nvals, mass_out, x_pol):
+    """Sparse entries of the incumbents' transition (i, k) -> (m, node) with
+    probability omega mu_imk (rows, cols, vals) and of the newborn lotteries of
+    each origin i (nrows, ncols, nvals: origin i -> state (m, node), (1-omega)
+    mu^n_im). Young lotteries are linear in Xi = P / u'(C) (not in v), so the
+    expected Xi, hence the inverse Euler martingale (38), survives the
+    discretisation; promises beyond the grid go to the end node (their mass is
+    added to mass_out[i, k] for the diagnostics). x_pol (J, n_v): P C = D / (beta R)
+    of the policy M at each node (B.45), the allocation the distribution
+    aggregates. Returns (count, ncount)."""
+    J, n = S.shape
+    B = log_slopes(X, v_grid[1] - v_grid[0])
+    work = np.empty((6, J))
+    mu = np.empty(J)
+    cnt = 0
+    ncnt = 0
+    for i in range(J):
+        for k in range(n):
+            _IV, _Sbar, D = policies_at(log_chi[i], M_pol[i, k], S, X, B, v_grid, theta, work,
+                                      mu)
+            x_pol[i, k] = D / bR
+    for i in range(J):
+        for k in range(n + 1):
+            M = M_pol[i, k] if k < n else Mn[i]
+            policies_at(log_chi[i], M, S, X, B, v_grid, theta, work, mu)
+            for m in range(J):
+                if mu[m] <= 0.0:
+                    continue
+                lo, wlo, out = _lottery(x_pol[m], v_grid, work[0, m], work[2, m])
+                if k < n:
+                    mass_out[i, k] += mu[m] * out
+                    for z in range(2):
+                        rows[cnt + z] = i * n + k
+                    pr = omega * mu[m]
+                    idx = cnt
+                    cnt += 2
+                else:
+                    for z in range(2):
+                        nrows[ncnt + z] = i
+                    pr = (1.0 - omega) * mu[m]
+                    idx = ncnt
+                    ncnt += 2
+                c_arr = cols if k < n else ncols
+                v_arr = vals if k < n else nvals
+                c_arr[idx] = m * n + lo
+                v_arr[idx] = pr * wlo
+                c_arr[idx + 1] = m * n + min(lo + 1, n - 1)
+                v_arr[idx + 1] = pr * (1.0 - wlo)
+    return cnt, ncnt
+
+
+@njit(cache=True, nogil=True)
+def _lottery(X_m, v_grid, v, Xv):
+    """(lower node, its weight, 1 if v is off the grid) of a lottery linear in Xi (node
+    values X_m: the policies' P C), clipped to [0, 1]; linear in v where Xi does not
+    increase."""
+    n = v_grid.shape[0]
+    h = v_grid[1] - v_grid[0]
+    if not v > v_grid[0]:
+        return 0, 1.0, 1.0
+    if v >= v_grid[n - 1]:
+        return n - 2, 0.0, 1.0 if v > v_grid[n - 1] else 0.0
+    k = min(int((v - v_grid[0]) / h), n - 2)
+    if X_m[k + 1] > X_m[k]:
+        wlo = (X_m[k + 1] - Xv) / (X_m[k + 1] - X_m[k])
+    else:  # Xi not increasing here (S not concave, reported): linear in v
+        wlo = (v_grid[0] + (k + 1) * h - v) / h
+    return k, min(max(wlo, 0.0), 1.0), 0.0
+
+
+@njit(cache=True, nogil=True)
+def solve_at_promise(v, M_lo, M_hi, S, X, v_grid, theta, log_chi_i, bo_, RP_i, work, mu):
+    """The component problem of one origin solved exactly at an off-node promise v (B.46
+    by safeguarded Newton on M in [M_lo, M_hi], where v_i(M) decreases; RP_i = beta R
+    P_i): (M, converged, IV, Sbar, D); destinations' v' and their interpolated
+    S, Xi in ``work`` (6, J), shares in ``mu``. For diagnostics between nodes."""
+    h = v_grid[1] - v_grid[0]
+    B = log_slopes(X, h)
+    ctx = (S, X, B, v_grid[0], h, theta)
+    guess = np.full(S.shape[0], np.nan)
+    return _solve_m(v, False, M_lo, M_hi, 0.5 * (M_lo + M_hi), ctx, log_chi_i, bo_, RP_i,
+                    guess, work, mu)

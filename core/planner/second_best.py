@@ -1,0 +1,163 @@
+"""The second best at given multipliers (w, P): component problem and distribution.
+
+``solve_component`` iterates the Bellman operator of (31)-(36) (one sweep is
+``kernels.bellman``: EGM on M, B.44-B.47, with the newborn step) on the pair
+(S, log Xi) at the v-grid's nodes, with Anderson acceleration (plain iteration
+contracts at about beta = 0.988: ~2000 sweeps to 1e-10). The EGM grid on M is
+rebuilt every sweep from the quantiles of G_m(v_k) = -Xi_m(v_k) + theta S_m(v_k)
+over all m and nodes. Typos followed (documented in ``kernels``): B.47 and
+B.31's extra Lambda_i on S^n is dropped (use (31), (34)); B.37 reads
+theta S_n(v'_in).
+
+``stationary_distribution`` solves (13) on the grid: incumbents move (i, v) ->
+(m, v'_m(M_i(v))) with probability omega mu_im, newborns (mass (1 - omega) L_i
+in i) to (m, v^n'_m) with mu^n_im, by Young lotteries linear in Xi. With
+K the incumbents' transition and N the newborn lotteries by origin,
+phi = L N (I - K)^{-1}: a sparse LU with J right-hand sides, then L is the
+stationary vector of the (J, J) chain B = N (I - K)^{-1} 1_loc.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.linalg import splu
+
+from ..errors import SolverConvergenceError
+from ..numerics.anderson import anderson
+from ..numerics.markov import markov_stationary
+from . import kernels
+from .params import Numerics, Params
+from .steady import Allocation
+
+logger = logging.getLogger(__name__)
+
+STATUS = {kernels.NONINVERTIBLE: "G_m = S_m' + theta S_m not decreasing (B.44)",
+          kernels.NONMONOTONE: "v_i(M) not decreasing on the EGM grid",
+          kernels.NO_BRACKET: "a node's M not found", kernels.NONFINITE: "non-finite values"}
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """The converged component problem on ``v_grid``: (J, n_v) S, Xi = P C, policy M;
+    (J,) newborn M^n, S^n, v^n; n_sweeps (Bellman sweeps), restarts (Anderson);
+    concavity: ``kernels.concavity`` of the fixed point (min log-slope of Xi = -S'
+    between nodes; > 0 means S strictly concave at the nodes, as fn. 6 assumes)."""
+
+    v_grid: np.ndarray
+    S: np.ndarray
+    X: np.ndarray
+    M: np.ndarray
+    Mn: np.ndarray
+    Sn: np.ndarray
+    vn: np.ndarray
+    n_sweeps: int
+    restarts: int
+    concavity: float
+
+
+def make_v_grid(numerics: Numerics, fb: Allocation) -> np.ndarray:
+    """Uniform grid from min v* - v_below to max v* + v_above (first-best promises v*)."""
+    return np.linspace(fb.v.min() - numerics.v_below, fb.v.max() + numerics.v_above,
+                       numerics.n_v)
+
+
+def initial_surplus(params: Params, fb: Allocation, v_grid: np.ndarray):
+    """(S, Xi) of the symmetric closed form around the first best: Xi_m(v) = Lambda
+    exp((1 - beta omega)(v - v*_m)), S_m = S*_m - (Xi_m - Lambda) / (1 - beta omega)."""
+    a = 1.0 - params.beta * params.omega
+    lam = params.weights[:, None]
+    X = lam * np.exp(a * (v_grid[None, :] - fb.v[:, None]))
+    return fb.S[:, None] - (X - lam) / a, X
+
+
+def m_grid(S: np.ndarray, X: np.ndarray, v_grid: np.ndarray, theta: float,
+           n_m: int) -> np.ndarray:
+    """Increasing EGM grid: quantiles of G at all nodes of all locations, extended on
+    each side (below: 40 steps growing by 15% from the end spacing; above: 60
+    distances to max_m G_m(-inf) shrinking geometrically from the end spacing), so
+    that every origin's endogenous promises cover the v-grid with EGM points as
+    dense as inside (nodes beyond are solved exactly, more slowly)."""
+    G = -X + theta * S
+    q = np.unique(np.quantile(G.ravel(), np.linspace(0.0, 1.0, n_m)))
+    b0 = np.maximum(np.log(X[:, 1] / X[:, 0]) / (v_grid[1] - v_grid[0]), kernels.EDGE_SLOPE)
+    gmax = float(np.max(theta * (S[:, 0] + X[:, 0] / b0)))
+    below = q[0] - (q[1] - q[0]) * np.cumsum(1.15 ** np.arange(40))[::-1]
+    ratio = np.clip(1.0 - (q[-1] - q[-2]) / (gmax - q[-1]), 0.5, 0.95)
+    above = gmax - (gmax - q[-1]) * ratio ** np.arange(1, 61)
+    return np.concatenate([below, q, above[above > q[-1]]])
+
+
+def solve_component(params: Params, numerics: Numerics, w: np.ndarray, P: np.ndarray,
+                    v_grid: np.ndarray, S0: np.ndarray, X0: np.ndarray,
+                    tol: float | None = None) -> Component:
+    """Fixed point of the Bellman operator from (S0, X0); see the module docstring."""
+    p = params
+    J, n = S0.shape
+    n_m = numerics.n_m or 2 * numerics.n_v
+    log_chi = np.ascontiguousarray(np.log(p.chi))
+    out = [np.empty((J, n)) for _ in range(3)] + [np.empty(J) for _ in range(3)]
+    status = [kernels.OK]
+
+    def sweep(x):
+        S = np.ascontiguousarray(x[: J * n].reshape(J, n))
+        X = np.exp(x[J * n:]).reshape(J, n)
+        st = kernels.bellman(S, X, v_grid, m_grid(S, X, v_grid, p.theta, n_m), p.theta, log_chi,
+                             P, w, p.alpha_agg, p.beta, p.omega, p.r_inv, p.weights, *out)
+        status[0] = st
+        return st
+
+    def T(x):
+        if sweep(x) != kernels.OK:
+            return None
+        return np.concatenate([out[0].ravel(), np.log(out[1]).ravel()])
+
+    x0 = np.concatenate([S0.ravel(), np.log(X0).ravel()])
+    res = anderson(T, x0, tol=numerics.tol_inner if tol is None else tol,
+                   max_iter=numerics.max_iter_inner, memory=numerics.memory)
+    if not res.converged or sweep(res.x) != kernels.OK:
+        why = STATUS.get(status[0], "no convergence")
+        raise SolverConvergenceError(f"second-best component problem: {why}",
+                                     residuals={"sweep_change": res.residual},
+                                     n_iter=res.n_iter)
+    S = res.x[: J * n].reshape(J, n).copy()
+    X = np.exp(res.x[J * n:]).reshape(J, n)
+    concave = kernels.concavity(X, v_grid[1] - v_grid[0])
+    if not concave > 0.0:
+        logger.warning("second best: S not concave at the fixed point (min log-slope of "
+                       "Xi %.3g); the paper's fn. 6 would need lotteries", concave)
+    return Component(v_grid, S, X, out[2].copy(), out[3].copy(), out[4].copy(),
+                     out[5].copy(), res.n_iter + 1, res.restarts, float(concave))
+
+
+def stationary_distribution(params: Params, comp: Component):
+    """(dist (J, n_v), mass_off (J, n_v), x_pol (J, n_v)): the stationary measure (sums
+    to one); per node, the probability that an incumbent's promise leaves the grid;
+    and P C of the node's policy (what spending aggregates, so that the spending
+    identity holds to solver accuracy)."""
+    p = params
+    J, n = comp.S.shape
+    cap = 2 * J * J * n
+    rows, cols = np.empty(cap, np.int64), np.empty(cap, np.int64)
+    vals = np.empty(cap)
+    nrows, ncols = np.empty(2 * J * J, np.int64), np.empty(2 * J * J, np.int64)
+    nvals = np.empty(2 * J * J)
+    mass_off = np.zeros((J, n))
+    x_pol = np.empty((J, n))
+    cnt, ncnt = kernels.transition_entries(
+        comp.M, comp.Mn, np.ascontiguousarray(comp.S), np.ascontiguousarray(comp.X),
+        comp.v_grid, p.theta, np.ascontiguousarray(np.log(p.chi)), p.omega,
+        p.beta / p.r_inv, rows, cols, vals, nrows, ncols, nvals, mass_off, x_pol)
+    size = J * n
+    K = sparse.csc_matrix((vals[:cnt], (rows[:cnt], cols[:cnt])), shape=(size, size))
+    N = sparse.csr_matrix((nvals[:ncnt], (nrows[:ncnt], ncols[:ncnt])), shape=(J, size))
+    lu = splu((sparse.identity(size, format="csc") - K).T.tocsc())
+    Y = lu.solve(np.ascontiguousarray(N.toarray().T))  # (size, J): column i from origin i
+    B = Y.reshape(J, n, J).sum(axis=1).T  # B[i, j]: newborn of i's lifetime mass in j
+    B /= B.sum(axis=1, keepdims=True)
+    L = markov_stationary(B)
+    dist = (Y @ L).reshape(J, n)
+    return dist / dist.sum(), mass_off, x_pol

@@ -1,0 +1,155 @@
+"""Steady state of the planner: the entry point.
+
+``solve(params, numerics, warm_start)`` finds the multipliers (w, L) of the
+allocation ``params.allocation`` (``outer.solve_outer``), starting from a
+previous planner Solution's (warm start) or from the first best's, which is
+solved first from w = 1 and uniform populations (cold start). Inner solves
+reuse the previous evaluation's state (S and Xi on the grid for the second
+best, log C for the history-independent allocation).
+"""
+
+from __future__ import annotations
+
+import logging
+from types import MappingProxyType
+
+import numpy as np
+
+from ..errors import InvalidParamsError, Violation
+from . import second_best as sb
+from .outer import fb_aggregates, prices, residual, solve_outer, start_from
+from .params import Numerics, Params, Start
+from .result import Solution
+from .steady import Allocation, first_best, history_independent
+
+logger = logging.getLogger(__name__)
+
+
+def solve(params: Params, numerics: Numerics | None = None,
+          warm_start: Solution | Start | None = None) -> Solution:
+    """Solve the planner's steady state; raises SolverConvergenceError on failure.
+
+    ``warm_start``: a nearby planner Solution, or a :class:`Start` (populations,
+    e.g. the status quo's, where the first best of the cold start begins; see
+    Start on the several stationary points), or None (uniform populations)."""
+    numerics = Numerics() if numerics is None else numerics
+    _check(params, numerics, warm_start)
+    warm = warm_start if isinstance(warm_start, Solution) and \
+        warm_start.params.n_loc == params.n_loc else None
+    start = warm_start if isinstance(warm_start, Start) else None
+    x0 = start_from(warm.w, warm.population) if warm is not None else _fb_start(
+        params, numerics, start)
+    if params.allocation == "second_best":
+        return _second_best(params, numerics, x0, warm)
+    if params.allocation == "history_independent":
+        return _history_independent(params, numerics, x0, warm)
+    fbp = params
+    res = solve_outer(fbp, numerics, x0, fb_aggregates(fbp, numerics), "first best")
+    w, _L, P, _ = prices(params, res.x)
+    return _grid_free(params, numerics, res, first_best(params, numerics, w, P))
+
+
+def _fb_start(params: Params, numerics: Numerics, start: Start | None) -> np.ndarray:
+    fbp = params.with_(allocation="first_best", r_inv=params.beta,
+                       weights=np.ones(params.n_loc))
+    J = params.n_loc
+    w0, L0 = (np.ones(J), np.full(J, 1.0 / J)) if start is None else (start.w,
+                                                                       start.population)
+    res = solve_outer(fbp, numerics, start_from(w0, L0 / L0.sum()),
+                      fb_aggregates(fbp, numerics), "first best (cold start)")
+    return res.x
+
+
+def _history_independent(params, numerics, x0, warm) -> Solution:
+    state = {"logC": None}
+    if warm is not None and warm.C.shape[1] == 1:
+        state["logC"] = np.log(warm.C[:, 0])
+
+    def agg(w, P):
+        a = history_independent(params, numerics, w, P, logC0=state["logC"])
+        state["logC"] = np.log(a.C)
+        return a.L, P * a.C * a.L
+
+    res = solve_outer(params, numerics, x0, agg, "history independent", own=True)
+    w, _L, P, _ = prices(params, res.x)
+    return _grid_free(params, numerics, res,
+                      history_independent(params, numerics, w, P, logC0=state["logC"]))
+
+
+def _grid_free(params: Params, numerics: Numerics, res, a: Allocation) -> Solution:
+    w, _L, P, _ = prices(params, res.x)
+    def col(z):
+        return (np.asarray(z, float)[:, None])
+    return _finish(params, numerics, res, w, P, a.L, col(a.v), col(a.C), col(a.S),
+                   col(a.L), a.vn, a.Sn, a.mu, 0.0, a.n_iter, None)
+
+
+def _second_best(params, numerics, x0, warm) -> Solution:
+    w, _L, P, _ = prices(params, x0)
+    comp0 = getattr(warm, "component", None)
+    if comp0 is not None and comp0.S.shape == (params.n_loc, numerics.n_v):
+        v_grid, S, X = comp0.v_grid, comp0.S, comp0.X
+    else:
+        fbp = params.with_(allocation="first_best", r_inv=params.beta,
+                           weights=np.ones(params.n_loc))
+        fb = first_best(fbp, numerics, w, P)
+        v_grid = sb.make_v_grid(numerics, fb)
+        S, X = sb.initial_surplus(params, fb, v_grid)
+    state = {"S": S, "X": X, "last": None}
+
+    def agg(w, P):
+        comp = sb.solve_component(params, numerics, w, P, v_grid, state["S"], state["X"])
+        dist, off, x_pol = sb.stationary_distribution(params, comp)
+        state.update(S=comp.S, X=comp.X, last=(comp, dist, off, x_pol))
+        return dist.sum(axis=1), np.sum(dist * x_pol, axis=1)
+
+    res = solve_outer(params, numerics, x0, agg, "second best")
+    w, _L, P, _ = prices(params, res.x)
+    residual(params, res.x, agg)  # the state at the solution itself
+    comp, dist, off, x_pol = state["last"]
+    mu = np.empty((params.n_loc, params.n_loc))
+    _newborn_shares(params, comp, mu)
+    promise = np.broadcast_to(v_grid, comp.S.shape)
+    return _finish(params, numerics, res, w, P, dist.sum(axis=1), promise, x_pol / P[:, None],
+                   comp.S, dist, comp.vn, comp.Sn, mu, float(np.sum(dist * off) * params.omega),
+                   comp.n_sweeps, comp)
+
+
+def _newborn_shares(params: Params, comp, out: np.ndarray) -> None:
+    from . import kernels
+    log_chi = np.ascontiguousarray(np.log(params.chi))
+    B = kernels.log_slopes(comp.X, comp.v_grid[1] - comp.v_grid[0])
+    work = np.empty((6, params.n_loc))
+    for i in range(params.n_loc):
+        kernels.policies_at(log_chi[i], comp.Mn[i], comp.S, comp.X, B, comp.v_grid,
+                            params.theta, work, out[i])
+
+
+def _finish(params, numerics, res, w, P, L, promise, C, S, dist, vn, Sn, mu, off, sweeps,
+            comp) -> Solution:
+    F = res.F
+    J = params.n_loc
+    return Solution(
+        params=params, numerics=numerics, w=w, P=P, population=L,
+        promise=np.ascontiguousarray(promise), C=C, S=S, dist=dist, vn=np.asarray(vn),
+        Sn=np.asarray(Sn), mu=mu, welfare=float(L @ vn),
+        spending=float(np.sum(dist * C * P[:, None])), labour_income=float(w @ L),
+        mass_off_grid=off, concavity=np.nan if comp is None else comp.concavity,
+        converged=True, n_iter=res.n_iter, n_sweeps=int(sweeps),
+        residuals=MappingProxyType({"goods": float(np.max(np.abs(F[:J]))),
+                                    "population": float(np.max(np.abs(F[J:]), initial=0.0))}),
+        component=comp)
+
+
+def _check(params, numerics, warm_start) -> None:
+    problems = []
+    if not isinstance(params, Params):
+        problems.append(Violation("params", "must be a planner Params", type(params).__name__))
+    if not isinstance(numerics, Numerics):
+        problems.append(Violation("numerics", "must be a planner Numerics",
+                                  type(numerics).__name__))
+    if warm_start is not None and not isinstance(warm_start, (Solution, Start)):
+        problems.append(Violation("warm_start", "must be a planner Solution, a Start or None",
+                                  type(warm_start).__name__))
+    if problems:
+        raise InvalidParamsError("solve", problems)
