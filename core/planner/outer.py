@@ -61,14 +61,7 @@ def fb_aggregates(params: Params, numerics: Numerics):
 def fb_jacobian(params: Params, numerics: Numerics, x: np.ndarray, step: float = 1e-6):
     """Forward-difference Jacobian of the first best's residual at x."""
     fbp = params.with_(allocation="first_best") if params.allocation != "first_best" else params
-    agg = fb_aggregates(fbp, numerics)
-    F0 = residual(fbp, x, agg)
-    Jm = np.empty((F0.size, x.size))
-    for k in range(x.size):
-        xk = x.copy()
-        xk[k] += step
-        Jm[:, k] = (residual(fbp, xk, agg) - F0) / step
-    return Jm
+    return own_jacobian(fbp, fb_aggregates(fbp, numerics), x, step)
 
 
 def own_jacobian(params: Params, aggregates: Callable, x: np.ndarray, step: float = 1e-6):
