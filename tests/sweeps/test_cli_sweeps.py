@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import os
 import signal
@@ -17,6 +18,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from hetspace.cli import app
+from hetspace.core.errors import InvalidConfigError
 from hetspace.sweeps import SweepSpec, load_results, run_sweep
 from hetspace.sweeps.pool import ActorsNotReadyError, SteadyStatePool
 from hetspace.sweeps.tracking import KIND_TAG, SweepTracker
@@ -252,16 +254,33 @@ def test_runs_lists_the_readable_stores_and_names_a_broken_one(tmp_path) -> None
     assert "file is not a database" in lines[0]
 
 
-def test_unknown_moment_stops_the_sweep_and_ends_its_run_failed(ray_session, tmp_path) -> None:
-    # used to solve every point, then fail with a traceback, the MLflow run left RUNNING
-    spec = _write(tmp_path, armington_spec(name="nomoment",
-                                           moments=["welfare", "not_a_moment"]))
+def test_unknown_moment_is_a_config_error_at_load(tmp_path) -> None:
+    # used to solve every point first (a model's ModelSpec now names its moments)
+    spec = _write(tmp_path, armington_spec(name="nomoment", moments=["welfare", "welfar"]))
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out)])
     assert result.exit_code == 2, result.output
-    assert result.stderr.startswith(f"error: {spec}: sweep.moments: 'not_a_moment' is not a "
-                                    "moment of armington; its moments: real_wage_mean, ")
-    assert "Traceback" not in result.output
+    assert result.stderr == (
+        f"error: {spec}: line 37: sweep.moments[1]: 'welfar' is not a moment of armington "
+        "(did you mean 'welfare'?); its moments: real_wage_mean, real_wage_min, real_wage_max, "
+        "domestic_share_mean, trade_openness, welfare\n")
+    assert not out.exists()
+
+
+def test_unknown_moment_of_an_unnamed_model_stops_at_the_first_point_and_ends_the_run_failed(
+        ray_session, tmp_path) -> None:
+    # a model without ModelSpec.moment_names is checked once a point has solved: the sweep
+    # used to solve every point, then fail with a traceback, the MLflow run left RUNNING
+    base = SweepSpec.from_dict(armington_spec(name="nomoment"))
+    spec = dataclasses.replace(base, moments=("welfare", "not_a_moment"),
+                               model=dataclasses.replace(base.model, moment_names=None))
+    out = tmp_path / "out"
+    with pytest.raises(InvalidConfigError) as info:
+        run_sweep(spec, out, plots=False)
+    assert list(info.value.problems) == [
+        "sweep.moments: 'not_a_moment' is not a moment of armington; its moments: "
+        "real_wage_mean, real_wage_min, real_wage_max, domestic_share_mean, trade_openness, "
+        "welfare"]
     client = MlflowClient(tracking_uri=f"sqlite:///{out.resolve() / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("nomoment").experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]
