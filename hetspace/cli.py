@@ -67,7 +67,29 @@ EXIT_OUTPUT = 4
 
 logger = logging.getLogger("hetspace.cli")
 
+class _NoFlagTypes:
+    """Help that shows no value type (``<bool>``, ``<int>``) for flags such as --resume,
+    --help or -v: they take no value (typer's rich help shows a type for every option)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if (getattr(param, "is_flag", False) or getattr(param, "count", False)) \
+                    and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class _Group(_NoFlagTypes, typer.core.TyperGroup):
+    pass
+
+
+class _Command(_NoFlagTypes, typer.core.TyperCommand):
+    pass
+
+
 app = typer.Typer(
+    cls=_Group,
     name="hetspace",
     help="Solve, sweep and estimate heterogeneous-agent spatial equilibrium models.",
     no_args_is_help=True,
@@ -102,7 +124,7 @@ def main(
     _setup_logging(verbose)
 
 
-@app.command("models")
+@app.command("models", cls=_Command)
 def models_command() -> None:
     """List the registered models."""
     table = Table(title="hetspace models", title_justify="left")
@@ -118,7 +140,7 @@ def models_command() -> None:
     _console().print(table)
 
 
-@app.command("solve")
+@app.command("solve", cls=_Command)
 def solve_command(
     config: Annotated[Path, typer.Argument(help="Model config (YAML).", show_default=False)],
     out: Annotated[
@@ -238,7 +260,7 @@ def _setup_logging(verbose: int) -> None:
 EXIT_INTERRUPTED = 130
 
 
-@app.command("sweep")
+@app.command("sweep", cls=_Command)
 def sweep_command(
     spec: Annotated[Path, typer.Argument(help="Sweep spec (YAML).", show_default=False)],
     out: Annotated[Path | None, typer.Option(
@@ -367,7 +389,7 @@ def _print_sweep_summary(result: Any) -> None:
                       f"`mlflow ui --backend-store-uri {result.tracking_uri}`", markup=False)
 
 
-@app.command("table")
+@app.command("table", cls=_Command)
 def table_command(
     results_dir: Annotated[Path, typer.Argument(help="A sweep's output folder.",
                                                 show_default=False)],
@@ -390,14 +412,15 @@ def table_command(
     typer.echo(text, nl=False)
 
 
-@app.command("runs")
+@app.command("runs", cls=_Command)
 def runs_command(
     dirs: Annotated[list[Path] | None, typer.Argument(
         help="Folders searched for sweep stores (mlflow.db) \\[default: out].",
         show_default=False)] = None,
     tracking_uri: Annotated[str | None, typer.Option(
         "--tracking-uri", help="Also list runs from this MLflow store.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1,
+                                       help="The most recent runs listed.")] = 20,
 ) -> None:
     """List recent sweeps and estimations recorded in MLflow.
 
@@ -471,7 +494,7 @@ def _num(value: Any, fmt: str = "{:.0f}") -> str:
 # hetspace.estimation (Optuna, Ray, MLflow) is imported inside the command.
 
 
-@app.command("estimate")
+@app.command("estimate", cls=_Command)
 def estimate_command(
     spec: Annotated[Path, typer.Argument(help="Estimation spec (YAML).", show_default=False)],
     out: Annotated[Path | None, typer.Option(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -264,6 +265,24 @@ def test_help_shows_the_defaults_written_in_the_help_text(runner, command, defau
     result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert default in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("command", [[], ["solve"], ["sweep"], ["estimate"], ["runs"]])
+def test_help_shows_no_value_type_for_flags(runner, command):
+    # typer's rich help printed "--resume <bool>", "--help <bool>", "-v <int>": flags take no
+    # value; options that take one keep their type and every default stays
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "<bool>" not in result.stdout and "<int>" not in result.stdout, result.stdout
+    flags = [line for line in result.stdout.splitlines() if "--help" in line or "--verbose" in line]
+    assert flags and all(re.search(r"--(help|verbose)[\s\-v│]*[A-Z]", f) for f in flags), flags
+    if command == ["sweep"]:
+        assert re.search(r"--num-actors\s+<int range> \[x>=1\]", result.stdout)
+        assert re.search(r"--resume\s+--no-resume\s+Skip points", result.stdout)
+        assert "[default: resume]" in result.stdout
+    if command == ["runs"]:
+        assert re.search(r"--limit\s+-n\s+<int range> \[x>=1\]\s+\S.*\[default: 20\]",
+                         result.stdout)
 
 
 def test_config_larger_than_the_limit_is_refused_unread(runner, write_config):
