@@ -30,12 +30,15 @@ Errors the user can fix print one line per problem on stderr, prefixed with
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import signal
 import sys
 import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -317,12 +320,27 @@ def _run_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
             bar.update(task, completed=done, total=total, failed=failed)
 
         try:
-            return _run_stage(str(cfg.source), run_sweep, cfg, out_dir, progress=progress,
-                              plain=(SweepLockedError,), **options)
+            with _sigterm_interrupts():
+                return _run_stage(str(cfg.source), run_sweep, cfg, out_dir, progress=progress,
+                                  plain=(SweepLockedError,), **options)
         except (KeyboardInterrupt, SweepTerminated):
             bar.stop()
             _fail(EXIT_INTERRUPTED, [f"interrupted; stored points are kept in {out_dir}, "
                                      "run the same command again to resume"])
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (``kill``, a batch scheduler's stop) ends a sweep or an estimation as Ctrl-C
+    does: the run is recorded as KILLED and the "interrupted; ... resume" line printed."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_stage(source: str, fn, *args: Any, plain: tuple[type, ...] = (),
@@ -335,7 +353,7 @@ def _run_stage(source: str, fn, *args: Any, plain: tuple[type, ...] = (),
     folder, an existing study) print their own message (exit 1); other hetspace
     errors go through :func:`_guard`.
     """
-    from hetspace.sweeps.cluster import ClusterNotFoundError, ResourcesError
+    from hetspace.sweeps.cluster import ClusterNotFoundError, ClusterStartError, ResourcesError
     from hetspace.sweeps.pool import ActorsNotReadyError
     from hetspace.sweeps.tracking import TrackingUnreachableError
 
@@ -344,7 +362,7 @@ def _run_stage(source: str, fn, *args: Any, plain: tuple[type, ...] = (),
             return fn(*args, **kwargs)
         except (ResourcesError, *usage) as e:
             raise InvalidConfigError(source, [str(e)]) from e
-        except (ClusterNotFoundError, ActorsNotReadyError, *plain) as e:
+        except (ClusterNotFoundError, ClusterStartError, ActorsNotReadyError, *plain) as e:
             _fail(EXIT_ERROR, [str(e)])
         except TrackingUnreachableError as e:
             _fail(EXIT_ERROR, [f"{source}: {e}"])
@@ -537,8 +555,10 @@ def _estimate_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
             bar.update(task, completed=done, total=wanted, best=f"{best:.3e}")
 
         try:
-            return _run_stage(str(cfg.source), estimate, cfg, out_dir, progress=progress,
-                              plain=(StudyExistsError,), usage=(StudyChangedError,), **options)
+            with _sigterm_interrupts():
+                return _run_stage(str(cfg.source), estimate, cfg, out_dir, progress=progress,
+                                  plain=(StudyExistsError,), usage=(StudyChangedError,),
+                                  **options)
         except KeyboardInterrupt:
             bar.stop()
             _fail(EXIT_INTERRUPTED, [f"interrupted; the study is kept in {out_dir}, "

@@ -13,9 +13,13 @@ for forever), capped with a warning when more were asked for.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
+import threading
+from collections.abc import Iterator
 
 import ray
 
@@ -28,6 +32,10 @@ class ClusterNotFoundError(HetspaceError, ConnectionError):
     """``--address`` named a Ray cluster that is not running or not reachable."""
 
 
+class ClusterStartError(HetspaceError, RuntimeError):
+    """The embedded local Ray instance could not start."""
+
+
 class ResourcesError(HetspaceError, ValueError):
     """The resources asked for can never be had on the connected Ray cluster."""
 
@@ -38,8 +46,16 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> bool:
         return False
     if address is None:
         _quiet_token_notice()
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                 log_to_driver=False, logging_level=logging.WARNING)
+        try:
+            with _same_sigterm_handler():
+                ray.init(address="local", num_cpus=num_cpus or os.cpu_count(),
+                         include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.WARNING)
+        except Exception as e:  # a Ray that cannot start (its folder, ports, raylet)
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            raise ClusterStartError(f"could not start a local Ray instance: {type(e).__name__}: "
+                                    f"{' '.join(str(e).split())}") from e
         logger.info("started a local Ray instance with %s CPUs", num_cpus or os.cpu_count())
         return True
     hint = os.environ.get("RAY_ADDRESS") or None
@@ -47,7 +63,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> bool:
     try:
         if target != "auto":
             _probe(target)  # ray.init would wait minutes for an unreachable GCS
-        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        with _same_sigterm_handler():
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     except ConnectionError as e:
         where = f" (RAY_ADDRESS={hint})" if hint else ""
         raise ClusterNotFoundError(
@@ -56,6 +73,28 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> bool:
         ) from e
     logger.info("joined the Ray cluster at %s", address)
     return True
+
+
+@contextlib.contextmanager
+def _same_sigterm_handler() -> Iterator[None]:
+    """Keep this process's SIGTERM handler across ``ray.init``, which installs Ray's C++
+    failure handler in its place (it prints a stack dump and aborts, so a sweep's
+    "interrupted; ... resume" line never showed). A SIGTERM while ``ray.init`` runs
+    (its own handler then raises ``SystemExit(15)``) goes to that handler, after the
+    half-started Ray is shut down."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    except SystemExit as e:
+        if e.code == signal.SIGTERM and callable(previous):
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            previous(signal.SIGTERM, None)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _probe(address: str, timeout: float = 5.0) -> None:

@@ -57,8 +57,11 @@ class SweepLockedError(HetspaceError, RuntimeError):
     """Another driver is running a sweep in the same output folder."""
 
 
-class SweepTerminated(BaseException):
-    """Raised in the driver when it receives SIGTERM (the run ends as KILLED)."""
+class SweepTerminated(KeyboardInterrupt):
+    """Raised in the driver when it receives SIGTERM (the run ends as KILLED). A
+    KeyboardInterrupt, because Ray turns any other exception raised by a signal handler
+    inside ``ray.wait`` or ``ray.get`` into a SystemError (and re-raises a
+    KeyboardInterrupt as a plain one)."""
 
 
 @dataclasses.dataclass
@@ -106,13 +109,18 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str] | None = None, *,
     sweep = _Sweep(spec, out, num_actors, address, resume, retry_failed, progress,
                    keep_pool, track, plots, max_batch)
     sweep.started_ray = cluster.connect(address) if address is not None else False
+    created = _first_missing(out)
     try:
         cluster.check_actor_fits(spec.resources.cpus_per_actor)
         out.mkdir(parents=True, exist_ok=True)
         with _locked(out):
             return sweep.run()
-    except BaseException:
+    except BaseException as e:
         sweep._shutdown()  # (again: a failed run has shut down already)
+        if created is not None and not sweep.fanned_out and isinstance(e, Exception):
+            # it failed while setting up (a local Ray that cannot start, actors that never
+            # do): the folder it made holds nothing to resume (an interrupt keeps it)
+            shutil.rmtree(created, ignore_errors=True)
         raise
 
 
@@ -131,6 +139,7 @@ class _Sweep:
         self.started_ray = False
         self.counts = {"done": 0, "failed": 0}
         self.moments_checked = False
+        self.fanned_out = False  # points were sent to the actors
         self.timings: dict[str, float] = {}
 
     def run(self) -> SweepResult:
@@ -190,6 +199,7 @@ class _Sweep:
     def _fan_out(self, todo: list) -> None:
         """Evaluate ``todo`` on the pool; times the fan-out (wall and the driver's CPU)."""
         t_fan, cpu = time.perf_counter(), time.process_time()
+        self.fanned_out = True
         if todo:
             stats = run_points(self.pool, todo, self.spec.numerics, self._on_row,
                                max_batch=self.max_batch, on_tick=self.store.flush_if_due,
@@ -313,6 +323,14 @@ class _Sweep:
                 "n_points": len(self.spec.points), "spec": self.spec.source,
                 "periods_per_year": self.spec.periods_per_year}
         atomic_write(self.out / META_FILE, lambda fh: fh.write(json.dumps(meta, indent=2).encode()))
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` that does not exist yet (None: it exists)."""
+    missing = None
+    while not path.exists() and path != path.parent:
+        missing, path = path, path.parent
+    return missing
 
 
 def _meta_axes(spec: SweepSpec) -> list[str]:

@@ -130,6 +130,42 @@ def test_killed_driver_resumes_and_stores_each_point_once(ray_session, tmp_path,
     assert [r.info.status for r in _runs(out)] == ["KILLED", "FINISHED"]
 
 
+def _wait_for(proc: subprocess.Popen, ready, what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not ready():
+        assert proc.poll() is None and time.monotonic() < deadline, f"never reached: {what}"
+        time.sleep(0.05)
+
+
+def _raylet_runs(proc: subprocess.Popen) -> bool:
+    import psutil
+
+    return any(c.name().startswith("raylet") for c in psutil.Process(proc.pid).children(True))
+
+
+@pytest.mark.parametrize("when", ["ray_starting", "actors_starting"])
+def test_sigterm_before_any_point_is_the_interrupted_line(tmp_path, when) -> None:
+    # ray.init put Ray's C++ handler in place of the sweep's: a stack dump and an abort
+    # (exit 134), or exit 15 and no word while Ray started, instead of the line below
+    spec = _write(tmp_path, armington_spec(name="slow", debug={"sleep": 5.0}))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*HETSPACE, "sweep", str(spec), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        if when == "ray_starting":
+            _wait_for(proc, lambda: (out / "sweep.json").exists(), "the spec written")
+        else:
+            _wait_for(proc, lambda: _raylet_runs(proc), "a running raylet")
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        _reap(proc)
+    assert proc.returncode == 130, stderr
+    assert stderr == (f"error: interrupted; stored points are kept in {out.resolve()}, run the "
+                      "same command again to resume\n")
+
+
 # ------------------------------------------------------------ more actors than the CPUs
 
 
