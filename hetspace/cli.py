@@ -284,9 +284,10 @@ def sweep_command(
     from hetspace.sweeps import load_sweep_spec
     from hetspace.sweeps.runner import default_out_dir
 
+    _join(address)
     cfg = _guard(str(spec), load_sweep_spec, spec)
     out_dir = out if out is not None else default_out_dir(cfg)
-    _check_run_options(out_dir, address)
+    _check_out(out_dir)
     console = _console()
     console.print(f"[bold]sweep {cfg.name}[/bold] ({cfg.model.name}): {len(cfg.points)} points "
                   f"-> {out_dir}")
@@ -370,12 +371,26 @@ def _run_stage(source: str, fn, *args: Any, plain: tuple[type, ...] = (),
     return _guard(source, run)
 
 
-def _check_run_options(out_dir: Path, address: str | None) -> None:
-    """Exit 2 for an --address that is no Ray address, 4 for an --out that cannot be a
-    writable folder; at once, before Ray starts, and without creating anything."""
-    if address is not None and not _ADDRESS.match(address):
+def _join(address: str | None) -> None:
+    """Join the cluster at ``--address`` first, so that its absence is known at once
+    (exit 1; the spec is not read: an estimation spec solves its baseline); exit 2 for
+    an --address that is no Ray address."""
+    if address is None:
+        return
+    if not _ADDRESS.match(address):
         _fail(EXIT_CONFIG, [f"--address must be 'auto' or host:port of a Ray head "
                             f"(ray://host:port for Ray Client), got {address!r}"])
+    from hetspace.sweeps.cluster import ClusterNotFoundError, connect
+
+    try:
+        connect(address)
+    except ClusterNotFoundError as e:
+        _fail(EXIT_ERROR, [str(e)])
+
+
+def _check_out(out_dir: Path) -> None:
+    """Exit 4 for an --out that cannot be a writable folder; at once, before Ray starts,
+    and without creating anything."""
     parent = out_dir
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
@@ -531,9 +546,10 @@ def estimate_command(
     from hetspace.estimation import load_estimation_spec
     from hetspace.estimation.driver import default_out_dir
 
+    _join(address)
     cfg = _guard(str(spec), load_estimation_spec, spec)
     out_dir = out if out is not None else default_out_dir(cfg)
-    _check_run_options(out_dir, address)
+    _check_out(out_dir)
     _console().print(f"[bold]estimate {cfg.name}[/bold] ({cfg.model.name}, {cfg.method}): "
                      f"{', '.join(cfg.names)} from {', '.join(cfg.objective.names)} -> {out_dir}")
     result = _estimate_with_progress(cfg, out_dir, address=address, resume=resume,

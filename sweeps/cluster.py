@@ -111,22 +111,32 @@ def cluster_cpus() -> int:
     return int(ray.cluster_resources().get("CPU", 1))
 
 
-def actor_count(requested: int | None, cpus_per_actor: int, limit: int | None = None) -> int:
+def actor_count(requested: int | None, cpus_per_actor: int, limit: int | None = None, *,
+                joined: bool = False) -> int:
     """How many actors of ``cpus_per_actor`` CPUs to start on the connected cluster.
 
     ``requested`` (None: as many as the cluster's CPUs hold) is capped, with a
     warning, at what the cluster can run at once, then at ``limit`` (e.g. the
     points to evaluate; silently, nothing is lost by that). ``ResourcesError``
-    if not even one actor fits.
+    if not even one actor fits. ``joined``: the cluster was joined (``--address``),
+    not started here; the number of actors is then said on stderr whenever it comes
+    from the CPUs the cluster has now, since an autoscaling cluster (``cluster.yaml``,
+    ``min_workers: 0``) is not grown for actors that are never asked for.
     """
     cpus = cluster_cpus()
     check_actor_fits(cpus_per_actor, cpus)
     fit = cpus // cpus_per_actor
     n = fit if requested is None else requested
+    grow = (" (an autoscaling cluster is not grown for more: start its worker nodes first, "
+            "e.g. min_workers in cluster.yaml)") if joined else ""
     if n > fit:
         logger.warning("%d actors of %d CPU(s) each need %d CPUs but the Ray cluster has %d; "
-                       "starting %d actors", n, cpus_per_actor, n * cpus_per_actor, cpus, fit)
+                       "starting %d actors%s", n, cpus_per_actor, n * cpus_per_actor, cpus, fit,
+                       grow)
         n = fit
+    elif requested is None and joined and (limit is None or fit <= limit):
+        logger.warning("starting %d actors of %d CPU(s) each, as many as the %d CPUs the Ray "
+                       "cluster has now hold%s", fit, cpus_per_actor, cpus, grow)
     return max(1, min(n, limit)) if limit is not None else n
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from hetspace.core.config import atomic_write
+from hetspace.core.config import atomic_write, first_missing
 from hetspace.core.errors import HetspaceError, InvalidConfigError
 from hetspace.core.protocol import to_plain
 
@@ -109,7 +109,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str] | None = None, *,
     sweep = _Sweep(spec, out, num_actors, address, resume, retry_failed, progress,
                    keep_pool, track, plots, max_batch)
     sweep.started_ray = cluster.connect(address) if address is not None else False
-    created = _first_missing(out)
+    created = first_missing(out)
     try:
         cluster.check_actor_fits(spec.resources.cpus_per_actor)
         out.mkdir(parents=True, exist_ok=True)
@@ -210,7 +210,7 @@ class _Sweep:
 
     def _actor_count(self, n_todo: int) -> int:
         return cluster.actor_count(self.num_actors, self.spec.resources.cpus_per_actor,
-                                   n_todo or None)
+                                   n_todo or None, joined=self.address is not None)
 
     def _start_tracking(self, n_todo: int) -> None:
         t = self.spec.tracking
@@ -323,14 +323,6 @@ class _Sweep:
                 "n_points": len(self.spec.points), "spec": self.spec.source,
                 "periods_per_year": self.spec.periods_per_year}
         atomic_write(self.out / META_FILE, lambda fh: fh.write(json.dumps(meta, indent=2).encode()))
-
-
-def _first_missing(path: Path) -> Path | None:
-    """The outermost folder of ``path`` that does not exist yet (None: it exists)."""
-    missing = None
-    while not path.exists() and path != path.parent:
-        missing, path = path, path.parent
-    return missing
 
 
 def _meta_axes(spec: SweepSpec) -> list[str]:

@@ -205,6 +205,36 @@ def test_actors_ray_cannot_place_are_an_error_after_the_timeout(ray_session) -> 
         pool.shutdown()
 
 
+def test_actors_that_never_start_leave_no_output_folder(ray_session, tmp_path,
+                                                       monkeypatch) -> None:
+    # the sweep or study made its folder (spec, MLflow store, empty journal) before Ray
+    # had to place the actors; when they never start nothing is there to resume
+    import ray
+
+    from hetspace.estimation import EstimationSpec, estimate
+    from hetspace.sweeps import pool
+
+    from ..estimation.conftest import huggett_spec
+
+    monkeypatch.setattr(pool, "READY_TIMEOUT", 2.0)
+    hog = ray.remote(num_cpus=2)(_Hog).remote()  # every CPU of the session's Ray
+    ray.get(hog.ready.remote())
+    try:
+        with pytest.raises(ActorsNotReadyError, match="did not start within 2 s"):
+            run_sweep(SweepSpec.from_dict(armington_spec(name="hog")), tmp_path / "s" / "out",
+                      plots=False)
+        with pytest.raises(ActorsNotReadyError, match="did not start within 2 s"):
+            estimate(EstimationSpec.from_dict(huggett_spec("hog")), tmp_path / "e" / "out")
+    finally:
+        ray.kill(hog)
+    assert list(tmp_path.iterdir()) == []
+
+
+class _Hog:
+    def ready(self) -> bool:
+        return True
+
+
 # ------------------------------------------------ misuse found before any work begins
 
 
