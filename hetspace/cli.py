@@ -480,6 +480,9 @@ def runs_command(
         typer.echo(f"no sweep or estimation runs found in {where}{hint}")
     else:
         _print_runs(rows)
+        if not dirs:  # runs written elsewhere (--out) are not in this list
+            typer.echo("searched out/ only; runs written elsewhere with --out: "
+                       "hetspace runs DIR ...")
     for problem in broken:
         typer.echo(f"error: cannot read the MLflow store {problem}", err=True)
     if broken:

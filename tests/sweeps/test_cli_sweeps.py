@@ -320,6 +320,24 @@ def test_runs_lists_the_readable_stores_and_names_a_broken_one(tmp_path) -> None
     assert "file is not a database" in lines[0]
 
 
+def test_runs_without_folders_says_it_searched_out_only(tmp_path, monkeypatch) -> None:
+    # after `sweep --out elsewhere`, `runs` listed ./out with no word of other folders
+    monkeypatch.chdir(tmp_path)
+    hint = "(name the folders your sweeps wrote to: hetspace runs DIR ...)"
+    result = CliRunner().invoke(app, ["runs"])
+    assert result.exit_code == 0
+    assert result.stdout == f"no sweep or estimation runs found in out {hint}\n"
+    tracker = SweepTracker(name="here", experiment=None, out_dir=tmp_path / "out" / "s")
+    tracker.start({"model": "armington"})
+    tracker.finish("FINISHED", {"n_points": 1, "n_failed": 0}, [])
+    result = CliRunner().invoke(app, ["runs"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and "here" in result.stdout
+    assert result.stdout.endswith("searched out/ only; runs written elsewhere with --out: "
+                                  "hetspace runs DIR ...\n")
+    named = CliRunner().invoke(app, ["runs", "out"], env={"COLUMNS": "300"})
+    assert "here" in named.stdout and "searched" not in named.stdout
+
+
 def test_unknown_moment_is_a_config_error_at_load(tmp_path) -> None:
     # used to solve every point first (a model's ModelSpec now names its moments)
     spec = _write(tmp_path, armington_spec(name="nomoment", moments=["welfare", "welfar"]))
