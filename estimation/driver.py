@@ -110,6 +110,9 @@ def estimate(spec: EstimationSpec, out_dir: str | os.PathLike[str] | None = None
         raise StudyExistsError(f"{out / JOURNAL} exists: resume it (--resume) or choose "
                                "another --out")
     if resume:
+        if storage_url is None and not (out / JOURNAL).exists():
+            logger.warning("--resume: there is no study in %s yet (no %s); starting one", out,
+                           JOURNAL)  # (a mistyped --out would otherwise pass unnoticed)
         check_resumable(spec, out, storage_url)
     started = connect(address)  # no cluster at --address: fails before out/ exists
     ev, tracker, status = None, None, "FAILED"

@@ -44,6 +44,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+
+try:  # typer >= 0.2x carries its own click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException
 from rich.table import Table
 
 from hetspace._version import __version__
@@ -84,7 +89,23 @@ class _NoFlagTypes:
 
 
 class _Group(_NoFlagTypes, typer.core.TyperGroup):
-    pass
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """A usage error (``--limit 0``, a missing argument) is one ``error:`` line with
+        exit 2, as every other error, where typer drew a box around it."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except ClickException as e:
+            if type(e).__name__ != "NoArgsIsHelpError":  # (that one has shown the help)
+                ctx = getattr(e, "ctx", None)
+                hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+                _echo_error(f"{e.format_message()}{hint}")
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(EXIT_ERROR)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 class _Command(_NoFlagTypes, typer.core.TyperCommand):
@@ -193,8 +214,12 @@ def _guard(where: str, fn, *args: Any, **kwargs: Any) -> Any:
 
 def _fail(code: int, lines: list[str]) -> NoReturn:
     for line in lines:
-        typer.echo(f"error: {' '.join(line.split())}", err=True)
+        _echo_error(line)
     raise typer.Exit(code)
+
+
+def _echo_error(line: str) -> None:
+    typer.echo(f"error: {' '.join(line.split())}", err=True)
 
 
 def _write_outputs(out_dir: Path, cfg: ModelConfig, sol: Any, timings: dict[str, float]) -> None:
@@ -437,7 +462,10 @@ def table_command(
 
     if fmt not in FORMATS:
         _fail(EXIT_CONFIG, [f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}"])
-    chosen = [m.strip() for m in moments.split(",") if m.strip()] if moments else None
+    chosen = None if moments is None else [m.strip() for m in moments.split(",") if m.strip()]
+    if chosen == []:
+        _fail(EXIT_CONFIG, [f"--moments names no moment, got {moments!r} (comma-separated "
+                            "names; leave it out for the spec's)"])
     try:
         text = _guard(str(results_dir), table_from_dir, results_dir, chosen, fmt)
     except FileNotFoundError as e:

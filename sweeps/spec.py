@@ -198,6 +198,9 @@ def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: _Prob
     for axis in set(grid) & set(zipped):
         problems.add(("zip", axis), "is already a grid axis")
     shocks, include = _shocks(sections["shocks"], model, problems)
+    if not any(key in data for key in ("grid", "zip", "shocks")):
+        problems.add((), "has no axes: give grid, zip or shocks (it would solve the baseline "
+                     "alone, which is `hetspace solve CONFIG`)")
     settings = _settings(data, sections, problems)
     _check_moment_names(model, settings["moments"], bool(shocks), problems)
     _check_size(grid, zipped, shocks, include, problems)
