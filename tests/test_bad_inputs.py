@@ -10,7 +10,7 @@ Each file starts with comment lines that say what must happen::
     #                           of this file, {target} the path given as the argument)
     # target: data/some_folder  (optional: the argument, a file or folder under
     #                           tests/bad_inputs/, instead of this file; "none": no argument)
-    # args: --address x         (optional: more arguments)
+    # args: --address x         (optional: more arguments; {file} is this file's path)
     # env: RAY_TMPDIR=/proc/x   (optional: environment variables of the command)
 
 The command runs in a subprocess, in an empty folder, with a timeout (some cases
@@ -85,7 +85,7 @@ def test_bad_input_is_one_clear_error(path: Path, tmp_path: Path) -> None:
            **dict(kv.split("=", 1) for kv in want.get("env", "").split())}
     command = [sys.executable, "-m", "hetspace.cli", want["command"], *argument,
                *(["--out", str(out)] if want["command"] in WITH_OUT else []),
-               *want.get("args", "").split()]
+               *want.get("args", "").replace("{file}", str(path)).split()]
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=work,
                           timeout=TIMEOUT, check=False)
     assert done.returncode == int(want["exit"]), done.stderr
