@@ -218,8 +218,17 @@ def _fail(code: int, lines: list[str]) -> NoReturn:
     raise typer.Exit(code)
 
 
+#: An error line longer than this is shortened in its middle (a 100,000-character model
+#: name was echoed whole); its start (file, path) and its end (the known values) stay.
+MAX_ERROR_LINE = 1000
+
+
 def _echo_error(line: str) -> None:
-    typer.echo(f"error: {' '.join(line.split())}", err=True)
+    text = " ".join(line.split())
+    if len(text) > MAX_ERROR_LINE:
+        cut = len(text) - MAX_ERROR_LINE + 60
+        text = f"{text[:500]} ... [{cut:,} characters left out] ... {text[500 + cut:]}"
+    typer.echo(f"error: {text}", err=True)
 
 
 def _write_outputs(out_dir: Path, cfg: ModelConfig, sol: Any, timings: dict[str, float]) -> None:
