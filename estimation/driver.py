@@ -29,7 +29,7 @@ from optuna.trial import TrialState
 from scipy.optimize import least_squares
 
 from hetspace.core.config import first_missing
-from hetspace.core.errors import ModelEvaluationError, SolverConvergenceError
+from hetspace.core.errors import ModelEvaluationError, SolverConvergenceError, interrupted
 from hetspace.sweeps.actors import STATUS_OK
 from hetspace.sweeps.cluster import actor_count, connect
 from hetspace.sweeps.tracking import check_reachable
@@ -130,8 +130,9 @@ def estimate(spec: EstimationSpec, out_dir: str | os.PathLike[str] | None = None
         result = _finish(spec, out, study, ev, t0, tracker)
         status = "FINISHED"
         return result
-    except KeyboardInterrupt:
-        status = "KILLED"
+    except BaseException as e:
+        if interrupted(e):
+            status = "KILLED"
         raise
     finally:
         if ev is not None:

@@ -64,6 +64,7 @@ from hetspace.core.errors import (
     InvalidConfigError,
     InvalidParamsError,
     SolverConvergenceError,
+    interrupted,
 )
 from hetspace.core.protocol import get_model, list_models, solution_arrays
 
@@ -358,7 +359,9 @@ def _run_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
             with _sigterm_interrupts():
                 return _run_stage(str(cfg.source), run_sweep, cfg, out_dir, progress=progress,
                                   plain=(SweepLockedError,), **options)
-        except (KeyboardInterrupt, SweepTerminated):
+        except (KeyboardInterrupt, SweepTerminated, Exception) as e:
+            if not interrupted(e):
+                raise
             bar.stop()
             _fail(EXIT_INTERRUPTED, [f"interrupted; stored points are kept in {out_dir}, "
                                      "run the same command again to resume"])
@@ -615,7 +618,9 @@ def _estimate_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
                 return _run_stage(str(cfg.source), estimate, cfg, out_dir, progress=progress,
                                   plain=(StudyExistsError,), usage=(StudyChangedError,),
                                   **options)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Exception) as e:
+            if not interrupted(e):
+                raise
             bar.stop()
             _fail(EXIT_INTERRUPTED, [f"interrupted; the study is kept in {out_dir}, "
                                      "run the same command with --resume to continue"])

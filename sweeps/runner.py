@@ -33,7 +33,7 @@ import pandas as pd
 import yaml
 
 from hetspace.core.config import atomic_write, first_missing
-from hetspace.core.errors import HetspaceError, InvalidConfigError
+from hetspace.core.errors import HetspaceError, InvalidConfigError, interrupted
 from hetspace.core.protocol import to_plain
 
 from . import cluster
@@ -117,7 +117,8 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str] | None = None, *,
             return sweep.run()
     except BaseException as e:
         sweep._shutdown()  # (again: a failed run has shut down already)
-        if created is not None and not sweep.fanned_out and isinstance(e, Exception):
+        if created is not None and not sweep.fanned_out and isinstance(e, Exception) \
+                and not interrupted(e):
             # it failed while setting up (a local Ray that cannot start, actors that never
             # do): the folder it made holds nothing to resume (an interrupt keeps it)
             shutil.rmtree(created, ignore_errors=True)
@@ -152,8 +153,9 @@ class _Sweep:
                 with _sigterm_raises():
                     self._fan_out(todo)
             status = "FINISHED"
-        except (KeyboardInterrupt, SweepTerminated, SystemExit):
-            status = "KILLED"
+        except BaseException as e:
+            if interrupted(e) or isinstance(e, SystemExit):
+                status = "KILLED"
             raise
         finally:
             result = self._finish(status, todo, t0)

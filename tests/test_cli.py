@@ -303,3 +303,18 @@ def test_config_that_is_a_pipe_is_refused_not_read_forever(tmp_path):
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == EXIT_CONFIG
     assert done.stderr == f"error: {pipe}: is not a regular file, expected a YAML file\n"
+
+
+def test_an_error_raised_while_cleaning_up_after_an_interrupt_is_the_interrupt():
+    # SIGTERM inside Optuna's journal lock release: its cleanup unlinked a file twice, and
+    # the FileNotFoundError was printed as a traceback (exit 1) instead of "interrupted"
+    from hetspace.core.errors import interrupted
+
+    try:
+        try:
+            raise KeyboardInterrupt("signal 15")
+        except BaseException:
+            raise FileNotFoundError("study.journal.lock") from None
+    except FileNotFoundError as e:
+        assert e.__cause__ is None and interrupted(e)  # (found through __context__)
+    assert not interrupted(ValueError("a bug")) and not interrupted(None)
