@@ -142,18 +142,21 @@ def test_sigterm_is_the_interrupted_line(tmp_path) -> None:
                       "with --resume to continue\n")
 
 
-def test_resume_with_no_study_says_it_starts_one(tmp_path, caplog) -> None:
+def test_resume_with_no_study_says_it_starts_one(tmp_path, caplog, monkeypatch) -> None:
     # a mistyped --out with --resume started a new study without a word
     import logging
 
-    from hetspace.estimation import estimate
-    from hetspace.sweeps.cluster import ClusterNotFoundError
+    from hetspace.estimation import driver
 
+    def stop(address):  # where Ray would start: the test ends here
+        raise RuntimeError("stopped before Ray")
+
+    monkeypatch.setattr(driver, "connect", stop)
     out = tmp_path / "typo"
     spec = EstimationSpec.from_dict(huggett_spec("fresh"))
     with caplog.at_level(logging.WARNING, logger="hetspace.estimation.driver"), \
-            pytest.raises(ClusterNotFoundError):  # (stops it before any work)
-        estimate(spec, out, resume=True, address=f"127.0.0.1:{free_port()}")
+            pytest.raises(RuntimeError, match="stopped before Ray"):
+        driver.estimate(spec, out, resume=True)
     assert [r.getMessage() for r in caplog.records] == [
         f"--resume: there is no study in {out} yet (no {JOURNAL}); starting one"]
     assert not out.exists()
