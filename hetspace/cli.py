@@ -371,8 +371,10 @@ def _run_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
 def _sigterm_interrupts() -> Iterator[None]:
     """SIGTERM (``kill``, a batch scheduler's stop) ends a sweep or an estimation as Ctrl-C
     does: the run is recorded as KILLED and the "interrupted; ... resume" line printed."""
+    from hetspace.sweeps.runner import raise_when_safe
+
     def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise_when_safe(signum, frame, KeyboardInterrupt(f"signal {signum}"))
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:

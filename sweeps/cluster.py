@@ -84,6 +84,14 @@ def _same_sigterm_handler() -> Iterator[None]:
     half-started Ray is shut down."""
     main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if main else None
+    # ray.init first installs a handler that calls sys.exit: a SIGTERM while it forks its
+    # processes raised SystemExit inside logging's fork hook, which swallowed it with
+    # logging's lock held, and every thread that logged waited forever. Ray installs it
+    # through this (private) function, which is made to keep the handler there is.
+    utils = getattr(ray._private, "utils", None)
+    ray_sets = getattr(utils, "set_sigterm_handler", None)
+    if previous is not None and callable(previous) and ray_sets is not None:
+        utils.set_sigterm_handler = _keep_handler
     try:
         yield
     except SystemExit as e:
@@ -93,8 +101,14 @@ def _same_sigterm_handler() -> Iterator[None]:
             previous(signal.SIGTERM, None)
         raise
     finally:
+        if ray_sets is not None:
+            utils.set_sigterm_handler = ray_sets
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _keep_handler(handler) -> None:
+    """Stands in for ``ray._private.utils.set_sigterm_handler`` during ``ray.init``."""
 
 
 def _probe(address: str, timeout: float = 5.0) -> None:

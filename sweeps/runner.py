@@ -345,6 +345,18 @@ def _locked(out: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def raise_when_safe(signum: int, frame, exc: BaseException) -> None:
+    """Raise ``exc`` from the handler of signal ``signum``, unless the main thread is in
+    the logging module: there it may be in the fork hook that releases logging's lock
+    (Ray starts processes), where an exception is swallowed with the lock still held and
+    every thread that logs then waits forever (a sweep hung so when SIGTERM came as Ray
+    started). The signal is then sent again 50 ms later."""
+    if frame is not None and frame.f_globals.get("__name__") == "logging":
+        threading.Timer(0.05, signal.raise_signal, (signum,)).start()
+        return
+    raise exc
+
+
 @contextlib.contextmanager
 def _sigterm_raises() -> Iterator[None]:
     """In the main thread, turn SIGTERM into :class:`SweepTerminated` while the sweep runs."""
@@ -353,7 +365,7 @@ def _sigterm_raises() -> Iterator[None]:
         return
 
     def handler(signum, frame):
-        raise SweepTerminated(f"received signal {signum}")
+        raise_when_safe(signum, frame, SweepTerminated(f"received signal {signum}"))
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
