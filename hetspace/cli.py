@@ -537,11 +537,11 @@ def _check_store(uri: str) -> None:
     from hetspace.sweeps.tracking import TrackingUnreachableError, check_reachable
     from hetspace.sweeps.tracking import tracking_uri_problem as problem
 
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        _fail(EXIT_CONFIG, [f"--tracking-uri {uri}: no such database file"])
     why = problem(uri)
     if why is not None:
         _fail(EXIT_CONFIG, [f"--tracking-uri: {why}, got {uri!r}"])
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        _fail(EXIT_CONFIG, [f"--tracking-uri {uri}: no such database file"])
     if "://" not in uri or uri.startswith("file:"):
         folder = Path(urllib.parse.urlsplit(uri).path if uri.startswith("file:") else uri)
         if not folder.is_dir():
