@@ -158,6 +158,15 @@ def write_solution_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.nda
     return atomic_write(Path(path), lambda fh: np.savez(fh, **arrays))
 
 
+def first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` that does not exist yet (None: it exists): what
+    ``path.mkdir(parents=True)`` creates, and what to remove to leave no trace."""
+    missing = None
+    while not path.exists() and path != path.parent:
+        missing, path = path, path.parent
+    return missing
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     """Call ``write`` on a temporary file beside ``path``, fsync, then rename it onto ``path``.
 

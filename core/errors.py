@@ -85,3 +85,16 @@ class ModelEvaluationError(HetspaceError, RuntimeError):
 def _short_repr(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def interrupted(exc: BaseException | None) -> bool:
+    """True for a KeyboardInterrupt (Ctrl-C; SIGTERM in the CLI), and for an error raised
+    while a library cleaned up after one (Optuna's journal lock released twice, for
+    instance): what happened is the interrupt."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -159,6 +159,11 @@ class ModelSpec:
     label, unit and display transform of the model's moments and of the Params
     fields sweeps vary (:mod:`hetspace.core.moment_info`); tables and plots fall
     back to the raw name.
+
+    ``moment_names`` (optional): the names ``solve(...).moments()`` always returns, so
+    that sweep and estimation specs naming a moment are checked when they load,
+    before anything is solved. None: the names are known only once a point has solved
+    (a sweep then checks them at its first solved point).
     """
 
     name: str
@@ -171,6 +176,7 @@ class ModelSpec:
     extrapolate: Callable[[Any, Any, float], Any] | None = None
     moment_info: Mapping[str, Any] | None = None
     param_info: Mapping[str, Any] | None = None
+    moment_names: tuple[str, ...] | None = None
 
     def params_from_dict(self, data: Mapping[str, Any] | None):
         return self.Params.from_dict(data)

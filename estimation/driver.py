@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ import numpy as np
 from optuna.trial import TrialState
 from scipy.optimize import least_squares
 
-from hetspace.core.errors import ModelEvaluationError, SolverConvergenceError
+from hetspace.core.config import first_missing
+from hetspace.core.errors import ModelEvaluationError, SolverConvergenceError, interrupted
 from hetspace.sweeps.actors import STATUS_OK
 from hetspace.sweeps.cluster import actor_count, connect
 from hetspace.sweeps.tracking import check_reachable
@@ -108,22 +110,29 @@ def estimate(spec: EstimationSpec, out_dir: str | os.PathLike[str] | None = None
         raise StudyExistsError(f"{out / JOURNAL} exists: resume it (--resume) or choose "
                                "another --out")
     if resume:
+        if storage_url is None and not (out / JOURNAL).exists():
+            logger.warning("--resume: there is no study in %s yet (no %s); starting one", out,
+                           JOURNAL)  # (a mistyped --out would otherwise pass unnoticed)
         check_resumable(spec, out, storage_url)
     started = connect(address)  # no cluster at --address: fails before out/ exists
     ev, tracker, status = None, None, "FAILED"
+    created, trials_began = first_missing(out), False
     try:
-        n = actor_count(num_actors or spec.num_actors, spec.cpus_per_actor)  # (as must this)
+        n = actor_count(num_actors or spec.num_actors, spec.cpus_per_actor,  # (as must this)
+                        joined=address is not None)
         out.mkdir(parents=True, exist_ok=True)
         study = open_study(spec, out, n, resume, storage_url)
         ev = Evaluator(spec, n)  # actors start while the tracking store opens
         tracker = report.start_tracking(spec, out) if track else None
         ev.pool.wait_ready()
+        trials_began = True
         run_trials(study, spec, ev, progress, depth)
         result = _finish(spec, out, study, ev, t0, tracker)
         status = "FINISHED"
         return result
-    except KeyboardInterrupt:
-        status = "KILLED"
+    except BaseException as e:
+        if interrupted(e):
+            status = "KILLED"
         raise
     finally:
         if ev is not None:
@@ -134,6 +143,10 @@ def estimate(spec: EstimationSpec, out_dir: str | os.PathLike[str] | None = None
             import ray
 
             ray.shutdown()
+        if status == "FAILED" and created is not None and not trials_began:
+            # it failed while setting up (actors that never start): the folder it made
+            # holds an empty study and a FAILED run, nothing to resume
+            shutil.rmtree(created, ignore_errors=True)
 
 
 def _finish(spec, out, study, ev, t0, tracker) -> EstimationResult:

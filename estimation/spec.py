@@ -181,6 +181,7 @@ def _build(data: dict, base_dir: Path, source: str, problems: _Problems) -> Esti
                               problems)
     sim = _simulation(sec["simulation"], "simulation" in data, method, panel, problems)
     settings = _settings(data, sec, problems)
+    _check_order_condition(parameters, sec["targets"].get("moments"), problems)
     problems.raise_if_any(source)
     objective, cov = parse_targets(sec["targets"], model, params, numerics, sim, panel, base_dir,
                                    problems)
@@ -190,6 +191,18 @@ def _build(data: dict, base_dir: Path, source: str, problems: _Problems) -> Esti
                           method=method, simulation=sim, raw=dict(data), source=source,
                           data_shape=None if panel is None else tuple(panel.shape),
                           description=str(data.get("description") or ""), **settings)
+
+
+def _check_order_condition(parameters, moments, problems) -> None:
+    """Fewer targets than free parameters cannot identify them (Q has a flat valley of
+    minima: the study used to run and report one point of it as the estimate)."""
+    if not parameters or not isinstance(moments, (Mapping, list)) or not moments:
+        return  # (reported elsewhere)
+    if len(moments) < len(parameters):
+        names = ", ".join(p.name for p in parameters)
+        problems.add(("targets", "moments"), f"{len(moments)} target(s) for {len(parameters)} "
+                     f"free parameters ({names}): they cannot all be identified; target at "
+                     "least as many moments as there are free parameters, or fix some")
 
 
 def _choice(value, allowed, path, problems) -> str:

@@ -31,11 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
+from hetspace.core.config import did_you_mean
 from hetspace.core.errors import HetspaceError, InvalidParamsError
 
 from .data import DEFAULT_BOOTSTRAP, PanelError, bootstrap_covariance, data_statistics, read_panel
 from .locations import LOCATION_MOMENTS, SpatialError, load_spatial, spatial_data_moments
-from .objective import STATISTICS, Objective, PanelArrays, model_moments
+from .objective import STATISTICS, Objective, PanelArrays, model_moments, statistic_names
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,10 @@ def parse_targets(body: dict, model, params, numerics, sim, panel: PanelSource |
     names, values = _target_names(body, problems)
     if not names:
         return None, None
+    if not _known_names(names, model, sim, problems):  # before anything is solved
+        _matrix(body, "covariance", len(names), problems)
+        _weighting(body, np.eye(len(names)), len(names), problems)  # their problems too
+        return None, None
     produced = _solved_moments(model, params, numerics, sim, ("baseline",), problems)
     for n in names:
         if produced is not None and n not in produced:
@@ -159,6 +164,23 @@ def _target_names(body: dict, problems) -> tuple[list[str], list[float]]:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             problems.add(("targets", "moments", n), f"must be a finite number, got {v!r}")
     return [str(n) for n in moments], [v for v in moments.values()]
+
+
+def _known_names(names: list[str], model, sim, problems) -> bool:
+    """False, with a problem for each, if some of ``names`` are not what the model's
+    solution (``ModelSpec.moment_names``) or ``sim``'s statistics function produces;
+    True if all are, or if the model's names are known only once it has solved."""
+    if sim is not None:
+        known, what = statistic_names(sim.statistics), f"a statistic of {sim.statistics}"
+    elif model.moment_names is not None:
+        known, what = list(model.moment_names), f"a moment of {model.name}"
+    else:
+        return True
+    unknown = [n for n in names if n not in known]
+    for n in unknown:
+        problems.add(("targets", "moments", n), f"is not {what}{did_you_mean(n, known)}; "
+                     f"known: {', '.join(known)}")
+    return not unknown
 
 
 def _solved_moments(model, params, numerics, sim, path, problems) -> dict[str, float] | None:

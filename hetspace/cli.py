@@ -30,17 +30,25 @@ Errors the user can fix print one line per problem on stderr, prefixed with
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import signal
 import sys
 import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+
+try:  # typer >= 0.2x carries its own click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException
 from rich.table import Table
 
 from hetspace._version import __version__
@@ -56,6 +64,7 @@ from hetspace.core.errors import (
     InvalidConfigError,
     InvalidParamsError,
     SolverConvergenceError,
+    interrupted,
 )
 from hetspace.core.protocol import get_model, list_models, solution_arrays
 
@@ -67,7 +76,45 @@ EXIT_OUTPUT = 4
 
 logger = logging.getLogger("hetspace.cli")
 
+class _NoFlagTypes:
+    """Help that shows no value type (``<bool>``, ``<int>``) for flags such as --resume,
+    --help or -v: they take no value (typer's rich help shows a type for every option)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if (getattr(param, "is_flag", False) or getattr(param, "count", False)) \
+                    and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class _Group(_NoFlagTypes, typer.core.TyperGroup):
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """A usage error (``--limit 0``, a missing argument) is one ``error:`` line with
+        exit 2, as every other error, where typer drew a box around it."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except ClickException as e:
+            if type(e).__name__ != "NoArgsIsHelpError":  # (that one has shown the help)
+                ctx = getattr(e, "ctx", None)
+                hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+                _echo_error(f"{e.format_message()}{hint}")
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(EXIT_ERROR)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+class _Command(_NoFlagTypes, typer.core.TyperCommand):
+    pass
+
+
 app = typer.Typer(
+    cls=_Group,
     name="hetspace",
     help="Solve, sweep and estimate heterogeneous-agent spatial equilibrium models.",
     no_args_is_help=True,
@@ -102,7 +149,7 @@ def main(
     _setup_logging(verbose)
 
 
-@app.command("models")
+@app.command("models", cls=_Command)
 def models_command() -> None:
     """List the registered models."""
     table = Table(title="hetspace models", title_justify="left")
@@ -118,7 +165,7 @@ def models_command() -> None:
     _console().print(table)
 
 
-@app.command("solve")
+@app.command("solve", cls=_Command)
 def solve_command(
     config: Annotated[Path, typer.Argument(help="Model config (YAML).", show_default=False)],
     out: Annotated[
@@ -168,8 +215,21 @@ def _guard(where: str, fn, *args: Any, **kwargs: Any) -> Any:
 
 def _fail(code: int, lines: list[str]) -> NoReturn:
     for line in lines:
-        typer.echo(f"error: {' '.join(line.split())}", err=True)
+        _echo_error(line)
     raise typer.Exit(code)
+
+
+#: An error line longer than this is shortened in its middle (a 100,000-character model
+#: name was echoed whole); its start (file, path) and its end (the known values) stay.
+MAX_ERROR_LINE = 1000
+
+
+def _echo_error(line: str) -> None:
+    text = " ".join(line.split())
+    if len(text) > MAX_ERROR_LINE:
+        cut = len(text) - MAX_ERROR_LINE + 60
+        text = f"{text[:500]} ... [{cut:,} characters left out] ... {text[500 + cut:]}"
+    typer.echo(f"error: {text}", err=True)
 
 
 def _write_outputs(out_dir: Path, cfg: ModelConfig, sol: Any, timings: dict[str, float]) -> None:
@@ -238,7 +298,7 @@ def _setup_logging(verbose: int) -> None:
 EXIT_INTERRUPTED = 130
 
 
-@app.command("sweep")
+@app.command("sweep", cls=_Command)
 def sweep_command(
     spec: Annotated[Path, typer.Argument(help="Sweep spec (YAML).", show_default=False)],
     out: Annotated[Path | None, typer.Option(
@@ -259,9 +319,10 @@ def sweep_command(
     from hetspace.sweeps import load_sweep_spec
     from hetspace.sweeps.runner import default_out_dir
 
+    _join(address)
     cfg = _guard(str(spec), load_sweep_spec, spec)
     out_dir = out if out is not None else default_out_dir(cfg)
-    _check_run_options(out_dir, address)
+    _check_out(out_dir)
     console = _console()
     console.print(f"[bold]sweep {cfg.name}[/bold] ({cfg.model.name}): {len(cfg.points)} points "
                   f"-> {out_dir}")
@@ -295,12 +356,31 @@ def _run_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
             bar.update(task, completed=done, total=total, failed=failed)
 
         try:
-            return _run_stage(str(cfg.source), run_sweep, cfg, out_dir, progress=progress,
-                              plain=(SweepLockedError,), **options)
-        except (KeyboardInterrupt, SweepTerminated):
+            with _sigterm_interrupts():
+                return _run_stage(str(cfg.source), run_sweep, cfg, out_dir, progress=progress,
+                                  plain=(SweepLockedError,), **options)
+        except (KeyboardInterrupt, SweepTerminated, Exception) as e:
+            if not interrupted(e):
+                raise
             bar.stop()
             _fail(EXIT_INTERRUPTED, [f"interrupted; stored points are kept in {out_dir}, "
                                      "run the same command again to resume"])
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (``kill``, a batch scheduler's stop) ends a sweep or an estimation as Ctrl-C
+    does: the run is recorded as KILLED and the "interrupted; ... resume" line printed."""
+    from hetspace.sweeps.runner import raise_when_safe
+
+    def interrupt(signum, frame):
+        raise_when_safe(signum, frame, KeyboardInterrupt(f"signal {signum}"))
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_stage(source: str, fn, *args: Any, plain: tuple[type, ...] = (),
@@ -313,7 +393,7 @@ def _run_stage(source: str, fn, *args: Any, plain: tuple[type, ...] = (),
     folder, an existing study) print their own message (exit 1); other hetspace
     errors go through :func:`_guard`.
     """
-    from hetspace.sweeps.cluster import ClusterNotFoundError, ResourcesError
+    from hetspace.sweeps.cluster import ClusterNotFoundError, ClusterStartError, ResourcesError
     from hetspace.sweeps.pool import ActorsNotReadyError
     from hetspace.sweeps.tracking import TrackingUnreachableError
 
@@ -322,7 +402,7 @@ def _run_stage(source: str, fn, *args: Any, plain: tuple[type, ...] = (),
             return fn(*args, **kwargs)
         except (ResourcesError, *usage) as e:
             raise InvalidConfigError(source, [str(e)]) from e
-        except (ClusterNotFoundError, ActorsNotReadyError, *plain) as e:
+        except (ClusterNotFoundError, ClusterStartError, ActorsNotReadyError, *plain) as e:
             _fail(EXIT_ERROR, [str(e)])
         except TrackingUnreachableError as e:
             _fail(EXIT_ERROR, [f"{source}: {e}"])
@@ -330,12 +410,26 @@ def _run_stage(source: str, fn, *args: Any, plain: tuple[type, ...] = (),
     return _guard(source, run)
 
 
-def _check_run_options(out_dir: Path, address: str | None) -> None:
-    """Exit 2 for an --address that is no Ray address, 4 for an --out that cannot be a
-    writable folder; at once, before Ray starts, and without creating anything."""
-    if address is not None and not _ADDRESS.match(address):
+def _join(address: str | None) -> None:
+    """Join the cluster at ``--address`` first, so that its absence is known at once
+    (exit 1; the spec is not read: an estimation spec solves its baseline); exit 2 for
+    an --address that is no Ray address."""
+    if address is None:
+        return
+    if not _ADDRESS.match(address):
         _fail(EXIT_CONFIG, [f"--address must be 'auto' or host:port of a Ray head "
                             f"(ray://host:port for Ray Client), got {address!r}"])
+    from hetspace.sweeps.cluster import ClusterNotFoundError, connect
+
+    try:
+        connect(address)
+    except ClusterNotFoundError as e:
+        _fail(EXIT_ERROR, [str(e)])
+
+
+def _check_out(out_dir: Path) -> None:
+    """Exit 4 for an --out that cannot be a writable folder; at once, before Ray starts,
+    and without creating anything."""
     parent = out_dir
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
@@ -367,7 +461,7 @@ def _print_sweep_summary(result: Any) -> None:
                       f"`mlflow ui --backend-store-uri {result.tracking_uri}`", markup=False)
 
 
-@app.command("table")
+@app.command("table", cls=_Command)
 def table_command(
     results_dir: Annotated[Path, typer.Argument(help="A sweep's output folder.",
                                                 show_default=False)],
@@ -382,7 +476,10 @@ def table_command(
 
     if fmt not in FORMATS:
         _fail(EXIT_CONFIG, [f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}"])
-    chosen = [m.strip() for m in moments.split(",") if m.strip()] if moments else None
+    chosen = None if moments is None else [m.strip() for m in moments.split(",") if m.strip()]
+    if chosen == []:
+        _fail(EXIT_CONFIG, [f"--moments names no moment, got {moments!r} (comma-separated "
+                            "names; leave it out for the spec's)"])
     try:
         text = _guard(str(results_dir), table_from_dir, results_dir, chosen, fmt)
     except FileNotFoundError as e:
@@ -390,14 +487,15 @@ def table_command(
     typer.echo(text, nl=False)
 
 
-@app.command("runs")
+@app.command("runs", cls=_Command)
 def runs_command(
     dirs: Annotated[list[Path] | None, typer.Argument(
         help="Folders searched for sweep stores (mlflow.db) \\[default: out].",
         show_default=False)] = None,
     tracking_uri: Annotated[str | None, typer.Option(
         "--tracking-uri", help="Also list runs from this MLflow store.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1,
+                                       help="The most recent runs listed.")] = 20,
 ) -> None:
     """List recent sweeps and estimations recorded in MLflow.
 
@@ -424,6 +522,9 @@ def runs_command(
         typer.echo(f"no sweep or estimation runs found in {where}{hint}")
     else:
         _print_runs(rows)
+        if not dirs:  # runs written elsewhere (--out) are not in this list
+            typer.echo("searched out/ only; runs written elsewhere with --out: "
+                       "hetspace runs DIR ...")
     for problem in broken:
         typer.echo(f"error: cannot read the MLflow store {problem}", err=True)
     if broken:
@@ -436,11 +537,11 @@ def _check_store(uri: str) -> None:
     from hetspace.sweeps.tracking import TrackingUnreachableError, check_reachable
     from hetspace.sweeps.tracking import tracking_uri_problem as problem
 
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        _fail(EXIT_CONFIG, [f"--tracking-uri {uri}: no such database file"])
     why = problem(uri)
     if why is not None:
         _fail(EXIT_CONFIG, [f"--tracking-uri: {why}, got {uri!r}"])
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        _fail(EXIT_CONFIG, [f"--tracking-uri {uri}: no such database file"])
     if "://" not in uri or uri.startswith("file:"):
         folder = Path(urllib.parse.urlsplit(uri).path if uri.startswith("file:") else uri)
         if not folder.is_dir():
@@ -471,7 +572,7 @@ def _num(value: Any, fmt: str = "{:.0f}") -> str:
 # hetspace.estimation (Optuna, Ray, MLflow) is imported inside the command.
 
 
-@app.command("estimate")
+@app.command("estimate", cls=_Command)
 def estimate_command(
     spec: Annotated[Path, typer.Argument(help="Estimation spec (YAML).", show_default=False)],
     out: Annotated[Path | None, typer.Option(
@@ -490,9 +591,10 @@ def estimate_command(
     from hetspace.estimation import load_estimation_spec
     from hetspace.estimation.driver import default_out_dir
 
+    _join(address)
     cfg = _guard(str(spec), load_estimation_spec, spec)
     out_dir = out if out is not None else default_out_dir(cfg)
-    _check_run_options(out_dir, address)
+    _check_out(out_dir)
     _console().print(f"[bold]estimate {cfg.name}[/bold] ({cfg.model.name}, {cfg.method}): "
                      f"{', '.join(cfg.names)} from {', '.join(cfg.objective.names)} -> {out_dir}")
     result = _estimate_with_progress(cfg, out_dir, address=address, resume=resume,
@@ -514,9 +616,13 @@ def _estimate_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
             bar.update(task, completed=done, total=wanted, best=f"{best:.3e}")
 
         try:
-            return _run_stage(str(cfg.source), estimate, cfg, out_dir, progress=progress,
-                              plain=(StudyExistsError,), usage=(StudyChangedError,), **options)
-        except KeyboardInterrupt:
+            with _sigterm_interrupts():
+                return _run_stage(str(cfg.source), estimate, cfg, out_dir, progress=progress,
+                                  plain=(StudyExistsError,), usage=(StudyChangedError,),
+                                  **options)
+        except (KeyboardInterrupt, Exception) as e:
+            if not interrupted(e):
+                raise
             bar.stop()
             _fail(EXIT_INTERRUPTED, [f"interrupted; the study is kept in {out_dir}, "
                                      "run the same command with --resume to continue"])

@@ -13,9 +13,13 @@ for forever), capped with a warning when more were asked for.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
+import threading
+from collections.abc import Iterator
 
 import ray
 
@@ -28,6 +32,10 @@ class ClusterNotFoundError(HetspaceError, ConnectionError):
     """``--address`` named a Ray cluster that is not running or not reachable."""
 
 
+class ClusterStartError(HetspaceError, RuntimeError):
+    """The embedded local Ray instance could not start."""
+
+
 class ResourcesError(HetspaceError, ValueError):
     """The resources asked for can never be had on the connected Ray cluster."""
 
@@ -38,8 +46,16 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> bool:
         return False
     if address is None:
         _quiet_token_notice()
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                 log_to_driver=False, logging_level=logging.WARNING)
+        try:
+            with _same_sigterm_handler():
+                ray.init(address="local", num_cpus=num_cpus or os.cpu_count(),
+                         include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.WARNING)
+        except Exception as e:  # a Ray that cannot start (its folder, ports, raylet)
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            raise ClusterStartError(f"could not start a local Ray instance: {type(e).__name__}: "
+                                    f"{' '.join(str(e).split())}") from e
         logger.info("started a local Ray instance with %s CPUs", num_cpus or os.cpu_count())
         return True
     hint = os.environ.get("RAY_ADDRESS") or None
@@ -47,7 +63,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> bool:
     try:
         if target != "auto":
             _probe(target)  # ray.init would wait minutes for an unreachable GCS
-        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        with _same_sigterm_handler():
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     except ConnectionError as e:
         where = f" (RAY_ADDRESS={hint})" if hint else ""
         raise ClusterNotFoundError(
@@ -56,6 +73,42 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> bool:
         ) from e
     logger.info("joined the Ray cluster at %s", address)
     return True
+
+
+@contextlib.contextmanager
+def _same_sigterm_handler() -> Iterator[None]:
+    """Keep this process's SIGTERM handler across ``ray.init``, which installs Ray's C++
+    failure handler in its place (it prints a stack dump and aborts, so a sweep's
+    "interrupted; ... resume" line never showed). A SIGTERM while ``ray.init`` runs
+    (its own handler then raises ``SystemExit(15)``) goes to that handler, after the
+    half-started Ray is shut down."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    # ray.init first installs a handler that calls sys.exit: a SIGTERM while it forks its
+    # processes raised SystemExit inside logging's fork hook, which swallowed it with
+    # logging's lock held, and every thread that logged waited forever. Ray installs it
+    # through this (private) function, which is made to keep the handler there is.
+    utils = getattr(ray._private, "utils", None)
+    ray_sets = getattr(utils, "set_sigterm_handler", None)
+    if previous is not None and callable(previous) and ray_sets is not None:
+        utils.set_sigterm_handler = _keep_handler
+    try:
+        yield
+    except SystemExit as e:
+        if e.code == signal.SIGTERM and callable(previous):
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            previous(signal.SIGTERM, None)
+        raise
+    finally:
+        if ray_sets is not None:
+            utils.set_sigterm_handler = ray_sets
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _keep_handler(handler) -> None:
+    """Stands in for ``ray._private.utils.set_sigterm_handler`` during ``ray.init``."""
 
 
 def _probe(address: str, timeout: float = 5.0) -> None:
@@ -72,22 +125,32 @@ def cluster_cpus() -> int:
     return int(ray.cluster_resources().get("CPU", 1))
 
 
-def actor_count(requested: int | None, cpus_per_actor: int, limit: int | None = None) -> int:
+def actor_count(requested: int | None, cpus_per_actor: int, limit: int | None = None, *,
+                joined: bool = False) -> int:
     """How many actors of ``cpus_per_actor`` CPUs to start on the connected cluster.
 
     ``requested`` (None: as many as the cluster's CPUs hold) is capped, with a
     warning, at what the cluster can run at once, then at ``limit`` (e.g. the
     points to evaluate; silently, nothing is lost by that). ``ResourcesError``
-    if not even one actor fits.
+    if not even one actor fits. ``joined``: the cluster was joined (``--address``),
+    not started here; the number of actors is then said on stderr whenever it comes
+    from the CPUs the cluster has now, since an autoscaling cluster (``cluster.yaml``,
+    ``min_workers: 0``) is not grown for actors that are never asked for.
     """
     cpus = cluster_cpus()
     check_actor_fits(cpus_per_actor, cpus)
     fit = cpus // cpus_per_actor
     n = fit if requested is None else requested
+    grow = (" (an autoscaling cluster is not grown for more: start its worker nodes first, "
+            "e.g. min_workers in cluster.yaml)") if joined else ""
     if n > fit:
         logger.warning("%d actors of %d CPU(s) each need %d CPUs but the Ray cluster has %d; "
-                       "starting %d actors", n, cpus_per_actor, n * cpus_per_actor, cpus, fit)
+                       "starting %d actors%s", n, cpus_per_actor, n * cpus_per_actor, cpus, fit,
+                       grow)
         n = fit
+    elif requested is None and joined and (limit is None or fit <= limit):
+        logger.warning("starting %d actors of %d CPU(s) each, as many as the %d CPUs the Ray "
+                       "cluster has now hold%s", fit, cpus_per_actor, cpus, grow)
     return max(1, min(n, limit)) if limit is not None else n
 
 

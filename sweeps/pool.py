@@ -110,13 +110,14 @@ class SteadyStatePool:
         """A reference that resolves (to the process id) once actor ``i`` is up."""
         return self.actors[i].ping.options(concurrency_group=CONTROL).remote(self._sent[i])
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT) -> list[int]:
+    def wait_ready(self, timeout: float | None = None) -> list[int]:
         """Block until every actor has started (imports, numba caches); their process ids.
 
         Every ``READY_REPORT`` seconds of waiting a warning says how many actors are
         still pending and what Ray has free (other jobs may hold the CPUs);
-        after ``timeout`` seconds :class:`ActorsNotReadyError`.
+        after ``timeout`` seconds (None: ``READY_TIMEOUT``) :class:`ActorsNotReadyError`.
         """
+        timeout = READY_TIMEOUT if timeout is None else timeout
         refs = [self.ping(i) for i in range(len(self.actors))]
         t0 = time.monotonic()
         pending = refs

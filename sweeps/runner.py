@@ -32,8 +32,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from hetspace.core.config import atomic_write
-from hetspace.core.errors import HetspaceError, InvalidConfigError
+from hetspace.core.config import atomic_write, first_missing
+from hetspace.core.errors import HetspaceError, InvalidConfigError, interrupted
 from hetspace.core.protocol import to_plain
 
 from . import cluster
@@ -57,8 +57,11 @@ class SweepLockedError(HetspaceError, RuntimeError):
     """Another driver is running a sweep in the same output folder."""
 
 
-class SweepTerminated(BaseException):
-    """Raised in the driver when it receives SIGTERM (the run ends as KILLED)."""
+class SweepTerminated(KeyboardInterrupt):
+    """Raised in the driver when it receives SIGTERM (the run ends as KILLED). A
+    KeyboardInterrupt, because Ray turns any other exception raised by a signal handler
+    inside ``ray.wait`` or ``ray.get`` into a SystemError (and re-raises a
+    KeyboardInterrupt as a plain one)."""
 
 
 @dataclasses.dataclass
@@ -106,13 +109,19 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike[str] | None = None, *,
     sweep = _Sweep(spec, out, num_actors, address, resume, retry_failed, progress,
                    keep_pool, track, plots, max_batch)
     sweep.started_ray = cluster.connect(address) if address is not None else False
+    created = first_missing(out)
     try:
         cluster.check_actor_fits(spec.resources.cpus_per_actor)
         out.mkdir(parents=True, exist_ok=True)
         with _locked(out):
             return sweep.run()
-    except BaseException:
+    except BaseException as e:
         sweep._shutdown()  # (again: a failed run has shut down already)
+        if created is not None and not sweep.fanned_out and isinstance(e, Exception) \
+                and not interrupted(e):
+            # it failed while setting up (a local Ray that cannot start, actors that never
+            # do): the folder it made holds nothing to resume (an interrupt keeps it)
+            shutil.rmtree(created, ignore_errors=True)
         raise
 
 
@@ -131,6 +140,7 @@ class _Sweep:
         self.started_ray = False
         self.counts = {"done": 0, "failed": 0}
         self.moments_checked = False
+        self.fanned_out = False  # points were sent to the actors
         self.timings: dict[str, float] = {}
 
     def run(self) -> SweepResult:
@@ -143,8 +153,9 @@ class _Sweep:
                 with _sigterm_raises():
                     self._fan_out(todo)
             status = "FINISHED"
-        except (KeyboardInterrupt, SweepTerminated, SystemExit):
-            status = "KILLED"
+        except BaseException as e:
+            if interrupted(e) or isinstance(e, SystemExit):
+                status = "KILLED"
             raise
         finally:
             result = self._finish(status, todo, t0)
@@ -190,6 +201,7 @@ class _Sweep:
     def _fan_out(self, todo: list) -> None:
         """Evaluate ``todo`` on the pool; times the fan-out (wall and the driver's CPU)."""
         t_fan, cpu = time.perf_counter(), time.process_time()
+        self.fanned_out = True
         if todo:
             stats = run_points(self.pool, todo, self.spec.numerics, self._on_row,
                                max_batch=self.max_batch, on_tick=self.store.flush_if_due,
@@ -200,7 +212,7 @@ class _Sweep:
 
     def _actor_count(self, n_todo: int) -> int:
         return cluster.actor_count(self.num_actors, self.spec.resources.cpus_per_actor,
-                                   n_todo or None)
+                                   n_todo or None, joined=self.address is not None)
 
     def _start_tracking(self, n_todo: int) -> None:
         t = self.spec.tracking
@@ -333,6 +345,18 @@ def _locked(out: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def raise_when_safe(signum: int, frame, exc: BaseException) -> None:
+    """Raise ``exc`` from the handler of signal ``signum``, unless the main thread is in
+    the logging module: there it may be in the fork hook that releases logging's lock
+    (Ray starts processes), where an exception is swallowed with the lock still held and
+    every thread that logs then waits forever (a sweep hung so when SIGTERM came as Ray
+    started). The signal is then sent again 50 ms later."""
+    if frame is not None and frame.f_globals.get("__name__") == "logging":
+        threading.Timer(0.05, signal.raise_signal, (signum,)).start()
+        return
+    raise exc
+
+
 @contextlib.contextmanager
 def _sigterm_raises() -> Iterator[None]:
     """In the main thread, turn SIGTERM into :class:`SweepTerminated` while the sweep runs."""
@@ -341,7 +365,7 @@ def _sigterm_raises() -> Iterator[None]:
         return
 
     def handler(signum, frame):
-        raise SweepTerminated(f"received signal {signum}")
+        raise_when_safe(signum, frame, SweepTerminated(f"received signal {signum}"))
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:

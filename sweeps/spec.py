@@ -51,6 +51,7 @@ from hetspace.core.errors import InvalidConfigError, InvalidParamsError
 from hetspace.core.moment_info import check_periods_per_year
 from hetspace.core.protocol import ModelSpec, get_model, list_models
 
+from .effects import effect_names
 from .points import Point, Shock, expand_points
 from .tracking import tracking_uri_problem
 
@@ -197,7 +198,11 @@ def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: _Prob
     for axis in set(grid) & set(zipped):
         problems.add(("zip", axis), "is already a grid axis")
     shocks, include = _shocks(sections["shocks"], model, problems)
+    if not any(key in data for key in ("grid", "zip", "shocks")):
+        problems.add((), "has no axes: give grid, zip or shocks (it would solve the baseline "
+                     "alone, which is `hetspace solve CONFIG`)")
     settings = _settings(data, sections, problems)
+    _check_moment_names(model, settings["moments"], bool(shocks), problems)
     _check_size(grid, zipped, shocks, include, problems)
     problems.raise_if_any(source)
     points = expand_points(model, params, numerics, grid, zipped, shocks, include,
@@ -446,6 +451,21 @@ def _settings(data, sections: dict, problems) -> dict[str, Any]:
             "resources": Resources(**res) if not problems.lines else Resources(),
             "tracking": Tracking(**track) if not problems.lines else Tracking(),
             "debug": Debug(**sections["debug"]) if not problems.lines else Debug()}
+
+
+def _check_moment_names(model: ModelSpec | None, moments: tuple[str, ...], shocked: bool,
+                        problems) -> None:
+    """Each of ``moments`` must be a moment of ``model`` (or, with shocks, a shock effect);
+    a model whose ModelSpec has no ``moment_names`` is checked at its first solved point."""
+    if model is None or model.moment_names is None:
+        return
+    known = (*model.moment_names, *(effect_names() if shocked else ()))
+    for i, m in enumerate(moments):
+        if m not in known:
+            effect = "" if shocked or m not in effect_names() else \
+                " (a region-shock effect: it needs a shocks section)"
+            problems.add(("moments", i), f"{m!r} is not a moment of {model.name}"
+                         f"{effect or did_you_mean(m, known)}; its moments: {', '.join(known)}")
 
 
 def _seed(data, problems) -> int:

@@ -18,11 +18,13 @@ marked KILLED by the next run in the same folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import platform
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -68,7 +70,25 @@ def tracking_uri_problem(uri: str) -> str | None:
                 f"{', '.join(s + '://' for s in TRACKING_SCHEMES)}, or a folder")
     if scheme in ("http", "https") and not parsed.hostname:
         return "names no host (expected http://host:port)"
+    if scheme == "sqlite" and uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":
+        folder = Path(uri.removeprefix("sqlite:///")).parent
+        if not folder.is_dir():  # (MLflow would make it, anywhere: sqlite:////x/y.db made /x)
+            return f"names a database in {folder}, which is not a folder"
     return None
+
+
+def _check_mlflow_sqlite(path: Path) -> None:
+    """ValueError unless the SQLite file at ``path`` holds an MLflow store (opened
+    read-only: MLflow would create its tables in an empty file or in another program's
+    database)."""
+    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro",
+                                            uri=True)) as db:
+        tables = {name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {"experiments", "runs", "alembic_version"} <= tables:
+        what = "is empty" if not tables else "has tables of another program"
+        raise ValueError(f"{path} {what}, not an MLflow store (runs lists stores, it "
+                         "never creates or changes them)")
 
 
 def check_reachable(uri: str, timeout: float = PROBE_TIMEOUT) -> None:
@@ -242,6 +262,8 @@ def list_runs(tracking_uris: list[str], limit: int = 20,
 def _sweep_runs(uri: str, limit: int) -> list[Any]:
     from mlflow.tracking import MlflowClient
 
+    if uri.startswith("sqlite:///"):
+        _check_mlflow_sqlite(Path(uri.removeprefix("sqlite:///")))
     client = MlflowClient(tracking_uri=uri)
     experiments = client.search_experiments()
     if not experiments:

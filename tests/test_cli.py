@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -266,6 +267,24 @@ def test_help_shows_the_defaults_written_in_the_help_text(runner, command, defau
     assert default in result.stdout, result.stdout
 
 
+@pytest.mark.parametrize("command", [[], ["solve"], ["sweep"], ["estimate"], ["runs"]])
+def test_help_shows_no_value_type_for_flags(runner, command):
+    # typer's rich help printed "--resume <bool>", "--help <bool>", "-v <int>": flags take no
+    # value; options that take one keep their type and every default stays
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "<bool>" not in result.stdout and "<int>" not in result.stdout, result.stdout
+    flags = [line for line in result.stdout.splitlines() if "--help" in line or "--verbose" in line]
+    assert flags and all(re.search(r"--(help|verbose)[\s\-v│]*[A-Z]", f) for f in flags), flags
+    if command == ["sweep"]:
+        assert re.search(r"--num-actors\s+<int range> \[x>=1\]", result.stdout)
+        assert re.search(r"--resume\s+--no-resume\s+Skip points", result.stdout)
+        assert "[default: resume]" in result.stdout
+    if command == ["runs"]:
+        assert re.search(r"--limit\s+-n\s+<int range> \[x>=1\]\s+\S.*\[default: 20\]",
+                         result.stdout)
+
+
 def test_config_larger_than_the_limit_is_refused_unread(runner, write_config):
     from hetspace.core.config import MAX_CONFIG_BYTES
 
@@ -284,3 +303,18 @@ def test_config_that_is_a_pipe_is_refused_not_read_forever(tmp_path):
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == EXIT_CONFIG
     assert done.stderr == f"error: {pipe}: is not a regular file, expected a YAML file\n"
+
+
+def test_an_error_raised_while_cleaning_up_after_an_interrupt_is_the_interrupt():
+    # SIGTERM inside Optuna's journal lock release: its cleanup unlinked a file twice, and
+    # the FileNotFoundError was printed as a traceback (exit 1) instead of "interrupted"
+    from hetspace.core.errors import interrupted
+
+    try:
+        try:
+            raise KeyboardInterrupt("signal 15")
+        except BaseException:
+            raise FileNotFoundError("study.journal.lock") from None
+    except FileNotFoundError as e:
+        assert e.__cause__ is None and interrupted(e)  # (found through __context__)
+    assert not interrupted(ValueError("a bug")) and not interrupted(None)

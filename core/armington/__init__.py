@@ -39,6 +39,7 @@ MODEL = ModelSpec(
     solve=solve,
     source="papers/001 (Rudik lecture 11), sections 1-3",
     region_shock=region_shock,
+    moment_names=tuple(MOMENTS),
 )
 
 __all__ = [

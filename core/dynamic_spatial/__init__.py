@@ -56,6 +56,7 @@ MODEL = ModelSpec(
     solve=solve,
     source="papers/001 (Rudik lecture 11), 'Armington with dynamic migration', 'Dynamic hat "
     "algebra'; Caliendo, Dvorkin and Parro (2019)",
+    moment_names=tuple(PATH_MOMENTS),
 )
 
 __all__ = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..protocol import ModelSpec
 from .cdp_dynamic import solve_cdp
 from .cdp_params import CDPParams
+from .cdp_result import CDP_PATH_MOMENTS
 from .params import Numerics
 
 MODEL = ModelSpec(
@@ -23,4 +24,5 @@ MODEL = ModelSpec(
     Numerics=Numerics,
     solve=solve_cdp,
     source="papers/003 (notes on Caliendo, Dvorkin and Parro 2019), eqs. 1-3 and section 2.3",
+    moment_names=tuple(CDP_PATH_MOMENTS),
 )

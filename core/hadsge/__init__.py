@@ -65,6 +65,7 @@ MODEL = ModelSpec(
     solve=solve,
     source="papers/000 (Dvorkin 2023), sections 3-4",
     region_shock=market_shock,
+    moment_names=tuple(MOMENTS),
 )
 
 __all__ = [

@@ -57,6 +57,7 @@ MODEL = ModelSpec(
     Numerics=Numerics,
     solve=solve,
     source="papers/004 (Huggett and Kaplan 2015), sections 2, 4 and appendix A.2",
+    moment_names=tuple(MOMENTS),
 )
 
 __all__ = [

@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..protocol import ModelSpec
 from .benchmark import BenchmarkParams, make_benchmark_economy
 from .params import Numerics
-from .result import LifeCycle
+from .result import MOMENTS, LifeCycle
 from .solve import solve
 
 
@@ -33,4 +33,5 @@ MODEL = ModelSpec(
     Numerics=Numerics,
     solve=solve_benchmark,
     source="papers/004 (Huggett and Kaplan 2015), sections 3-5, Tables 1-4, appendix A.2",
+    moment_names=tuple(MOMENTS),
 )

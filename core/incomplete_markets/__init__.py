@@ -8,7 +8,7 @@
 from ..protocol import ModelSpec
 from . import examples
 from .data import SpatialData, load_synthetic
-from .moments import MOMENT_INFO, PARAM_INFO
+from .moments import MOMENT_INFO, MOMENT_NAMES, PARAM_INFO
 from .params import Guess, Numerics, Params
 from .result import Solution
 from .shocks import RegionShock, region_shock, shocked_params
@@ -32,6 +32,7 @@ MODEL = ModelSpec(
     extrapolate=extrapolate,
     moment_info=MOMENT_INFO,
     param_info=PARAM_INFO,
+    moment_names=MOMENT_NAMES,
 )
 
 __all__ = ["MODEL", "Guess", "HouseholdBlock", "Impulse", "Numerics", "Panel", "Params",

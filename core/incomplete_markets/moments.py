@@ -42,6 +42,10 @@ from ..moment_info import MomentInfo
 
 LOCATION_MOMENTS = ("population_share_max", "population_share_min", "out_migration_rate",
                     "real_wage_log_sd", "consumption_pc_log_sd")
+#: The names of solution_moments, in its order (sweep and estimation specs are checked
+#: against them when they load).
+MOMENT_NAMES = ("r", "aggregate_assets", "mpc_mean", "share_at_limit", "wealth_gini",
+                "consumption_mean", "wage", "capital", "welfare_ce", *LOCATION_MOMENTS)
 
 
 #: Label, display unit and transform of every moment of solution_moments (and of the

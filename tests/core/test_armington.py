@@ -214,6 +214,7 @@ def test_registered_and_moments():
     params = model.params_from_dict({"sigma": 2.0, "tau": TAU2, "A": [10, 1], "L": [1, 1]})
     sol = model.solve(params)
     m = sol.moments()
+    assert tuple(m) == model.moment_names  # what sweep and estimation specs are checked against
     assert m["trade_openness"] == pytest.approx(1 - np.trace(sol.X) / sol.Y.sum())
     assert m["domestic_share_mean"] == pytest.approx((0.922754 + 0.676669) / 2, rel=1e-4)
     assert 0 < m["real_wage_min"] <= m["real_wage_mean"] <= m["real_wage_max"]

@@ -11,7 +11,7 @@ gaps of 1e-3 or more; see test_timing_matters).
 import numpy as np
 import pytest
 
-from hetspace.core import InvalidParamsError, SolverConvergenceError
+from hetspace.core import InvalidParamsError, SolverConvergenceError, get_model
 from hetspace.core.dynamic_spatial import Params, solve, solve_dynamic_hat
 from hetspace.core.dynamic_spatial.cdp_dynamic import (
     baseline_wages,
@@ -252,6 +252,7 @@ def test_warm_start_matches_cold_and_moments(world):
     _close(lev_cf.V, cold.V)
     assert lev_cf.n_iter < cold.n_iter
     mom = lev.moments()
+    assert set(mom) == set(get_model("dynamic_spatial_cdp").moment_names)
     assert mom["shocked_sector"] == world["p"].structure.n_sectors
     assert 0 < mom["employment_half_life"] < T and mom["horizon_gap"] < 1e-6
     home = world["p"].structure.non_employment

@@ -341,6 +341,7 @@ def test_example_config_registry_solve_and_round_trip(tmp_path):
     sol = get_model("dynamic_spatial").solve(p, numerics=cfg.numerics)
     mom = sol.moments()
     assert sol.converged and set(mom) == set(PATH_MOMENTS)
+    assert set(mom) == set(get_model("dynamic_spatial").moment_names)
     assert mom["shocked_region"] == 0 and mom["pop_change_long_run"] < -0.1
     arrays = solution_arrays(sol)
     assert set(arrays) == {"w", "P", "L", "V", "pi", "lam", "X", "pi_prev", "P_rel", "V_rel"}

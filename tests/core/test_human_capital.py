@@ -535,7 +535,7 @@ def test_registered_and_moments_named():
     spec = get_model("human_capital")
     sol = spec.solve(example(2.0, 0.2), CLOSED)
     mom = sol.moments()
-    assert sol.converged and set(mom) == set(MOMENTS)
+    assert sol.converged and set(mom) == set(MOMENTS) == set(spec.moment_names)
     np.testing.assert_allclose(mom["value_to_naive_1"], 0.2892, atol=5e-5)  # issue 16
     assert set(sol.residuals) == {"euler_error_max", "euler_error_mean"}
     again = spec.Params.from_dict(example(2.0, 0.2).to_dict())

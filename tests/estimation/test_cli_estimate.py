@@ -1,13 +1,18 @@
-"""`hetspace estimate` misuse: a resumed study whose spec changed its objective, bad --out.
+"""`hetspace estimate` misuse: a resumed study whose spec changed its objective, bad --out,
+no cluster, SIGTERM.
 
-These fail before Ray starts, so no Ray session is needed.
+Most fail before Ray starts, so no Ray session is needed; the SIGTERM case runs the
+command in a subprocess (with its own Ray).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -110,4 +115,48 @@ def test_cpus_per_actor_beyond_the_cluster_is_exit_2_before_any_output(ray_sessi
     assert result.stderr.strip() == (f"error: {spec}: resources.cpus_per_actor is 64, but the "
                                      "Ray cluster has 2 CPUs, so no actor could ever start; "
                                      "lower cpus_per_actor")
+    assert not out.exists()
+
+
+def test_sigterm_is_the_interrupted_line(tmp_path) -> None:
+    # estimate had no SIGTERM handler: Ray's C++ one printed a stack dump and aborted
+    spec = _write(tmp_path, huggett_spec("term", resources={"num_actors": 1},
+                                         debug={"sleep": 5.0}), "spec.yaml")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "hetspace.cli", "estimate", str(spec),
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not out.exists():  # Ray has started (the folder is made after it)
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # what is left of its own Ray
+        proc.wait(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert stderr == (f"error: interrupted; the study is kept in {out}, run the same command "
+                      "with --resume to continue\n")
+
+
+def test_resume_with_no_study_says_it_starts_one(tmp_path, caplog, monkeypatch) -> None:
+    # a mistyped --out with --resume started a new study without a word
+    import logging
+
+    from hetspace.estimation import driver
+
+    def stop(address):  # where Ray would start: the test ends here
+        raise RuntimeError("stopped before Ray")
+
+    monkeypatch.setattr(driver, "connect", stop)
+    out = tmp_path / "typo"
+    spec = EstimationSpec.from_dict(huggett_spec("fresh"))
+    with caplog.at_level(logging.WARNING, logger="hetspace.estimation.driver"), \
+            pytest.raises(RuntimeError, match="stopped before Ray"):
+        driver.estimate(spec, out, resume=True)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"--resume: there is no study in {out} yet (no {JOURNAL}); starting one"]
     assert not out.exists()

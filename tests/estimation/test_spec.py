@@ -49,8 +49,11 @@ def test_bound_outside_range_of_discount_factor():
 
 def test_target_not_produced_by_the_model():
     with pytest.raises(InvalidConfigError, match=r"targets\.moments\.top_share: is not a moment "
-                       r"the model produces; available: .*mpc_mean"):
+                       r"of incomplete_markets; known: r, aggregate_assets, mpc_mean, "):
         build(targets={"moments": {"r": 0.003, "top_share": 0.3}})
+    with pytest.raises(InvalidConfigError, match=r"targets\.moments\.mpc_men: is not a moment "
+                       r"of incomplete_markets \(did you mean 'mpc_mean'\?\)"):
+        build(targets={"moments": {"r": 0.003, "mpc_men": 0.3}})
 
 
 def test_target_nan_at_baseline():

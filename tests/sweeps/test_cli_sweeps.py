@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import os
 import signal
@@ -17,6 +18,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from hetspace.cli import app
+from hetspace.core.errors import InvalidConfigError
 from hetspace.sweeps import SweepSpec, load_results, run_sweep
 from hetspace.sweeps.pool import ActorsNotReadyError, SteadyStatePool
 from hetspace.sweeps.tracking import KIND_TAG, SweepTracker
@@ -128,6 +130,42 @@ def test_killed_driver_resumes_and_stores_each_point_once(ray_session, tmp_path,
     assert [r.info.status for r in _runs(out)] == ["KILLED", "FINISHED"]
 
 
+def _wait_for(proc: subprocess.Popen, ready, what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not ready():
+        assert proc.poll() is None and time.monotonic() < deadline, f"never reached: {what}"
+        time.sleep(0.05)
+
+
+def _raylet_runs(proc: subprocess.Popen) -> bool:
+    import psutil
+
+    return any(c.name().startswith("raylet") for c in psutil.Process(proc.pid).children(True))
+
+
+@pytest.mark.parametrize("when", ["ray_starting", "actors_starting"])
+def test_sigterm_before_any_point_is_the_interrupted_line(tmp_path, when) -> None:
+    # ray.init put Ray's C++ handler in place of the sweep's: a stack dump and an abort
+    # (exit 134), or exit 15 and no word while Ray started, instead of the line below
+    spec = _write(tmp_path, armington_spec(name="slow", debug={"sleep": 5.0}))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*HETSPACE, "sweep", str(spec), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        if when == "ray_starting":
+            _wait_for(proc, lambda: (out / "sweep.json").exists(), "the spec written")
+        else:
+            _wait_for(proc, lambda: _raylet_runs(proc), "a running raylet")
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        _reap(proc)
+    assert proc.returncode == 130, stderr
+    assert stderr == (f"error: interrupted; stored points are kept in {out.resolve()}, run the "
+                      "same command again to resume\n")
+
+
 # ------------------------------------------------------------ more actors than the CPUs
 
 
@@ -165,6 +203,36 @@ def test_actors_ray_cannot_place_are_an_error_after_the_timeout(ray_session) -> 
             pool.wait_ready(timeout=2.0)
     finally:
         pool.shutdown()
+
+
+def test_actors_that_never_start_leave_no_output_folder(ray_session, tmp_path,
+                                                       monkeypatch) -> None:
+    # the sweep or study made its folder (spec, MLflow store, empty journal) before Ray
+    # had to place the actors; when they never start nothing is there to resume
+    import ray
+
+    from hetspace.estimation import EstimationSpec, estimate
+    from hetspace.sweeps import pool
+
+    from ..estimation.conftest import huggett_spec
+
+    monkeypatch.setattr(pool, "READY_TIMEOUT", 2.0)
+    hog = ray.remote(num_cpus=2)(_Hog).remote()  # every CPU of the session's Ray
+    ray.get(hog.ready.remote())
+    try:
+        with pytest.raises(ActorsNotReadyError, match="did not start within 2 s"):
+            run_sweep(SweepSpec.from_dict(armington_spec(name="hog")), tmp_path / "s" / "out",
+                      plots=False)
+        with pytest.raises(ActorsNotReadyError, match="did not start within 2 s"):
+            estimate(EstimationSpec.from_dict(huggett_spec("hog")), tmp_path / "e" / "out")
+    finally:
+        ray.kill(hog)
+    assert list(tmp_path.iterdir()) == []
+
+
+class _Hog:
+    def ready(self) -> bool:
+        return True
 
 
 # ------------------------------------------------ misuse found before any work begins
@@ -252,16 +320,51 @@ def test_runs_lists_the_readable_stores_and_names_a_broken_one(tmp_path) -> None
     assert "file is not a database" in lines[0]
 
 
-def test_unknown_moment_stops_the_sweep_and_ends_its_run_failed(ray_session, tmp_path) -> None:
-    # used to solve every point, then fail with a traceback, the MLflow run left RUNNING
-    spec = _write(tmp_path, armington_spec(name="nomoment",
-                                           moments=["welfare", "not_a_moment"]))
+def test_runs_without_folders_says_it_searched_out_only(tmp_path, monkeypatch) -> None:
+    # after `sweep --out elsewhere`, `runs` listed ./out with no word of other folders
+    monkeypatch.chdir(tmp_path)
+    hint = "(name the folders your sweeps wrote to: hetspace runs DIR ...)"
+    result = CliRunner().invoke(app, ["runs"])
+    assert result.exit_code == 0
+    assert result.stdout == f"no sweep or estimation runs found in out {hint}\n"
+    tracker = SweepTracker(name="here", experiment=None, out_dir=tmp_path / "out" / "s")
+    tracker.start({"model": "armington"})
+    tracker.finish("FINISHED", {"n_points": 1, "n_failed": 0}, [])
+    result = CliRunner().invoke(app, ["runs"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and "here" in result.stdout
+    assert result.stdout.endswith("searched out/ only; runs written elsewhere with --out: "
+                                  "hetspace runs DIR ...\n")
+    named = CliRunner().invoke(app, ["runs", "out"], env={"COLUMNS": "300"})
+    assert "here" in named.stdout and "searched" not in named.stdout
+
+
+def test_unknown_moment_is_a_config_error_at_load(tmp_path) -> None:
+    # used to solve every point first (a model's ModelSpec now names its moments)
+    spec = _write(tmp_path, armington_spec(name="nomoment", moments=["welfare", "welfar"]))
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out)])
     assert result.exit_code == 2, result.output
-    assert result.stderr.startswith(f"error: {spec}: sweep.moments: 'not_a_moment' is not a "
-                                    "moment of armington; its moments: real_wage_mean, ")
-    assert "Traceback" not in result.output
+    assert result.stderr == (
+        f"error: {spec}: line 37: sweep.moments[1]: 'welfar' is not a moment of armington "
+        "(did you mean 'welfare'?); its moments: real_wage_mean, real_wage_min, real_wage_max, "
+        "domestic_share_mean, trade_openness, welfare\n")
+    assert not out.exists()
+
+
+def test_unknown_moment_of_an_unnamed_model_stops_at_the_first_point_and_ends_the_run_failed(
+        ray_session, tmp_path) -> None:
+    # a model without ModelSpec.moment_names is checked once a point has solved: the sweep
+    # used to solve every point, then fail with a traceback, the MLflow run left RUNNING
+    base = SweepSpec.from_dict(armington_spec(name="nomoment"))
+    spec = dataclasses.replace(base, moments=("welfare", "not_a_moment"),
+                               model=dataclasses.replace(base.model, moment_names=None))
+    out = tmp_path / "out"
+    with pytest.raises(InvalidConfigError) as info:
+        run_sweep(spec, out, plots=False)
+    assert list(info.value.problems) == [
+        "sweep.moments: 'not_a_moment' is not a moment of armington; its moments: "
+        "real_wage_mean, real_wage_min, real_wage_max, domestic_share_mean, trade_openness, "
+        "welfare"]
     client = MlflowClient(tracking_uri=f"sqlite:///{out.resolve() / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("nomoment").experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]

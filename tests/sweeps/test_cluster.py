@@ -58,3 +58,27 @@ def test_ray_token_notice_is_dropped_but_its_disabled_warning_kept(caplog) -> No
         ray_logger.warning("Token authentication is disabled for this Ray cluster. Anyone ...")
     texts = [r.getMessage() for r in caplog.records]
     assert texts == ["Token authentication is disabled for this Ray cluster. Anyone ..."]
+
+
+def test_actor_count_on_a_joined_cluster_says_it_does_not_grow_it(ray_session, caplog) -> None:
+    # an autoscaling cluster (cluster.yaml: min_workers 0) got one actor per CPU it had at
+    # the start, silently: its workers were never used
+    import logging
+
+    from hetspace.sweeps.cluster import actor_count, cluster_cpus
+
+    cpus = cluster_cpus()  # 2: the session's Ray
+    with caplog.at_level(logging.WARNING, logger="hetspace.sweeps.cluster"):
+        assert actor_count(None, 1) == cpus  # a local instance started here: no word
+        assert actor_count(None, 1, limit=1) == 1  # fewer points than CPUs: no word
+        assert actor_count(1, 1, joined=True) == 1  # asked for, and it fits: no word
+        assert not caplog.records
+        assert actor_count(None, 1, joined=True) == cpus
+        assert actor_count(cpus + 3, 1, joined=True) == cpus
+    grow = ("(an autoscaling cluster is not grown for more: start its worker nodes first, "
+            "e.g. min_workers in cluster.yaml)")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"starting {cpus} actors of 1 CPU(s) each, as many as the {cpus} CPUs the Ray cluster "
+        f"has now hold {grow}",
+        f"{cpus + 3} actors of 1 CPU(s) each need {cpus + 3} CPUs but the Ray cluster has "
+        f"{cpus}; starting {cpus} actors {grow}"]

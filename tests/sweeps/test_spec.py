@@ -95,6 +95,27 @@ def test_unknown_keys_and_baseline_problems() -> None:
     assert "sweep.baseline.params.sigma: must be > 1, got 0.5" in err.value.problems
 
 
+def test_moment_names_are_checked_at_load(monkeypatch) -> None:
+    with pytest.raises(InvalidConfigError) as err:
+        SweepSpec.from_dict(armington_spec(moments=["welfare", "shock_welfare_change", "gini"]))
+    assert list(err.value.problems) == [
+        f"sweep.moments[{i}]: {name!r} is not a moment of armington{why}; its moments: "
+        "real_wage_mean, real_wage_min, real_wage_max, domestic_share_mean, trade_openness, "
+        "welfare" for i, name, why in (
+            (1, "shock_welfare_change", " (a region-shock effect: it needs a shocks section)"),
+            (2, "gini", ""))]
+    shocked = armington_spec(moments=["welfare", "shock_welfare_change"],
+                             shocks={"locations": [0], "sizes": [-0.01]})
+    assert SweepSpec.from_dict(shocked).moments == ("welfare", "shock_welfare_change")
+    # a model that names no moments is checked once a point has solved (runner)
+    monkeypatch.setattr(REGISTRY, "_paths", dict(REGISTRY._paths))
+    monkeypatch.setattr(REGISTRY, "_loaded", dict(REGISTRY._loaded))
+    register_model(dataclasses.replace(get_model("armington"), name="unnamed",
+                                       moment_names=None))
+    assert SweepSpec.from_dict({**armington_spec(moments=["gini"]), "model": "unnamed"}
+                               ).moments == ("gini",)
+
+
 def test_baseline_config_file_is_relative_to_the_spec(tmp_path: Path) -> None:
     spec_dir = tmp_path / "sweeps"
     spec_dir.mkdir()

@@ -238,7 +238,7 @@ def test_registered_solve_gives_the_section_41_example():
     model = get_model("hadsge")
     sol = model.solve(example_params(), numerics=model.Numerics())
     m = sol.moments()
-    assert set(m) == set(MOMENTS) and sol.converged
+    assert set(m) == set(MOMENTS) == set(model.moment_names) and sol.converged
     assert sol.residuals["share_foc_max"] < 1e-12
     x = np.exp(20 * (0.3 * np.log(0.86) + 0.7 * np.log(0.87)))
     assert abs(m["mobility"] - 2 * x / (1 + 2 * x)) < 0.003

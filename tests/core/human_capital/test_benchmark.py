@@ -118,7 +118,7 @@ def test_registered_benchmark_model_and_profile_moments():
     assert params == SMALL
     sol = spec.solve(params, NUM)
     mom = sol.moments()
-    assert set(mom) == set(MOMENTS)
+    assert set(mom) == set(MOMENTS) == set(spec.moment_names)
     # the age profiles' moments are the simulated profile read at ages 1, 10, ..., 40
     prof = simulate_profiles(sol)
     assert mom["value_to_naive_j20"] == prof.value_to_naive[19]

@@ -177,6 +177,7 @@ def test_spatial_bond_economy_clears_and_moves_people():
     params, numerics = _three_locations(closure="bond", r=None)
     sol = solve(params, numerics)
     m = sol.moments()
+    assert tuple(m) == MODEL.moment_names  # what sweep and estimation specs are checked against
     assert abs(m["aggregate_assets"]) < 1e-8
     np.testing.assert_allclose(sol.population.sum(), 1.0, atol=1e-13)
     assert 0.0 < m["out_migration_rate"] < 1.0
