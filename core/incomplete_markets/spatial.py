@@ -96,6 +96,10 @@ logger = logging.getLogger(__name__)
 
 THETA_EASY = 0.1
 MIN_STEP = 1.0 / 16.0
+# Newton steps a walk step may take before it is halved: a step warm-started from the
+# last one converges in 3-5 (quadratically); one still going after 15 is cheaper to halve
+# than to finish (it could spend max_iter_spatial, 60 steps with their Jacobians)
+WALK_MAX_ITER = 15
 MAX_STEP = 2.0  # a Newton step moves w or a population ratio by at most e^2, r by 0.002
 
 
@@ -174,11 +178,16 @@ def solve_spatial(params: Params, numerics: Numerics,
 
 
 def _newton(params: Params, numerics: Numerics, warm: Solution | None,
-            representative: bool = True, guess: Guess | None = None) -> Solution:
+            representative: bool = True, guess: Guess | None = None,
+            max_iter: int | None = None) -> Solution:
+    """Newton on the spatial block from warm (or a cold start); at most max_iter steps
+    (default and cap: numerics.max_iter_spatial)."""
     block = SpatialBlock(params, numerics, warm, representative, guess)
     x0, jac0 = block.start()
+    cap = numerics.max_iter_spatial if max_iter is None else min(max_iter,
+                                                                 numerics.max_iter_spatial)
     out = newton_solve(block.residual, x0, block.jacobian, done=block.done, jac0=jac0,
-                       jac0_fresh=block.jacobians > 0, max_iter=numerics.max_iter_spatial,
+                       jac0_fresh=block.jacobians > 0, max_iter=cap,
                        max_step=MAX_STEP, update=block.update)
     if not out.converged:
         raise SolverConvergenceError(
@@ -288,14 +297,17 @@ def _warm_walk(params: Params, numerics: Numerics, warm: Solution,
 def _walk(at, params: Params, numerics: Numerics, sol: Solution, work: list[Solution],
           step: float) -> Solution:
     """From sol (at t = 0) along at(t) to params (t = 1), warm-starting each step; a
-    failed step is halved down to MIN_STEP of the path. The work counts add those of
-    ``work`` (the solutions already paid for) and of every step."""
-    t = 0.0
+    failed step (WALK_MAX_ITER Newton steps) is halved down to MIN_STEP of the path. The
+    work counts add those of ``work`` (the solutions already paid for) and of every step
+    that converged; ``failed_walk_steps`` counts the others."""
+    t, failed = 0.0, 0
     while t < 1.0:
         t_new = min(1.0, t + step)
         try:
-            sol = _newton(at(t_new) if t_new < 1.0 else params, numerics, sol)
+            sol = _newton(at(t_new) if t_new < 1.0 else params, numerics, sol,
+                          max_iter=WALK_MAX_ITER)
         except SolverConvergenceError:
+            failed += 1
             step *= 0.5
             if step < MIN_STEP:
                 raise
@@ -306,7 +318,7 @@ def _walk(at, params: Params, numerics: Numerics, sol: Solution, work: list[Solu
     egm = sum(s.residuals["egm_steps"] for s in work)
     chord = sum(s.residuals["chord_steps"] for s in work)
     residuals = dict(sol.residuals, egm_steps=egm, chord_steps=chord,
-                     continuation_steps=float(len(work) - 1))
+                     continuation_steps=float(len(work) - 1), failed_walk_steps=float(failed))
     return dataclasses.replace(sol, n_iter=calls, residuals=MappingProxyType(residuals))
 
 
