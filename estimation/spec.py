@@ -69,7 +69,7 @@ from hetspace.sweeps.spec import (
 
 from .objective import STATISTICS, Objective, Simulation
 from .targets import KEYS as TARGET_KEYS
-from .targets import PanelSource, parse_targets, read_panel_source
+from .targets import SOURCES, PanelSource, parse_targets, read_panel_source
 from .transforms import Parameter
 
 TOP_LEVEL_KEYS = ("name", "description", "model", "baseline", "numerics", "parameters",
@@ -181,7 +181,7 @@ def _build(data: dict, base_dir: Path, source: str, problems: _Problems) -> Esti
                               problems)
     sim = _simulation(sec["simulation"], "simulation" in data, method, panel, problems)
     settings = _settings(data, sec, problems)
-    _check_order_condition(parameters, sec["targets"].get("moments"), problems)
+    _check_order_condition(parameters, sec["targets"], problems)
     problems.raise_if_any(source)
     objective, cov = parse_targets(sec["targets"], model, params, numerics, sim, panel, base_dir,
                                    problems)
@@ -193,11 +193,15 @@ def _build(data: dict, base_dir: Path, source: str, problems: _Problems) -> Esti
                           description=str(data.get("description") or ""), **settings)
 
 
-def _check_order_condition(parameters, moments, problems) -> None:
+def _check_order_condition(parameters, targets, problems) -> None:
     """Fewer targets than free parameters cannot identify them (Q has a flat valley of
     minima: the study used to run and report one point of it as the estimate)."""
-    if not parameters or not isinstance(moments, (Mapping, list)) or not moments:
-        return  # (reported elsewhere)
+    if not isinstance(targets, Mapping):
+        return  # (reported elsewhere, as are moments of the wrong shape for their source:
+    moments = targets.get("moments")  # names with a data source, name: value without)
+    shape = list if any(k in targets for k in SOURCES) else Mapping
+    if not parameters or not isinstance(moments, shape) or not moments:
+        return
     if len(moments) < len(parameters):
         names = ", ".join(p.name for p in parameters)
         problems.add(("targets", "moments"), f"{len(moments)} target(s) for {len(parameters)} "
