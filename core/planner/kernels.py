@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..numerics.hermite import hermite, hermite_slope
+
 OK = 0
 NONINVERTIBLE = 1  # G_m not decreasing over the nodes, Xi <= 0, or an edge log-slope <= 0
 NONMONOTONE = 2  # v_i(M) not decreasing in M
@@ -49,15 +51,11 @@ def surplus_at(S_m, X_m, b_m, v0, h, v):
         X = X_m[n - 1] * (1.0 + e)
         return S_m[n - 1] - X_m[n - 1] * e / b, X, b, -X
     k = min(int((v - v0) / h), n - 2)
-    t = (v - (v0 + k * h)) / h
+    a = v0 + k * h
     b = b_m[k]
-    X = X_m[k] * np.exp(b * t * h)
-    t2 = t * t
-    t3 = t2 * t
-    S = ((2.0 * t3 - 3.0 * t2 + 1.0) * S_m[k] - (t3 - 2.0 * t2 + t) * h * X_m[k]
-         + (-2.0 * t3 + 3.0 * t2) * S_m[k + 1] - (t3 - t2) * h * X_m[k + 1])
-    dS = ((6.0 * t2 - 6.0 * t) * (S_m[k] - S_m[k + 1]) / h - (3.0 * t2 - 4.0 * t + 1.0) * X_m[k]
-          - (3.0 * t2 - 2.0 * t) * X_m[k + 1])
+    X = X_m[k] * np.exp(b * (v - a))
+    S = hermite(v, a, a + h, S_m[k], S_m[k + 1], -X_m[k], -X_m[k + 1])
+    dS = hermite_slope(v, a, a + h, S_m[k], S_m[k + 1], -X_m[k], -X_m[k + 1])
     return S, X, b, dS
 
 
@@ -297,17 +295,17 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
             if 0 <= lo and hi < nM:
                 x0 = V[i, lo]
                 x1 = V[i, hi]
-                M_pol[i, k] = _hermite(vk, x0, x1, M_grid[lo], M_grid[hi], 1.0 / dV[i, lo],
-                                       1.0 / dV[i, hi])
+                M_pol[i, k] = hermite(vk, x0, x1, M_grid[lo], M_grid[hi], 1.0 / dV[i, lo],
+                                      1.0 / dV[i, hi])
                 X0 = Dg[i, lo] / bR
                 X1 = Dg[i, hi] / bR
-                X_new[i, k] = np.exp(_hermite(vk, x0, x1, np.log(X0), np.log(X1),
-                                              dlD[i, lo] / dV[i, lo], dlD[i, hi] / dV[i, hi]))
+                X_new[i, k] = np.exp(hermite(vk, x0, x1, np.log(X0), np.log(X1),
+                                             dlD[i, lo] / dV[i, lo], dlD[i, hi] / dV[i, hi]))
                 S0 = base - X0 + omega * r_inv * Sb[i, lo]
                 S1 = base - X1 + omega * r_inv * Sb[i, hi]
                 d0 = (omega * r_inv * dSb[i, lo] - dlD[i, lo] * X0) / dV[i, lo]
                 d1 = (omega * r_inv * dSb[i, hi] - dlD[i, hi] * X1) / dV[i, hi]
-                S_new[i, k] = _hermite(vk, x0, x1, S0, S1, d0, d1)
+                S_new[i, k] = hermite(vk, x0, x1, S0, S1, d0, d1)
                 continue
             _guess_from(V.shape[1], lo, guess)
             M, ok, IV, Sbar, D = _solve_m(vk, False, M0 - 1e3 if lo < 0 else M_grid[lo],
@@ -321,17 +319,6 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
             if not (np.isfinite(S_new[i, k]) and X_new[i, k] > 0.0):
                 return NONFINITE
     return OK
-
-
-@njit(cache=True, nogil=True)
-def _hermite(x, x0, x1, y0, y1, d0, d1):
-    """Cubic Hermite interpolant through (x0, y0, slope d0) and (x1, y1, slope d1)."""
-    dx = x1 - x0
-    t = (x - x0) / dx
-    t2 = t * t
-    t3 = t2 * t
-    return ((2.0 * t3 - 3.0 * t2 + 1.0) * y0 + (t3 - 2.0 * t2 + t) * dx * d0
-            + (-2.0 * t3 + 3.0 * t2) * y1 + (t3 - t2) * dx * d1)
 
 
 @njit(cache=True, nogil=True)
