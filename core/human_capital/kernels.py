@@ -30,6 +30,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..numerics.hermite import hermite
+
 STATUS_OK = 0
 STATUS_SHARE_NOT_CONVERGED = 1
 STATUS_NOT_MONOTONE = 2
@@ -87,16 +89,6 @@ def _end_slope(h0, h1, d0, d1):
 
 
 @njit(cache=True)
-def hermite(x0, x1, y0, y1, d0, d1, x):
-    h = x1 - x0
-    t = (x - x0) / h
-    t2 = t * t
-    t3 = t2 * t
-    return ((2.0 * t3 - 3.0 * t2 + 1.0) * y0 + (t3 - 2.0 * t2 + t) * h * d0
-            + (3.0 * t2 - 2.0 * t3) * y1 + (t3 - t2) * h * d1)
-
-
-@njit(cache=True)
 def interp_at(j, row, x, mdl, pol, pref):
     """(c, V, vhat) at age j, row, normalised cash on hand x (exact below the first node;
     cubic or linear between nodes; linear with the last slope above the top)."""
@@ -116,12 +108,12 @@ def interp_at(j, row, x, mdl, pol, pref):
     k = min(np.searchsorted(grid, x) - 1, n - 2)
     if cubic:
         x0, x1 = grid[k], grid[k + 1]
-        return (hermite(x0, x1, c_pol[j, row, k], c_pol[j, row, k + 1], dc[j, row, k],
-                         dc[j, row, k + 1], x),
-                hermite(x0, x1, v_pol[j, row, k], v_pol[j, row, k + 1], dv[j, row, k],
-                         dv[j, row, k + 1], x),
-                hermite(x0, x1, vh_pol[j, row, k], vh_pol[j, row, k + 1], dvh[j, row, k],
-                         dvh[j, row, k + 1], x))
+        return (hermite(x, x0, x1, c_pol[j, row, k], c_pol[j, row, k + 1], dc[j, row, k],
+                        dc[j, row, k + 1]),
+                hermite(x, x0, x1, v_pol[j, row, k], v_pol[j, row, k + 1], dv[j, row, k],
+                        dv[j, row, k + 1]),
+                hermite(x, x0, x1, vh_pol[j, row, k], vh_pol[j, row, k + 1], dvh[j, row, k],
+                        dvh[j, row, k + 1]))
     w = (x - grid[k]) / (grid[k + 1] - grid[k])
     c = (1.0 - w) * c_pol[j, row, k] + w * c_pol[j, row, k + 1]
     v = (1.0 - w) * v_pol[j, row, k] + w * v_pol[j, row, k + 1]

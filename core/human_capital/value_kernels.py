@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernels import aggregate, hermite, make_local, next_nodes
+from ..numerics.hermite import hermite
+from .kernels import aggregate, make_local, next_nodes
 
 
 @njit(cache=True)
@@ -39,8 +40,8 @@ def evaluate_point(j, row, x, mdl, pref, pol, loc, out_m):
         elif x >= grid[n - 1]:
             c = c_pol[j, row, n - 1] + (x - grid[n - 1]) * dc[j, row, n - 1]
         else:
-            c = hermite(grid[k], grid[k + 1], c_pol[j, row, k], c_pol[j, row, k + 1],
-                         dc[j, row, k], dc[j, row, k + 1], x)
+            c = hermite(x, grid[k], grid[k + 1], c_pol[j, row, k], c_pol[j, row, k + 1],
+                        dc[j, row, k], dc[j, row, k + 1])
     a = x - c
     F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
     cs, vs = loc[0], loc[1]

@@ -17,7 +17,7 @@ workhorse's ``goods.price_index`` is the CES price index of that function);
 
 from ..protocol import ModelSpec
 from .params import Numerics, Params, Start
-from .result import Solution
+from .result import MOMENT_NAMES, Solution
 from .solve import solve
 
 MODEL = ModelSpec(
@@ -31,6 +31,7 @@ MODEL = ModelSpec(
     Numerics=Numerics,
     solve=solve,
     source="Donald, Fukui and Miyauchi (2025), sections 2-4, appendix A.1-A.3, B.2.2",
+    moment_names=MOMENT_NAMES,
 )
 
 __all__ = ["MODEL", "Numerics", "Params", "Solution", "Start", "solve"]

@@ -2,11 +2,21 @@
 
 Representation. For each location m the surplus S_m and the marginal cost of a
 promise Xi_m = -S_m' = P_m / u'(C_m) (envelope condition A.14) are stored on a
-uniform promised-utility grid ``v_grid`` (axes (J, n_v)). Between nodes Xi is
-log-linear in v (exact in the symmetric closed form, where Xi = P exp((1 - beta
-omega) v - kappa)) and S is the cubic Hermite interpolant of the node values and
-slopes -Xi. Outside the grid (documented extrapolation) Xi continues log-linearly
-with the slope b of the outermost interval and S is its exact integral,
+uniform promised-utility grid ``v_grid`` (axes (J, n_v)). Between nodes ln Xi is
+the cubic Hermite interpolant of its node values with centred-difference node
+slopes (``log_slopes``; exact where Xi is log-linear, as in the symmetric closed
+form, Xi = P exp((1 - beta omega) v - kappa)), so Xi is C1; S is the cubic Hermite
+interpolant of the node values and slopes -Xi. Xi must be C1: with ln Xi piecewise
+linear (the first version) D_i(M) = sum_m mu_im Xi_m(v'_m(M)) had a kink wherever a
+destination's v'_m crossed a node, i.e. at every value of G_m at a node, the very
+values whose quantiles make the EGM grid on M. An EGM point on (or rounding-close
+to) such a kink took a one-sided dD/dM into the Hermite interpolation in v, so a
+sweep's output jumped with rounding (5e-5 in ln Xi at one node of the synthetic
+48-location economy), and Anderson stalled at a sup change of 1e-6 after 3000
+sweeps. (Between nodes the Hermite slope of S and -Xi differ by the interpolation
+error; B.44 is inverted on G = -Xi + theta S and its derivative consistently, and
+that difference was not what stalled.) Outside the grid (documented extrapolation)
+Xi continues log-linearly with the end node's slope b and S is its exact integral,
 S(v) = S_edge - Xi_edge (exp(b (v - v_edge)) - 1) / b, so S' = -Xi everywhere and
 S(-inf) = S_0 + Xi_0 / b_0 is finite: G_m(v) = S_m'(v) + theta S_m(v) tends to
 theta S_m(-inf) as v -> -inf, and for M at or above it B.44 has no solution:
@@ -19,6 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from ..numerics.hermite import hermite, hermite_slope
 
 OK = 0
 NONINVERTIBLE = 1  # G_m not decreasing over the nodes, Xi <= 0, or an edge log-slope <= 0
@@ -34,8 +46,10 @@ POLISH_ITER = 60
 
 @njit(cache=True, nogil=True)
 def surplus_at(S_m, X_m, b_m, v0, h, v):
-    """(S, Xi, b, dS/dv) of one location at promise v: the interpolant of the module
-    docstring (dS/dv = -Xi at nodes and beyond the grid, the Hermite slope between)."""
+    """(S, Xi, b, dS/dv) of one location at promise v, b = d ln Xi / dv: the
+    interpolant of the module docstring (dS/dv = -Xi at nodes and beyond the grid,
+    the Hermite slope of S between); ``b_m`` (n_v,) are ln Xi's node slopes
+    (``log_slopes``)."""
     n = S_m.shape[0]
     if v <= v0:
         b = b_m[0]
@@ -44,20 +58,18 @@ def surplus_at(S_m, X_m, b_m, v0, h, v):
         return S_m[0] - X_m[0] * e / b, X, b, -X
     top = v0 + (n - 1) * h
     if v >= top:
-        b = b_m[n - 2]
+        b = b_m[n - 1]
         e = np.expm1(b * (v - top))
         X = X_m[n - 1] * (1.0 + e)
         return S_m[n - 1] - X_m[n - 1] * e / b, X, b, -X
     k = min(int((v - v0) / h), n - 2)
-    t = (v - (v0 + k * h)) / h
-    b = b_m[k]
-    X = X_m[k] * np.exp(b * t * h)
-    t2 = t * t
-    t3 = t2 * t
-    S = ((2.0 * t3 - 3.0 * t2 + 1.0) * S_m[k] - (t3 - 2.0 * t2 + t) * h * X_m[k]
-         + (-2.0 * t3 + 3.0 * t2) * S_m[k + 1] - (t3 - t2) * h * X_m[k + 1])
-    dS = ((6.0 * t2 - 6.0 * t) * (S_m[k] - S_m[k + 1]) / h - (3.0 * t2 - 4.0 * t + 1.0) * X_m[k]
-          - (3.0 * t2 - 2.0 * t) * X_m[k + 1])
+    a = v0 + k * h
+    lx0 = np.log(X_m[k])
+    lx1 = np.log(X_m[k + 1])
+    X = np.exp(hermite(v, a, a + h, lx0, lx1, b_m[k], b_m[k + 1]))
+    b = hermite_slope(v, a, a + h, lx0, lx1, b_m[k], b_m[k + 1])
+    S = hermite(v, a, a + h, S_m[k], S_m[k + 1], -X_m[k], -X_m[k + 1])
+    dS = hermite_slope(v, a, a + h, S_m[k], S_m[k + 1], -X_m[k], -X_m[k + 1])
     return S, X, b, dS
 
 
@@ -70,7 +82,7 @@ def g_top(S_m, X_m, b_m, theta):
 @njit(cache=True, nogil=True)
 def invert_g(S_m, X_m, b_m, v0, h, theta, M, guess):
     """v' with G_m(v') = -Xi_m(v') + theta S_m(v') = M (B.44 with S' = -Xi); (v', S,
-    Xi, dv'/dM, S'(v')).
+    Xi, dv'/dM, S'(v'), d ln Xi / dv at v').
 
     v' = -inf (corner, mu = 0) when M >= G_m(-inf). Beyond the grid the
     extrapolation inverts in closed form: G = theta (S_e + Xi_e / b) - Xi_e e^{b x}
@@ -79,17 +91,17 @@ def invert_g(S_m, X_m, b_m, v0, h, theta, M, guess):
     n = S_m.shape[0]
     gmax = g_top(S_m, X_m, b_m, theta)
     if M >= gmax:
-        return NEG_INF, S_m[0] + X_m[0] / b_m[0], 0.0, 0.0, 0.0
+        return NEG_INF, S_m[0] + X_m[0] / b_m[0], 0.0, 0.0, 0.0, b_m[0]
     g0 = -X_m[0] + theta * S_m[0]
     gn = -X_m[n - 1] + theta * S_m[n - 1]
     if M >= g0 or M <= gn:
         e = 0 if M >= g0 else n - 1
-        b = b_m[0] if e == 0 else b_m[n - 2]
+        b = b_m[0] if e == 0 else b_m[n - 1]
         lev = theta * (S_m[e] + X_m[e] / b)
         ratio = (lev - M) / (X_m[e] * (1.0 + theta / b))
         v = v0 + e * h + np.log(ratio) / b
         S, X, _bb, dS = surplus_at(S_m, X_m, b_m, v0, h, v)
-        return v, S, X, -1.0 / ((b + theta) * X), -X
+        return v, S, X, -1.0 / ((b + theta) * X), -X, b
     lo = -1
     if guess > v0 and guess < v0 + (n - 1) * h:
         k = min(int((guess - v0) / h), n - 2)
@@ -110,7 +122,7 @@ def invert_g(S_m, X_m, b_m, v0, h, theta, M, guess):
     v = guess if a < guess < c else a + h * 0.5
     for _ in range(POLISH_ITER):
         S, X, b, dS = surplus_at(S_m, X_m, b_m, v0, h, v)
-        f = -X + theta * S - M  # S' = -Xi (the log-linear slope model)
+        f = -X + theta * S - M  # S' = -Xi (the envelope condition, A.14)
         if f > 0.0:
             a = v
         else:
@@ -124,19 +136,18 @@ def invert_g(S_m, X_m, b_m, v0, h, theta, M, guess):
             break
         v = v_new
     S, X, b, dS = surplus_at(S_m, X_m, b_m, v0, h, v)
-    return v, S, X, 1.0 / (-b * X + theta * dS), dS
+    return v, S, X, 1.0 / (-b * X + theta * dS), dS, b
 
 
 @njit(cache=True, nogil=True)
 def destinations(S, X, B, v0, h, theta, M, guess, vp, Sp, Xp, dvp, Bvp, Sdp):
-    """v'_m(M), S_m(v'_m), Xi_m(v'_m), dv'_m/dM, the local log-slope of Xi_m and
+    """v'_m(M), S_m(v'_m), Xi_m(v'_m), dv'_m/dM, d ln Xi_m / dv at v'_m and
     S_m'(v'_m) for every m (shared by all origins); ``guess`` (J,) starts each
     inversion (nan: none)."""
     J = S.shape[0]
     for m in range(J):
-        vp[m], Sp[m], Xp[m], dvp[m], Sdp[m] = invert_g(S[m], X[m], B[m], v0, h, theta, M,
-                                                       guess[m])
-        Bvp[m] = _local_slope(B[m], v0, h, vp[m])
+        vp[m], Sp[m], Xp[m], dvp[m], Sdp[m], Bvp[m] = invert_g(S[m], X[m], B[m], v0, h, theta,
+                                                               M, guess[m])
 
 
 @njit(cache=True, nogil=True)
@@ -176,15 +187,6 @@ def origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp, mu):
             dD += mu[m] * Xp[m] * dvp[m] * (Bvp[m] + theta) - theta * mu[m] * Xp[m] * gbar
             dS += mu[m] * (Sdp[m] * dvp[m] + theta * (dvp[m] - gbar) * Sp[m])
     return (top + np.log(tot)) / theta, Sbar, D, gbar, dD, dS
-
-
-@njit(cache=True, nogil=True)
-def _local_slope(b_m, v0, h, v):
-    n1 = b_m.shape[0]
-    if not v > NEG_INF:
-        return b_m[0]
-    k = int((v - v0) / h) if v > v0 else 0
-    return b_m[min(max(k, 0), n1 - 1)]
 
 
 @njit(cache=True, nogil=True)
@@ -297,17 +299,17 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
             if 0 <= lo and hi < nM:
                 x0 = V[i, lo]
                 x1 = V[i, hi]
-                M_pol[i, k] = _hermite(vk, x0, x1, M_grid[lo], M_grid[hi], 1.0 / dV[i, lo],
-                                       1.0 / dV[i, hi])
+                M_pol[i, k] = hermite(vk, x0, x1, M_grid[lo], M_grid[hi], 1.0 / dV[i, lo],
+                                      1.0 / dV[i, hi])
                 X0 = Dg[i, lo] / bR
                 X1 = Dg[i, hi] / bR
-                X_new[i, k] = np.exp(_hermite(vk, x0, x1, np.log(X0), np.log(X1),
-                                              dlD[i, lo] / dV[i, lo], dlD[i, hi] / dV[i, hi]))
+                X_new[i, k] = np.exp(hermite(vk, x0, x1, np.log(X0), np.log(X1),
+                                             dlD[i, lo] / dV[i, lo], dlD[i, hi] / dV[i, hi]))
                 S0 = base - X0 + omega * r_inv * Sb[i, lo]
                 S1 = base - X1 + omega * r_inv * Sb[i, hi]
                 d0 = (omega * r_inv * dSb[i, lo] - dlD[i, lo] * X0) / dV[i, lo]
                 d1 = (omega * r_inv * dSb[i, hi] - dlD[i, hi] * X1) / dV[i, hi]
-                S_new[i, k] = _hermite(vk, x0, x1, S0, S1, d0, d1)
+                S_new[i, k] = hermite(vk, x0, x1, S0, S1, d0, d1)
                 continue
             _guess_from(V.shape[1], lo, guess)
             M, ok, IV, Sbar, D = _solve_m(vk, False, M0 - 1e3 if lo < 0 else M_grid[lo],
@@ -321,17 +323,6 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
             if not (np.isfinite(S_new[i, k]) and X_new[i, k] > 0.0):
                 return NONFINITE
     return OK
-
-
-@njit(cache=True, nogil=True)
-def _hermite(x, x0, x1, y0, y1, d0, d1):
-    """Cubic Hermite interpolant through (x0, y0, slope d0) and (x1, y1, slope d1)."""
-    dx = x1 - x0
-    t = (x - x0) / dx
-    t2 = t * t
-    t3 = t2 * t
-    return ((2.0 * t3 - 3.0 * t2 + 1.0) * y0 + (t3 - 2.0 * t2 + t) * dx * d0
-            + (-2.0 * t3 + 3.0 * t2) * y1 + (t3 - t2) * dx * d1)
 
 
 @njit(cache=True, nogil=True)
@@ -415,19 +406,20 @@ def concavity(X, h):
 
 @njit(cache=True, nogil=True)
 def log_slopes(X, h):
-    """(J, n_v - 1) log-slopes of Xi between nodes; the two edge intervals' slopes, which
-    also carry the extrapolation beyond the grid, are floored at ``EDGE_SLOPE`` so that
-    S(-inf) = S_0 + Xi_0 / b_0 stays finite (in the synthetic 48-location economy an
-    early sweep from the first-best guess bends Xi down in the lowest interval of one
-    location, 150 utils below the first-best promises; there the floored slope
-    leaves Xi discontinuous at the second node)."""
+    """(J, n_v) slopes of ln Xi at the nodes: centred differences inside (exact where
+    Xi is log-linear, as in the symmetric closed form); at the two end nodes the end
+    interval's secant floored at ``EDGE_SLOPE``, which also carries the extrapolation
+    beyond the grid, so that S(-inf) = S_0 + Xi_0 / b_0 stays finite and Xi is C1
+    across the grid's ends (in the synthetic 48-location economy an early sweep from
+    the first-best guess bends Xi down in the lowest interval of one location, 150
+    utils below the first-best promises)."""
     J, n = X.shape
-    B = np.empty((J, n - 1))
+    B = np.empty((J, n))
     for m in range(J):
-        for k in range(n - 1):
-            B[m, k] = (np.log(X[m, k + 1]) - np.log(X[m, k])) / h
-        B[m, 0] = max(B[m, 0], EDGE_SLOPE)
-        B[m, n - 2] = max(B[m, n - 2], EDGE_SLOPE)
+        for k in range(1, n - 1):
+            B[m, k] = (np.log(X[m, k + 1]) - np.log(X[m, k - 1])) / (2.0 * h)
+        B[m, 0] = max((np.log(X[m, 1]) - np.log(X[m, 0])) / h, EDGE_SLOPE)
+        B[m, n - 1] = max((np.log(X[m, n - 1]) - np.log(X[m, n - 2])) / h, EDGE_SLOPE)
     return B
 
 

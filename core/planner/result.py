@@ -9,6 +9,10 @@ import numpy as np
 
 from .params import Numerics, Params
 
+# the keys of Solution.moments(), for ModelSpec.moment_names (specs are checked at load)
+MOMENT_NAMES = ("welfare_ce", "welfare", "spending", "labour_income", "population_share_max",
+                "population_share_min", "consumption_pc_log_sd")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Solution:

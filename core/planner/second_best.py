@@ -83,7 +83,7 @@ def m_grid(S: np.ndarray, X: np.ndarray, v_grid: np.ndarray, theta: float,
     dense as inside (nodes beyond are solved exactly, more slowly)."""
     G = -X + theta * S
     q = np.unique(np.quantile(G.ravel(), np.linspace(0.0, 1.0, n_m)))
-    b0 = np.maximum(np.log(X[:, 1] / X[:, 0]) / (v_grid[1] - v_grid[0]), kernels.EDGE_SLOPE)
+    b0 = kernels.log_slopes(X, v_grid[1] - v_grid[0])[:, 0]
     gmax = float(np.max(theta * (S[:, 0] + X[:, 0] / b0)))
     below = q[0] - (q[1] - q[0]) * np.cumsum(1.15 ** np.arange(40))[::-1]
     ratio = np.clip(1.0 - (q[-1] - q[-2]) / (gmax - q[-1]), 0.5, 0.95)
