@@ -40,6 +40,7 @@ from . import cluster
 from .actors import STATUS_OK, crash_marker_path
 from .display import Display
 from .effects import add_shock_effects, effect_names
+from .maps import plot_maps
 from .points import Point, order_chains
 from .pool import SteadyStatePool
 from .scheduler import MAX_BATCH, run_points
@@ -266,8 +267,10 @@ class _Sweep:
                 axes = _meta_axes(self.spec)
                 display = Display.for_model(self.spec.model, self.spec.periods_per_year)
                 tables = write_tables(self.out, df, axes, self.spec.moments, display)
-                pngs = plot_moments(self.out, df, axes, self.spec.moments,
-                                    display) if self.plots else []
+                names = [loc.name for loc in self.spec.locations]
+                pngs = plot_moments(self.out, df, axes, self.spec.moments, display,
+                                    names) if self.plots else []
+                pngs += plot_maps(self.out, df, self._meta()) if self.plots else []
         except BaseException:
             status = "FAILED"  # the run still ends, as FAILED (never left RUNNING)
             raise
@@ -320,11 +323,16 @@ class _Sweep:
         text = src.read_text(encoding="utf-8") if src.is_file() else yaml.safe_dump(
             to_plain(dict(self.spec.raw)), sort_keys=False)
         atomic_write(self.out / "spec.yaml", lambda fh: fh.write(text.encode()))
-        meta = {"name": self.spec.name, "model": self.spec.model.name,
+        meta = json.dumps(self._meta(), indent=2).encode()
+        atomic_write(self.out / META_FILE, lambda fh: fh.write(meta))
+
+    def _meta(self) -> dict[str, Any]:
+        """What ``sweep.json`` holds: what tables, plots, maps and the report need."""
+        return {"name": self.spec.name, "model": self.spec.model.name,
                 "axes": _meta_axes(self.spec), "moments": list(self.spec.moments),
                 "n_points": len(self.spec.points), "spec": self.spec.source,
-                "periods_per_year": self.spec.periods_per_year}
-        atomic_write(self.out / META_FILE, lambda fh: fh.write(json.dumps(meta, indent=2).encode()))
+                "periods_per_year": self.spec.periods_per_year,
+                "locations": [loc.to_list() for loc in self.spec.locations]}
 
 
 def _meta_axes(spec: SweepSpec) -> list[str]:
