@@ -457,7 +457,11 @@ def _print_sweep_summary(result: Any) -> None:
     if result.tables:
         console.print(f"tables:  {result.out_dir / 'tables'} (md, tex, csv)")
     if result.plots:
-        console.print(f"plots:   {result.out_dir / 'plots'} ({len(result.plots)} PNG + PDF)")
+        maps = sum(p.name.startswith("map_") for p in result.plots)
+        console.print(f"plots:   {result.out_dir / 'plots'} ({len(result.plots)} PNG + PDF"
+                      + (f", {maps} maps: map_*.png" if maps else "") + ")")
+    if result.report is not None:
+        console.print(f"report:  {result.report}")
     if result.run_id:
         console.print(f"MLflow:  {result.tracking_uri} (run {result.run_id}); browse with "
                       f"`mlflow ui --backend-store-uri {result.tracking_uri}`", markup=False)
@@ -529,6 +533,24 @@ def _axis_values(text: str) -> dict[str, str]:
         _fail(EXIT_CONFIG, [f"--at must be axis=value pairs separated by commas "
                             f"(theta=0.5,gamma=2), got {text!r}"])
     return {k.strip(): v.strip() for k, v in (p.split("=") for p in pairs)}
+
+
+@app.command("report", cls=_Command)
+def report_command(
+    results_dir: Annotated[Path, typer.Argument(help="A sweep's output folder.",
+                                                show_default=False)],
+) -> None:
+    """Write RESULTS_DIR/report.html (tables, plots, diagnostics, the spec) and log it to
+    the sweep's MLflow run if the folder's store holds it."""
+    from hetspace.sweeps.report import report_from_dir
+
+    try:
+        path, run_id = _guard(str(results_dir), report_from_dir, results_dir)
+    except FileNotFoundError as e:
+        _fail(EXIT_CONFIG, [str(e)])
+    except OSError as e:
+        _fail(EXIT_OUTPUT, [f"cannot write the report to {results_dir}: {e.strerror or e}"])
+    typer.echo(f"report: {path}" + (f" (logged to MLflow run {run_id})" if run_id else ""))
 
 
 @app.command("runs", cls=_Command)

@@ -7,7 +7,8 @@ stored, skips finished points (``resume``; failed ones too unless
 Ray start-up, but finished before the first point is submitted), fans the
 remaining points out over a :class:`~hetspace.sweeps.pool.SteadyStatePool`,
 streams rows into the :class:`~hetspace.sweeps.store.ResultStore`, and writes
-tables, plots and artifacts at the end. SIGINT and SIGTERM stop it cleanly:
+tables, plots, maps, the HTML report and artifacts at the end. SIGINT and
+SIGTERM stop it cleanly:
 stored rows stay, the run ends as KILLED, and re-running resumes.
 """
 
@@ -43,6 +44,7 @@ from .effects import add_shock_effects, effect_names
 from .maps import plot_maps
 from .points import Point, order_chains
 from .pool import SteadyStatePool
+from .report import REPORT_FILE, write_report
 from .scheduler import MAX_BATCH, run_points
 from .spec import SweepSpec
 from .store import PARTS_DIR, RESULTS_FILE, ResultStore
@@ -89,6 +91,7 @@ class SweepResult:
     plots: list[Path]
     timings: dict[str, float]
     pool: SteadyStatePool | None = None
+    report: Path | None = None
 
 
 def default_out_dir(spec: SweepSpec) -> Path:
@@ -261,7 +264,7 @@ class _Sweep:
         df = self.store.load()
         df = df[df["key"].isin({p.key for p in self.spec.points})].reset_index(drop=True)
         df = add_shock_effects(df, self.spec.axes)
-        tables, pngs = [], []
+        tables, pngs, report = [], [], None
         try:
             if status == "FINISHED" and (df["status"] == STATUS_OK).any():
                 axes = _meta_axes(self.spec)
@@ -271,6 +274,8 @@ class _Sweep:
                 pngs = plot_moments(self.out, df, axes, self.spec.moments, display,
                                     names) if self.plots else []
                 pngs += plot_maps(self.out, df, self._meta()) if self.plots else []
+            if status == "FINISHED":  # failed points and their errors are in it too
+                report = write_report(self.out, df, self._meta(), self.timings)
         except BaseException:
             status = "FAILED"  # the run still ends, as FAILED (never left RUNNING)
             raise
@@ -289,7 +294,8 @@ class _Sweep:
             n_failed=int((df["status"] != STATUS_OK).sum()), wall_seconds=wall,
             run_id=self.tracker.run_id if self.tracker else None,
             tracking_uri=self.tracker.uri if self.tracker else None, tables=tables,
-            plots=pngs, timings=self.timings, pool=self.pool if self.keep_pool else None)
+            plots=pngs, timings=self.timings, pool=self.pool if self.keep_pool else None,
+            report=report)
 
     def _close_tracking(self, status: str, df: pd.DataFrame, wall: float) -> None:
         if self.tracker is None or self.tracker.run_id is None:
@@ -303,7 +309,8 @@ class _Sweep:
                    "wall_seconds": wall, "solve_seconds_median":
                    statistics.median(solve) if solve else float("nan")}
         artifacts = [self.out / "spec.yaml", self.out / META_FILE, self.out / RESULTS_FILE,
-                     self.out / "results.csv", self.out / "tables", self.out / "plots", env]
+                     self.out / "results.csv", self.out / "tables", self.out / "plots", env,
+                     self.out / REPORT_FILE]
         if (self.out / RESULTS_FILE).exists():
             df.to_csv(self.out / "results.csv.tmp", index=False)
             os.replace(self.out / "results.csv.tmp", self.out / "results.csv")
