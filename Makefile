@@ -33,6 +33,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --disable-pip-version-check -e ".[dev]"
+	-$(BIN)/python -m hetspace.sweeps.mlflow_template  # an empty MLflow store to copy (start-up)
 	touch $(STAMP)
 
 clean:

@@ -10,6 +10,9 @@ and no rows of ours: its Default experiment (id 0) is deleted, because its
 artifact location names the folder the template was made in; MLflow creates it
 again, with the new store's location, when it opens the copy.
 
+``make install`` makes the template (``python -m hetspace.sweeps.mlflow_template``),
+so that even the first sweep after an install copies it.
+
 Anything that goes wrong here (no cache folder, a read-only home, a changed
 MLflow schema) only costs the time saved: MLflow then creates the store itself.
 """
@@ -59,6 +62,12 @@ def template_path() -> Path:
     return cache / f"mlflow-{metadata.version('mlflow')}-empty.db"
 
 
+def make_template() -> Path:
+    """The template for the installed MLflow version, made now if missing (``make
+    install`` calls it, so that the first sweep finds it)."""
+    return _template()
+
+
 def _template() -> Path:
     path = template_path()
     if path.is_file():
@@ -81,3 +90,7 @@ def _migrate(uri: str) -> None:
     from mlflow.tracking import MlflowClient
 
     MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+
+
+if __name__ == "__main__":  # python -m hetspace.sweeps.mlflow_template
+    print(make_template())
