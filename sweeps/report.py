@@ -36,7 +36,7 @@ import yaml
 from hetspace.core.config import atomic_write
 
 from .actors import STATUS_OK
-from .display import Display, format_number
+from .display import Display, format_axis_value, format_number
 from .effects import add_shock_effects
 from .store import DIAGNOSTIC_PREFIX, load_results, moment_columns
 from .tables import (
@@ -59,7 +59,7 @@ padding:0 1em;color:#222;line-height:1.4}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.9em}
 th,td{border:1px solid #ddd;padding:.25em .6em}td{text-align:right}
-th{background:#f3f3f3}caption{text-align:left;font-weight:600;padding:.3em 0}
+th{background:#f3f3f3}h3{font-size:1em;margin:1.2em 0 .3em}
 pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}
 figure{display:inline-block;margin:.5em;vertical-align:top}
 figure img{max-width:520px;border:1px solid #eee}
@@ -208,7 +208,11 @@ def _diagnostics(df: pd.DataFrame, meta: Mapping[str, Any],
                                "in log10, residuals, iteration counts)"))
     cols = [c for c in ("point", *axes, "status", "warm_start", "cold_retry", "n_iter",
                         "t_solve", "t_eval", "attempts") if c in df]
-    per_point = df[cols].set_index("point") if "point" in cols else df[cols]
+    per_point = df[cols].astype(object).copy()
+    for c in (*axes, "n_iter", "attempts"):  # as in the spec; counts as integers
+        if c in per_point:
+            per_point[c] = per_point[c].map(format_axis_value if c in axes else _count)
+    per_point = per_point.set_index("point") if "point" in cols else per_point
     more = len(per_point) - MAX_POINT_ROWS
     out.append(_html_table(per_point.head(MAX_POINT_ROWS), "Points: status, warm start, "
                            "iterations, seconds solving (t_solve) and evaluating (t_eval)"))
@@ -217,14 +221,30 @@ def _diagnostics(df: pd.DataFrame, meta: Mapping[str, Any],
     return "\n".join(out)
 
 
-def _html_table(table: pd.DataFrame, caption: str, left: bool = False) -> str:
-    """``table`` as HTML with 4 significant digits; text (errors) escaped by pandas."""
+def _html_table(table: pd.DataFrame, title: str, left: bool = False) -> str:
+    """``title`` and ``table`` as HTML: numbers with 4 significant digits, axis values as
+    in the spec; text (errors) escaped by pandas."""
     shown = table.map(_cell)
-    shown.index = [_cell(i) for i in shown.index] if shown.index.nlevels == 1 else shown.index
+    shown.index = _labels(shown.index)
+    shown.columns = _labels(shown.columns)
     text = shown.to_html(escape=True, border=0, na_rep="n/a", justify="center")
     style = " style='text-align:left'" if left else ""
-    return text.replace("<table", f"<table{style}", 1).replace(
-        "<thead>", f"<caption>{html.escape(caption)}</caption><thead>", 1)
+    return f"<h3>{html.escape(title)}</h3>\n" + text.replace("<table", f"<table{style}", 1)
+
+
+def _labels(index: pd.Index) -> pd.Index:
+    """Index or column labels as the spec writes them (0.2, 1), names kept."""
+    if isinstance(index, pd.MultiIndex):
+        return index.set_levels([[format_axis_value(v) for v in level]
+                                 for level in index.levels])
+    return pd.Index([format_axis_value(v) for v in index], name=index.name)
+
+
+def _count(value: Any) -> str:
+    try:
+        return str(int(value))
+    except (TypeError, ValueError):  # nan, None
+        return ""
 
 
 def _cell(value: Any) -> str:

@@ -75,7 +75,8 @@ class SweepResult:
     tracking_wait, fan_out (first call to last row), fan_out_driver_cpu (the
     driver process's CPU time during the fan-out), calls and lost_calls (counts:
     actor calls, calls lost with a dead actor), tracking_finish, wall,
-    store_write (time spent writing Parquet parts), tracking (MLflow, driver side).
+    store_write (time spent writing Parquet parts), tracking (MLflow, driver side),
+    outputs (tables, plots and maps, before the report).
     """
 
     out_dir: Path
@@ -265,6 +266,7 @@ class _Sweep:
         df = df[df["key"].isin({p.key for p in self.spec.points})].reset_index(drop=True)
         df = add_shock_effects(df, self.spec.axes)
         tables, pngs, report = [], [], None
+        t_out = time.perf_counter()
         try:
             if status == "FINISHED" and (df["status"] == STATUS_OK).any():
                 axes = _meta_axes(self.spec)
@@ -275,6 +277,7 @@ class _Sweep:
                                     names) if self.plots else []
                 pngs += plot_maps(self.out, df, self._meta()) if self.plots else []
             if status == "FINISHED":  # failed points and their errors are in it too
+                self.timings["outputs"] = time.perf_counter() - t_out  # tables, plots, maps
                 report = write_report(self.out, df, self._meta(), self.timings)
         except BaseException:
             status = "FAILED"  # the run still ends, as FAILED (never left RUNNING)

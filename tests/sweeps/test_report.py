@@ -49,8 +49,7 @@ def test_sweep_writes_a_self_contained_report_logged_to_mlflow(spatial) -> None:
     page = spatial.report.read_text(encoding="utf-8")
     assert spatial.report == spatial.out_dir / "report.html"
     # the table, in display units with labels and units in its header
-    assert "<caption>moments by Migration elasticity θ (shock: location 2, -1% productivity" \
-        in page
+    assert "<h3>moments by Migration elasticity θ (shock: location 2, -1% productivity" in page
     assert "<th>Interest rate (annual %)</th>" in page
     assert "<th>Population change, shocked location (%)</th>" in page
     # every PNG of plots/ embedded (the maps among them), nothing fetched from elsewhere
