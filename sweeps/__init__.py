@@ -10,7 +10,9 @@ result.results                                 # one row per point (pandas)
 Modules: ``spec`` (sweep specs), ``points`` (expansion, hashes, chains),
 ``actors`` (the steady-state actor), ``pool`` (its Ray pool and queries),
 ``scheduler`` (driver-side ``ray.wait`` loop), ``store`` (Parquet results),
-``tracking`` (MLflow), ``tables`` (robustness tables and plots), ``cluster``
+``tracking`` (MLflow; ``mlflow_template``: new stores copied from an empty one),
+``tables`` (robustness tables and plots), ``maps`` (maps by location), ``report``
+(the HTML report), ``cluster``
 (local Ray or an existing cluster), ``runner`` (all of it), ``submit``
 (the ``ray submit`` entry point).
 """

@@ -34,6 +34,7 @@ import pandas as pd
 import yaml
 
 from hetspace.core.config import atomic_write
+from hetspace.core.errors import interrupted
 
 from .actors import STATUS_OK
 from .display import Display, format_axis_value, format_number
@@ -90,7 +91,14 @@ def report_from_dir(out_dir: str | os.PathLike[str]) -> tuple[Path, str | None]:
         plots_from_dir(out)
         plot_maps(out, df, meta)
     path = write_report(out, df, meta)
-    return path, log_to_run(out, path)
+    try:
+        return path, log_to_run(out, path)
+    except Exception as e:  # the page is written; a store that fails only loses the copy
+        if interrupted(e):
+            raise
+        logger.warning("report written, but not logged to MLflow: %s",
+                       " ".join(str(e).split())[:300])
+        return path, None
 
 
 def render_report(out_dir: Path, df: pd.DataFrame, meta: Mapping[str, Any],
