@@ -46,6 +46,8 @@ MAP_INFO = {
     "population_change": MomentInfo("Population change", "%", "percent"),
     "welfare_change": MomentInfo("Newborn welfare change", "CE %", "percent"),
 }
+#: above this many locations, labels carry the names only
+MANY = 15
 #: the maps a sweep draws by itself when it has region shocks and coordinates
 DEFAULT_MAPS = ("population_change", "welfare_change")
 
@@ -92,7 +94,7 @@ def map_figure(df: pd.DataFrame, meta: Mapping[str, Any], moment: str,
     lat = np.array([loc.lat for loc in locations])
     lon = np.array([loc.lon for loc in locations])
     size = _sizes(row, len(locations))
-    fig = Figure(figsize=(6.4, 5.2))
+    fig = Figure(figsize=_figure_size(lat, lon))
     ax = fig.subplots()
     change = moment in MAP_INFO
     span = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
@@ -106,16 +108,19 @@ def map_figure(df: pd.DataFrame, meta: Mapping[str, Any], moment: str,
         ring = Line2D([], [], marker="o", linestyle="", markerfacecolor="none",
                       markeredgecolor="black", markersize=10, label="shocked location")
         ax.legend(handles=[ring], loc="best", fontsize="small", framealpha=0.8)
+    many = len(locations) > MANY  # then names only: the colour gives the value
     for loc, x, y, v, s in zip(locations, lon, lat, values, size, strict=True):
-        ax.annotate(f"{loc.name} {format_number(v, 3)}", (x, y), xytext=(np.sqrt(s) / 2 + 3, 0),
-                    textcoords="offset points", fontsize=8, va="center", zorder=4)
+        text = loc.name if many else f"{loc.name} {format_number(v, 3)}"
+        ax.annotate(text, (x, y), xytext=(np.sqrt(s) / 2 + 2, 0), textcoords="offset points",
+                    fontsize=6.5 if many else 8, va="center", zorder=4)
     fig.colorbar(dots, ax=ax, shrink=0.8, pad=0.06, label=info.header())
     ax.set_aspect(1.0 / math.cos(math.radians(float(np.mean(lat)))))
     ax.margins(x=0.2, y=0.12)  # room for the labels right of the markers
     ax.grid(True, linewidth=0.4, alpha=0.5, zorder=0)
     ax.set(xlabel="Longitude (degrees east)", ylabel="Latitude (degrees north)",
            title=f"{info.label} by location\n{_point_text(row, df, meta, display, locations)}")
-    fig.text(0.01, 0.01, "marker area: population share", fontsize=7, color="0.35")
+    ax.text(1.0, -0.14, "marker area: population share", transform=ax.transAxes, ha="right",
+            va="top", fontsize=7, color="0.35")
     return fig
 
 
@@ -172,11 +177,20 @@ def _same(value: Any, wanted: str) -> bool:
 
 
 def _sizes(row: pd.Series, n: int) -> np.ndarray:
+    """Marker areas (points^2): by population share, smaller when there are many."""
+    largest = 1400.0 * min(1.0, 12.0 / n)
     shares = row.get(LOCATION_PREFIX + "population_share")
     if shares is None or len(shares) != n:
-        return np.full(n, 160.0)
+        return np.full(n, 0.3 * largest)
     s = np.asarray(shares, dtype=float)
-    return 60.0 + 1400.0 * s / max(float(s.max()), 1e-12)
+    return 0.05 * largest + largest * s / max(float(s.max()), 1e-12)
+
+
+def _figure_size(lat: np.ndarray, lon: np.ndarray) -> tuple[float, float]:
+    """Inches: wider for a wide region, the height following its shape on the page."""
+    span_x = max(float(np.ptp(lon)) * math.cos(math.radians(float(np.mean(lat)))), 1.0)
+    width = 6.4 if span_x < 15.0 else 9.0
+    return width, min(max(0.6 * width * float(np.ptp(lat)) / span_x + 1.8, 4.0), 9.0)
 
 
 def _shocked_location(row: pd.Series) -> int | None:
@@ -196,7 +210,7 @@ def _point_text(row: pd.Series, df: pd.DataFrame, meta: Mapping[str, Any],
                      f"to {name}")
     axes = [a for a in varying_axes(df, meta["axes"]) if a != "shock"]
     held = ", ".join(f"{display.axis(a).label} = {format_axis_value(row[a])}" for a in axes)
-    return "; ".join([*parts, *([held] if held else [])]) or "baseline"
+    return "\n".join([*parts, *([held] if held else [])]) or "baseline"
 
 
 def _safe(name: str) -> str:
