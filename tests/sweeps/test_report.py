@@ -20,7 +20,7 @@ from hetspace.core.locations import parse_locations
 from hetspace.sweeps import SweepSpec, load_results, run_sweep
 from hetspace.sweeps.effects import add_shock_effects
 from hetspace.sweeps.maps import map_figure
-from hetspace.sweeps.tables import display_from_meta, read_meta
+from hetspace.sweeps.tables import display_from_meta, moment_figure, read_meta
 
 from .conftest import REPO_ROOT, armington_spec
 
@@ -138,3 +138,20 @@ def test_locations_are_validated_where_they_are_written(tmp_path) -> None:
     config.write_text(text)
     with pytest.raises(InvalidConfigError, match="names 7 locations, the params have 8"):
         load_model_config(config)
+
+
+def test_effect_plots_name_the_shock_and_their_units(spatial) -> None:
+    meta = read_meta(spatial.out_dir)
+    df = add_shock_effects(load_results(spatial.out_dir), meta["axes"])
+    display = display_from_meta(meta)
+    names = [loc[0] for loc in meta["locations"]]
+    effect = moment_figure(df, meta["axes"], "shock_population_change", "theta", display,
+                           names).axes[0]
+    assert effect.get_title() == ("Population change, shocked location\n"
+                                  "(after a -1% productivity shock to MA)")
+    assert effect.get_xlabel() == "Migration elasticity θ"
+    assert effect.get_ylabel() == "Population change, shocked location (%)"
+    level = moment_figure(df, meta["axes"], "r", "theta", display, names).axes[0]
+    assert level.get_title() == "Interest rate\n(before the shock)"
+    assert level.get_ylabel() == "Interest rate (annual %)"
+    assert (level.lines[0].get_ydata() > 0.5).all()  # annual % (2.4), not the fraction 0.024
