@@ -10,8 +10,8 @@ DEMO_SPEC ?= configs/sweeps/quickstart.yaml
 
 .PHONY: demo test lint install clean distclean
 
-# The quickstart sweep: prints progress, the robustness table, and where the plots and
-# the MLflow store are (out/sweeps/quickstart/). Re-running resumes (nothing to redo).
+# The quickstart sweep: prints progress, the robustness table, and where the plots, maps,
+# report.html and the MLflow store are (out/sweeps/quickstart/). Re-running resumes.
 demo: $(STAMP)
 	$(BIN)/hetspace sweep $(DEMO_SPEC)
 
@@ -33,6 +33,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --disable-pip-version-check -e ".[dev]"
+	-$(BIN)/python -m hetspace.sweeps.mlflow_template  # an empty MLflow store to copy (start-up)
 	touch $(STAMP)
 
 clean:

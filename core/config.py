@@ -10,6 +10,9 @@ numerics::
       tau: [[1, 5], [5, 1]]
     numerics:
       tol: 1.0e-12
+    locations:                            # optional: name: [latitude, longitude]
+      north: [45.0, -70.0]                # (maps; see hetspace.core.locations)
+      south: [40.0, -74.0]
 
 ``load_model_config`` parses it with a safe loader, builds the model's
 ``Params`` and ``Numerics`` (which validate themselves) and raises one
@@ -45,12 +48,13 @@ import numpy as np
 import yaml
 
 from .errors import InvalidConfigError, InvalidParamsError
+from .locations import Location, check_count, parse_locations
 from .protocol import ModelSpec, get_model, list_models, retired_field, solution_arrays, to_plain
 
 logger = logging.getLogger(__name__)
 
 #: Keys a model config may have at its top level.
-TOP_LEVEL_KEYS = ("model", "description", "params", "numerics")
+TOP_LEVEL_KEYS = ("model", "description", "params", "numerics", "locations")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ class ModelConfig:
     numerics: Any
     source_path: Path
     raw: Mapping[str, Any]
+    locations: tuple[Location, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (what ``dump_model_config`` writes back as YAML)."""
@@ -69,6 +74,8 @@ class ModelConfig:
             "model": self.model.name,
             "params": _as_plain_dict(self.params),
             "numerics": _as_plain_dict(self.numerics),
+            **({"locations": {loc.name: [loc.lat, loc.lon] for loc in self.locations}}
+               if self.locations else {}),
         }
 
 
@@ -102,11 +109,12 @@ def load_model_config(path: str | os.PathLike[str]) -> ModelConfig:
     numerics = _build_section(
         spec.Numerics, spec.numerics_from_dict, "numerics", data, where, problems
     )
+    locations = _locations(data, params, where, problems)
     if problems:
         raise InvalidConfigError(source, problems)
     logger.debug("loaded %s: model %s", source, spec.name)
     return ModelConfig(model=spec, params=params, numerics=numerics,
-                       source_path=source_path, raw=data)
+                       source_path=source_path, raw=data, locations=locations)
 
 
 def dump_model_config(config: ModelConfig, path: str | os.PathLike[str]) -> Path:
@@ -362,6 +370,17 @@ def _check_top_level(data: dict, where: Locator) -> list[str]:
             problems.append(_at(where.key_line(key), f"{key}: unknown top-level key{hint}; "
                                 f"allowed: {_keys_text()}"))
     return problems
+
+
+def _locations(data: dict, params: Any, where: Locator, problems: list[str]
+               ) -> tuple[Location, ...]:
+    """The optional ``locations`` (names and coordinates, one per location of params)."""
+    if data.get("locations") is None:
+        return ()
+    locations, found = parse_locations(data["locations"])
+    found += check_count(locations, getattr(params, "n_loc", None)) if not found else []
+    problems += [_at(where.line(("locations",)), p) for p in found]
+    return locations
 
 
 def _resolve_model(data: dict, where: Locator, problems: list[str]) -> ModelSpec | None:

@@ -173,7 +173,7 @@ def _build(data: dict, base_dir: Path, source: str, problems: _Problems) -> Esti
     _check_keys(data, TOP_LEVEL_KEYS, (), problems)
     name, model = _name(data, problems), _model(data, problems)
     sec = {k: _section(data, k, problems, _SECTIONS) for k in _SECTIONS}
-    params, numerics = (None, None) if model is None else _baseline(
+    params, numerics, _ = (None, None, ()) if model is None else _baseline(
         model, sec["baseline"], data.get("numerics"), base_dir, problems)
     parameters = _parameters(data.get("parameters"), model, params, problems)
     method = _choice(data.get("method", "smm"), METHODS, ("method",), problems)

@@ -8,6 +8,8 @@ Commands::
     hetspace sweep SPEC.yaml [--out DIR] [--num-actors N] [--address auto]
                    [--resume/--no-resume] [--retry-failed]
     hetspace table RESULTS_DIR [--moments a,b] [--format md|tex|csv]
+    hetspace plot RESULTS_DIR [--map MOMENT [--at axis=value,...]]
+    hetspace report RESULTS_DIR
     hetspace runs [DIR ...] [--tracking-uri URI] [--limit N]
     hetspace estimate SPEC.yaml [--out DIR] [--address auto] [--resume] [--num-actors N]
 
@@ -455,7 +457,11 @@ def _print_sweep_summary(result: Any) -> None:
     if result.tables:
         console.print(f"tables:  {result.out_dir / 'tables'} (md, tex, csv)")
     if result.plots:
-        console.print(f"plots:   {result.out_dir / 'plots'} ({len(result.plots)} PNG + PDF)")
+        maps = sum(p.name.startswith("map_") for p in result.plots)
+        console.print(f"plots:   {result.out_dir / 'plots'} ({len(result.plots)} PNG + PDF"
+                      + (f", {maps} maps: map_*.png" if maps else "") + ")")
+    if result.report is not None:
+        console.print(f"report:  {result.report}")
     if result.run_id:
         console.print(f"MLflow:  {result.tracking_uri} (run {result.run_id}); browse with "
                       f"`mlflow ui --backend-store-uri {result.tracking_uri}`", markup=False)
@@ -485,6 +491,66 @@ def table_command(
     except FileNotFoundError as e:
         _fail(EXIT_CONFIG, [str(e)])
     typer.echo(text, nl=False)
+
+
+@app.command("plot", cls=_Command)
+def plot_command(
+    results_dir: Annotated[Path, typer.Argument(help="A sweep's output folder.",
+                                                show_default=False)],
+    map_moment: Annotated[str | None, typer.Option(
+        "--map", help="Draw a map of this moment by location (population_change, "
+        "welfare_change, population_share, ...) instead of the moment plots.")] = None,
+    at: Annotated[str | None, typer.Option(
+        "--at", help="The point of the map, by axis values (theta=0.5,gamma=2) "
+        "\\[default: the first point that has the moment; for a change, the first "
+        "shocked one].")] = None,
+) -> None:
+    """Draw a sweep's plots (PNG and PDF in RESULTS_DIR/plots), or with --map a map."""
+    from hetspace.sweeps.maps import map_from_dir
+    from hetspace.sweeps.tables import plots_from_dir
+
+    if at is not None and map_moment is None:
+        _fail(EXIT_CONFIG, ["--at goes with --map"])
+    where = _axis_values(at) if at is not None else None
+    try:
+        if map_moment is not None:
+            paths = _guard(str(results_dir), map_from_dir, results_dir, map_moment, where)
+        else:
+            paths = _guard(str(results_dir), plots_from_dir, results_dir)
+    except FileNotFoundError as e:
+        _fail(EXIT_CONFIG, [str(e)])
+    except OSError as e:
+        _fail(EXIT_OUTPUT, [f"cannot write plots to {results_dir}: {e.strerror or e}"])
+    for path in paths:
+        typer.echo(str(path))
+
+
+def _axis_values(text: str) -> dict[str, str]:
+    """'theta=0.5,gamma=2' -> {'theta': '0.5', 'gamma': '2'}; exit 2 if malformed."""
+    pairs = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in pairs if p.count("=") != 1 or not all(x.strip() for x in p.split("="))]
+    if bad or not pairs:
+        _fail(EXIT_CONFIG, [f"--at must be axis=value pairs separated by commas "
+                            f"(theta=0.5,gamma=2), got {text!r}"])
+    return {k.strip(): v.strip() for k, v in (p.split("=") for p in pairs)}
+
+
+@app.command("report", cls=_Command)
+def report_command(
+    results_dir: Annotated[Path, typer.Argument(help="A sweep's output folder.",
+                                                show_default=False)],
+) -> None:
+    """Write RESULTS_DIR/report.html (tables, plots, diagnostics, the spec) and log it to
+    the sweep's MLflow run if the folder's store holds it."""
+    from hetspace.sweeps.report import report_from_dir
+
+    try:
+        path, run_id = _guard(str(results_dir), report_from_dir, results_dir)
+    except FileNotFoundError as e:
+        _fail(EXIT_CONFIG, [str(e)])
+    except OSError as e:
+        _fail(EXIT_OUTPUT, [f"cannot write the report to {results_dir}: {e.strerror or e}"])
+    typer.echo(f"report: {path}" + (f" (logged to MLflow run {run_id})" if run_id else ""))
 
 
 @app.command("runs", cls=_Command)

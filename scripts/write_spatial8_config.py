@@ -16,7 +16,11 @@ from pathlib import Path
 
 import yaml
 
-from hetspace.core.incomplete_markets.synthetic import state_codes, synthetic_params
+from hetspace.core.incomplete_markets.synthetic import (
+    state_codes,
+    state_locations,
+    synthetic_params,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "configs/models/spatial8.yaml"
@@ -27,6 +31,7 @@ HEADER = """\
 # (made up from state centroids and populations: this is NOT US data). Written by:
 #   python scripts/write_spatial8_config.py
 # Locations (index: state): {locations}
+# (`locations` at the end: their centres, for maps)
 # One period is a year. A cold solve takes ~0.4 s once numba's cache is warm.
 """
 
@@ -37,7 +42,8 @@ def main() -> None:
     body = {"model": "incomplete_markets",
             "description": "synthetic 8-location economy: " + ", ".join(codes),
             "params": {k: v for k, v in params.to_dict().items() if v is not None},
-            "numerics": {"n_a": numerics.n_a, "a_max": numerics.a_max}}
+            "numerics": {"n_a": numerics.n_a, "a_max": numerics.a_max},
+            "locations": state_locations(codes)}
     listing = ", ".join(f"{i}: {c}" for i, c in enumerate(codes))
     text = HEADER.format(locations=listing) + yaml.safe_dump(
         body, sort_keys=False, default_flow_style=None, width=100)

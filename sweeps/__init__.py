@@ -10,20 +10,45 @@ result.results                                 # one row per point (pandas)
 Modules: ``spec`` (sweep specs), ``points`` (expansion, hashes, chains),
 ``actors`` (the steady-state actor), ``pool`` (its Ray pool and queries),
 ``scheduler`` (driver-side ``ray.wait`` loop), ``store`` (Parquet results),
-``tracking`` (MLflow), ``tables`` (robustness tables and plots), ``cluster``
+``tracking`` (MLflow; ``mlflow_template``: new stores copied from an empty one),
+``tables`` (robustness tables and plots), ``maps`` (maps by location), ``report``
+(the HTML report), ``cluster``
 (local Ray or an existing cluster), ``runner`` (all of it), ``submit``
 (the ``ray submit`` entry point).
 """
 
-from .actors import SteadyStateActor, Task
-from .cluster import ClusterNotFoundError, connect
-from .points import Point, Shock, order_chains
-from .pool import SteadyStatePool
-from .runner import SweepLockedError, SweepResult, SweepTerminated, run_sweep
-from .spec import SweepSpec, load_sweep_spec
-from .store import ResultStore, load_results
-from .tables import format_tables, plot_moments, robustness_tables, table_from_dir
-from .tracking import list_runs
+import importlib
+from typing import Any
+
+# Names are imported on first use (PEP 562): a Ray actor process unpickling
+# ``hetspace.sweeps.actors.SteadyStateActor`` imports this package, and needs
+# neither pandas nor the tables, the runner or MLflow (about 0.6 s less per actor).
+_WHERE = {
+    "SteadyStateActor": "actors", "Task": "actors",
+    "ClusterNotFoundError": "cluster", "connect": "cluster",
+    "Point": "points", "Shock": "points", "order_chains": "points",
+    "SteadyStatePool": "pool",
+    "SweepLockedError": "runner", "SweepResult": "runner", "SweepTerminated": "runner",
+    "run_sweep": "runner",
+    "SweepSpec": "spec", "load_sweep_spec": "spec",
+    "ResultStore": "store", "load_results": "store",
+    "format_tables": "tables", "plot_moments": "tables", "robustness_tables": "tables",
+    "table_from_dir": "tables",
+    "list_runs": "tracking",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
 
 __all__ = [
     "ClusterNotFoundError",

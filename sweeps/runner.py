@@ -7,7 +7,8 @@ stored, skips finished points (``resume``; failed ones too unless
 Ray start-up, but finished before the first point is submitted), fans the
 remaining points out over a :class:`~hetspace.sweeps.pool.SteadyStatePool`,
 streams rows into the :class:`~hetspace.sweeps.store.ResultStore`, and writes
-tables, plots and artifacts at the end. SIGINT and SIGTERM stop it cleanly:
+tables, plots, maps, the HTML report and artifacts at the end. SIGINT and
+SIGTERM stop it cleanly:
 stored rows stay, the run ends as KILLED, and re-running resumes.
 """
 
@@ -40,8 +41,10 @@ from . import cluster
 from .actors import STATUS_OK, crash_marker_path
 from .display import Display
 from .effects import add_shock_effects, effect_names
+from .maps import plot_maps
 from .points import Point, order_chains
 from .pool import SteadyStatePool
+from .report import REPORT_FILE, write_report
 from .scheduler import MAX_BATCH, run_points
 from .spec import SweepSpec
 from .store import PARTS_DIR, RESULTS_FILE, ResultStore
@@ -72,7 +75,8 @@ class SweepResult:
     tracking_wait, fan_out (first call to last row), fan_out_driver_cpu (the
     driver process's CPU time during the fan-out), calls and lost_calls (counts:
     actor calls, calls lost with a dead actor), tracking_finish, wall,
-    store_write (time spent writing Parquet parts), tracking (MLflow, driver side).
+    store_write (time spent writing Parquet parts), tracking (MLflow, driver side),
+    outputs (tables, plots and maps, before the report).
     """
 
     out_dir: Path
@@ -88,6 +92,7 @@ class SweepResult:
     plots: list[Path]
     timings: dict[str, float]
     pool: SteadyStatePool | None = None
+    report: Path | None = None
 
 
 def default_out_dir(spec: SweepSpec) -> Path:
@@ -260,14 +265,20 @@ class _Sweep:
         df = self.store.load()
         df = df[df["key"].isin({p.key for p in self.spec.points})].reset_index(drop=True)
         df = add_shock_effects(df, self.spec.axes)
-        tables, pngs = [], []
+        tables, pngs, report = [], [], None
+        t_out = time.perf_counter()
         try:
             if status == "FINISHED" and (df["status"] == STATUS_OK).any():
                 axes = _meta_axes(self.spec)
                 display = Display.for_model(self.spec.model, self.spec.periods_per_year)
                 tables = write_tables(self.out, df, axes, self.spec.moments, display)
-                pngs = plot_moments(self.out, df, axes, self.spec.moments,
-                                    display) if self.plots else []
+                names = [loc.name for loc in self.spec.locations]
+                pngs = plot_moments(self.out, df, axes, self.spec.moments, display,
+                                    names) if self.plots else []
+                pngs += plot_maps(self.out, df, self._meta()) if self.plots else []
+            if status == "FINISHED":  # failed points and their errors are in it too
+                self.timings["outputs"] = time.perf_counter() - t_out  # tables, plots, maps
+                report = write_report(self.out, df, self._meta(), self.timings)
         except BaseException:
             status = "FAILED"  # the run still ends, as FAILED (never left RUNNING)
             raise
@@ -286,7 +297,8 @@ class _Sweep:
             n_failed=int((df["status"] != STATUS_OK).sum()), wall_seconds=wall,
             run_id=self.tracker.run_id if self.tracker else None,
             tracking_uri=self.tracker.uri if self.tracker else None, tables=tables,
-            plots=pngs, timings=self.timings, pool=self.pool if self.keep_pool else None)
+            plots=pngs, timings=self.timings, pool=self.pool if self.keep_pool else None,
+            report=report)
 
     def _close_tracking(self, status: str, df: pd.DataFrame, wall: float) -> None:
         if self.tracker is None or self.tracker.run_id is None:
@@ -300,7 +312,8 @@ class _Sweep:
                    "wall_seconds": wall, "solve_seconds_median":
                    statistics.median(solve) if solve else float("nan")}
         artifacts = [self.out / "spec.yaml", self.out / META_FILE, self.out / RESULTS_FILE,
-                     self.out / "results.csv", self.out / "tables", self.out / "plots", env]
+                     self.out / "results.csv", self.out / "tables", self.out / "plots", env,
+                     self.out / REPORT_FILE]
         if (self.out / RESULTS_FILE).exists():
             df.to_csv(self.out / "results.csv.tmp", index=False)
             os.replace(self.out / "results.csv.tmp", self.out / "results.csv")
@@ -320,11 +333,16 @@ class _Sweep:
         text = src.read_text(encoding="utf-8") if src.is_file() else yaml.safe_dump(
             to_plain(dict(self.spec.raw)), sort_keys=False)
         atomic_write(self.out / "spec.yaml", lambda fh: fh.write(text.encode()))
-        meta = {"name": self.spec.name, "model": self.spec.model.name,
+        meta = json.dumps(self._meta(), indent=2).encode()
+        atomic_write(self.out / META_FILE, lambda fh: fh.write(meta))
+
+    def _meta(self) -> dict[str, Any]:
+        """What ``sweep.json`` holds: what tables, plots, maps and the report need."""
+        return {"name": self.spec.name, "model": self.spec.model.name,
                 "axes": _meta_axes(self.spec), "moments": list(self.spec.moments),
                 "n_points": len(self.spec.points), "spec": self.spec.source,
-                "periods_per_year": self.spec.periods_per_year}
-        atomic_write(self.out / META_FILE, lambda fh: fh.write(json.dumps(meta, indent=2).encode()))
+                "periods_per_year": self.spec.periods_per_year,
+                "locations": [loc.to_list() for loc in self.spec.locations]}
 
 
 def _meta_axes(spec: SweepSpec) -> list[str]:

@@ -48,6 +48,7 @@ from hetspace.core.config import (
     read_text,
 )
 from hetspace.core.errors import InvalidConfigError, InvalidParamsError
+from hetspace.core.locations import Location, check_count, parse_locations
 from hetspace.core.moment_info import check_periods_per_year
 from hetspace.core.protocol import ModelSpec, get_model, list_models
 
@@ -59,7 +60,7 @@ TOP_LEVEL_KEYS = ("name", "description", "model", "baseline", "grid", "zip", "sh
                   "numerics", "moments", "resources", "tracking", "seed", "debug", "display")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SECTION_KEYS = {
-    "baseline": ("config", "params", "numerics"),
+    "baseline": ("config", "params", "numerics", "locations"),
     "shocks": ("locations", "sizes", "include_unshocked"),
     "resources": ("num_actors", "cpus_per_actor"),
     "tracking": ("experiment", "tracking_uri", "child_runs"),
@@ -125,6 +126,7 @@ class SweepSpec:
     points: tuple[Point, ...]
     raw: Mapping[str, Any]
     source: str
+    locations: tuple[Location, ...] = ()  # names and coordinates (maps), from the baseline
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -190,7 +192,7 @@ def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: _Prob
     name = _name(data, problems)
     model = _model(data, problems)
     sections = {k: _section(data, k, problems) for k in _SECTION_KEYS}
-    params, numerics = (None, None) if model is None else _baseline(
+    params, numerics, locations = (None, None, ()) if model is None else _baseline(
         model, sections["baseline"], data.get("numerics"), base_dir, problems)
     grid = _axes(data, "grid", model, problems)
     zipped = _axes(data, "zip", model, problems)
@@ -210,7 +212,7 @@ def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: _Prob
     problems.raise_if_any(source)
     return SweepSpec(name=name, model=model, params=params, numerics=numerics, grid=grid,
                      zip=zipped, shocks=shocks, include_unshocked=include, points=points,
-                     raw=dict(data), source=source,
+                     raw=dict(data), source=source, locations=locations,
                      description=str(data.get("description") or ""), **settings)
 
 
@@ -272,19 +274,32 @@ def _baseline(model: ModelSpec, body: dict, overrides, base_dir: Path, problems)
     if ("config" in body) == ("params" in body):
         problems.add(("baseline",), "needs exactly one of 'config' (a model config file) "
                      "or 'params' (inline parameters)")
-        return None, None
+        return None, None, ()
     if "config" in body:
-        params, numerics = _baseline_file(model, body, base_dir, problems)
+        params, numerics, locations = _baseline_file(model, body, base_dir, problems)
     else:
+        locations = ()
         params = _build_record(model.Params, body["params"], ("baseline", "params"), problems)
         numerics = _build_record(model.Numerics, body.get("numerics"),
                                  ("baseline", "numerics"), problems)
+    if body.get("locations") is not None:  # (beside a config file: instead of its own)
+        locations = _inline_locations(body["locations"], params, problems)
     if numerics is not None and overrides is not None:
         if not isinstance(overrides, Mapping):
             problems.add(("numerics",), f"must be a mapping of field: value, got {overrides!r}")
         else:
             numerics = _with(numerics, dict(overrides), ("numerics",), problems)
-    return params, numerics
+    return params, numerics, locations
+
+
+def _inline_locations(body, params, problems) -> tuple[Location, ...]:
+    if body is None:
+        return ()
+    locations, found = parse_locations(body, "")
+    found += check_count(locations, getattr(params, "n_loc", None), "") if not found else []
+    for p in found:
+        problems.add(("baseline", "locations"), p.lstrip(".: "))
+    return locations
 
 
 def _baseline_file(model: ModelSpec, body: dict, base_dir: Path, problems):
@@ -294,18 +309,18 @@ def _baseline_file(model: ModelSpec, body: dict, base_dir: Path, problems):
     ref = body["config"]
     if not isinstance(ref, str):
         problems.add(("baseline", "config"), f"must be a file path, got {ref!r}")
-        return None, None
+        return None, None, ()
     try:
         cfg = load_model_config(base_dir / ref)
     except InvalidConfigError as e:
         for p in e.problems:
             problems.add(("baseline", "config"), f"{e.source}: {p}")
-        return None, None
+        return None, None, ()
     if cfg.model.name != model.name:
         problems.add(("baseline", "config"), f"{ref} is a {cfg.model.name!r} config, "
                      f"but the sweep's model is {model.name!r}")
-        return None, None
-    return cfg.params, cfg.numerics
+        return None, None, ()
+    return cfg.params, cfg.numerics, cfg.locations
 
 
 def _build_record(cls: type, body, path: tuple, problems):

@@ -104,6 +104,8 @@ def _run_sweep(path: Path, args: argparse.Namespace) -> int:
     print(f"{result.n_points} points: {result.n_evaluated} evaluated, {result.n_skipped} "
           f"already stored, {result.n_failed} failed; wall {result.wall_seconds:.1f} s")
     print(f"results: {result.out_dir}")
+    if result.report is not None:
+        print(f"report: {result.report}")
     if result.run_id:
         print(f"MLflow: {result.tracking_uri} (run {result.run_id})")
     return 1 if result.n_failed else 0

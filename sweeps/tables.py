@@ -165,6 +165,15 @@ def table_from_dir(out_dir: str | os.PathLike[str], moments: Sequence[str] | Non
     return format_tables(robustness_tables(df, meta["axes"], shown, display), fmt, notes)
 
 
+def plots_from_dir(out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Draw the moment plots of the sweep in ``out_dir`` again (:func:`plot_moments`)."""
+    meta = read_meta(out_dir)
+    df = add_shock_effects(load_results(out_dir), meta["axes"])
+    names = [str(loc[0]) for loc in meta.get("locations") or []]
+    return plot_moments(Path(out_dir), df, meta["axes"], meta["moments"],
+                        display_from_meta(meta), names)
+
+
 def display_from_meta(meta: Mapping[str, Any]) -> Display:
     """The Display of a sweep from its ``sweep.json`` (raw names if the model is unknown)."""
     try:
@@ -176,14 +185,15 @@ def display_from_meta(meta: Mapping[str, Any]) -> Display:
 
 def plot_moments(out_dir: Path, df: pd.DataFrame, axes: Sequence[str],
                  moments: Sequence[str] | None = None,
-                 display: Display | None = None) -> list[Path]:
+                 display: Display | None = None, location_names: Sequence[str] = ()
+                 ) -> list[Path]:
     """plots/<moment>_vs_<axis>.{png,pdf} for each moment and numeric varying axis (see
     :func:`moment_figure`). Returns the PNG paths."""
     moments = choose_moments(df, moments)
     paths = []
     for x in (a for a in varying_axes(df, axes) if _numeric(df[a])):
         for m in moments:
-            fig = moment_figure(df, axes, m, x, display)
+            fig = moment_figure(df, axes, m, x, display, location_names)
             stem = Path(out_dir) / "plots" / f"{_safe(m)}_vs_{_safe(x)}"
             for kind in ("png", "pdf"):
                 atomic_write(stem.with_suffix(f".{kind}"), lambda fh, f=fig, k=kind:
@@ -193,27 +203,31 @@ def plot_moments(out_dir: Path, df: pd.DataFrame, axes: Sequence[str],
 
 
 def moment_figure(df: pd.DataFrame, axes: Sequence[str], moment: str, x: str,
-                  display: Display | None = None):
+                  display: Display | None = None, location_names: Sequence[str] = ()):
     """A matplotlib Figure of ``moment`` (display units) against axis ``x``: one line per
     value of the second varying axis, further axes held at their first value (named in
-    the title); axes labelled with names and units."""
+    the title, as is the region shock of an effect, at ``location_names[j]``); axes
+    labelled with names and units."""
     # Figure objects, not pyplot: the caller's backend (a notebook's inline one) is untouched
     from matplotlib.figure import Figure
 
     display = display or Display()
     others = [a for a in varying_axes(df, axes) if a != x]
     sub = df[df["status"] == STATUS_OK]
+    held_parts = []
     if "shock" in others and _one_shock(df):  # effects from the shocked rows, else unshocked
         sub = sub[(sub["shock"] != "none") == (moment in EFFECTS)]
         others.remove("shock")
+        held_parts.append(shock_text(df, location_names) if moment in EFFECTS
+                          else "before the shock")
     for held in others[1:]:
         sub = sub[sub[held] == df[held].iloc[0]]
     info = display.moment(moment)
     fig = Figure(figsize=(5.0, 3.5))
     ax = fig.subplots()
     _draw(ax, sub, x, others[0] if others else None, moment, display)
-    held_text = ", ".join(f"{display.axis(h).label} = {format_axis_value(df[h].iloc[0])}"
-                          for h in others[1:])
+    held_text = ", ".join([*held_parts, *(
+        f"{display.axis(h).label} = {format_axis_value(df[h].iloc[0])}" for h in others[1:])])
     ax.set(xlabel=display.axis(x).header(), ylabel=info.header(),
            title=info.label + (f"\n({held_text})" if held_text else ""))
     return fig
@@ -247,6 +261,14 @@ def _draw(ax, sub: pd.DataFrame, x: str, line: str | None, moment: str,
         ax.plot(g[x].astype(float), y, marker="o", label=label)
     if line is not None:
         ax.legend(fontsize="small")
+
+
+def shock_text(df: pd.DataFrame, location_names: Sequence[str] = ()) -> str:
+    """'after a -1% productivity shock to MA' for the sweep's one region shock."""
+    row = df[df["shock"] != "none"].iloc[0]
+    j = int(float(row["shock_location"]))
+    where = location_names[j] if j < len(location_names) else f"location {j}"
+    return f"after a {100.0 * float(row['shock_size']):+g}% productivity shock to {where}"
 
 
 def _one_shock(df: pd.DataFrame) -> bool:

@@ -148,6 +148,9 @@ class SweepTracker:
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
+        from .mlflow_template import prepare_sqlite_store
+
+        prepare_sqlite_store(self.uri)  # a new store: a copy, not MLflow's migrations
         self.client = MlflowClient(tracking_uri=self.uri)
         try:
             self.experiment_id = self._experiment()

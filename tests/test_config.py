@@ -162,7 +162,7 @@ def test_unknown_model_lists_known_models_and_suggests(toy_model, write_config):
 def test_unknown_top_level_key_named_with_line(toy_model, write_config):
     _, text = problems_of(write_config("model: toy_sqrt\nparams: {a: 2}\nparms: {}\n"))
     assert text == ("line 3: parms: unknown top-level key (did you mean 'params'?); "
-                    "allowed: model, description, params, numerics")
+                    "allowed: model, description, params, numerics, locations")
 
 
 def test_duplicate_key_named_with_line(toy_model, write_config):

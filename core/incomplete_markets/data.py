@@ -28,15 +28,18 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..config import atomic_write
 from ..errors import Described, InvalidConfigError, Violation
 from ..protocol import Record
 from ..validation import Checker
 from .goods import price_index
+
+if TYPE_CHECKING:  # pandas is imported where tables are read or written: a model solved
+    import pandas as pd  # in a sweep's actor never needs it (about 0.5 s of its start-up)
 
 SYNTHETIC = "synthetic_us48"
 _LOCATION_COLUMNS = ("population", "wage", "price_index", "transfers")
@@ -121,6 +124,8 @@ class SpatialData(Record):
         """Write trade, migration and locations tables (atomically) into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        import pandas as pd
+
         names = list(self.names or (str(i) for i in range(self.n_loc)))
         loc = pd.DataFrame({"location": names, **{c: getattr(self, c) for c in
                                                   (*_LOCATION_COLUMNS, "labour")}})
@@ -174,6 +179,8 @@ def _check_accounting(check, trade, wage, lab, pop, T, rtol) -> None:
 
 
 def _read(source) -> pd.DataFrame:
+    import pandas as pd
+
     if isinstance(source, pd.DataFrame):
         return source
     path = Path(source)
@@ -181,6 +188,8 @@ def _read(source) -> pd.DataFrame:
 
 
 def _matrix(source, names: list[str]) -> np.ndarray:
+    import pandas as pd
+
     frame = _read(source)
     missing = [c for c in ("origin", "destination", "value") if c not in frame.columns]
     seen = set(map(str, frame.get("origin", []))) | set(map(str, frame.get("destination", [])))
@@ -200,6 +209,8 @@ def _matrix(source, names: list[str]) -> np.ndarray:
 
 
 def _tidy(matrix: np.ndarray, names: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     J = len(names)
     return pd.DataFrame({"origin": np.repeat(names, J), "destination": np.tile(names, J),
                          "value": matrix.ravel()})

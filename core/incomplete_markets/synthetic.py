@@ -65,6 +65,12 @@ def state_codes(codes: tuple[str, ...] | None = None) -> tuple[str, ...]:
     return tuple(s[0] for s in US_STATES if codes is None or s[0] in codes)
 
 
+def state_locations(codes: tuple[str, ...] | None = None) -> dict[str, list[float]]:
+    """Postal code -> [latitude, longitude] of the states' centres, in the synthetic
+    data's order (a model config's ``locations``)."""
+    return {s[0]: [s[1], s[2]] for s in US_STATES if codes is None or s[0] in codes}
+
+
 def great_circle_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """(J, J) haversine distances on a sphere of radius 6371 km."""
     phi, lam = np.radians(lat), np.radians(lon)
