@@ -36,7 +36,6 @@ import contextlib
 import logging
 import os
 import re
-import signal
 import sys
 import time
 import urllib.parse
@@ -373,16 +372,10 @@ def _run_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:
 def _sigterm_interrupts() -> Iterator[None]:
     """SIGTERM (``kill``, a batch scheduler's stop) ends a sweep or an estimation as Ctrl-C
     does: the run is recorded as KILLED and the "interrupted; ... resume" line printed."""
-    from hetspace.sweeps.runner import raise_when_safe
+    from hetspace.sweeps.runner import sigterm_raises
 
-    def interrupt(signum, frame):
-        raise_when_safe(signum, frame, KeyboardInterrupt(f"signal {signum}"))
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
+    with sigterm_raises(lambda signum: KeyboardInterrupt(f"signal {signum}")):
         yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_stage(source: str, fn, *args: Any, plain: tuple[type, ...] = (),

@@ -153,9 +153,9 @@ class _Sweep:
         todo = self._prepare()
         status = "FAILED"
         try:
-            with _sigterm_raises():  # installed again after Ray's own (ray.init sets one)
+            with sigterm_raises():  # installed again after Ray's own (ray.init sets one)
                 self._start(todo)
-                with _sigterm_raises():
+                with sigterm_raises():
                     self._fan_out(todo)
             status = "FINISHED"
         except BaseException as e:
@@ -376,14 +376,16 @@ def raise_when_safe(signum: int, frame, exc: BaseException) -> None:
 
 
 @contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """In the main thread, turn SIGTERM into :class:`SweepTerminated` while the sweep runs."""
+def sigterm_raises(make=lambda signum: SweepTerminated(f"received signal {signum}")
+                   ) -> Iterator[None]:
+    """In the main thread, turn SIGTERM into the exception ``make(signum)`` (by default
+    :class:`SweepTerminated`) while the block runs; elsewhere do nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, frame):
-        raise_when_safe(signum, frame, SweepTerminated(f"received signal {signum}"))
+        raise_when_safe(signum, frame, make(signum))
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
