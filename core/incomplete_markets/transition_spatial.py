@@ -132,8 +132,8 @@ class SpatialTransition:
         G = fake_news_jacobian(ProjectedBlock(self.block, self._P_u, C, self._names_in,
                                               self._target_names()), self.T).J
         self._G_tracked = G[self.m:]
-        self._lu = lu_factor(self._assemble(G[:self.m], self._M_u), overwrite_a=True,
-                             check_finite=False)
+        self.H_U = self._assemble(G[:self.m], self._M_u)
+        self._lu = lu_factor(self.H_U, check_finite=False)
         self._shock_cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @property
@@ -165,10 +165,8 @@ class SpatialTransition:
         permanent shock; default this one). Quasi-Newton steps with H_U."""
         dz = {} if shock is None else self._check_shock(shock)
         end = self.start if terminal is None else self._end_of(terminal, check=True)
-        A_path = np.repeat(end.A[None], self.T, axis=0)
-        for name, path in dz.items():
-            A_path[:, int(name[2:])] *= np.exp(path)[:, None]
-        U = self._flatten_u(np.repeat(end.u[None], self.T, axis=0))
+        A_path = self._A_path(dz, end)
+        U = self.flatten_unknowns(np.repeat(end.u[None], self.T, axis=0))
         r0 = float(self.start.u[-1])
         for it in range(max_iter + 1):
             F, path, x_path = self._evaluate(U, r0, A_path, end)
@@ -186,7 +184,41 @@ class SpatialTransition:
         raise SolverConvergenceError("nonlinear spatial transition did not converge",
                                      residuals={"market": err}, n_iter=max_iter)
 
+    def targets(self, u: np.ndarray, shock: dict[str, np.ndarray] | None = None
+                ) -> np.ndarray:
+        """F at unknown paths u (T, 2J - 1) (columns as ``unknown_names``; r_0 is the
+        steady state's whatever u[0, -1] says) after ``shock``, flattened as the rows
+        of H_U: goods_1..goods_{J-1} and pop_1..pop_{J-1} at t = 0..T-1, then bonds at
+        t = 0..T-2."""
+        dz = {} if shock is None else self._check_shock(shock)
+        U = self.flatten_unknowns(np.asarray(u, dtype=float))
+        return self._evaluate(U, float(self.start.u[-1]), self._A_path(dz, self.start),
+                              self.start)[0]
+
+    def flatten_unknowns(self, u: np.ndarray) -> np.ndarray:
+        """U, the columns of H_U, from unknown paths u (T, 2J - 1) (u[0, -1] dropped)."""
+        return np.r_[u[:, :-1].T.ravel(), u[1:, -1]]
+
+    def steady_unknowns(self) -> np.ndarray:
+        """(T, 2J - 1) the steady state's unknowns in every period."""
+        return np.repeat(self.start.u[None], self.T, axis=0)
+
+    @property
+    def unknown_names(self) -> tuple[str, ...]:
+        return self._names_in
+
+    def shock_jacobian(self, name: str) -> np.ndarray:
+        """H_Z of one shock: d F / d (shock path), (rows of H_U, T)."""
+        self._check_shock({name: np.zeros(self.T)})
+        return self._shock(name)[0]
+
     # ---- internals ------------------------------------------------------------------
+    def _A_path(self, dz, end):
+        A_path = np.repeat(end.A[None], self.T, axis=0)
+        for name, path in dz.items():
+            A_path[:, int(name[2:])] *= np.exp(path)[:, None]
+        return A_path
+
     def _forms(self, u: np.ndarray, h: np.ndarray, A: np.ndarray) -> np.ndarray:
         """(targets at household outputs h (2J - 1), household inputs (3J + 1)) at the
         period's unknowns u and productivities A: the steady-state block's closed forms."""
@@ -253,9 +285,6 @@ class SpatialTransition:
                 H[a * T + t, b * T + t] += M_u[a, b]
         keep = np.r_[0:(m - 1) * T, (m - 1) * T + 1:m * T]  # r_0 is not an unknown
         return np.ascontiguousarray(H[:-1][:, keep])  # the bond market at T-1 not a target
-
-    def _flatten_u(self, u):
-        return np.r_[u[:, :-1].T.ravel(), u[1:, -1]]
 
     def _unflatten(self, U, r0):
         T, m = self.T, self.m
