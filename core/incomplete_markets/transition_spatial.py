@@ -131,8 +131,9 @@ class SpatialTransition:
                           *(f"logL_{j}" for j in range(1, J)), "r")
         G = fake_news_jacobian(ProjectedBlock(self.block, self._P_u, C, self._names_in,
                                               self._target_names()), self.T).J
-        self._G_tracked = G[self.m:]
+        self._G_tracked = G[self.m:].copy()  # not a view: G itself is freed below
         self.H_U = self._assemble(G[:self.m], self._M_u)
+        del G
         self._lu = lu_factor(self.H_U, check_finite=False)
         self._shock_cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 

@@ -26,6 +26,7 @@ from hetspace.core.incomplete_markets import Numerics, Params, solve
 from hetspace.core.incomplete_markets.goods import price_index
 from hetspace.core.incomplete_markets.transition import HouseholdBlock
 from hetspace.core.incomplete_markets.transition_spatial import SpatialTransition
+from hetspace.core.incomplete_markets.transition_welfare import transition_welfare
 from hetspace.core.transitions import ProjectedBlock, fake_news_jacobian
 
 T = 100
@@ -170,14 +171,19 @@ def test_transitory_path_clears_markets_in_every_period(transition, steady):
     assert non.get("r")[0] == 0.0 and non.get("w_0").max() == 0.0  # r_0 set, numeraire
 
 
-def test_permanent_shock_path_ends_at_the_new_steady_state(steady, shocked):
+T_LONG = 300
+
+
+@pytest.fixture(scope="module")
+def permanent(steady, shocked):
+    return SpatialTransition(steady, T_LONG).nonlinear(terminal=shocked, tol=1e-10)
+
+
+def test_permanent_shock_path_ends_at_the_new_steady_state(steady, shocked, permanent):
     # the wealth distribution's slowest mode decays by 0.982 a period (measured), so the
     # horizon is long: at T = 300 prices and populations at the last date are within
     # 1e-6 of the new steady state (tol_spatial), assets by location within 3e-6
-    T_long = 300
-    tr = SpatialTransition(steady, T_long)
-    non = tr.nonlinear(terminal=shocked, tol=1e-10)
-    J = 3
+    non, T_long, J = permanent, T_LONG, 3
     end = {n: non.end[non.names.index(n)] for n in non.names}
     assert end["L_1"] < -0.01  # people leave the shocked location
     for j in range(J):
@@ -212,3 +218,17 @@ def test_bad_inputs_raise(transition, steady, shocked):
         SpatialTransition(steady, 1)
     with pytest.raises(InvalidParamsError, match="outputs: must be among"):
         SpatialTransition(steady, 10, outputs=("K_0",))
+
+
+def test_welfare_along_the_transition(transition, steady, shocked, permanent):
+    zero = transition_welfare(steady, transition.nonlinear({"A_1": np.zeros(T)}))
+    np.testing.assert_allclose(zero.newborns, 0.0, rtol=0, atol=1e-10)
+    w = transition_welfare(steady, permanent, shocked)
+    # newborns of the last date are the new steady state's (Solution.welfare_ce): the
+    # same path of values and distributions converging, an independent computation
+    np.testing.assert_allclose(w.newborns[-1], w.end, rtol=0, atol=1e-6)
+    assert abs(w.end[1]) > 1e-3
+    np.testing.assert_array_equal(w.initial, w.newborns[0])
+    assert w.initial[1] < 0.0 and w.initial[1] == w.initial.min()  # the shocked location
+    np.testing.assert_allclose(w.total[-1], shocked.welfare_ce() / steady.welfare_ce() - 1.0,
+                               rtol=0, atol=1e-6)
