@@ -33,7 +33,12 @@ and M_h (targets in household outputs, closed form, ``SpatialBlock._market_h``),
 where J is the household's sequence-space Jacobian; M_h J P_u is asked of the
 fake-news algorithm directly (``ProjectedBlock``): 2J - 1 input directions and
 2J - 1 target vectors (plus the household outputs to report), instead of the
-3J + 1 inputs and 4J outputs of J itself. Then dU = -H_U^-1 H_Z dZ.
+3J + 1 inputs and 4J outputs of J itself. Then dU = -H_U^-1 H_Z dZ. ``linear`` takes
+shocks that are over by T (the terminal condition is this steady state); a permanent
+shock is ``linear_from`` on the transition built around the NEW steady state, whose
+shock is the old distribution and r_0 (their effects: expectation vectors and the r_0
+column of the household Jacobian), so that the linear path ends where the nonlinear
+one does.
 
 Cost in J (N = J S n_a household states): the backward pass is T sparse products
 of Phi_z (nnz ~ S J N) with 2J - 1 directions, O(T S^2 J^3 n_a); the fake-news
@@ -132,6 +137,7 @@ class SpatialTransition:
         G = fake_news_jacobian(ProjectedBlock(self.block, self._P_u, C, self._names_in,
                                               self._target_names()), self.T).J
         self._G_tracked = G[self.m:].copy()  # not a view: G itself is freed below
+        self._G_r0 = G[:, -1, :, 0].copy()  # r_0, not an unknown: for ``linear_from``
         self.H_U = self._assemble(G[:self.m], self._M_u)
         del G
         self._lu = lu_factor(self.H_U, check_finite=False)
@@ -156,6 +162,36 @@ class SpatialTransition:
             dp += path[:, None] * P_z[None, :]
             dY += np.einsum("ots,s->to", G_z, path)
         return SpatialImpulse(self.names, np.column_stack([dY, dp]), np.zeros(len(self.names)))
+
+    def linear_from(self, initial: Solution) -> SpatialImpulse:
+        """First-order path from ``initial`` (a steady state of this economy with other
+        productivities A: the economy before a permanent shock) to this steady state,
+        linearised around this one: the shock is the initial distribution and r_0,
+        dist_0 - dist_ss moving outputs at t by E_t' (dist_0 - dist_ss) with the
+        expectation vectors E_t = Lambda^t o of the targets. Deviations from
+        ``initial`` as ``nonlinear``'s; end: this steady state's. Its gap to the
+        nonlinear path is second order in the distance between the steady states."""
+        init = self._end_of(initial, check=True)
+        T, m = self.T, self.m
+        d_dist = initial.dist.ravel() - self.block.steady_distribution()
+        proj = ProjectedBlock(self.block, self._P_u, self._C, self._names_in,
+                              self._target_names())
+        E = proj.output_vectors()
+        dz = np.empty((T, E.shape[1]))
+        for t in range(T):
+            dz[t] = E.T @ d_dist
+            if t + 1 < T:
+                E = proj.expectation_step(E)
+        dz += (init.u[-1] - self.start.u[-1]) * self._G_r0.T
+        du = self._unflatten(-lu_solve(self._lu, self._flatten_targets(dz[:, :m])), 0.0)
+        dY = np.einsum("oits,si->to", self._G_tracked, du) + dz[:, m:]
+        x_ss = self.block.steady_inputs()
+        dx = du @ self._P_u.T
+        dx[0, -1] += init.u[-1] - self.start.u[-1]
+        rows = [self.block.outputs.index(n) for n in self.tracked]
+        x_init = init.block.steady_inputs()
+        end = np.r_[self.start.Y[rows] - init.Y[rows], x_ss - x_init]
+        return SpatialImpulse(self.names, np.column_stack([dY, dx]) + end, end)
 
     def nonlinear(self, shock: dict[str, np.ndarray] | None = None,
                   terminal: Solution | None = None, tol: float = 1e-10,

@@ -232,3 +232,23 @@ def test_welfare_along_the_transition(transition, steady, shocked, permanent):
     assert w.initial[1] < 0.0 and w.initial[1] == w.initial.min()  # the shocked location
     np.testing.assert_allclose(w.total[-1], shocked.welfare_ce() / steady.welfare_ce() - 1.0,
                                rtol=0, atol=1e-6)
+
+
+def test_linear_permanent_path_agrees_with_nonlinear_to_second_order(steady):
+    # linearised around the new steady state, the shock being the old distribution and
+    # r_0 (``linear_from``). Measured (T = 300): gaps 5.0e-5, 2.0e-4, 8.5e-4 at sizes
+    # 0.5%, 1%, 2% (peak response 8.8e-3 to 3.4e-2): ratios 4.07, 4.14
+    T_perm, gaps, peaks = 200, [], []
+    for size in (0.005, 0.01, 0.02):
+        A = A3.copy()
+        A[1] *= 1.0 - size
+        new = solve(_params(A), NUM, warm_start=steady)
+        lin = SpatialTransition(new, T_perm).linear_from(steady)
+        non = SpatialTransition(steady, T_perm).nonlinear(terminal=new)
+        np.testing.assert_allclose(lin.end, non.end, rtol=0, atol=1e-15)
+        assert lin.get("r")[0] == 0.0 and lin.get("L_1")[0] == pytest.approx(0.0, abs=1e-15)
+        gaps.append(np.abs(non.values - lin.values).max())
+        peaks.append(np.abs(lin.values).max())
+    assert gaps[0] < 0.01 * peaks[0]
+    for small, large in itertools.pairwise(gaps):
+        assert 3.5 < large / small < 4.5, gaps
