@@ -55,7 +55,7 @@ def run(n_a: int, T: int) -> dict:
     with _timed(cost, "welfare"):
         welfare = transition_welfare(old, path, new)
     return dict(codes=codes, old=old, new=new, path=path, welfare=welfare, cost=cost, T=T,
-                n_a=n_a, H_U_bytes=tr.H_U.nbytes)
+                n_a=n_a, H_U_bytes=tr._lu[0].nbytes)
 
 
 def half_life(L: np.ndarray, L_new: float) -> int | None:

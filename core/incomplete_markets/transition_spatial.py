@@ -138,9 +138,11 @@ class SpatialTransition:
                                               self._target_names()), self.T).J
         self._G_tracked = G[self.m:].copy()  # not a view: G itself is freed below
         self._G_r0 = G[:, -1, :, 0].copy()  # r_0, not an unknown: for ``linear_from``
-        self.H_U = self._assemble(G[:self.m], self._M_u)
+        H_U = self._assemble(G, self._M_u)
         del G
-        self._lu = lu_factor(self.H_U, check_finite=False)
+        # only the LU is kept (H_U itself: ``jacobian_times``): at J = 48 each is GBs
+        self._lu = lu_factor(H_U, overwrite_a=True, check_finite=False)
+        del H_U
         self._shock_cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @property
@@ -313,15 +315,30 @@ class SpatialTransition:
         return self._shock_cache[name]
 
     def _assemble(self, G: np.ndarray, M_u: np.ndarray) -> np.ndarray:
-        """H_U from the projected household Jacobian G (m, m, T, T) and M_u."""
+        """H_U (Fortran order, for the LU in place) from the projected household
+        Jacobian G (rows >= m: tracked outputs, ignored) and M_u: rows (target a, t)
+        without the bond at T - 1, columns (unknown b, s) without r at s = 0."""
         T, m = self.T, self.m
-        H = G.transpose(0, 2, 1, 3).reshape(m * T, m * T)
-        t = np.arange(T)
+        n = m * T - 1
+        H = np.empty((n, n), order="F")
         for a in range(m):
+            nt = T - 1 if a == m - 1 else T  # the bond market at T - 1 is not a target
             for b in range(m):
-                H[a * T + t, b * T + t] += M_u[a, b]
-        keep = np.r_[0:(m - 1) * T, (m - 1) * T + 1:m * T]  # r_0 is not an unknown
-        return np.ascontiguousarray(H[:-1][:, keep])  # the bond market at T-1 not a target
+                s0 = 1 if b == m - 1 else 0  # r_0 is not an unknown
+                H[a * T:a * T + nt, b * T:(b + 1) * T - s0] = G[a, b, :nt, s0:]
+                t = np.arange(s0, nt)
+                H[a * T + t, b * T + t - s0] += M_u[a, b]
+        return H
+
+    def jacobian_times(self, v: np.ndarray) -> np.ndarray:
+        """H_U v (v in the order of ``flatten_unknowns``), from the kept LU: A = P L U
+        (two dense triangular copies: for checks, not for J = 48)."""
+        lu, piv = self._lu
+        z = np.triu(lu) @ v
+        z = np.tril(lu, -1) @ z + z
+        for i in range(len(piv) - 1, -1, -1):  # undo LAPACK's row interchanges
+            z[[i, piv[i]]] = z[[piv[i], i]]
+        return z
 
     def _unflatten(self, U, r0):
         T, m = self.T, self.m

@@ -119,8 +119,9 @@ def _fake_news_matrix(curly_y, curly_d, curly_e):
     F = np.empty((n_out, k, T, T))
     F[:, :, 0, :] = curly_y.transpose(1, 2, 0)
     if T > 1:
-        prod = curly_e.reshape(n_out * (T - 1), N) @ curly_d.reshape(N, T * k)
-        F[:, :, 1:, :] = prod.reshape(n_out, T - 1, T, k).transpose(0, 3, 1, 2)
+        d = curly_d.reshape(N, T * k)
+        for o in range(n_out):  # one output at a time: no second F-sized temporary
+            F[o, :, 1:, :] = (curly_e[o] @ d).reshape(T - 1, T, k).transpose(2, 0, 1)
     return F
 
 
