@@ -120,8 +120,11 @@ def _fake_news_matrix(curly_y, curly_d, curly_e):
     F[:, :, 0, :] = curly_y.transpose(1, 2, 0)
     if T > 1:
         d = curly_d.reshape(N, T * k)
-        for o in range(n_out):  # one output at a time: no second F-sized temporary
-            F[o, :, 1:, :] = (curly_e[o] @ d).reshape(T - 1, T, k).transpose(2, 0, 1)
+        step = -(-n_out // 8)  # outputs in chunks: temporaries of at most F / 8
+        for lo in range(0, n_out, step):
+            hi = min(lo + step, n_out)
+            prod = curly_e[lo:hi].reshape((hi - lo) * (T - 1), N) @ d
+            F[lo:hi, :, 1:, :] = prod.reshape(hi - lo, T - 1, T, k).transpose(0, 3, 1, 2)
     return F
 
 
