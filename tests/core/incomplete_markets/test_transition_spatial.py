@@ -21,9 +21,10 @@ import itertools
 import numpy as np
 import pytest
 
-from hetspace.core.errors import InvalidParamsError
+from hetspace.core.errors import InvalidParamsError, SolverConvergenceError
 from hetspace.core.incomplete_markets import Numerics, Params, solve
 from hetspace.core.incomplete_markets.goods import price_index
+from hetspace.core.incomplete_markets.synthetic import state_codes, synthetic_params
 from hetspace.core.incomplete_markets.transition import HouseholdBlock
 from hetspace.core.incomplete_markets.transition_spatial import SpatialTransition
 from hetspace.core.incomplete_markets.transition_welfare import transition_welfare
@@ -252,3 +253,16 @@ def test_linear_permanent_path_agrees_with_nonlinear_to_second_order(steady):
     assert gaps[0] < 0.01 * peaks[0]
     for small, large in itertools.pairwise(gaps):
         assert 3.5 < large / small < 4.5, gaps
+
+
+def test_an_indeterminate_economy_is_reported(transition):
+    # the synthetic economy on AL, AZ, AR (transition_spatial: determinacy): H_U's
+    # condition grows with T (measured 4e7, 8e8 at T = 50, 100), the test economy's does
+    # not (5e3 at T = 100, 9e3 at T = 300), and quasi-Newton steps leave the prices
+    params, numerics = synthetic_params(state_codes()[:3], n_a=50)
+    sol = solve(params, numerics)
+    short, long = SpatialTransition(sol, 50, outputs=()), SpatialTransition(sol, 100, outputs=())
+    assert long.condition > 10.0 * short.condition > 1e8
+    assert transition.condition < 1e5
+    with pytest.raises(SolverConvergenceError, match="left the admissible prices"):
+        long.nonlinear({"A_0": -0.01 * 0.9 ** np.arange(100)})
