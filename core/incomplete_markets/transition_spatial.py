@@ -45,7 +45,14 @@ of Phi_z (nnz ~ S J N) with 2J - 1 directions, O(T S^2 J^3 n_a); the fake-news
 product (2J - 1) T x N by N x T (2J - 1), O(T^2 S n_a J^3); the LU of H_U,
 ((2J - 1) T)^3 / 1.5 flops, O((J T)^3): at J = 48 and T = 300 the LU (28,500^2,
 6.5 GB) dominates; memory grows like J^2 T^2. A nonlinear iteration costs one
-household path (T EGM steps, O(T S J N)) and a solve with the LU.
+household path (T EGM steps, O(T S J N)) and a solve with the LU. Measured on the
+synthetic 48-location economy (S = 1; ``examples/ma_permanent_shock.py`` on 2 cores
+shared with other jobs): n_a = 100, T = 150: construction 163 s, peak resident
+memory 3.7 GB (the LU 1.6 GB); n_a = 200, T = 200: 562 s, 7.1 GB (LU 2.9 GB), and the
+nonlinear permanent-shock path 4.6 s (4 quasi-Newton steps to 4e-12). Profile at
+n_a = 100, T = 60: fake-news product 47%, backward pass 42% (Phi_z products 27%, the
+distribution's jvp 11%), LU 6%. At n_a = 200, T = 300 the projected Jacobian and H_U
+are 6.5 GB each and briefly coexist (13 GB), so about 15 GB at peak: not run.
 
 Nonlinear: U <- U - H_U^-1 F(U), one household path per iteration, until max |F| <
 tol; for a permanent shock the household's terminal state and prices are the new
