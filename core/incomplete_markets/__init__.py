@@ -16,6 +16,8 @@ from .simulate import Panel, simulate_panel
 from .solve import extrapolate, solve
 from .transition import HouseholdBlock, transition_path
 from .transition_ge import Impulse, linear_impulse, nonlinear_impulse
+from .transition_spatial import SpatialImpulse, SpatialTransition
+from .transition_welfare import TransitionWelfare, transition_welfare
 
 MODEL = ModelSpec(
     name="incomplete_markets",
@@ -36,6 +38,7 @@ MODEL = ModelSpec(
 )
 
 __all__ = ["MODEL", "Guess", "HouseholdBlock", "Impulse", "Numerics", "Panel", "Params",
-           "RegionShock", "Solution", "SpatialData", "examples", "linear_impulse",
-           "load_synthetic", "nonlinear_impulse", "region_shock", "shocked_params",
-           "simulate_panel", "solve", "transition_path"]
+           "RegionShock", "Solution", "SpatialData", "SpatialImpulse", "SpatialTransition",
+           "TransitionWelfare", "examples", "linear_impulse", "load_synthetic",
+           "nonlinear_impulse", "region_shock", "shocked_params", "simulate_panel", "solve",
+           "transition_path", "transition_welfare"]

@@ -14,6 +14,22 @@ from .moments import solution_by_location, solution_diagnostics, solution_moment
 from .params import Numerics, Params
 
 
+def consumption_equivalent(W, params: Params) -> np.ndarray:
+    """C_eq = u^-1((1 - beta omega) W) (DFM Table 2 note), elementwise. nan where gamma > 1
+    and (1 - beta omega) W is at or above u's bound 1 / (gamma - 1)."""
+    x = (1.0 - params.beta * params.omega) * np.asarray(W, dtype=float)
+    g = params.gamma
+    if g == 1.0:
+        return np.exp(x)
+    # u is bounded above by 1 / (gamma - 1) when gamma > 1, but values with logit
+    # migration carry an option value that can exceed it: no consumption stream is
+    # then worth W, and C_eq is nan (a float power of a negative base is complex)
+    base = 1.0 + (1.0 - g) * x
+    out = np.full(base.shape, np.nan)
+    np.power(base, 1.0 / (1.0 - g), out=out, where=base > 0.0)
+    return out
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Solution:
     """A stationary equilibrium (or partial-equilibrium steady state). Immutable.
@@ -146,20 +162,9 @@ class Solution:
         gamma > 1 and (1 - beta omega) W is at or above u's bound 1 / (gamma - 1).
         """
         if by_location:
-            W = np.sum(self.dist * self.v, axis=(1, 2)) / self.population
-        else:
-            W = float(np.sum(self.dist * self.v))
-        x = (1.0 - self.params.beta * self.params.omega) * W
-        g = self.params.gamma
-        if g == 1.0:
-            return np.exp(x)
-        # u is bounded above by 1 / (gamma - 1) when gamma > 1, but values with logit
-        # migration carry an option value that can exceed it: no consumption stream is
-        # then worth W, and C_eq is nan (a float power of a negative base is complex)
-        base = 1.0 + (1.0 - g) * np.asarray(x, dtype=float)
-        out = np.full(base.shape, np.nan)
-        np.power(base, 1.0 / (1.0 - g), out=out, where=base > 0.0)
-        return out if by_location else float(out)
+            return consumption_equivalent(
+                np.sum(self.dist * self.v, axis=(1, 2)) / self.population, self.params)
+        return float(consumption_equivalent(float(np.sum(self.dist * self.v)), self.params))
 
     def migration_matrix(self) -> np.ndarray:
         """(J, J) share of location i's households living in j one period later (B.10).

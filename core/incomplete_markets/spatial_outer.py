@@ -295,10 +295,11 @@ class SpatialBlock:
         """r from its coordinate x_r = -log((r_hi - r) / R_UNIT)."""
         return self.r_hi - R_UNIT * float(np.exp(-x_r))
 
-    def prices(self, w: np.ndarray, L: np.ndarray):
-        """(P, lam, T): CES price indices and trade shares (B.22, B.1), transfers (47)."""
+    def prices(self, w: np.ndarray, L: np.ndarray, A: np.ndarray | None = None):
+        """(P, lam, T): CES price indices and trade shares (B.22, B.1), transfers (47);
+        at productivities A (default params.A: transitions pass a period's A_t)."""
         p = self.params
-        P, lam = price_index(p.A, w, L, p.sigma_trade, p.alpha_agg)
+        P, lam = price_index(p.A if A is None else A, w, L, p.sigma_trade, p.alpha_agg)
         return P, lam, transfers(p.kappa_transfer, w, L)
 
     def inputs(self, x: np.ndarray) -> np.ndarray:
@@ -313,11 +314,13 @@ class SpatialBlock:
         """M(x, h): the unscaled residuals given household outputs h = (pop, H, C, B)."""
         return self._closed_forms(x, h)[: self.size]
 
-    def _closed_forms(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
-        """(M(x, h), p(x)) from one evaluation of the goods block."""
+    def _closed_forms(self, x: np.ndarray, h: np.ndarray,
+                      A: np.ndarray | None = None) -> np.ndarray:
+        """(M(x, h), p(x)) from one evaluation of the goods block (at productivities A,
+        default params.A)."""
         J = self.J
         w, L, _ = self.unpack(x)
-        P, lam, T = self.prices(w, L)
+        P, lam, T = self.prices(w, L, A)
         pop, H, C = h[:J], h[J: 2 * J], h[2 * J: 3 * J]
         goods = np.log(lam @ (P * C)) - np.log(w * H)
         return np.r_[goods[1:], np.log(pop[1:] / L[1:]), h[-1], w, T, P, x[-1]]

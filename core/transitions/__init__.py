@@ -5,5 +5,7 @@ Model-agnostic: the workhorse's adapter is ``incomplete_markets.transition``."""
 
 from .block import HetBlock, Path, nonlinear_path
 from .fake_news import SequenceJacobian, fake_news_jacobian
+from .project import ProjectedBlock
 
-__all__ = ["HetBlock", "Path", "SequenceJacobian", "fake_news_jacobian", "nonlinear_path"]
+__all__ = ["HetBlock", "Path", "ProjectedBlock", "SequenceJacobian", "fake_news_jacobian",
+           "nonlinear_path"]

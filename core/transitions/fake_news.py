@@ -119,8 +119,12 @@ def _fake_news_matrix(curly_y, curly_d, curly_e):
     F = np.empty((n_out, k, T, T))
     F[:, :, 0, :] = curly_y.transpose(1, 2, 0)
     if T > 1:
-        prod = curly_e.reshape(n_out * (T - 1), N) @ curly_d.reshape(N, T * k)
-        F[:, :, 1:, :] = prod.reshape(n_out, T - 1, T, k).transpose(0, 3, 1, 2)
+        d = curly_d.reshape(N, T * k)
+        step = -(-n_out // 8)  # outputs in chunks: temporaries of at most F / 8
+        for lo in range(0, n_out, step):
+            hi = min(lo + step, n_out)
+            prod = curly_e[lo:hi].reshape((hi - lo) * (T - 1), N) @ d
+            F[lo:hi, :, 1:, :] = prod.reshape(hi - lo, T - 1, T, k).transpose(0, 3, 1, 2)
     return F
 
 
