@@ -20,14 +20,13 @@ productivity falls by 1% permanently, on the synthetic 48-location economy.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from hetspace.core.config import atomic_write
 from hetspace.core.incomplete_markets import solve
 from hetspace.core.incomplete_markets.synthetic import state_codes, synthetic_params
 from hetspace.core.incomplete_markets.transition_spatial import SpatialTransition
@@ -139,10 +138,7 @@ def _plots(res, L, x, shown, out: Path) -> None:
     ax.set(title="Welfare (consumption equivalent)", xlabel="t", ylabel="%")
     ax.legend()
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=out, suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=120)
-    os.replace(tmp, out / "paths.png")
+    atomic_write(out / "paths.png", lambda fh: fig.savefig(fh, format="png", dpi=120))
     plt.close(fig)
 
 
@@ -162,10 +158,7 @@ def _maxrss_gb() -> float:
 
 
 def _atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
 def main(argv=None) -> None:
