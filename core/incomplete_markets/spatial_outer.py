@@ -166,13 +166,8 @@ class SpatialBlock:
                 w, L / L.sum())
             w, L = self.state_prices
             self.H_p = None
-            # cold: populations where that search's households live, unless the household
-            # cannot be solved there; then the search's own (at theta = 4 in the
-            # 48-location economy the EGM grid was not increasing at the former)
-            if self.warm is None:
-                x0 = self._x(w, self.state.dist.sum(axis=(1, 2)), r)
-                if self._raw(x0, self._tolerance(), self.state) is not None:
-                    L = self.state.dist.sum(axis=(1, 2))
+            if self.warm is None:  # populations where that search's households live
+                L = self.state.dist.sum(axis=(1, 2))
         x0 = self._x(w, L, r)
         if self.H_p is not None:
             self.b_unit = self.slope * (self.r_hi - r)
