@@ -20,16 +20,16 @@ stationary vector of the (J, J) chain B = N (I - K)^{-1} 1_loc.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.linalg import splu
+from scipy.sparse.linalg import LinearOperator, gmres, splu
 
 from ..errors import SolverConvergenceError
-from ..numerics.anderson import anderson
 from ..numerics.markov import markov_stationary
-from . import kernels
+from . import kernels, linearize
 from .params import Numerics, Params
 from .steady import Allocation
 
@@ -43,7 +43,7 @@ STATUS = {kernels.NONINVERTIBLE: "G_m = S_m' + theta S_m not decreasing (B.44)",
 @dataclass(frozen=True, slots=True)
 class Component:
     """The converged component problem on ``v_grid``: (J, n_v) S, Xi = P C, policy M;
-    (J,) newborn M^n, S^n, v^n; n_sweeps (Bellman sweeps), restarts (Anderson);
+    (J,) newborn M^n, S^n, v^n; n_sweeps (Bellman sweeps), plain_steps (Newton steps replaced by a sweep);
     concavity: ``kernels.concavity`` of the fixed point (min log-slope of Xi = -S'
     between nodes; > 0 means S strictly concave at the nodes, as fn. 6 assumes)."""
 
@@ -55,7 +55,7 @@ class Component:
     Sn: np.ndarray
     vn: np.ndarray
     n_sweeps: int
-    restarts: int
+    plain_steps: int
     concavity: float
 
 
@@ -94,7 +94,7 @@ def m_grid(S: np.ndarray, X: np.ndarray, v_grid: np.ndarray, theta: float,
 def solve_component(params: Params, numerics: Numerics, w: np.ndarray, P: np.ndarray,
                     v_grid: np.ndarray, S0: np.ndarray, X0: np.ndarray,
                     tol: float | None = None) -> Component:
-    """Fixed point of the Bellman operator from (S0, X0); see the module docstring."""
+    """Fixed point of the Bellman operator from (S0, X0) by Newton (module docstring)."""
     p = params
     J, n = S0.shape
     n_m = numerics.n_m or 2 * numerics.n_v
@@ -102,23 +102,25 @@ def solve_component(params: Params, numerics: Numerics, w: np.ndarray, P: np.nda
     out = [np.empty((J, n)) for _ in range(3)] + [np.empty(J) for _ in range(3)]
     status = [kernels.OK]
 
-    def sweep(x):
+    def T(x):
         S = np.ascontiguousarray(x[: J * n].reshape(J, n))
         X = np.exp(x[J * n:]).reshape(J, n)
         st = kernels.bellman(S, X, v_grid, m_grid(S, X, v_grid, p.theta, n_m), p.theta, log_chi,
                              P, w, p.alpha_agg, p.beta, p.omega, p.r_inv, p.weights, *out)
         status[0] = st
-        return st
-
-    def T(x):
-        if sweep(x) != kernels.OK:
+        if st != kernels.OK:
             return None
         return np.concatenate([out[0].ravel(), np.log(out[1]).ravel()])
 
+    def step(x, F):
+        S = np.ascontiguousarray(x[: J * n].reshape(J, n))
+        X = np.exp(x[J * n:]).reshape(J, n)
+        return newton_step(p, S, X, v_grid, out[2], out[3], F)
+
     x0 = np.concatenate([S0.ravel(), np.log(X0).ravel()])
-    res = anderson(T, x0, tol=numerics.tol_inner if tol is None else tol,
-                   max_iter=numerics.max_iter_inner, memory=numerics.memory)
-    if not res.converged or sweep(res.x) != kernels.OK:
+    res = newton_fixed_point(T, step, x0, tol=numerics.tol_inner if tol is None else tol,
+                             max_iter=numerics.max_iter_inner)
+    if not res.converged:
         why = STATUS.get(status[0], "no convergence")
         raise SolverConvergenceError(f"second-best component problem: {why}",
                                      residuals={"sweep_change": res.residual},
@@ -130,7 +132,86 @@ def solve_component(params: Params, numerics: Numerics, w: np.ndarray, P: np.nda
         logger.warning("second best: S not concave at the fixed point (min log-slope of "
                        "Xi %.3g); the paper's fn. 6 would need lotteries", concave)
     return Component(v_grid, S, X, out[2].copy(), out[3].copy(), out[4].copy(),
-                     out[5].copy(), res.n_iter + 1, res.restarts, float(concave))
+                     out[5].copy(), res.n_iter, res.plain_steps, float(concave))
+
+
+@dataclass(frozen=True, slots=True)
+class FixedPoint:
+    x: np.ndarray
+    converged: bool
+    n_iter: int  # sweeps (evaluations of T)
+    residual: float
+    plain_steps: int  # Newton steps replaced by the plain sweep
+
+
+def newton_fixed_point(T: Callable, step: Callable, x0: np.ndarray, *, tol: float,
+                       max_iter: int) -> FixedPoint:
+    """x = T(x) by Newton: x + step(x, T(x) - x), where ``step`` solves (I - T'(x)) dx = F
+    with the Jacobian at the sweep just made (T writes its policies); a Newton point
+    whose sweep fails or whose change max |T - x| is not below the current one is
+    replaced by the plain step T(x) (a contraction). Returns T(x) at the first x with
+    max |T(x) - x| <= tol; never raises."""
+    x = np.array(x0, dtype=float)
+    tx = T(x)
+    sweeps, plain = 1, 0
+    res = np.inf
+    while tx is not None and sweeps < max_iter:
+        F = tx - x
+        res = float(np.max(np.abs(F)))
+        if not np.isfinite(res):
+            break
+        if res <= tol:
+            return FixedPoint(tx, True, sweeps, res, plain)
+        dx = step(x, F)
+        x_new = x + dx if dx is not None else tx
+        t_new = T(x_new)
+        sweeps += 1
+        if dx is not None and (t_new is None or not np.max(np.abs(t_new - x_new)) < res):
+            plain += 1
+            x_new, t_new = tx, T(tx)
+            sweeps += 1
+        x, tx = x_new, t_new
+    return FixedPoint(x, False, sweeps, res, plain)
+
+
+def newton_step(params: Params, S: np.ndarray, X: np.ndarray, v_grid: np.ndarray,
+                M_pol: np.ndarray, Mn: np.ndarray, F: np.ndarray) -> np.ndarray | None:
+    """dx with (I - T'(x)) dx = F, T' from ``linearize.sweep_jacobian`` at the sweep's
+    policies: GMRES preconditioned by the LU of each location's own block (stayers carry
+    the slow transport; the other destinations' shares are small). None if GMRES fails."""
+    p = params
+    J, n = S.shape
+    N = 2 * J * n
+    cap = 12 * J * J * (n + 1)
+    rows, cols = np.empty(cap, np.int64), np.empty(cap, np.int64)
+    vals = np.empty(cap)
+    nrows, ncols = np.empty(12 * J * J, np.int64), np.empty(12 * J * J, np.int64)
+    nvals = np.empty(12 * J * J)
+    cnt, ncnt = linearize.sweep_jacobian(S, X, v_grid, M_pol, Mn, p.theta,
+                                         np.ascontiguousarray(np.log(p.chi)), p.beta, p.omega,
+                                         p.r_inv, rows, cols, vals, nrows, ncols, nvals)
+    rows, cols, vals = rows[:cnt], cols[:cnt], vals[:cnt]
+    Jm = sparse.csr_matrix((vals, (rows, cols)), shape=(N, N))
+    # newborns: every S row of origin i gets (1 - omega) dS^n_i
+    Nb = sparse.csr_matrix(((1.0 - p.omega) * nvals[:ncnt], (nrows[:ncnt], ncols[:ncnt])),
+                           shape=(J, N))
+    E = sparse.csr_matrix((np.ones(J * n), (np.arange(J * n), np.repeat(np.arange(J), n))),
+                          shape=(N, J))  # S rows (i, k) -> origin i
+    loc = (np.arange(N) % (J * n)) // n
+    own = loc[rows] == loc[cols]
+    nb = Nb.tocoo()
+    nb_own = E @ sparse.csr_matrix((nb.data * (loc[nb.col] == nb.row), (nb.row, nb.col)),
+                                    shape=(J, N))
+    block = (sparse.identity(N, format="csr")
+             - sparse.csr_matrix((vals[own], (rows[own], cols[own])), shape=(N, N)) - nb_own)
+    try:
+        lu = splu(block.tocsc())
+    except RuntimeError:
+        return None
+    A = LinearOperator((N, N), matvec=lambda z: z - Jm @ z - E @ (Nb @ z), dtype=float)
+    pre = LinearOperator((N, N), matvec=lu.solve, dtype=float)
+    dx, info = gmres(A, F, M=pre, rtol=1e-8, restart=40, maxiter=20)
+    return dx if info == 0 and np.all(np.isfinite(dx)) else None
 
 
 def stationary_distribution(params: Params, comp: Component):
