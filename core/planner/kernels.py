@@ -41,6 +41,7 @@ NONFINITE = 4
 NEG_INF = -np.inf
 POLISH_TOL = 1e-12
 FINE_TOL = 5e-15  # an exact node solve stops here (near rounding of v ~ 100 utils)
+ONE_STEP_TOL = 1e-10  # within this, the last Newton step is taken on the linearised outputs
 EDGE_SLOPE = 1e-3  # floor of Xi's log-slope in the edge intervals (per util)
 POLISH_ITER = 60
 
@@ -155,7 +156,9 @@ def destinations(S, X, B, v0, h, theta, M, guess, vp, Sp, Xp, dvp, Bvp, Sdp):
 def origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp, mu):
     """Logit shares (B.33) of one origin at the destinations' promises; returns
     (IV, Sbar, D, dIV/dM, dD/dM, dSbar/dM) with D = sum_m mu_m Xi_m(v'_m) = theta Sbar - M
-    (the cancellation-free denominator of B.45) and IV = sum mu v' - psi(mu)."""
+    (the cancellation-free denominator of B.45) and IV = sum mu v' - psi(mu). If every
+    destination is at its corner there are no shares: mu = 0, IV = -inf and the rest nan
+    (callers treat it as M too high, or return NONFINITE)."""
     J = vp.shape[0]
     top = NEG_INF
     for m in range(J):
@@ -165,6 +168,10 @@ def origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp, mu):
             top = max(top, z)
         else:
             mu[m] = NEG_INF
+    if top == NEG_INF:  # every destination at its corner (M above every G_m(-inf))
+        for m in range(J):
+            mu[m] = 0.0
+        return NEG_INF, np.nan, np.nan, np.nan, np.nan, np.nan
     tot = 0.0
     for m in range(J):
         if mu[m] > NEG_INF:
@@ -196,7 +203,10 @@ def _solve_m(target, use_d, M_lo, M_hi, M0, ctx, log_chi_i, bo_, RP_i, guess, wo
     D_i(M) = target (the newborn step theta Sbar - M = beta R Lambda); both decrease in
     M. Safeguarded Newton from M0 to |residual| <= FINE_TOL (relative to the target),
     near rounding, so that the result does not depend on where the iteration stopped
-    (it would, by up to POLISH_TOL, at the sweep's tolerance); converged if within
+    (it would, by up to POLISH_TOL, at the sweep's tolerance); within ONE_STEP_TOL the
+    last step is taken on the outputs' linearisation (their error is second order,
+    ~1e-20, and it saves the J inversions of one more evaluation: a node started
+    from the EGM interpolant is usually there at once); converged if within
     POLISH_TOL. The destinations' inversions start from their first-order prediction.
     Returns (M, converged, IV, Sbar, D); ``work`` holds v', S(v'), Xi(v'), dv'/dM,
     log-slopes, S'(v') (6, J) at M on exit."""
@@ -210,8 +220,8 @@ def _solve_m(target, use_d, M_lo, M_hi, M0, ctx, log_chi_i, bo_, RP_i, guess, wo
     IV = Sbar = D = np.nan
     for _ in range(POLISH_ITER):
         destinations(S, X, B, v0, h, theta, M, guess, vp, Sp, Xp, dvp, Bvp, Sdp)
-        IV, Sbar, D, gbar, dD, _dSb = origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp,
-                                                    mu)
+        IV, Sbar, D, gbar, dD, dSb = origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp,
+                                                   mu)
         if use_d:
             f = D - target
             df = dD
@@ -220,9 +230,12 @@ def _solve_m(target, use_d, M_lo, M_hi, M0, ctx, log_chi_i, bo_, RP_i, guess, wo
             df = dD / D + bo_ * gbar
         if abs(f) <= FINE_TOL * scale or c - a <= 1e-15 * (1.0 + abs(M)):
             return M, True, IV, Sbar, D
+        if abs(f) <= ONE_STEP_TOL * scale and df < 0.0:  # the last Newton step, linearised
+            dM = -f / df
+            return M + dM, True, IV + gbar * dM, Sbar + dSb * dM, D + dD * dM
         if f > 0.0:
             a = M
-        else:
+        else:  # also f nan: every destination at its corner, M too high
             c = M
         M_new = M - f / df if df < 0.0 else 0.5 * (a + c)
         if not (a < M_new < c):
@@ -277,6 +290,7 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
     V = np.empty((J, nM))
     dV = np.empty((J, nM))
     Dg = np.empty((J, nM))
+    VP = np.empty((nM, J))  # destinations' promises at the EGM points: the nodes' guesses
     bo_ = beta * omega
     bR = beta / r_inv
     for jm in range(nM):  # step (a): destinations once per M, then every origin
@@ -284,12 +298,15 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
                      work[3], work[4], work[5])
         for m in range(J):
             guess[m] = work[0, m] if work[0, m] > NEG_INF else np.nan
+            VP[jm, m] = work[0, m]
         for i in range(J):
             IV, _Sbar, D, gbar, dD, _dSbar = origin_values(log_chi[i], theta, work[0], work[1],
                                                     work[2], work[3], work[4], work[5], mu)
             V[i, jm] = np.log(D / (bR * P[i])) + bo_ * IV
             dV[i, jm] = dD / D + bo_ * gbar
             Dg[i, jm] = D
+            if not (np.isfinite(V[i, jm]) and np.isfinite(dV[i, jm])):
+                return NONFINITE
     gmax = NEG_INF
     for m in range(J):
         gmax = max(gmax, g_top(S[m], X[m], B[m], theta))
@@ -309,7 +326,10 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
                 M0 = hermite(vk, V[i, lo], V[i, hi], M_grid[lo], M_grid[hi], 1.0 / dV[i, lo],
                              1.0 / dV[i, hi])
                 M0 = min(max(M0, M_grid[lo]), M_grid[hi])
-            _guess_from(nM, lo, guess)
+                _guess_between(VP[lo], VP[hi], (M0 - M_grid[lo]) / (M_grid[hi] - M_grid[lo]),
+                               guess)
+            else:
+                _guess_from(nM, lo, guess)
             M, ok, IV, Sbar, D = _solve_m(vk, False, M0 - 1e3 if lo < 0 else M_grid[lo],
                                           gmax if hi >= nM else M_grid[hi], M0, ctx,
                                           log_chi[i], bo_, bR * P[i], guess, work, mu)
@@ -349,6 +369,15 @@ def _guess_from(nM, lo, guess):
     """No starting promises for the exact solves (their inversions search)."""
     for m in range(guess.shape[0]):
         guess[m] = np.nan
+
+
+@njit(cache=True, nogil=True)
+def _guess_between(vp_lo, vp_hi, t, guess):
+    """Destinations' promises interpolated linearly between two EGM points (nan where
+    either is a corner): where the node's inversions start."""
+    for m in range(guess.shape[0]):
+        ok = vp_lo[m] > NEG_INF and vp_hi[m] > NEG_INF
+        guess[m] = vp_lo[m] + t * (vp_hi[m] - vp_lo[m]) if ok else np.nan
 
 
 @njit(cache=True, nogil=True)

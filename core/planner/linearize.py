@@ -138,6 +138,8 @@ def sweep_jacobian(S, X, v_grid, M_pol, Mn, theta, log_chi, beta, omega, r_inv,
             M = M_pol[i, k] if k < n else Mn[i]
             kernels.destinations(S, X, B, v0, h, theta, M, guess, work[0], work[1], work[2],
                                  work[3], work[4], work[5])
+            for m in range(J):  # the next node's destinations are close: start there
+                guess[m] = work[0, m] if work[0, m] > kernels.NEG_INF else np.nan
             _IV, _Sb, D, gbar, dD, _dS = kernels.origin_values(
                 log_chi[i], theta, work[0], work[1], work[2], work[3], work[4], work[5], mu)
             dV = dD / D + bo_ * gbar

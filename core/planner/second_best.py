@@ -25,9 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.linalg import LinearOperator, gmres, splu
+from scipy.sparse.linalg import splu
 
 from ..errors import SolverConvergenceError
+from ..numerics.krylov import gmres
 from ..numerics.markov import markov_stationary
 from . import kernels, linearize
 from .params import Numerics, Params
@@ -43,9 +44,10 @@ STATUS = {kernels.NONINVERTIBLE: "G_m = S_m' + theta S_m not decreasing (B.44)",
 @dataclass(frozen=True, slots=True)
 class Component:
     """The converged component problem on ``v_grid``: (J, n_v) S, Xi = P C, policy M;
-    (J,) newborn M^n, S^n, v^n; n_sweeps (Bellman sweeps), plain_steps (Newton steps replaced by a sweep);
-    concavity: ``kernels.concavity`` of the fixed point (min log-slope of Xi = -S'
-    between nodes; > 0 means S strictly concave at the nodes, as fn. 6 assumes)."""
+    (J,) newborn M^n, S^n, v^n; n_sweeps (Bellman sweeps), plain_steps (Newton steps
+    replaced by a plain sweep); concavity: ``kernels.concavity`` of the fixed point (min
+    log-slope of Xi = -S' between nodes; > 0 means S strictly concave at the nodes, as
+    fn. 6 assumes)."""
 
     v_grid: np.ndarray
     S: np.ndarray
@@ -174,11 +176,11 @@ def newton_fixed_point(T: Callable, step: Callable, x0: np.ndarray, *, tol: floa
     return FixedPoint(x, False, sweeps, res, plain)
 
 
-def newton_step(params: Params, S: np.ndarray, X: np.ndarray, v_grid: np.ndarray,
-                M_pol: np.ndarray, Mn: np.ndarray, F: np.ndarray) -> np.ndarray | None:
-    """dx with (I - T'(x)) dx = F, T' from ``linearize.sweep_jacobian`` at the sweep's
-    policies: GMRES preconditioned by the LU of each location's own block (stayers carry
-    the slow transport; the other destinations' shares are small). None if GMRES fails."""
+def sweep_jacobian(params: Params, S: np.ndarray, X: np.ndarray, v_grid: np.ndarray,
+                   M_pol: np.ndarray, Mn: np.ndarray):
+    """(T' without newborns (2 J n, 2 J n), dS^n / dx (J, 2 J n)), CSR, of the sweep at
+    (S, X) with its policies (``linearize``); the whole Jacobian is
+    T' + newborn_rows(J, n) @ dS^n / dx."""
     p = params
     J, n = S.shape
     N = 2 * J * n
@@ -187,31 +189,43 @@ def newton_step(params: Params, S: np.ndarray, X: np.ndarray, v_grid: np.ndarray
     vals = np.empty(cap)
     nrows, ncols = np.empty(12 * J * J, np.int64), np.empty(12 * J * J, np.int64)
     nvals = np.empty(12 * J * J)
-    cnt, ncnt = linearize.sweep_jacobian(S, X, v_grid, M_pol, Mn, p.theta,
-                                         np.ascontiguousarray(np.log(p.chi)), p.beta, p.omega,
-                                         p.r_inv, rows, cols, vals, nrows, ncols, nvals)
-    rows, cols, vals = rows[:cnt], cols[:cnt], vals[:cnt]
-    Jm = sparse.csr_matrix((vals, (rows, cols)), shape=(N, N))
-    # newborns: every S row of origin i gets (1 - omega) dS^n_i
+    cnt, ncnt = linearize.sweep_jacobian(
+        np.ascontiguousarray(S), np.ascontiguousarray(X), v_grid, M_pol, Mn, p.theta,
+        np.ascontiguousarray(np.log(p.chi)), p.beta, p.omega, p.r_inv, rows, cols, vals,
+        nrows, ncols, nvals)
+    Jm = sparse.csr_matrix((vals[:cnt], (rows[:cnt], cols[:cnt])), shape=(N, N))
     Nb = sparse.csr_matrix(((1.0 - p.omega) * nvals[:ncnt], (nrows[:ncnt], ncols[:ncnt])),
                            shape=(J, N))
-    E = sparse.csr_matrix((np.ones(J * n), (np.arange(J * n), np.repeat(np.arange(J), n))),
-                          shape=(N, J))  # S rows (i, k) -> origin i
+    return Jm, Nb
+
+
+def newborn_rows(J: int, n: int):
+    """(2 J n, J) CSR: S rows (i, k) of origin i get origin i's newborn term."""
+    return sparse.csr_matrix((np.ones(J * n), (np.arange(J * n), np.repeat(np.arange(J), n))),
+                             shape=(2 * J * n, J))
+
+
+def newton_step(params: Params, S: np.ndarray, X: np.ndarray, v_grid: np.ndarray,
+                M_pol: np.ndarray, Mn: np.ndarray, F: np.ndarray) -> np.ndarray | None:
+    """dx with (I - T'(x)) dx = F at the sweep's policies (``sweep_jacobian``): GMRES
+    preconditioned by the LU of each location's own block (its stayers carry the slow
+    transport along v; the other destinations' shares are small). None if it fails."""
+    J, n = S.shape
+    N = 2 * J * n
+    Jm, Nb = sweep_jacobian(params, S, X, v_grid, M_pol, Mn)
+    E = newborn_rows(J, n)
     loc = (np.arange(N) % (J * n)) // n
-    own = loc[rows] == loc[cols]
-    nb = Nb.tocoo()
-    nb_own = E @ sparse.csr_matrix((nb.data * (loc[nb.col] == nb.row), (nb.row, nb.col)),
-                                    shape=(J, N))
-    block = (sparse.identity(N, format="csr")
-             - sparse.csr_matrix((vals[own], (rows[own], cols[own])), shape=(N, N)) - nb_own)
+    own = (E @ Nb + Jm).tocoo()
+    keep = loc[own.row] == loc[own.col]
+    block = sparse.identity(N, format="csc") - sparse.csc_matrix(
+        (own.data[keep], (own.row[keep], own.col[keep])), shape=(N, N))
     try:
-        lu = splu(block.tocsc())
-    except RuntimeError:
+        lu = splu(block)
+    except RuntimeError:  # singular block
         return None
-    A = LinearOperator((N, N), matvec=lambda z: z - Jm @ z - E @ (Nb @ z), dtype=float)
-    pre = LinearOperator((N, N), matvec=lu.solve, dtype=float)
-    dx, info = gmres(A, F, M=pre, rtol=1e-8, restart=40, maxiter=20)
-    return dx if info == 0 and np.all(np.isfinite(dx)) else None
+    res = gmres(lambda z: z - Jm @ z - E @ (Nb @ z), lu.solve, F, rtol=1e-8, restart=40,
+                maxiter=5)
+    return res.x if res.converged and np.all(np.isfinite(res.x)) else None
 
 
 def stationary_distribution(params: Params, comp: Component):

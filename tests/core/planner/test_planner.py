@@ -353,3 +353,68 @@ def test_xi_interpolant_is_c1_and_its_log_slope_is_its_derivative():
         d = 1e-6
         fd = (at(x + d)[0] - at(x - d)[0]) / (2 * d)
         np.testing.assert_allclose(at(x)[1], fd, rtol=1e-6)
+
+
+def _sweep(p, c, x, grid=None, n_m=None):
+    """One Bellman sweep of (S, ln Xi) = x on c's grid at W3, P3; (new x, outputs)."""
+    J, n = c.S.shape
+    S = np.ascontiguousarray(x[: J * n].reshape(J, n))
+    X = np.exp(x[J * n:]).reshape(J, n)
+    g = sb.m_grid(S, X, c.v_grid, p.theta, n_m or 2 * n) if grid is None else grid
+    out = [np.empty((J, n)) for _ in range(3)] + [np.empty(J) for _ in range(3)]
+    st = kernels.bellman(S, X, c.v_grid, g, p.theta, np.log(p.chi), P3, W3, p.alpha_agg,
+                         p.beta, p.omega, p.r_inv, p.weights, *out)
+    assert st == kernels.OK
+    return np.concatenate([out[0].ravel(), np.log(out[1]).ravel()]), out
+
+
+def test_sweep_jacobian_matches_differences_and_sweep_ignores_egm_grid():
+    """What the Newton inner solve relies on. (a) The sweep solves every node's problem
+    exactly, so its output does not depend on the EGM grid on M (only its start values
+    do): a grid of 3x the points moves no node value by more than rounding (with node
+    values interpolated between EGM points, as before, they moved by the interpolation
+    error, and the grid's quantiles move with every iterate). (b) ``linearize``'s
+    Jacobian of the sweep in (S, ln Xi) matches forward differences of the sweep
+    (measured 3e-6 on 3 locations x 60 nodes, the differences' own error); a wrong
+    sign or a missing term (e.g. dropping the policy's first-order effect on S_new, or
+    the EGM interpolation of the first version) gives errors of 0.03-0.2."""
+    p = asymmetric()
+    _fb, c = component(p, Numerics(n_v=40), W3, P3)
+    J, n = c.S.shape
+    x = np.concatenate([c.S.ravel(), np.log(c.X).ravel()])
+    y, out = _sweep(p, c, x)
+    y3, _ = _sweep(p, c, x, n_m=6 * n)
+    print("max change of a node value with a 3x EGM grid", np.max(np.abs(y3 - y)))
+    np.testing.assert_allclose(y3, y, rtol=0, atol=1e-11)
+    Jm, Nb = sb.sweep_jacobian(p, c.S, c.X, c.v_grid, out[2], out[3])
+    full = (Jm + sb.newborn_rows(J, n) @ Nb).toarray()
+    fd = np.empty_like(full)
+    for k in range(x.size):  # each sweep on its own EGM grid, as in the solver
+        xk = x.copy()
+        xk[k] += 1e-6
+        fd[:, k] = (_sweep(p, c, xk)[0] - y) / 1e-6
+    print("max |Jacobian - differences|", np.max(np.abs(full - fd)))
+    assert np.max(np.abs(full - fd)) < 1e-4
+    assert np.max(np.abs(fd)) > 0.5  # not trivially small
+
+
+def test_inner_newton_needs_few_sweeps():
+    """The inner fixed point by Newton with that Jacobian: the first-best start of the
+    3-location economy converges to 1e-10 in 7 sweeps (measured), none replaced by a
+    plain sweep; Anderson(8) on the plain sweep needed ~150 at n_v = 60 and 230-380
+    on 3-12 locations at n_v = 240 (the sweep's eigenvalues spread over [0.54, 0.988])."""
+    _fb, c = component(asymmetric(), Numerics(n_v=100), W3, P3)
+    assert c.n_sweeps <= 12
+    assert c.plain_steps == 0
+
+
+def test_origin_values_with_every_destination_at_its_corner():
+    """No destination interior (M above every G_m(-inf)): no shares; the kernel returns
+    nan and -inf for the caller to treat (it divided by zero and raised before)."""
+    J = 3
+    vp = np.full(J, -np.inf)
+    z = np.zeros(J)
+    mu = np.empty(J)
+    IV, Sbar, D, gbar, dD, dS = kernels.origin_values(np.zeros(J), THETA, vp, z, z, z, z, z, mu)
+    assert IV == -np.inf and np.all(mu == 0.0)
+    assert np.all(np.isnan([Sbar, D, gbar, dD, dS]))
