@@ -85,8 +85,9 @@ def initial_surplus(params: Params, fb: Allocation, v_grid: np.ndarray):
 def m_grid(S: np.ndarray, X: np.ndarray, v_grid: np.ndarray, theta: float,
            n_m: int) -> np.ndarray:
     """Increasing EGM grid: quantiles of G at all nodes of all locations, extended on
-    each side (below: 40 steps growing by 15% from the end spacing; above: 60
-    distances to max_m G_m(-inf) shrinking geometrically from the end spacing), so
+    each side (below: 40 steps growing by 15% from the end spacing; above: up to 60
+    distances to max_m G_m(-inf) shrinking geometrically from the end spacing, none
+    closer than 1e-9 relative), so
     that every origin's endogenous promises cover the v-grid with EGM points as
     dense as inside (nodes beyond are solved exactly, more slowly)."""
     G = -X + theta * S
@@ -96,7 +97,10 @@ def m_grid(S: np.ndarray, X: np.ndarray, v_grid: np.ndarray, theta: float,
     below = q[0] - (q[1] - q[0]) * np.cumsum(1.15 ** np.arange(40))[::-1]
     ratio = np.clip(1.0 - (q[-1] - q[-2]) / (gmax - q[-1]), 0.5, 0.95)
     above = gmax - (gmax - q[-1]) * ratio ** np.arange(1, 61)
-    return np.concatenate([below, q, above[above > q[-1]]])
+    # ratio^60 can be 1e-18 of the gap: such points round to G(-inf) itself (no
+    # interior destination) or to each other (v_i(M) flat); stop short of them
+    keep = (above > q[-1]) & (gmax - above > 1e-9 * (1.0 + abs(gmax)))
+    return np.concatenate([below, q, np.unique(above[keep])])
 
 
 def solve_component(params: Params, numerics: Numerics, w: np.ndarray, P: np.ndarray,
@@ -154,11 +158,11 @@ class FixedPoint:
 
 def newton_fixed_point(T: Callable, step: Callable, x0: np.ndarray, *, tol: float,
                        max_iter: int) -> FixedPoint:
-    """x = T(x) by Newton: x + step(x, T(x) - x), where ``step`` solves (I - T'(x)) dx = F
-    with the Jacobian at the sweep just made (T writes its policies); a Newton point
-    whose sweep fails or whose change max |T - x| is not below the current one is
-    replaced by the plain step T(x) (a contraction). Returns T(x) at the first x with
-    max |T(x) - x| <= tol; never raises."""
+    """x = T(x) by Newton: x + lam dx with dx = step(x, T(x) - x), which solves
+    (I - T'(x)) dx = F with the Jacobian at the sweep just made (T writes its policies).
+    lam = 1, 1/2, 1/4: the first whose sweep succeeds with a smaller change
+    max |T - x|; if none does (or step fails), the plain step T(x) (a contraction).
+    Returns T(x) at the first x with max |T(x) - x| <= tol; never raises."""
     x = np.array(x0, dtype=float)
     tx = T(x)
     sweeps, plain = 1, 0
@@ -171,10 +175,15 @@ def newton_fixed_point(T: Callable, step: Callable, x0: np.ndarray, *, tol: floa
         if res <= tol:
             return FixedPoint(tx, True, sweeps, res, plain)
         dx = step(x, F)
-        x_new = x + dx if dx is not None else tx
-        t_new = T(x_new)
-        sweeps += 1
-        if dx is not None and (t_new is None or not np.max(np.abs(t_new - x_new)) < res):
+        t_new = None
+        for lam in (1.0, 0.5, 0.25) if dx is not None else ():
+            x_new = x + lam * dx
+            t_new = T(x_new)
+            sweeps += 1
+            if t_new is not None and np.max(np.abs(t_new - x_new)) < res:
+                break
+            t_new = None
+        if t_new is None:
             plain += 1
             x_new, t_new = tx, T(tx)
             sweeps += 1

@@ -421,3 +421,20 @@ def test_origin_values_with_every_destination_at_its_corner():
     IV, Sbar, D, gbar, dD, dS = kernels.origin_values(np.zeros(J), THETA, vp, z, z, z, z, z, mu)
     assert IV == -np.inf and np.all(mu == 0.0)
     assert np.all(np.isnan([Sbar, D, gbar, dD, dS]))
+
+
+def test_egm_grid_stays_short_of_g_at_minus_infinity():
+    """The EGM grid's extension above the quantiles approaches max_m G_m(-inf) (where no
+    destination is interior) geometrically; when the top quantiles are far apart
+    relative to the gap (ratio clipped at 1/2) 60 halvings reach 1e-18 of it: points
+    that round to G(-inf) (no shares: the division by zero of origin_values) or to each
+    other (v_i(M) flat: NONMONOTONE, which failed the 48-location second best at the
+    outer loop's trial multipliers). Here the gap is 2 and the top spacing 1.15."""
+    v = np.arange(10.0)
+    X = np.exp(0.5 * v)[None, :]
+    S = -v[None, :]
+    g = sb.m_grid(S, X, v, 0.5, 10)
+    gmax = 0.5 * (S[0, 0] + X[0, 0] / kernels.log_slopes(X, 1.0)[0, 0])
+    assert np.all(np.diff(g) > 0.0)
+    assert gmax - g[-1] >= 1e-9 * (1.0 + abs(gmax))
+    assert np.sum(g > -X[0, 0] + 0.5 * S[0, 0]) >= 20  # the extension is still there
