@@ -9,24 +9,30 @@ that whole spread: it took 180 iterations on the *linearised* sweep and ~700 on 
 48-location economy. Newton's step solves (I - T'(x)) dx = T(x) - x instead
 (``second_best.solve_component``).
 
-The Jacobian, per node (i, k) at the sweep's policy M (destinations v'_m, shares mu_m):
+The Jacobian, per node (i, k) at the sweep's policy M (destinations v'_m, shares mu_m),
+from the node's conditions (the sweep solves each node exactly, ``kernels.bellman``):
 
-- S_new: by the envelope theorem only the continuation moves, dS_new = omega / R
-  sum_m mu_m sigma_m(v'_m) + (1 - omega) dS^n_i, with sigma_m(v) the change of S_m's
-  interpolant at v; likewise dS^n_i = (1/R) sum_m mu^n_m sigma_m(v^n'_m) (newborns).
 - ln Xi_new = ln D: linearise G_m(v'_m) = M (B.44), the promise v = ln(D / (beta R P_i))
   + beta omega IV (B.46) and D = sum mu_m Xi_m(v'_m) in (dM, dv'_m) at fixed v. With
-  a_m = dv'_m/dM = 1 / G_m', c_m = a_m (Xi_m l_m - theta sigma_m) (l_m: the change of
-  ln Xi_m's interpolant at v'_m), gbar = sum mu a, dV = dv/dM and
-  e_m = mu_m (Xi_m (theta + b_m) / D - theta + beta omega):
-  d ln Xi_new = beta omega sum_m [(gbar e_m / dV - mu_m) c_m + gbar mu_m Xi_m l_m / (D dV)].
+  a_m = dv'_m/dM = 1 / G_m', c_m = a_m (Xi_m l_m - theta sigma_m) (sigma_m, l_m: the
+  changes of S_m's and ln Xi_m's interpolants at v'_m), gbar = sum mu a, dV = dv/dM
+  and e_m = mu_m (Xi_m (theta + b_m) / D - theta + beta omega):
+  dM = -(sum e_m c_m + sum mu_m Xi_m l_m / D) / dV and
+  d ln Xi_new = -beta omega (gbar dM + sum mu_m c_m).
   (One location: d ln Xi_new = beta omega / (beta omega + b) l(v'), beta omega at the
   closed form's b = 1 - beta omega.)
+- S_new = w (1 + alpha) - Xi_new + (1 - omega) S^n + (omega / R) Sbar: the chain rule
+  with dv'_m = a_m dM + c_m and dmu_m = theta mu_m (dv'_m - gbar dM - sum mu c). Where
+  S_m' = -Xi_m at v'_m (the envelope condition) the policy's terms cancel and only
+  (omega / R) sum mu_m sigma_m(v'_m) is left; between nodes the two slopes differ by
+  the interpolation error, so the terms are kept. Newborns: dS^n_i = (1/R) sum_m
+  mu^n_m sigma_m(v^n'_m) (envelope; it enters every S row of origin i times
+  (1 - omega)).
 
 sigma_m and l_m at v are linear in the node values through the interpolants of
 ``kernels`` (cubic Hermite inside, the log-linear extrapolation outside): ``_weights``.
-The sweep itself interpolates between EGM points; the Jacobian is of the exact node
-problem, a model that Newton only needs approximately (the fixed point is the sweep's).
+Against forward differences of the sweep: 3e-6 (their own error) on 3 locations x 60
+nodes; preconditioned by it, the rest of the sweep's Jacobian has spectral radius 1e-5.
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ def _weights(S_m, X_m, B_m, n, v0, h, v, idx, ws, wl):
         d = v - (v0 + e_node * h)
         e = np.expm1(b * d)
         floored = b <= kernels.EDGE_SLOPE * (1.0 + 1e-12)
-        db = 0.0 if floored else 1.0 / h  # d b / d (lnX_edge... ) with signs below
+        db = 0.0 if floored else 1.0 / h  # |d b / d ln Xi| at the two end nodes
         idx[0] = e_node
         idx[1] = o_node
         dedb = (d * (e + 1.0) * b - e) / (b * b)  # d (e / b) / d b
