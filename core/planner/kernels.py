@@ -478,17 +478,19 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
     B = log_slopes(X, v_grid[1] - v_grid[0])
     work = np.empty((6, J))
     mu = np.empty(J)
+    guess = np.full(J, np.nan)  # the previous node's destinations start the inversions
+    h = v_grid[1] - v_grid[0]
     cnt = 0
     ncnt = 0
     for i in range(J):
         for k in range(n):
-            _IV, _Sbar, D = policies_at(log_chi[i], M_pol[i, k], S, X, B, v_grid, theta, work,
-                                      mu)
+            D = _policies_guessed(log_chi[i], M_pol[i, k], S, X, B, v_grid[0], h, theta, guess,
+                                  work, mu)
             x_pol[i, k] = D / bR
     for i in range(J):
         for k in range(n + 1):
             M = M_pol[i, k] if k < n else Mn[i]
-            policies_at(log_chi[i], M, S, X, B, v_grid, theta, work, mu)
+            _policies_guessed(log_chi[i], M, S, X, B, v_grid[0], h, theta, guess, work, mu)
             for m in range(J):
                 if mu[m] <= 0.0:
                     continue
@@ -513,6 +515,19 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
                 c_arr[idx + 1] = m * n + min(lo + 1, n - 1)
                 v_arr[idx + 1] = pr * (1.0 - wlo)
     return cnt, ncnt
+
+
+@njit(cache=True, nogil=True)
+def _policies_guessed(log_chi_i, M, S, X, B, v0, h, theta, guess, work, mu):
+    """``policies_at`` with the inversions started from ``guess`` (updated to the
+    result); returns D."""
+    destinations(S, X, B, v0, h, theta, M, guess, work[0], work[1], work[2], work[3], work[4],
+                 work[5])
+    for m in range(S.shape[0]):
+        guess[m] = work[0, m] if work[0, m] > NEG_INF else np.nan
+    _IV, _Sbar, D, _gbar, _dD, _dSb = origin_values(log_chi_i, theta, work[0], work[1], work[2],
+                                                    work[3], work[4], work[5], mu)
+    return D
 
 
 @njit(cache=True, nogil=True)

@@ -105,8 +105,11 @@ def m_grid(S: np.ndarray, X: np.ndarray, v_grid: np.ndarray, theta: float,
 
 def solve_component(params: Params, numerics: Numerics, w: np.ndarray, P: np.ndarray,
                     v_grid: np.ndarray, S0: np.ndarray, X0: np.ndarray,
-                    tol: float | None = None) -> Component:
-    """Fixed point of the Bellman operator from (S0, X0) by Newton (module docstring)."""
+                    tol: float | None = None, jac_cache: dict | None = None) -> Component:
+    """Fixed point of the Bellman operator from (S0, X0) by Newton (module docstring).
+    ``jac_cache``: a dict that keeps the last Newton solver (the sweep's Jacobian, its
+    preconditioner) across calls; a neighbour's (the outer loop's previous multipliers)
+    is a good model, replaced when a step cuts the change by less than 10x."""
     p = params
     J, n = S0.shape
     n_m = numerics.n_m or 2 * numerics.n_v
@@ -124,10 +127,16 @@ def solve_component(params: Params, numerics: Numerics, w: np.ndarray, P: np.nda
             return None
         return np.concatenate([out[0].ravel(), np.log(out[1]).ravel()])
 
-    def step(x, F):
-        S = np.ascontiguousarray(x[: J * n].reshape(J, n))
-        X = np.exp(x[J * n:]).reshape(J, n)
-        return newton_step(p, S, X, v_grid, out[2], out[3], F)
+    cache = {} if jac_cache is None else jac_cache
+    if cache.get("shape") != (J, n):
+        cache.clear()
+
+    def step(x, F, refresh):
+        if refresh or "solve" not in cache:
+            S = np.ascontiguousarray(x[: J * n].reshape(J, n))
+            X = np.exp(x[J * n:]).reshape(J, n)
+            cache.update(solve=newton_solver(p, S, X, v_grid, out[2], out[3]), shape=(J, n))
+        return None if cache["solve"] is None else cache["solve"](F)
 
     x0 = np.concatenate([S0.ravel(), np.log(X0).ravel()])
     res = newton_fixed_point(T, step, x0, tol=numerics.tol_inner if tol is None else tol,
@@ -158,15 +167,18 @@ class FixedPoint:
 
 def newton_fixed_point(T: Callable, step: Callable, x0: np.ndarray, *, tol: float,
                        max_iter: int) -> FixedPoint:
-    """x = T(x) by Newton: x + lam dx with dx = step(x, T(x) - x), which solves
-    (I - T'(x)) dx = F with the Jacobian at the sweep just made (T writes its policies).
-    lam = 1, 1/2, 1/4: the first whose sweep succeeds with a smaller change
-    max |T - x|; if none does (or step fails), the plain step T(x) (a contraction).
-    Returns T(x) at the first x with max |T(x) - x| <= tol; never raises."""
+    """x = T(x) by Newton: x + lam dx with dx = step(x, T(x) - x, refresh), which solves
+    (I - T'(x)) dx = F with a Jacobian model: the one it has, or (``refresh``) the
+    Jacobian at the sweep just made (T writes its policies). lam = 1, 1/2, 1/4: the
+    first whose sweep succeeds with a smaller change max |T - x|. A step that cuts the
+    change by less than 10x asks for a fresh Jacobian next; if no lam succeeds, a stale
+    model is refreshed at x, a fresh one gives way to the plain step T(x) (a
+    contraction). Returns T(x) at the first x with max |T(x) - x| <= tol; never raises."""
     x = np.array(x0, dtype=float)
     tx = T(x)
     sweeps, plain = 1, 0
     res = np.inf
+    refresh = False
     while tx is not None and sweeps < max_iter:
         F = tx - x
         res = float(np.max(np.abs(F)))
@@ -174,7 +186,7 @@ def newton_fixed_point(T: Callable, step: Callable, x0: np.ndarray, *, tol: floa
             break
         if res <= tol:
             return FixedPoint(tx, True, sweeps, res, plain)
-        dx = step(x, F)
+        dx = step(x, F, refresh)
         t_new = None
         for lam in (1.0, 0.5, 0.25) if dx is not None else ():
             x_new = x + lam * dx
@@ -183,10 +195,17 @@ def newton_fixed_point(T: Callable, step: Callable, x0: np.ndarray, *, tol: floa
             if t_new is not None and np.max(np.abs(t_new - x_new)) < res:
                 break
             t_new = None
+        if t_new is None and not refresh:  # the stale model failed: a fresh one at x
+            refresh = True
+            tx = T(x)  # its policies, for the Jacobian
+            sweeps += 1
+            continue
         if t_new is None:
             plain += 1
             x_new, t_new = tx, T(tx)
             sweeps += 1
+        else:
+            refresh = bool(np.max(np.abs(t_new - x_new)) > 0.1 * res)
         x, tx = x_new, t_new
     return FixedPoint(x, False, sweeps, res, plain)
 
@@ -220,11 +239,12 @@ def newborn_rows(J: int, n: int):
                              shape=(2 * J * n, J))
 
 
-def newton_step(params: Params, S: np.ndarray, X: np.ndarray, v_grid: np.ndarray,
-                M_pol: np.ndarray, Mn: np.ndarray, F: np.ndarray) -> np.ndarray | None:
-    """dx with (I - T'(x)) dx = F at the sweep's policies (``sweep_jacobian``): GMRES
-    preconditioned by the LU of each location's own block (its stayers carry the slow
-    transport along v; the other destinations' shares are small). None if it fails."""
+def newton_solver(params: Params, S: np.ndarray, X: np.ndarray, v_grid: np.ndarray,
+                  M_pol: np.ndarray, Mn: np.ndarray) -> Callable | None:
+    """F -> dx with (I - T'(x)) dx = F, T' at the sweep's policies (``sweep_jacobian``):
+    GMRES preconditioned by the LU of each location's own block (its stayers carry the
+    slow transport along v; the other destinations' shares are small). The solver
+    returns None if GMRES fails; None if the blocks are singular."""
     J, n = S.shape
     N = 2 * J * n
     Jm, Nb = sweep_jacobian(params, S, X, v_grid, M_pol, Mn)
@@ -238,9 +258,12 @@ def newton_step(params: Params, S: np.ndarray, X: np.ndarray, v_grid: np.ndarray
         lu = splu(block)
     except RuntimeError:  # singular block
         return None
-    res = gmres(lambda z: z - Jm @ z - E @ (Nb @ z), lu.solve, F, rtol=1e-8, restart=40,
-                maxiter=5)
-    return res.x if res.converged and np.all(np.isfinite(res.x)) else None
+
+    def solve(F):
+        res = gmres(lambda z: z - Jm @ z - E @ (Nb @ z), lu.solve, F, rtol=1e-8, restart=40,
+                    maxiter=5)
+        return res.x if res.converged and np.all(np.isfinite(res.x)) else None
+    return solve
 
 
 def stationary_distribution(params: Params, comp: Component):

@@ -95,14 +95,15 @@ def _second_best(params, numerics, x0, warm) -> Solution:
         fb = first_best(fbp, numerics, w, P)
         v_grid = sb.make_v_grid(numerics, fb)
         S, X = sb.initial_surplus(params, fb, v_grid)
-    state = {"S": S, "X": X, "last": None, "at": None}
+    state = {"S": S, "X": X, "last": None, "at": None, "jac": {}}
 
     def agg(w, P):
         # the outer Newton reads the residual at its current point again every step
         # (numerics.newton): the last evaluation is kept, not redone
         at = (w.tobytes(), P.tobytes())
         if state["at"] != at:
-            comp = sb.solve_component(params, numerics, w, P, v_grid, state["S"], state["X"])
+            comp = sb.solve_component(params, numerics, w, P, v_grid, state["S"], state["X"],
+                                      jac_cache=state["jac"])
             dist, off, x_pol = sb.stationary_distribution(params, comp)
             state.update(S=comp.S, X=comp.X, last=(comp, dist, off, x_pol), at=at)
         _comp, dist, _off, x_pol = state["last"]
