@@ -405,8 +405,9 @@ def test_inner_newton_needs_few_sweeps():
     """The inner fixed point by Newton with that Jacobian: the first-best start of the
     3-location economy converges to 1e-10 in 8 sweeps (measured; 7 with a fresh
     Jacobian every step), none replaced by a plain sweep; a wrong Jacobian leaves the
-    plain sweeps, which contract at ~beta; Anderson(8) on the plain sweep needed ~150 at n_v = 60 and 230-380
-    on 3-12 locations at n_v = 240 (the sweep's eigenvalues spread over [0.54, 0.988])."""
+    plain sweeps, which contract at ~beta; Anderson(8) on the plain sweep needed ~150
+    at n_v = 60 and 230-380 on 3-12 locations at n_v = 240 (the sweep's eigenvalues
+    spread over [0.54, 0.988])."""
     _fb, c = component(asymmetric(), Numerics(n_v=100), W3, P3)
     assert c.n_sweeps <= 12
     assert c.plain_steps == 0
