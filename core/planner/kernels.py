@@ -40,6 +40,8 @@ NONFINITE = 4
 
 NEG_INF = -np.inf
 POLISH_TOL = 1e-12
+FINE_TOL = 5e-15  # an exact node solve stops here (near rounding of v ~ 100 utils)
+ONE_STEP_TOL = 1e-10  # within this, the last Newton step is taken on the linearised outputs
 EDGE_SLOPE = 1e-3  # floor of Xi's log-slope in the edge intervals (per util)
 POLISH_ITER = 60
 
@@ -154,7 +156,9 @@ def destinations(S, X, B, v0, h, theta, M, guess, vp, Sp, Xp, dvp, Bvp, Sdp):
 def origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp, mu):
     """Logit shares (B.33) of one origin at the destinations' promises; returns
     (IV, Sbar, D, dIV/dM, dD/dM, dSbar/dM) with D = sum_m mu_m Xi_m(v'_m) = theta Sbar - M
-    (the cancellation-free denominator of B.45) and IV = sum mu v' - psi(mu)."""
+    (the cancellation-free denominator of B.45) and IV = sum mu v' - psi(mu). If every
+    destination is at its corner there are no shares: mu = 0, IV = -inf and the rest nan
+    (callers treat it as M too high, or return NONFINITE)."""
     J = vp.shape[0]
     top = NEG_INF
     for m in range(J):
@@ -164,6 +168,10 @@ def origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp, mu):
             top = max(top, z)
         else:
             mu[m] = NEG_INF
+    if top == NEG_INF:  # every destination at its corner (M above every G_m(-inf))
+        for m in range(J):
+            mu[m] = 0.0
+        return NEG_INF, np.nan, np.nan, np.nan, np.nan, np.nan
     tot = 0.0
     for m in range(J):
         if mu[m] > NEG_INF:
@@ -193,37 +201,54 @@ def origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp, mu):
 def _solve_m(target, use_d, M_lo, M_hi, M0, ctx, log_chi_i, bo_, RP_i, guess, work, mu):
     """M in [M_lo, M_hi] with v_i(M) = target (use_d False: the node's promise, B.46) or
     D_i(M) = target (the newborn step theta Sbar - M = beta R Lambda); both decrease in
-    M. Safeguarded Newton from M0; the destinations' inversions start from their
-    first-order prediction. Returns (M, converged, IV, Sbar, D); ``work`` holds
-    v', S(v'), Xi(v'), dv'/dM, log-slopes, S'(v') (6, J) at M on exit."""
+    M. Safeguarded Newton from M0 to |residual| <= FINE_TOL (relative to the target),
+    near rounding, so that the result does not depend on where the iteration stopped
+    (it would, by up to POLISH_TOL, at the sweep's tolerance); within ONE_STEP_TOL the
+    last step is taken on the outputs' linearisation (their error is second order,
+    ~1e-20, and it saves the J inversions of one more evaluation: a node started
+    from the EGM interpolant is usually there at once); converged if within
+    POLISH_TOL. The destinations' inversions start from their first-order prediction.
+    Returns (M, converged, IV, Sbar, D); ``work`` holds v', S(v'), Xi(v'), dv'/dM,
+    log-slopes, S'(v') (6, J) at M on exit."""
     S, X, B, v0, h, theta = ctx
     vp, Sp, Xp, dvp, Bvp, Sdp = work[0], work[1], work[2], work[3], work[4], work[5]
     M = M0
     a = M_lo
     c = M_hi
+    scale = abs(target) + 1.0
+    f = np.inf
+    IV = Sbar = D = np.nan
     for _ in range(POLISH_ITER):
         destinations(S, X, B, v0, h, theta, M, guess, vp, Sp, Xp, dvp, Bvp, Sdp)
-        IV, Sbar, D, gbar, dD, _dSb = origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp,
-                                                    mu)
+        IV, Sbar, D, gbar, dD, dSb = origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp,
+                                                   mu)
         if use_d:
             f = D - target
             df = dD
         else:
             f = np.log(D / RP_i) + bo_ * IV - target
             df = dD / D + bo_ * gbar
-        if abs(f) <= POLISH_TOL * (abs(target) + 1.0) or c - a <= 1e-15 * (1.0 + abs(M)):
+        if abs(f) <= FINE_TOL * scale or c - a <= 1e-15 * (1.0 + abs(M)):
             return M, True, IV, Sbar, D
+        if abs(f) <= ONE_STEP_TOL * scale and df < 0.0:  # the last Newton step, linearised
+            dM = -f / df
+            return M + dM, True, IV + gbar * dM, Sbar + dSb * dM, D + dD * dM
         if f > 0.0:
             a = M
-        else:
+        else:  # also f nan: every destination at its corner, M too high
             c = M
         M_new = M - f / df if df < 0.0 else 0.5 * (a + c)
         if not (a < M_new < c):
             M_new = 0.5 * (a + c)
+        if M_new == M:
+            break
         for m in range(vp.shape[0]):
             guess[m] = vp[m] + dvp[m] * (M_new - M) if vp[m] > NEG_INF else np.nan
         M = M_new
-    return M, False, IV, Sbar, D
+    destinations(S, X, B, v0, h, theta, M, guess, vp, Sp, Xp, dvp, Bvp, Sdp)
+    IV, Sbar, D, gbar, dD, _dSb = origin_values(log_chi_i, theta, vp, Sp, Xp, dvp, Bvp, Sdp, mu)
+    f = D - target if use_d else np.log(D / RP_i) + bo_ * IV - target
+    return M, abs(f) <= POLISH_TOL * scale, IV, Sbar, D
 
 
 @njit(cache=True, nogil=True)
@@ -232,14 +257,17 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
     """One sweep of the component problem (B.44-B.47) with the newborn step; returns status.
 
     (a) EGM on ``M_grid`` (increasing): destinations v'_m(M_j) once per M, then
-    for every origin v_i(M_j) (B.46), C = D / (beta R P_i) (B.45), S_new and
-    their slopes in M. (b) Each node v_k lies between two EGM points of its
-    origin; M, S_new (slope -P C, the envelope condition) and log(P C) are cubic
-    Hermite interpolants in v there. Nodes beyond the EGM range are solved
-    exactly (safeguarded Newton on M). (c) Newborn: D_i(M) = theta Sbar - M =
-    beta R Lambda_i, solved exactly. S_new = w(1 + alpha) - P C + (1 - omega) S^n
-    + (omega / R) Sbar (B.47 without the typo's extra Lambda on S^n, as in (31)).
-    Writes X_new = P C, M_pol (J, n_v), and Mn, Sn, vn (J,).
+    for every origin v_i(M_j) (B.46) and its slope in M. (b) Each node v_k lies
+    between two EGM points of its origin (or beyond the EGM range); the cubic Hermite
+    interpolant of M in v there starts a safeguarded Newton on M that solves the
+    node's problem exactly (to rounding), so the sweep is the exact node problem and
+    does not depend on the EGM grid (its quantiles move with every iterate: an
+    interpolated node value moved with them, by the interpolation error), and its
+    Jacobian is the one ``linearize`` builds. C = D / (beta R P_i) (B.45). (c)
+    Newborn: D_i(M) = theta Sbar - M = beta R Lambda_i, solved exactly. S_new =
+    w(1 + alpha) - P C + (1 - omega) S^n + (omega / R) Sbar (B.47 without the typo's
+    extra Lambda on S^n, as in (31)). Writes X_new = P C, M_pol (J, n_v), and Mn,
+    Sn, vn (J,).
 
     The input need not be concave (iterates on the way may not be: from the
     first-best guess at the status quo's multipliers of the synthetic AL-MA-WA
@@ -262,9 +290,7 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
     V = np.empty((J, nM))
     dV = np.empty((J, nM))
     Dg = np.empty((J, nM))
-    dlD = np.empty((J, nM))
-    Sb = np.empty((J, nM))
-    dSb = np.empty((J, nM))
+    VP = np.empty((nM, J))  # destinations' promises at the EGM points: the nodes' guesses
     bo_ = beta * omega
     bR = beta / r_inv
     for jm in range(nM):  # step (a): destinations once per M, then every origin
@@ -272,15 +298,15 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
                      work[3], work[4], work[5])
         for m in range(J):
             guess[m] = work[0, m] if work[0, m] > NEG_INF else np.nan
+            VP[jm, m] = work[0, m]
         for i in range(J):
-            IV, Sbar, D, gbar, dD, dSbar = origin_values(log_chi[i], theta, work[0], work[1],
-                                                  work[2], work[3], work[4], work[5], mu)
+            IV, _Sbar, D, gbar, dD, _dSbar = origin_values(log_chi[i], theta, work[0], work[1],
+                                                    work[2], work[3], work[4], work[5], mu)
             V[i, jm] = np.log(D / (bR * P[i])) + bo_ * IV
             dV[i, jm] = dD / D + bo_ * gbar
             Dg[i, jm] = D
-            dlD[i, jm] = dD / D
-            Sb[i, jm] = Sbar
-            dSb[i, jm] = dSbar
+            if not (np.isfinite(V[i, jm]) and np.isfinite(dV[i, jm])):
+                return NONFINITE
     gmax = NEG_INF
     for m in range(J):
         gmax = max(gmax, g_top(S[m], X[m], B[m], theta))
@@ -297,21 +323,13 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
             vk = v_grid[k]
             lo, hi, M0, _t = _bracket(vk, V[i], M_grid, gmax)
             if 0 <= lo and hi < nM:
-                x0 = V[i, lo]
-                x1 = V[i, hi]
-                M_pol[i, k] = hermite(vk, x0, x1, M_grid[lo], M_grid[hi], 1.0 / dV[i, lo],
-                                      1.0 / dV[i, hi])
-                X0 = Dg[i, lo] / bR
-                X1 = Dg[i, hi] / bR
-                X_new[i, k] = np.exp(hermite(vk, x0, x1, np.log(X0), np.log(X1),
-                                             dlD[i, lo] / dV[i, lo], dlD[i, hi] / dV[i, hi]))
-                S0 = base - X0 + omega * r_inv * Sb[i, lo]
-                S1 = base - X1 + omega * r_inv * Sb[i, hi]
-                d0 = (omega * r_inv * dSb[i, lo] - dlD[i, lo] * X0) / dV[i, lo]
-                d1 = (omega * r_inv * dSb[i, hi] - dlD[i, hi] * X1) / dV[i, hi]
-                S_new[i, k] = hermite(vk, x0, x1, S0, S1, d0, d1)
-                continue
-            _guess_from(V.shape[1], lo, guess)
+                M0 = hermite(vk, V[i, lo], V[i, hi], M_grid[lo], M_grid[hi], 1.0 / dV[i, lo],
+                             1.0 / dV[i, hi])
+                M0 = min(max(M0, M_grid[lo]), M_grid[hi])
+                _guess_between(VP[lo], VP[hi], (M0 - M_grid[lo]) / (M_grid[hi] - M_grid[lo]),
+                               guess)
+            else:
+                _guess_from(nM, lo, guess)
             M, ok, IV, Sbar, D = _solve_m(vk, False, M0 - 1e3 if lo < 0 else M_grid[lo],
                                           gmax if hi >= nM else M_grid[hi], M0, ctx,
                                           log_chi[i], bo_, bR * P[i], guess, work, mu)
@@ -351,6 +369,15 @@ def _guess_from(nM, lo, guess):
     """No starting promises for the exact solves (their inversions search)."""
     for m in range(guess.shape[0]):
         guess[m] = np.nan
+
+
+@njit(cache=True, nogil=True)
+def _guess_between(vp_lo, vp_hi, t, guess):
+    """Destinations' promises interpolated linearly between two EGM points (nan where
+    either is a corner): where the node's inversions start."""
+    for m in range(guess.shape[0]):
+        ok = vp_lo[m] > NEG_INF and vp_hi[m] > NEG_INF
+        guess[m] = vp_lo[m] + t * (vp_hi[m] - vp_lo[m]) if ok else np.nan
 
 
 @njit(cache=True, nogil=True)
@@ -451,17 +478,19 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
     B = log_slopes(X, v_grid[1] - v_grid[0])
     work = np.empty((6, J))
     mu = np.empty(J)
+    guess = np.full(J, np.nan)  # the previous node's destinations start the inversions
+    h = v_grid[1] - v_grid[0]
     cnt = 0
     ncnt = 0
     for i in range(J):
         for k in range(n):
-            _IV, _Sbar, D = policies_at(log_chi[i], M_pol[i, k], S, X, B, v_grid, theta, work,
-                                      mu)
+            D = _policies_guessed(log_chi[i], M_pol[i, k], S, X, B, v_grid[0], h, theta, guess,
+                                  work, mu)
             x_pol[i, k] = D / bR
     for i in range(J):
         for k in range(n + 1):
             M = M_pol[i, k] if k < n else Mn[i]
-            policies_at(log_chi[i], M, S, X, B, v_grid, theta, work, mu)
+            _policies_guessed(log_chi[i], M, S, X, B, v_grid[0], h, theta, guess, work, mu)
             for m in range(J):
                 if mu[m] <= 0.0:
                     continue
@@ -486,6 +515,19 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
                 c_arr[idx + 1] = m * n + min(lo + 1, n - 1)
                 v_arr[idx + 1] = pr * (1.0 - wlo)
     return cnt, ncnt
+
+
+@njit(cache=True, nogil=True)
+def _policies_guessed(log_chi_i, M, S, X, B, v0, h, theta, guess, work, mu):
+    """``policies_at`` with the inversions started from ``guess`` (updated to the
+    result); returns D."""
+    destinations(S, X, B, v0, h, theta, M, guess, work[0], work[1], work[2], work[3], work[4],
+                 work[5])
+    for m in range(S.shape[0]):
+        guess[m] = work[0, m] if work[0, m] > NEG_INF else np.nan
+    _IV, _Sbar, D, _gbar, _dD, _dSb = origin_values(log_chi_i, theta, work[0], work[1], work[2],
+                                                    work[3], work[4], work[5], mu)
+    return D
 
 
 @njit(cache=True, nogil=True)

@@ -114,9 +114,10 @@ class Numerics(Record):
     (lowest first-best promise - v_below) to (highest + v_above), in utils, fixed
     at the start of a solve (stayers in bad locations drift down without bound:
     the mass beyond the grid is reported, ``Solution.mass_off_grid``). n_m: size
-    of the EGM grid on M (None: n_v), quantiles of G_m at the v-grid's nodes.
-    tol_inner: sup change of S and log Xi between sweeps; max_iter_inner: sweeps
-    per inner solve; memory: Anderson memory (0: plain iteration). tol_outer: max
+    of the EGM grid on M (None: 2 n_v), quantiles of G_m at the v-grid's nodes.
+    tol_inner: sup change of S and log Xi in a sweep; max_iter_inner: sweeps per
+    inner solve (Newton needs ~6; a plain sweep replaces a failed Newton step and
+    contracts at ~beta, hence the margin). tol_outer: max
     relative goods and population residual. tol_fixed: the grid-free fixed points
     (first best, history independent); damping_hi: the weight of the new Xi in
     the history-independent iteration on C.
@@ -128,7 +129,6 @@ class Numerics(Record):
     n_m: int | None = None
     tol_inner: float = 1e-10
     max_iter_inner: int = 3000
-    memory: int = 8
     tol_outer: float = 1e-8
     max_iter_outer: int = 40
     tol_fixed: float = 1e-12
@@ -144,7 +144,6 @@ class Numerics(Record):
             check.scalar(self, name, gt=0.0)
         for name in ("max_iter_inner", "max_iter_outer", "max_iter_fixed"):
             check.scalar(self, name, ge=1, integer=True)
-        check.scalar(self, "memory", ge=0, le=50, integer=True)
         check.scalar(self, "damping_hi", gt=0.0, le=1.0)
         check.done()
 

@@ -95,12 +95,18 @@ def _second_best(params, numerics, x0, warm) -> Solution:
         fb = first_best(fbp, numerics, w, P)
         v_grid = sb.make_v_grid(numerics, fb)
         S, X = sb.initial_surplus(params, fb, v_grid)
-    state = {"S": S, "X": X, "last": None}
+    state = {"S": S, "X": X, "last": None, "at": None, "jac": {}}
 
     def agg(w, P):
-        comp = sb.solve_component(params, numerics, w, P, v_grid, state["S"], state["X"])
-        dist, off, x_pol = sb.stationary_distribution(params, comp)
-        state.update(S=comp.S, X=comp.X, last=(comp, dist, off, x_pol))
+        # the outer Newton reads the residual at its current point again every step
+        # (numerics.newton): the last evaluation is kept, not redone
+        at = (w.tobytes(), P.tobytes())
+        if state["at"] != at:
+            comp = sb.solve_component(params, numerics, w, P, v_grid, state["S"], state["X"],
+                                      jac_cache=state["jac"])
+            dist, off, x_pol = sb.stationary_distribution(params, comp)
+            state.update(S=comp.S, X=comp.X, last=(comp, dist, off, x_pol), at=at)
+        _comp, dist, _off, x_pol = state["last"]
         return dist.sum(axis=1), np.sum(dist * x_pol, axis=1)
 
     res = solve_outer(params, numerics, x0, agg, "second best")
