@@ -364,15 +364,32 @@ def _locked(out: Path) -> Iterator[None]:
 
 
 def raise_when_safe(signum: int, frame, exc: BaseException) -> None:
-    """Raise ``exc`` from the handler of signal ``signum``, unless the main thread is in
-    the logging module: there it may be in the fork hook that releases logging's lock
-    (Ray starts processes), where an exception is swallowed with the lock still held and
-    every thread that logs then waits forever (a sweep hung so when SIGTERM came as Ray
-    started). The signal is then sent again 50 ms later."""
-    if frame is not None and frame.f_globals.get("__name__") == "logging":
+    """Raise ``exc`` from the handler of signal ``signum`` unless that would break a lock;
+    then send the signal again 50 ms later. Two places are unsafe:
+
+    - an import in progress (a frame of ``importlib._bootstrap`` on the stack): raised
+      inside its module-lock bookkeeping, the exception left the lock held, and the
+      thread that imported next (the tracking start-up importing MLflow) waited for it
+      forever, and the sweep with it (SIGTERM while ``ray.init`` imported its metrics
+      modules hung a sweep in about one try in eight on a loaded machine);
+    - the logging module: the main thread may be in the fork hook that releases
+      logging's lock (Ray starts processes), where an exception is swallowed with the
+      lock still held and every thread that logs then waits forever.
+    """
+    if frame is not None and (frame.f_globals.get("__name__") == "logging"
+                              or _importing(frame)):
         threading.Timer(0.05, signal.raise_signal, (signum,)).start()
         return
     raise exc
+
+
+def _importing(frame) -> bool:
+    """Whether ``frame`` or a caller runs the import machinery."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib."):
+            return True
+        frame = frame.f_back
+    return False
 
 
 @contextlib.contextmanager
