@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.server
 import os
@@ -165,6 +166,37 @@ def test_sigterm_before_any_point_is_the_interrupted_line(tmp_path, when) -> Non
     assert stderr == (f"error: interrupted; stored points are kept in {out.resolve()}, run the "
                       "same command again to resume\n")
 
+
+
+def _listening(proc: subprocess.Popen) -> set[tuple[str, str, int]]:
+    import psutil
+
+    seen = set()
+    for p in [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            seen |= {(p.name(), c.laddr.ip, c.laddr.port) for c in p.net_connections("inet")
+                     if c.status == psutil.CONN_LISTEN}
+    return seen
+
+
+def test_the_local_ray_listens_on_loopback_only(tmp_path) -> None:
+    # GCS and raylet listened on every interface, the monitor and the agents' metrics on
+    # 0.0.0.0: a laptop's sweep was reachable from its network
+    spec = _write(tmp_path, armington_spec(name="slow", debug={"sleep": 5.0}))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*HETSPACE, "sweep", str(spec), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        # a point is being solved: actors, workers and agents are all up
+        _wait_for(proc, lambda: any(n.startswith("ray::SteadyStateActor")
+                                    for n, _, _ in _listening(proc)), "an actor listening")
+        listening = _listening(proc)
+    finally:
+        _reap(proc)
+    assert {"gcs_server", "raylet"} <= {n for n, _, _ in listening}
+    exposed = {s for s in listening if s[1] not in ("127.0.0.1", "::1", "::ffff:127.0.0.1")}
+    assert not exposed, exposed
 
 # ------------------------------------------------------------ more actors than the CPUs
 
