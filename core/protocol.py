@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import importlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -164,6 +164,13 @@ class ModelSpec:
     that sweep and estimation specs naming a moment are checked when they load,
     before anything is solved. None: the names are known only once a point has solved
     (a sweep then checks them at its first solved point).
+
+    ``dynamics(old, new, location, horizon, at) -> {name: float}`` (optional): statistics
+    of the transition from the steady state ``old`` to ``new``, the one after a
+    permanent region shock to ``location`` (``region_shock``), announced at date 0,
+    over ``horizon`` periods; names ending in ``_t{h}`` are reported at each period h
+    of ``at``. ``dynamics_names(at)`` lists the names it returns. None: the model
+    has no transitions (a sweep's ``dynamics`` section is then refused at load).
     """
 
     name: str
@@ -177,6 +184,8 @@ class ModelSpec:
     moment_info: Mapping[str, Any] | None = None
     param_info: Mapping[str, Any] | None = None
     moment_names: tuple[str, ...] | None = None
+    dynamics: Callable[..., Mapping[str, float]] | None = None
+    dynamics_names: Callable[[Sequence[int]], tuple[str, ...]] | None = None
 
     def params_from_dict(self, data: Mapping[str, Any] | None):
         return self.Params.from_dict(data)
