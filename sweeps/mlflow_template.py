@@ -56,6 +56,23 @@ def prepare_sqlite_store(uri: str) -> bool:
     return True
 
 
+def schema_revision(path: Path) -> str | None:
+    """The alembic revision of the MLflow store in the SQLite file ``path`` (opened
+    read-only), None if it has none."""
+    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro",
+                                            uri=True)) as db:
+        try:
+            row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.OperationalError:
+            return None
+    return None if row is None else str(row[0])
+
+
+def current_revision() -> str | None:
+    """The schema revision the installed MLflow writes (the template's)."""
+    return schema_revision(_template())
+
+
 def template_path() -> Path:
     """Where the template for the installed MLflow version is kept."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hetspace"

@@ -23,10 +23,12 @@ import json
 import logging
 import os
 import platform
+import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -263,10 +265,25 @@ def list_runs(tracking_uris: list[str], limit: int = 20,
 
 
 def _sweep_runs(uri: str, limit: int) -> list[Any]:
+    if not uri.startswith("sqlite:///"):
+        return _search_runs(uri, limit)
+    path = Path(uri.removeprefix("sqlite:///"))
+    _check_mlflow_sqlite(path)
+    from .mlflow_template import current_revision, schema_revision
+
+    if schema_revision(path) == current_revision():
+        return _search_runs(uri, limit)
+    # a store of another MLflow version: MLflow would upgrade its schema in place when
+    # opening it (an older MLflow could no longer read it), so it reads a copy
+    with tempfile.TemporaryDirectory(prefix="hetspace-runs-") as tmp:
+        copy = Path(tmp) / path.name
+        shutil.copyfile(path, copy)
+        return _search_runs(f"sqlite:///{copy}", limit)
+
+
+def _search_runs(uri: str, limit: int) -> list[Any]:
     from mlflow.tracking import MlflowClient
 
-    if uri.startswith("sqlite:///"):
-        _check_mlflow_sqlite(Path(uri.removeprefix("sqlite:///")))
     client = MlflowClient(tracking_uri=uri)
     experiments = client.search_experiments()
     if not experiments:

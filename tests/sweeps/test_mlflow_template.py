@@ -46,3 +46,34 @@ def test_without_a_usable_cache_mlflow_makes_the_store_itself(tmp_path, monkeypa
     run_id = tracker.start({})
     tracker.finish("FINISHED", {}, [])
     assert MlflowClient(tracker.uri).get_run(run_id).info.status == "FINISHED"
+
+
+def test_runs_reads_a_store_of_another_mlflow_version_from_a_copy(tmp_path) -> None:
+    # MLflow upgrades an older store's schema when it opens it: `runs` listing it left it
+    # unreadable to the MLflow that wrote it. A store one migration behind, made by
+    # MLflow's own migrations, stays byte for byte as it was.
+    import sqlalchemy
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from mlflow.store.db.utils import _get_alembic_config
+    from mlflow.store.tracking.dbmodels.initial_models import Base
+
+    from hetspace.sweeps.mlflow_template import current_revision, schema_revision
+    from hetspace.sweeps.tracking import list_runs
+
+    store = tmp_path / "old" / "mlflow.db"
+    store.parent.mkdir()
+    url = f"sqlite:///{store}"
+    config = _get_alembic_config(url)
+    older = ScriptDirectory.from_config(config).get_revision(current_revision()).down_revision
+    engine = sqlalchemy.create_engine(url)
+    Base.metadata.create_all(engine)  # as MLflow makes a store: its first tables, then
+    with engine.begin() as connection:  # its migrations (here up to the one before last)
+        config.attributes["connection"] = connection
+        command.upgrade(config, older)
+    engine.dispose()
+    before = store.read_bytes()
+    assert schema_revision(store) == older != current_revision()
+    errors: list[str] = []
+    assert list_runs([f"sqlite:///{store}"], errors=errors) == [] and errors == []
+    assert store.read_bytes() == before
