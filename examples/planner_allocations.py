@@ -14,9 +14,12 @@ three allocations, location by location, on the synthetic economy (NOT US data).
    are not comparable, the ordering and the magnitudes are).
 3. Writes locations.csv and figures.png: consumption per capita (Figure 1) and
    population share (Figure 3) of each location against the status quo's real wage
-   w / P, one marker per allocation. The planner's consumption is in the units of
-   its multipliers (welfare units: there is no numeraire), so consumption is shown
-   relative to its population-weighted mean, for every allocation alike.
+   w / P, one marker per allocation; and, under the second best, the life cycle of
+   households born in the locations of the lowest and the highest status-quo real wage
+   who stay there (Figure 2: spending P C and income w by age, ``planner.histories``).
+   The planner's consumption is in the units of its multipliers (welfare units: there
+   is no numeraire), so consumption is shown relative to its population-weighted mean,
+   for every allocation alike.
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ from hetspace.core.config import atomic_write, load_model_config
 from hetspace.core.incomplete_markets.moments import newborn_welfare
 from hetspace.core.incomplete_markets.synthetic import state_codes, synthetic_params
 from hetspace.core.planner import Numerics, Params, Start
+from hetspace.core.planner.histories import life_cycle
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = {"status_quo": 1.000, "history_independent": 1.029, "second_best": 1.042,
          "first_best": 1.060}
 ALLOCATIONS = ("history_independent", "second_best", "first_best")
+LIFE = 60  # ages shown in the life-cycle figure
 
 
 def run(locations: int, n_v: int) -> dict:
@@ -63,8 +68,12 @@ def run(locations: int, n_v: int) -> dict:
         seconds[alloc] = time.perf_counter() - t
         out[alloc] = dict(welfare_ce=sol.welfare_ce, population=sol.population,
                           consumption=sol.consumption_per_capita())
+        if alloc == "second_best":
+            real_wage = sq.w / sq.P
+            stayers = [life_cycle(sol, int(i), LIFE)
+                       for i in (np.argmin(real_wage), np.argmax(real_wage))]
     return dict(codes=codes, real_wage=sq.w / sq.P, allocations=out, seconds=seconds,
-                n_v=n_v, n_a=sq_numerics.n_a)
+                n_v=n_v, n_a=sq_numerics.n_a, stayers=stayers)
 
 
 def write_outputs(res: dict, out: Path) -> str:
@@ -109,7 +118,7 @@ def _figures(res: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     x = res["real_wage"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
     markers = {"status_quo": "o", "history_independent": "s", "second_best": "^",
                "first_best": "D"}
     for name, a in res["allocations"].items():
@@ -127,6 +136,17 @@ def _figures(res: dict, path: Path) -> None:
             axes[1].annotate(code, (x[i], 100 * res["allocations"]["status_quo"]["population"][i]),
                              fontsize=8, xytext=(3, 3), textcoords="offset points")
     axes[0].legend()
+    ax = axes[2]
+    for lc, style in zip(res["stayers"], ("-", "--"), strict=True):
+        P = (lc.transfer + lc.income) / lc.consumption
+        code = res["codes"][lc.location]
+        ax.plot(P * lc.consumption, style, label=f"{code}: spending P C")
+        ax.axhline(lc.income, ls=style, color="grey", lw=0.8)
+        ax.annotate(f"{code} income w", (len(lc.consumption) - 1, lc.income), fontsize=8,
+                    ha="right", va="bottom")
+    ax.set(xlabel="age (years)", ylabel="multiplier units",
+           title="Stayers under the second best (Figure 2)")
+    ax.legend()
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=120)
