@@ -10,6 +10,7 @@ Commands::
     hetspace table RESULTS_DIR [--moments a,b] [--format md|tex|csv]
     hetspace plot RESULTS_DIR [--map MOMENT [--at axis=value,...]]
     hetspace report RESULTS_DIR
+    hetspace sensitivity RESULTS_DIR [--moment M ...] [--shock LABEL]
     hetspace runs [DIR ...] [--tracking-uri URI] [--limit N]
     hetspace estimate SPEC.yaml [--out DIR] [--address auto] [--resume] [--num-actors N]
 
@@ -558,6 +559,33 @@ def report_command(
     except OSError as e:
         _fail(EXIT_OUTPUT, [f"cannot write the report to {results_dir}: {e.strerror or e}"])
     typer.echo(f"report: {path}" + (f" (logged to MLflow run {run_id})" if run_id else ""))
+
+
+@app.command("sensitivity", cls=_Command)
+def sensitivity_command(
+    results_dir: Annotated[Path, typer.Argument(help="A sampled sweep's output folder.",
+                                                show_default=False)],
+    moment: Annotated[list[str] | None, typer.Option(
+        "--moment", "-m", help="A moment to analyse (repeat) \\[default: the spec's].",
+        show_default=False)] = None,
+    shock: Annotated[str, typer.Option(
+        "--shock", help="The points analysed: 'none' (unshocked) or a shock's label "
+        "('loc 2 -0.01', whose points carry its effects).")] = "none",
+) -> None:
+    """Global sensitivity of a sampled sweep: Sobol indices (design: sobol) or Morris
+    effects (design: morris) of each moment, with bootstrap intervals (SALib); writes
+    RESULTS_DIR/sensitivity.csv, sensitivity.md and a bar plot per moment."""
+    from hetspace.sweeps.sensitivity import sensitivity_from_dir
+
+    try:
+        _table, written = _guard(str(results_dir), sensitivity_from_dir, results_dir,
+                                moment, shock)
+    except FileNotFoundError as e:
+        _fail(EXIT_CONFIG, [str(e)])
+    except OSError as e:
+        _fail(EXIT_OUTPUT, [f"cannot write to {results_dir}: {e.strerror or e}"])
+    typer.echo(written[1].read_text(encoding="utf-8"))
+    typer.echo("written: " + ", ".join(str(p) for p in written))
 
 
 @app.command("runs", cls=_Command)

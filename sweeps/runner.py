@@ -347,7 +347,25 @@ class _Sweep:
                 "axes": _meta_axes(self.spec), "moments": list(self.spec.moments),
                 "n_points": len(self.spec.points), "spec": self.spec.source,
                 "periods_per_year": self.spec.periods_per_year,
-                "locations": [loc.to_list() for loc in self.spec.locations]}
+                "locations": [loc.to_list() for loc in self.spec.locations],
+                **({"sample": sample_meta(self.spec)} if self.spec.sample else {})}
+
+
+def sample_meta(spec: SweepSpec) -> dict[str, Any]:
+    """A sampled sweep's design for ``hetspace sensitivity``: the section, the design's
+    rows and, for each shock label ('none' for the unshocked economy), the point key of
+    each row."""
+    sample = spec.sample
+    names = sample.names
+    key_of = {(tuple(p.values[n] for n in names), p.labels()["shock"]): p.key
+              for p in spec.points}
+    rows = [tuple(float(x) for x in row) for row in zip(*(spec.zip[n] for n in names),
+                                                        strict=True)]
+    labels = dict.fromkeys(p.labels()["shock"] for p in spec.points)
+    return {"design": sample.design, "n": sample.n, "seed": sample.seed,
+            "bounds": {k: list(v) for k, v in sample.bounds.items()},
+            "rows": [list(r) for r in rows],
+            "keys": {label: [key_of[(r, label)] for r in rows] for label in labels}}
 
 
 def _meta_axes(spec: SweepSpec) -> list[str]:

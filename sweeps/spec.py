@@ -13,6 +13,8 @@ A spec is YAML (``load_sweep_spec``) or a Python mapping (``SweepSpec.from_dict`
     zip:                            # lists that move together (equal lengths)
       beta: [0.95, 0.96]
       theta: [1.0, 2.0]
+    # sample: {design: sobol, n: 64, bounds: {theta: [0.2, 0.6]}}  # instead of grid/zip:
+    #                               # a sampled design (``sensitivity``)
     shocks:                         # region shocks, solved from the unshocked steady state
       locations: [0, 3]
       sizes: [-0.01]
@@ -57,16 +59,18 @@ from hetspace.core.protocol import ModelSpec, get_model, list_models
 
 from .effects import effect_names
 from .points import Dynamics, Point, Shock, expand_points
+from .sensitivity import SAMPLE_KEYS, Sample, parse_sample
 from .tracking import tracking_uri_problem
 
-TOP_LEVEL_KEYS = ("name", "description", "model", "baseline", "grid", "zip", "shocks",
-                  "dynamics", "numerics", "moments", "resources", "tracking", "seed", "debug",
-                  "display")
+TOP_LEVEL_KEYS = ("name", "description", "model", "baseline", "grid", "zip", "sample",
+                  "shocks", "dynamics", "numerics", "moments", "resources", "tracking", "seed",
+                  "debug", "display")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SECTION_KEYS = {
     "baseline": ("config", "params", "numerics", "locations"),
     "shocks": ("locations", "sizes", "include_unshocked"),
     "dynamics": ("horizon", "at"),
+    "sample": SAMPLE_KEYS,
     "resources": ("num_actors", "cpus_per_actor"),
     "tracking": ("experiment", "tracking_uri", "child_runs"),
     "debug": ("crash_after", "sleep"),
@@ -133,6 +137,7 @@ class SweepSpec:
     source: str
     locations: tuple[Location, ...] = ()  # names and coordinates (maps), from the baseline
     dynamics: Dynamics | None = None  # the transition shocked points also report
+    sample: Sample | None = None  # the sampled design whose rows are the zip rows
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -207,10 +212,14 @@ def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: _Prob
         problems.add(("zip", axis), "is already a grid axis")
     shocks, include = _shocks(sections["shocks"], model, problems)
     dynamics = _dynamics(sections["dynamics"], model, bool(shocks), problems)
-    if not any(key in data for key in ("grid", "zip", "shocks")):
-        problems.add((), "has no axes: give grid, zip or shocks (it would solve the baseline "
-                     "alone, which is `hetspace solve CONFIG`)")
+    if not any(key in data for key in ("grid", "zip", "sample", "shocks")):
+        problems.add((), "has no axes: give grid, zip, sample or shocks (it would solve the "
+                     "baseline alone, which is `hetspace solve CONFIG`)")
     settings = _settings(data, sections, problems)
+    sample = _sample(sections["sample"], model, grid, zipped, settings["seed"], problems)
+    if sample is not None and not problems.lines:
+        zipped = {name: tuple(float(x) for x in column)
+                  for name, column in zip(sample.names, sample.rows().T, strict=True)}
     _check_moment_names(model, settings["moments"], bool(shocks), dynamics, problems)
     _check_size(grid, zipped, shocks, include, problems)
     problems.raise_if_any(source)
@@ -219,7 +228,7 @@ def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: _Prob
     problems.raise_if_any(source)
     return SweepSpec(name=name, model=model, params=params, numerics=numerics, grid=grid,
                      zip=zipped, shocks=shocks, include_unshocked=include, points=points,
-                     dynamics=dynamics,
+                     dynamics=dynamics, sample=sample,
                      raw=dict(data), source=source, locations=locations,
                      description=str(data.get("description") or ""), **settings)
 
@@ -429,6 +438,19 @@ def _shocks(body: dict, model: ModelSpec | None, problems) -> tuple[tuple[Shock,
     if not isinstance(include, bool):
         problems.add(("shocks", "include_unshocked"), f"must be true or false, got {include!r}")
     return tuple(Shock(loc, size) for loc in locations for size in sizes), include is not False
+
+
+def _sample(body: dict, model: ModelSpec | None, grid: dict, zipped: dict, seed: int,
+            problems) -> Sample | None:
+    """The ``sample`` section (``sensitivity``), alone: its rows are the sweep's cells."""
+    if not body:
+        return None
+    for other, axes in (("grid", grid), ("zip", zipped)):
+        if axes:
+            problems.add(("sample",), f"cannot be combined with {other}: the design's rows "
+                         "are the sweep's cells (one sensitivity analysis per sweep)")
+    fields = None if model is None else [f.name for f in dataclasses.fields(model.Params)]
+    return parse_sample(body, fields, seed, problems.add)
 
 
 #: the longest transition a sweep may ask for (memory grows like horizon^2: at 48
