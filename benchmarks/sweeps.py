@@ -1,6 +1,7 @@
 """Sweep benchmarks on the workhorse (Huggett 1993, 64 points), ratios measured in one run.
 
     python benchmarks/sweeps.py [--n-a 300] [--repeat 3] [--out DIR]
+    python benchmarks/sweeps.py --points 10000   # only the scale run (``scale``)
 
 The grid is the Huggett example's own (n_a = 300, ~20 ms a warm solve). With n_a =
 150 (~10 ms) the per-call costs weigh twice as much, and on 2 cores the driver and
@@ -47,8 +48,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import multiprocessing
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -59,6 +62,8 @@ import numpy as np
 from hetspace.sweeps import SteadyStateActor, SweepSpec, Task, order_chains, run_sweep
 from hetspace.sweeps.cluster import connect
 from hetspace.sweeps.tracking import SweepTracker
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def spec_dict(n_a: int, name: str) -> dict:
@@ -207,13 +212,52 @@ def _overhead_lines(label: str, runs: list[Fanout]) -> list[str]:
         f"{med['finish']:.2f} (consolidate the store, tables, artifacts)"]
 
 
+def scale(points: int, root: Path) -> None:
+    """``--points N``: a sweep of N Armington points (a square grid of sigma x kappa,
+    milliseconds a point) on 2 actors: the driver's CPU time per point (this process:
+    scheduling, store, tracking; the actors' solves are elsewhere), its peak resident
+    memory, the MLflow artifacts' size, then the same command again (every point
+    stored: the resume's wall time, reading the store included)."""
+    side = math.ceil(math.sqrt(points))
+    spec = SweepSpec.from_dict({
+        "name": "scale", "model": "armington",
+        "baseline": {"config": str(ROOT / "configs/models/armington_example.yaml")},
+        "grid": {"sigma": np.linspace(1.5, 6.0, side).tolist(),
+                 "kappa": np.linspace(0.5, 3.0, side).tolist()},
+        "moments": ["welfare"], "resources": {"num_actors": 2}})
+    n = len(spec.points)
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    result = run_sweep(spec, root / "scale", plots=False, resume=False)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    artifacts = sum(f.stat().st_size for f in (root / "scale").rglob("*")
+                    if f.is_file() and "mlartifacts" in f.parts)
+    t0 = time.perf_counter()
+    again = run_sweep(spec, root / "scale", plots=False)
+    resumed = time.perf_counter() - t0
+    print(f"{n} points ({result.n_failed} failed): wall {wall:.1f} s, driver CPU "
+          f"{1000 * cpu / n:.2f} ms/point (whole sweep, setup included; target <= 1 ms), "
+          f"driver peak RSS {rss:.0f} MB, MLflow artifacts {artifacts / 1e6:.2f} MB")
+    print(f"resume with every point stored: {again.n_skipped} skipped in {resumed:.2f} s "
+          "(target < 2 s at 10,000; Ray start-up included)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n-a", type=int, default=300)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--points", type=int, default=None,
+                    help="only the scale run: a sweep of about this many Armington points")
     args = ap.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="hetspace-bench-"))
+    if args.points:
+        print(f"load average before: {_load()}")
+        connect(None)
+        scale(args.points, root)
+        print(f"load average after: {_load()}")
+        return
     print(f"load average before: {_load()}")
     connect(None)
     spec = SweepSpec.from_dict(spec_dict(args.n_a, "bench"))
