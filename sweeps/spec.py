@@ -10,6 +10,7 @@ A spec is YAML (``load_sweep_spec``) or a Python mapping (``SweepSpec.from_dict`
     grid:                           # Cartesian product; axes are Params fields
       gamma: [1.0, 2.0, 3.0]
       a_low: [-2.0, -4.0]
+      theta: {geomspace: [0.1, 10.0, 5]}   # a range: linspace or geomspace [start, stop, num]
     zip:                            # lists that move together (equal lengths)
       beta: [0.95, 0.96]
       theta: [1.0, 2.0]
@@ -44,6 +45,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from hetspace.core.config import (
     Locator,
@@ -393,8 +396,13 @@ def _axes(data, key: str, model: ModelSpec | None, problems) -> dict[str, tuple]
             problems.add((key, axis), f"is not a field of {model.name} Params"
                          f"{did_you_mean(str(axis), fields)}; fields: {', '.join(fields)}")
             continue
+        if isinstance(values, Mapping):
+            values = _spaced(values, (key, axis), problems)
+            if values is None:
+                continue
         if not isinstance(values, (list, tuple)) or not values:
-            problems.add((key, axis), f"must be a non-empty list of values, got {values!r}")
+            problems.add((key, axis), f"must be a non-empty list of values or a range "
+                         f"({{linspace: [start, stop, num]}} or geomspace), got {values!r}")
             continue
         for i, v in enumerate(values):
             if not isinstance(v, (int, float, str, bool)):
@@ -405,6 +413,34 @@ def _axes(data, key: str, model: ModelSpec | None, problems) -> dict[str, tuple]
                          "(each would be the same point)")
         axes[axis] = tuple(values)
     return axes
+
+
+SPACINGS = ("linspace", "geomspace")
+
+
+def _spaced(body: Mapping, path: tuple, problems) -> tuple[float, ...] | None:
+    """``{linspace: [start, stop, num]}`` (evenly spaced, both ends included) or
+    ``{geomspace: [start, stop, num]}`` (evenly spaced logarithms; start and stop of
+    one sign, not zero) as the axis values."""
+    if len(body) != 1 or next(iter(body)) not in SPACINGS:
+        problems.add(path, f"a range must be one of {{linspace: [start, stop, num]}} or "
+                     f"{{geomspace: [start, stop, num]}}, got {dict(body)!r}")
+        return None
+    kind, spec = next(iter(body.items()))
+    ok = (isinstance(spec, (list, tuple)) and len(spec) == 3
+          and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                  and math.isfinite(x) for x in spec[:2])
+          and isinstance(spec[2], int) and not isinstance(spec[2], bool) and spec[2] >= 2)
+    if ok and kind == "geomspace" and not (spec[0] * spec[1] > 0):
+        problems.add((*path, kind), f"start and stop must be nonzero and of one sign, got "
+                     f"{list(spec)!r}")
+        return None
+    if not ok or spec[0] == spec[1]:
+        problems.add((*path, kind), f"must be [start, stop, num] with start != stop and an "
+                     f"integer num >= 2, got {spec!r}")
+        return None
+    make = np.linspace if kind == "linspace" else np.geomspace
+    return tuple(float(x) for x in make(spec[0], spec[1], spec[2]))
 
 
 def _repeated(values) -> str:

@@ -205,3 +205,25 @@ def test_chain_walks_an_evenly_spaced_grid_in_rows_back_and_forth() -> None:
     on_line = sum(line_position(a.params, b.params, c.params) == pytest.approx(1.0, rel=1e-3)
                   for a, b, c in zip(chain, chain[1:], chain[2:], strict=False))
     assert on_line == 8 * 6
+
+
+def test_ranges_expand_to_evenly_spaced_axis_values() -> None:
+    spec = SweepSpec.from_dict(armington_spec(grid={"sigma": {"geomspace": [1.5, 6.0, 3]},
+                                                    "kappa": {"linspace": [0.5, 2.0, 4]}}))
+    np.testing.assert_allclose(spec.grid["sigma"], [1.5, 3.0, 6.0])  # ratio 2
+    np.testing.assert_allclose(spec.grid["kappa"], [0.5, 1.0, 1.5, 2.0])  # step 0.5
+    assert len(spec.points) == 12
+
+
+@pytest.mark.parametrize(("grid", "message"), [
+    ({"sigma": {"geomspace": [-1.0, 6.0, 3]}}, "sweep.grid.sigma.geomspace: start and stop "
+                                               "must be nonzero and of one sign"),
+    ({"sigma": {"linspace": [2.0, 6.0, 1]}}, "sweep.grid.sigma.linspace: must be [start, "
+                                             "stop, num] with start != stop and an integer"),
+    ({"sigma": {"arange": [2.0, 6.0, 1.0]}}, "sweep.grid.sigma: a range must be one of"),
+    ({"sigma": {"linspace": [0.5, 3.0, 6]}}, "sweep.grid.sigma[0]: must be > 1, got 0.5"),
+])
+def test_bad_ranges_are_config_errors(grid, message) -> None:
+    with pytest.raises(InvalidConfigError) as err:
+        SweepSpec.from_dict(armington_spec(grid=grid))
+    assert message in str(err.value)
