@@ -440,3 +440,22 @@ def test_egm_grid_stays_short_of_g_at_minus_infinity():
     assert np.all(np.diff(g) > 0.0)
     assert gmax - g[-1] >= 1e-9 * (1.0 + abs(gmax))
     assert np.sum(g > -X[0, 0] + 0.5 * S[0, 0]) >= 20  # the extension is still there
+
+
+def test_cold_start_walks_agglomeration_where_newton_from_uniform_fails():
+    # location 1 at 1.2 times the others' productivity with alpha_agg = 0.04: the first
+    # best's Newton steps from uniform populations stalled at |F| = 0.21 (40 steps); the
+    # cold start then walks alpha_agg from 0. Reference: the same equilibrium reached by
+    # warm starts along alpha_agg = 0.02, 0.025, ..., 0.04 (0.02 solves cold directly)
+    model = get_model("planner")
+    p = asymmetric()  # A[1, 1] = 1.2, alpha_agg = 0.04
+    walked = None
+    for alpha in np.linspace(0.02, 0.04, 5):
+        walked = model.solve(p.with_(allocation="first_best", alpha_agg=alpha),
+                             warm_start=walked)
+    cold = model.solve(p.with_(allocation="first_best"))
+    np.testing.assert_allclose(cold.population, walked.population, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(cold.w, walked.w, rtol=1e-8)
+    assert cold.population[1] > 0.95
+    sb_cold = model.solve(p, Numerics(n_v=100))
+    assert sb_cold.converged and abs(sb_cold.spending - 1.0) < 1e-7
