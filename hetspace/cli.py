@@ -458,6 +458,13 @@ def _print_sweep_summary(result: Any) -> None:
     console.print(f"{result.n_points} points: {result.n_evaluated} evaluated, "
                   f"{result.n_skipped} already stored, {result.n_failed} failed; "
                   f"wall {result.wall_seconds:.1f} s (setup {t.get('setup', 0.0):.1f} s)")
+    rows = result.results
+    if rows is not None and {"status", "error"} <= set(rows.columns):
+        partial = rows[(rows["status"] == "ok") & rows["error"].notna()]
+        if len(partial):  # solved, but what else was asked of them (a transition) failed
+            first = str(partial["error"].iloc[0])
+            console.print(f"{len(partial)} solved points have an error (their steady state is "
+                          f"kept), e.g.: {first[:300]}", markup=False)
     md = next((p for p in result.tables if p.suffix == ".md"), None)
     if md is not None:
         console.print(md.read_text(encoding="utf-8"), markup=False)

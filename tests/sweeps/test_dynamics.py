@@ -8,7 +8,10 @@ import dataclasses
 
 import numpy as np
 import pytest
+import yaml
+from typer.testing import CliRunner
 
+from hetspace.cli import app
 from hetspace.core import get_model
 from hetspace.core.errors import InvalidConfigError
 from hetspace.core.incomplete_markets import shock_dynamics, solve
@@ -17,7 +20,7 @@ from hetspace.sweeps import SweepSpec, load_results, run_sweep
 from hetspace.sweeps.actors import SteadyStateActor, Task
 from hetspace.sweeps.display import Display
 
-from .conftest import armington_spec
+from .conftest import REPO_ROOT, armington_spec
 
 DYN = {"horizon": 60, "at": [0, 1, 10]}
 # the three-location economy of tests/core/incomplete_markets/test_transition_spatial.py,
@@ -136,3 +139,25 @@ def test_models_without_transitions_refuse_the_section(monkeypatch) -> None:
     with pytest.raises(InvalidConfigError, match=r"sweep\.dynamics: transitions are not "
                                                  r"supported by the model 'no_dynamics'"):
         SweepSpec.from_dict(spec, source="arm")
+
+
+def test_a_transition_that_fails_keeps_the_steady_state_and_says_why(tmp_path) -> None:
+    # spatial8 at n_a = 30, theta = 0.3: the linearised dynamics are not determinate (H_U's
+    # condition ~1e9 at T = 40; quasi-Newton steps leave the admissible prices)
+    spec = {"name": "indeterminate", "model": "incomplete_markets",
+            "baseline": {"config": str(REPO_ROOT / "configs/models/spatial8.yaml")},
+            "grid": {"theta": [0.3]}, "numerics": {"n_a": 30},
+            "shocks": {"locations": [2], "sizes": [-0.01], "include_unshocked": False},
+            "dynamics": {"horizon": 40, "at": [1]}, "resources": {"num_actors": 1}}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out)],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "1 solved points have an error (their steady state is kept), e.g.: dynamics: " \
+           "SolverConvergenceError: nonlinear spatial transition" in result.stdout
+    row = load_results(out).iloc[0]
+    assert row["status"] == "ok" and np.isfinite(row["m_r"])
+    assert "m_dyn_population_half_life" not in row.index or np.isnan(
+        row["m_dyn_population_half_life"])
