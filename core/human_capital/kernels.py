@@ -89,35 +89,41 @@ def _end_slope(h0, h1, d0, d1):
 
 
 @njit(cache=True)
-def interp_at(j, row, x, mdl, pol, pref):
+def interp_at(j, row, x, mdl, pol, pref, want_vh):
     """(c, V, vhat) at age j, row, normalised cash on hand x (exact below the first node;
-    cubic or linear between nodes; linear with the last slope above the top)."""
+    cubic or linear between nodes; linear with the last slope above the top). vhat is
+    0 unless ``want_vh`` (the portfolio condition needs c and V only)."""
     xe, c_pol, v_pol, vh_pol, _, f0, k0, dc, dv, dvh = pol
     beta, gamma, _, _, cubic = pref
     psi, amin = mdl[7], mdl[8]
     grid = xe[j, row]
     if x <= grid[0]:
         c = x - amin[j]
-        return c, aggregate(c, f0[j, row], beta, psi[j], gamma), c**gamma * k0[j, row]
+        vh = c**gamma * k0[j, row] if want_vh else 0.0
+        return c, aggregate(c, f0[j, row], beta, psi[j], gamma), vh
     n = grid.shape[0]
+    vh = 0.0
     if cubic and x >= grid[n - 1]:
         e = x - grid[n - 1]
-        return (c_pol[j, row, n - 1] + e * dc[j, row, n - 1],
-                v_pol[j, row, n - 1] + e * dv[j, row, n - 1],
-                vh_pol[j, row, n - 1] + e * dvh[j, row, n - 1])
+        if want_vh:
+            vh = vh_pol[j, row, n - 1] + e * dvh[j, row, n - 1]
+        return c_pol[j, row, n - 1] + e * dc[j, row, n - 1], \
+            v_pol[j, row, n - 1] + e * dv[j, row, n - 1], vh
     k = min(np.searchsorted(grid, x) - 1, n - 2)
     if cubic:
         x0, x1 = grid[k], grid[k + 1]
+        if want_vh:
+            vh = hermite(x, x0, x1, vh_pol[j, row, k], vh_pol[j, row, k + 1], dvh[j, row, k],
+                         dvh[j, row, k + 1])
         return (hermite(x, x0, x1, c_pol[j, row, k], c_pol[j, row, k + 1], dc[j, row, k],
                         dc[j, row, k + 1]),
                 hermite(x, x0, x1, v_pol[j, row, k], v_pol[j, row, k + 1], dv[j, row, k],
-                        dv[j, row, k + 1]),
-                hermite(x, x0, x1, vh_pol[j, row, k], vh_pol[j, row, k + 1], dvh[j, row, k],
-                        dvh[j, row, k + 1]))
+                        dv[j, row, k + 1]), vh)
     w = (x - grid[k]) / (grid[k + 1] - grid[k])
     c = (1.0 - w) * c_pol[j, row, k] + w * c_pol[j, row, k + 1]
     v = (1.0 - w) * v_pol[j, row, k] + w * v_pol[j, row, k + 1]
-    vh = (1.0 - w) * vh_pol[j, row, k] + w * vh_pol[j, row, k + 1]
+    if want_vh:
+        vh = (1.0 - w) * vh_pol[j, row, k] + w * vh_pol[j, row, k + 1]
     return c, v, vh
 
 
@@ -139,7 +145,7 @@ def next_nodes(j, row, a, theta, mdl, pref, pol, loc):
         p = prob[start + k]
         fs = f[j + 1, s]
         x_next = (a * rb + stock * (rs[s] - rb)) / fs + g[j + 1, s]
-        c1, v1, vh1 = interp_at(j + 1, row_of[s], x_next, mdl, pol, pref)
+        c1, v1, vh1 = interp_at(j + 1, row_of[s], x_next, mdl, pol, pref, True)
         cs[k] = fs * c1
         vs[k] = fs * v1
         ys[k] = fs * (vh1 + g[j + 1, s])
@@ -175,38 +181,65 @@ def _moments(n, F, pref, loc):
 
 @njit(cache=True)
 def _foc(j, row, a, theta, mdl, pref, pol, loc):
-    F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
-    return _moments(n, F, pref, loc)[0]
+    """The portfolio condition at share theta, up to a positive factor: F^(gamma-alpha)
+    E[k (R^s - R^b)] = E[c'^-gamma V'^(gamma-alpha) (R^s - R^b)] (``_moments``' first
+    entry times F(V')^(gamma-alpha); same sign and root, and it needs neither F nor y:
+    the hot loop of the solve, two logarithms and one exponential per successor)."""
+    ptr, idx, prob, row_of, f, g, rs, _, amin = mdl
+    gamma, alpha, rb = pref[1], pref[2], pref[3]
+    stock = theta * (a - amin[j])
+    foc = 0.0
+    for t in range(ptr[row], ptr[row + 1]):
+        s = idx[t]
+        fs = f[j + 1, s]
+        x_next = (a * rb + stock * (rs[s] - rb)) / fs + g[j + 1, s]
+        c1, v1, _ = interp_at(j + 1, row_of[s], x_next, mdl, pol, pref, False)
+        kern = np.exp((gamma - alpha) * np.log(fs * v1) - gamma * np.log(fs * c1))
+        foc += prob[t] * kern * (rs[s] - rb)
+    return foc
 
 
 @njit(cache=True)
-def stock_share(j, row, a, mdl, pref, pol, loc, tol, max_iter, guess):
+def stock_share(j, row, a, mdl, pref, pol, loc, tol, max_iter, guess, slope):
     """The share theta in [0, 1] solving the portfolio condition (decreasing in theta).
 
     Secant steps from ``guess`` (a neighbouring node's share) kept inside a bracket, with
-    bisection when a step leaves it; a corner is returned exactly once the condition's
-    sign there is seen. At the borrowing limit (nothing to invest) the share is a limit: the
-    corner the sign of the condition picks. Returns (theta, status).
+    bisection when a step leaves it or the condition does not fall; the first step uses
+    ``slope`` (the condition's slope in theta at the neighbouring node, scaled by the
+    caller; <= 0 if unknown, then a step of 0.01). Converged when a step is below ``tol``
+    (the step's end is returned) or the bracket is; a corner is returned exactly once the
+    condition's sign there is seen. At the borrowing limit (nothing to invest) the share
+    is a limit: the corner the sign of the condition picks. Returns (theta, status, the
+    last secant slope or ``slope``).
     """
-    f_a = _foc(j, row, a, min(max(guess, 0.0), 1.0), mdl, pref, pol, loc)
-    if a <= mdl[8][j]:
-        return (1.0 if f_a > 0.0 else 0.0), STATUS_OK
-    lo, hi = 0.0, 1.0
     t_a = min(max(guess, 0.0), 1.0)
-    t_b = t_a + 0.01 if f_a > 0.0 else t_a - 0.01
+    f_a = _foc(j, row, a, t_a, mdl, pref, pol, loc)
+    if a <= mdl[8][j]:
+        return (1.0 if f_a > 0.0 else 0.0), STATUS_OK, slope
+    lo, hi = 0.0, 1.0
+    first = True
     for _ in range(max_iter):
         if f_a > 0.0:
             if t_a == 1.0:
-                return 1.0, STATUS_OK
+                return 1.0, STATUS_OK, slope
             lo = max(lo, t_a)
         elif f_a < 0.0:
             if t_a == 0.0:
-                return 0.0, STATUS_OK
+                return 0.0, STATUS_OK, slope
             hi = min(hi, t_a)
         else:
-            return t_a, STATUS_OK
+            return t_a, STATUS_OK, slope
         if hi - lo < tol:
-            return 0.5 * (lo + hi), STATUS_OK
+            return 0.5 * (lo + hi), STATUS_OK, slope
+        if slope < 0.0:
+            t_b = t_a - f_a / slope
+        elif first:
+            t_b = t_a + 0.01 if f_a > 0.0 else t_a - 0.01
+        else:
+            t_b = 0.5 * (lo + hi)
+        first = False
+        if abs(t_b - t_a) < tol and lo <= t_b <= hi:
+            return t_b, STATUS_OK, slope
         if not lo < t_b < hi:  # a step outside the bracket: try its end, else bisect
             if t_b >= hi and hi == 1.0:
                 t_b = 1.0
@@ -215,14 +248,9 @@ def stock_share(j, row, a, mdl, pref, pol, loc, tol, max_iter, guess):
             else:
                 t_b = 0.5 * (lo + hi)
         f_b = _foc(j, row, a, t_b, mdl, pref, pol, loc)
-        if f_b != f_a and abs(t_b - t_a) >= tol:
-            t_next = t_b - f_b * (t_b - t_a) / (f_b - f_a)
-        else:
-            t_next = 0.5 * (lo + hi)
-        if abs(t_b - t_a) < tol:
-            return t_b, STATUS_OK
-        t_a, f_a, t_b = t_b, f_b, t_next
-    return 0.5 * (lo + hi), STATUS_SHARE_NOT_CONVERGED
+        slope = (f_b - f_a) / (t_b - t_a) if t_b != t_a else 0.0
+        t_a, f_a = t_b, f_b
+    return 0.5 * (lo + hi), STATUS_SHARE_NOT_CONVERGED, slope
 
 
 @njit(cache=True)
@@ -285,13 +313,17 @@ def _solve_row(j, row, a_nodes, mdl, pref, pol, allow_stock, share_tol, max_shar
         s = idx[t]
         nv += prob[t] * f[j + 1, s] * (naive[j + 1, row_of[s]] + g[j + 1, s])
     naive[j, row] = nv / rb
+    slope = 0.0
+    amin = mdl[8][j]
     for k in range(n_a):
         a = a_nodes[j, k]
         theta = 0.0
         if allow_stock:
             guess = theta_pol[j, row, k - 1] if k > 1 else theta_pol[j + 1, row, k]
-            theta, st = stock_share(j, row, a, mdl, pref, pol, loc, share_tol,
-                                    max_share_iter, guess)
+            # the condition's slope in theta scales with the amount invested, a - amin
+            scaled = slope * (a - amin) / (a_nodes[j, k - 1] - amin) if k > 1 else 0.0
+            theta, st, slope = stock_share(j, row, a, mdl, pref, pol, loc, share_tol,
+                                           max_share_iter, guess, scaled)
             status = max(status, st)
         F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
         foc, eul, val = _moments(n, F, pref, loc)

@@ -563,6 +563,33 @@ def test_stock_economy_moments_have_the_papers_signs():
     assert 0.0 < mom["stock_share_overall_max"] < 0.5  # Figure 6: bond > stock overall
 
 
+def test_share_root_is_the_same_whatever_the_first_step():
+    # stock_share starts from a neighbouring node's share and slope; a bad start costs
+    # iterations, never the answer. Reference: brentq on the same portfolio condition.
+    sol = solve(stock_economy(corr=0.0), SMALL)
+    loc = kernels.make_local(sol.shocks.mdl)
+    args = (sol.shocks.mdl, sol.pref, sol.pol, loc)
+    j, row = 4, 0
+    found = 0
+    for a in sol.savings_nodes[j, 3::6]:
+        a = float(a)
+
+        def foc(t, a=a):
+            return kernels._foc(j, row, a, t, *args)
+
+        if foc(0.0) * foc(1.0) >= 0.0:  # a corner: no root to compare
+            continue
+        found += 1
+        root = brentq(foc, 0.0, 1.0, xtol=1e-14)
+        for guess in (0.0, 0.5, 1.0):
+            for slope in (0.0, 10.0, -1e-8, -1e8):
+                theta, status, _ = kernels.stock_share(j, row, a, *args, 1e-12, 200, guess,
+                                                       slope)
+                assert status == kernels.STATUS_OK
+                assert theta == pytest.approx(root, abs=1e-10)
+    assert found >= 2
+
+
 def test_share_root_failure_raises_convergence_error():
     # A tolerance below what ten secant steps reach in double precision.
     with pytest.raises(SolverConvergenceError, match="stock-share root did not converge"):
