@@ -21,15 +21,22 @@ covariance of the households' contributions (households independent).
 Simplifications against the paper, stated: ages are years since entry (no age
 polynomial to remove); third moments and hence the shocks' skewness are not estimated (the
 simulated panel may be skewed: the second moments do not depend on it); no trend in the
-variances; s_v^2 does not vary with age. Not yet: reading a user's panel file (the
-workhorse's panels are read by ``data.read_panel``; this panel has its own arrays).
+variances; s_v^2 does not vary with age.
+
+A user's panel comes from two tidy files (CSV or Parquet), read and validated by
+``read_earnings_panel``: the panel (columns household, year, u, entry_year: the
+residual log earnings and the household's first working year) and the regimes (columns
+year, boom: every year from the first entry year to the last observed one).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import least_squares
 
 from hetspace.core.errors import Described, SolverConvergenceError
@@ -38,6 +45,7 @@ from hetspace.core.numerics.skewed import GeneralizedNormal
 from hetspace.core.protocol import Record, readonly
 from hetspace.core.validation import Checker
 
+from .data import PanelError
 from .inference import sandwich
 
 #: Estimated parameters, in this order.
@@ -271,3 +279,73 @@ def _omega(theta: np.ndarray, cells: _Cells, panel: EarningsPanel, n: int) -> np
     model_i = theta[0] + theta[1] ** cells.lag * own + (cells.lag == 0) * theta[4]
     h = np.where(cells.member, cells.products - model_i, 0.0) * (n / cells.count)
     return h.T @ h / n**2
+
+
+PANEL_COLUMNS = ("household", "year", "u", "entry_year")
+REGIME_COLUMNS = ("year", "boom")
+
+
+def read_earnings_panel(panel_path: str | os.PathLike[str],
+                        regimes_path: str | os.PathLike[str]) -> EarningsPanel:
+    """The panel and regime files (module docstring) as an ``EarningsPanel``; raises
+    ``PanelError`` naming the file and every problem found."""
+    frame = _read_table(Path(panel_path), PANEL_COLUMNS)
+    regimes = _read_table(Path(regimes_path), REGIME_COLUMNS)
+    problems = []
+    for col in ("household", "year", "entry_year"):
+        if not pd.api.types.is_integer_dtype(frame[col]):
+            problems.append(f"column {col}: must hold integers, got dtype {frame[col].dtype}")
+    if not pd.api.types.is_numeric_dtype(frame["u"]) or not np.isfinite(frame["u"]).all():
+        problems.append("column u: must hold finite real numbers")
+    if problems:
+        raise PanelError(str(panel_path), problems)
+    if frame.duplicated(["household", "year"]).any():
+        problems.append("a (household, year) pair appears twice")
+    if (frame.groupby("household")["entry_year"].nunique() > 1).any():
+        problems.append("column entry_year: must be the same in every row of a household")
+    if (frame["year"] < frame["entry_year"]).any():
+        problems.append("a household is observed before its entry_year")
+    if problems:
+        raise PanelError(str(panel_path), problems)
+    first, last = int(frame["entry_year"].min()), int(frame["year"].max())
+    boom = _regime_years(regimes, first, last, str(regimes_path))
+    codes, households = pd.factorize(frame["household"])
+    u = np.full((households.size, last - first + 1), np.nan)
+    u[codes, frame["year"].to_numpy() - first] = frame["u"].to_numpy(dtype=float)
+    entry = np.zeros(households.size, dtype=np.int64)
+    entry[codes] = frame["entry_year"].to_numpy() - first
+    return make_panel(u, entry, boom)
+
+
+def _read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    if path.suffix not in (".csv", ".parquet"):
+        raise PanelError(str(path), ["unknown format: the file must end in .csv or .parquet"])
+    if not path.is_file():
+        raise PanelError(str(path), ["no such file"])
+    try:
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except (OSError, ValueError, TypeError) as e:
+        raise PanelError(str(path), [f"cannot be read: {type(e).__name__}: {e}"]) from e
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise PanelError(str(path), [f"missing column(s) {missing}; the file has columns "
+                                     f"{list(frame.columns)}"])
+    if frame.empty or frame[list(columns)].isna().any().any():
+        raise PanelError(str(path), ["has no rows or a missing value"])
+    return frame
+
+
+def _regime_years(regimes: pd.DataFrame, first: int, last: int, where: str) -> np.ndarray:
+    """boom for the years first..last, each exactly once (booleans or 0/1)."""
+    flags = regimes["boom"]
+    if not (pd.api.types.is_bool_dtype(flags) or flags.isin((0, 1)).all()):
+        raise PanelError(where, ["column boom: must hold true/false (or 1/0)"])
+    by_year = regimes.groupby("year")["boom"]
+    if (by_year.size() > 1).any():
+        raise PanelError(where, ["a year appears twice"])
+    missing = sorted(set(range(first, last + 1)) - set(regimes["year"].tolist()))
+    if missing:
+        raise PanelError(where, [f"no regime for year(s) {missing[:5]} (needed from the "
+                                 f"first entry year {first} to the last year {last})"])
+    table = dict(zip(regimes["year"].tolist(), flags.astype(bool).tolist(), strict=True))
+    return np.array([table[y] for y in range(first, last + 1)])

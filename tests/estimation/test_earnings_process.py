@@ -5,14 +5,17 @@ full-sample process from a simulated panel, and the panel's validation."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hetspace.core import InvalidParamsError
+from hetspace.estimation import PanelError
 from hetspace.estimation.earnings_process import (
     NAMES,
     EarningsProcess,
     estimate_earnings_process,
     make_panel,
+    read_earnings_panel,
     simulate_earnings_panel,
     zeta_variance,
 )
@@ -79,3 +82,52 @@ def test_panel_and_process_validation():
     with pytest.raises(InvalidParamsError, match="rho") as err:
         EarningsProcess(s_xi2=0.1, rho=1.0, s_eta2_boom=0.0, s_eta2_recession=0.1, s_v2=0.1)
     assert "s_eta2_boom" in str(err.value)
+
+
+def _files(tmp_path, panel, first_year=1960):
+    """The tidy files of ``panel`` (years numbered from ``first_year``)."""
+    rows = [(i, first_year + t, panel.u[i, t], first_year + int(panel.entry[i]))
+            for i, t in zip(*np.nonzero(np.isfinite(panel.u)), strict=True)]
+    frame = pd.DataFrame(rows, columns=["household", "year", "u", "entry_year"])
+    regimes = pd.DataFrame({"year": first_year + np.arange(panel.boom.size),
+                            "boom": panel.boom})
+    frame.to_csv(tmp_path / "panel.csv", index=False)
+    regimes.to_csv(tmp_path / "regimes.csv", index=False)
+    return frame, regimes
+
+
+def test_panel_files_round_trip(tmp_path):
+    truth = EarningsProcess.from_table_1("full")
+    panel = simulate_earnings_panel(truth, n_households=200, n_years=6, seed=1)
+    _files(tmp_path, panel)
+    back = read_earnings_panel(tmp_path / "panel.csv", tmp_path / "regimes.csv")
+    # the read panel's years start at the first entry year of a household in the file
+    seen = np.isfinite(panel.u).any(axis=1)
+    start = int(panel.entry[seen].min())
+    np.testing.assert_array_equal(back.entry, panel.entry[seen] - start)
+    np.testing.assert_array_equal(back.boom, panel.boom[start:])
+    np.testing.assert_allclose(back.u, panel.u[seen, start:], rtol=1e-15)
+
+
+def test_panel_file_errors_name_the_problem(tmp_path):
+    panel = simulate_earnings_panel(EarningsProcess.from_table_1("full"), n_households=50,
+                                    n_years=4, seed=2)
+    frame, regimes = _files(tmp_path, panel)
+    p, r = tmp_path / "panel.csv", tmp_path / "regimes.csv"
+    frame.drop(columns="entry_year").to_csv(p, index=False)
+    with pytest.raises(PanelError, match=r"missing column\(s\) \['entry_year'\]"):
+        read_earnings_panel(p, r)
+    bad = frame.copy()
+    bad.loc[0, "entry_year"] = bad.loc[0, "year"] + 1
+    bad.to_csv(p, index=False)
+    with pytest.raises(PanelError, match="observed before its entry_year"):
+        read_earnings_panel(p, r)
+    pd.concat([frame, frame.iloc[:1]]).to_csv(p, index=False)
+    with pytest.raises(PanelError, match="appears twice"):
+        read_earnings_panel(p, r)
+    frame.to_csv(p, index=False)
+    regimes.iloc[1:].to_csv(r, index=False)
+    with pytest.raises(PanelError, match=r"no regime for year\(s\) \[1960\]"):
+        read_earnings_panel(p, r)
+    with pytest.raises(PanelError, match="no such file"):
+        read_earnings_panel(tmp_path / "none.csv", r)
