@@ -17,8 +17,9 @@ extrapolated from seconds per unit of work of the largest size run.
 Measured (two-core machine shared with other jobs, load average about 8): reduced size
 build 1.2 s, solve 3.2 s wall (3.0 CPU), moments 0.47 s; paper size build 1.0 s, solve
 999 s wall (655 CPU), moments 8.9 s: 312 times the reduced solve for 258 times the work.
-The solve was 4.0 CPU s at the reduced size before the portfolio condition's loop was
-made cheaper (kernels._foc, kernels.stock_share).
+The reduced solve was 4.0 CPU s before the portfolio condition's loop was made cheaper
+(kernels._foc), 2.9-3.0 after, and 2.5-2.6 with Newton steps for the share
+(kernels.stock_share; the paper-size figure above is from the 3.0 s version).
 
 A size is n_xi,n_zeta,n_v,n_du,n_r: fixed effect (no transition), persistent AR(1),
 iid transitory shock, aggregate earnings growth and the log stock return (the VAR).

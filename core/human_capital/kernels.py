@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..numerics.hermite import hermite
+from ..numerics.hermite import hermite, hermite_slope
 
 STATUS_OK = 0
 STATUS_SHARE_NOT_CONVERGED = 1
@@ -180,66 +180,99 @@ def _moments(n, F, pref, loc):
 
 
 @njit(cache=True)
-def _foc(j, row, a, theta, mdl, pref, pol, loc):
-    """The portfolio condition at share theta, up to a positive factor: F^(gamma-alpha)
-    E[k (R^s - R^b)] = E[c'^-gamma V'^(gamma-alpha) (R^s - R^b)] (``_moments``' first
-    entry times F(V')^(gamma-alpha); same sign and root, and it needs neither F nor y:
-    the hot loop of the solve, two logarithms and one exponential per successor)."""
-    ptr, idx, prob, row_of, f, g, rs, _, amin = mdl
-    gamma, alpha, rb = pref[1], pref[2], pref[3]
-    stock = theta * (a - amin[j])
-    foc = 0.0
-    for t in range(ptr[row], ptr[row + 1]):
-        s = idx[t]
-        fs = f[j + 1, s]
-        x_next = (a * rb + stock * (rs[s] - rb)) / fs + g[j + 1, s]
-        c1, v1, _ = interp_at(j + 1, row_of[s], x_next, mdl, pol, pref, False)
-        kern = np.exp((gamma - alpha) * np.log(fs * v1) - gamma * np.log(fs * c1))
-        foc += prob[t] * kern * (rs[s] - rb)
-    return foc
+def _cv_slopes(j, row, x, mdl, pol, pref):
+    """(c, V, dc/dx, dV/dx) at age j, row and cash on hand x, as ``interp_at`` interpolates
+    them (the slopes of the same pieces: exact below the first node, where c = x - amin
+    and dV/dc = (1 - beta) c^-gamma V^gamma from the aggregator)."""
+    xe, c_pol, v_pol, _, _, f0, _, dc, dv, _ = pol
+    beta, gamma, _, _, cubic = pref
+    psi, amin = mdl[7], mdl[8]
+    grid = xe[j, row]
+    if x <= grid[0]:
+        c = x - amin[j]
+        v = aggregate(c, f0[j, row], beta, psi[j], gamma)
+        if gamma == 1.0:
+            return c, v, 1.0, (1.0 if psi[j] == 0.0 else (1.0 - beta) * v / c)
+        if psi[j] == 0.0:
+            return c, v, 1.0, v / c
+        return c, v, 1.0, (1.0 - beta) * (v / c) ** gamma
+    n = grid.shape[0]
+    if cubic and x >= grid[n - 1]:
+        e = x - grid[n - 1]
+        return (c_pol[j, row, n - 1] + e * dc[j, row, n - 1],
+                v_pol[j, row, n - 1] + e * dv[j, row, n - 1], dc[j, row, n - 1],
+                dv[j, row, n - 1])
+    k = min(np.searchsorted(grid, x) - 1, n - 2)
+    x0, x1 = grid[k], grid[k + 1]
+    c0, c1, v0, v1 = c_pol[j, row, k], c_pol[j, row, k + 1], v_pol[j, row, k], v_pol[j, row, k + 1]
+    if cubic:
+        d0, d1, e0, e1 = dc[j, row, k], dc[j, row, k + 1], dv[j, row, k], dv[j, row, k + 1]
+        return (hermite(x, x0, x1, c0, c1, d0, d1), hermite(x, x0, x1, v0, v1, e0, e1),
+                hermite_slope(x, x0, x1, c0, c1, d0, d1),
+                hermite_slope(x, x0, x1, v0, v1, e0, e1))
+    w = (x - x0) / (x1 - x0)
+    return ((1.0 - w) * c0 + w * c1, (1.0 - w) * v0 + w * v1, (c1 - c0) / (x1 - x0),
+            (v1 - v0) / (x1 - x0))
 
 
 @njit(cache=True)
-def stock_share(j, row, a, mdl, pref, pol, loc, tol, max_iter, guess, slope):
+def _foc(j, row, a, theta, mdl, pref, pol):
+    """The portfolio condition at share theta, up to a positive factor, and its derivative
+    in theta: phi = F^(gamma-alpha) E[k (R^s - R^b)] = E[c'^-gamma V'^(gamma-alpha)
+    (R^s - R^b)] (``_moments``' first entry times F(V')^(gamma-alpha); same sign and
+    root, and it needs neither F nor y). With x' = (a R^b + theta w (R^s - R^b)) / f + g',
+    w = a - amin: d phi / d theta = E[kern (R^s - R^b)^2 w / f ((gamma - alpha) V_x / V
+    - gamma c_x / c)] in the interpolants' own slopes. The hot loop of the solve."""
+    ptr, idx, prob, row_of, f, g, rs, _, amin = mdl
+    gamma, alpha, rb = pref[1], pref[2], pref[3]
+    w = a - amin[j]
+    stock = theta * w
+    foc = 0.0
+    dfoc = 0.0
+    for t in range(ptr[row], ptr[row + 1]):
+        s = idx[t]
+        fs = f[j + 1, s]
+        excess = rs[s] - rb
+        x_next = (a * rb + stock * excess) / fs + g[j + 1, s]
+        c1, v1, c_x, v_x = _cv_slopes(j + 1, row_of[s], x_next, mdl, pol, pref)
+        kern = prob[t] * np.exp((gamma - alpha) * np.log(fs * v1) - gamma * np.log(fs * c1))
+        foc += kern * excess
+        dfoc += kern * excess * excess * w / fs * ((gamma - alpha) * v_x / v1 - gamma * c_x / c1)
+    return foc, dfoc
+
+
+@njit(cache=True)
+def stock_share(j, row, a, mdl, pref, pol, tol, max_iter, guess):
     """The share theta in [0, 1] solving the portfolio condition (decreasing in theta).
 
-    Secant steps from ``guess`` (a neighbouring node's share) kept inside a bracket, with
-    bisection when a step leaves it or the condition does not fall; the first step uses
-    ``slope`` (the condition's slope in theta at the neighbouring node, scaled by the
-    caller; <= 0 if unknown, then a step of 0.01). Converged when a step is below ``tol``
-    (the step's end is returned) or the bracket is; a corner is returned exactly once the
-    condition's sign there is seen. At the borrowing limit (nothing to invest) the share
-    is a limit: the corner the sign of the condition picks. Returns (theta, status, the
-    last secant slope or ``slope``).
+    Newton steps (``_foc`` gives the condition's derivative) from ``guess`` (a neighbouring
+    node's share), kept inside a bracket, with bisection when a step leaves it or the
+    derivative is not negative. Converged when a step is below ``tol`` (the step's end is
+    returned) or the bracket is; a corner is returned exactly once the condition's sign
+    there is seen. At the borrowing limit (nothing to invest) the share is a limit: the
+    corner the sign of the condition picks. Returns (theta, status).
     """
     t_a = min(max(guess, 0.0), 1.0)
-    f_a = _foc(j, row, a, t_a, mdl, pref, pol, loc)
+    f_a, d_a = _foc(j, row, a, t_a, mdl, pref, pol)
     if a <= mdl[8][j]:
-        return (1.0 if f_a > 0.0 else 0.0), STATUS_OK, slope
+        return (1.0 if f_a > 0.0 else 0.0), STATUS_OK
     lo, hi = 0.0, 1.0
-    first = True
     for _ in range(max_iter):
         if f_a > 0.0:
             if t_a == 1.0:
-                return 1.0, STATUS_OK, slope
+                return 1.0, STATUS_OK
             lo = max(lo, t_a)
         elif f_a < 0.0:
             if t_a == 0.0:
-                return 0.0, STATUS_OK, slope
+                return 0.0, STATUS_OK
             hi = min(hi, t_a)
         else:
-            return t_a, STATUS_OK, slope
+            return t_a, STATUS_OK
         if hi - lo < tol:
-            return 0.5 * (lo + hi), STATUS_OK, slope
-        if slope < 0.0:
-            t_b = t_a - f_a / slope
-        elif first:
-            t_b = t_a + 0.01 if f_a > 0.0 else t_a - 0.01
-        else:
-            t_b = 0.5 * (lo + hi)
-        first = False
+            return 0.5 * (lo + hi), STATUS_OK
+        t_b = t_a - f_a / d_a if d_a < 0.0 else 0.5 * (lo + hi)
         if abs(t_b - t_a) < tol and lo <= t_b <= hi:
-            return t_b, STATUS_OK, slope
+            return t_b, STATUS_OK
         if not lo < t_b < hi:  # a step outside the bracket: try its end, else bisect
             if t_b >= hi and hi == 1.0:
                 t_b = 1.0
@@ -247,10 +280,9 @@ def stock_share(j, row, a, mdl, pref, pol, loc, tol, max_iter, guess, slope):
                 t_b = 0.0
             else:
                 t_b = 0.5 * (lo + hi)
-        f_b = _foc(j, row, a, t_b, mdl, pref, pol, loc)
-        slope = (f_b - f_a) / (t_b - t_a) if t_b != t_a else 0.0
-        t_a, f_a = t_b, f_b
-    return 0.5 * (lo + hi), STATUS_SHARE_NOT_CONVERGED, slope
+        t_a = t_b
+        f_a, d_a = _foc(j, row, a, t_a, mdl, pref, pol)
+    return 0.5 * (lo + hi), STATUS_SHARE_NOT_CONVERGED
 
 
 @njit(cache=True)
@@ -313,17 +345,13 @@ def _solve_row(j, row, a_nodes, mdl, pref, pol, allow_stock, share_tol, max_shar
         s = idx[t]
         nv += prob[t] * f[j + 1, s] * (naive[j + 1, row_of[s]] + g[j + 1, s])
     naive[j, row] = nv / rb
-    slope = 0.0
-    amin = mdl[8][j]
     for k in range(n_a):
         a = a_nodes[j, k]
         theta = 0.0
         if allow_stock:
             guess = theta_pol[j, row, k - 1] if k > 1 else theta_pol[j + 1, row, k]
-            # the condition's slope in theta scales with the amount invested, a - amin
-            scaled = slope * (a - amin) / (a_nodes[j, k - 1] - amin) if k > 1 else 0.0
-            theta, st, slope = stock_share(j, row, a, mdl, pref, pol, loc, share_tol,
-                                           max_share_iter, guess, scaled)
+            theta, st = stock_share(j, row, a, mdl, pref, pol, share_tol, max_share_iter,
+                                    guess)
             status = max(status, st)
         F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
         foc, eul, val = _moments(n, F, pref, loc)
