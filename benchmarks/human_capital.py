@@ -19,7 +19,8 @@ build 1.2 s, solve 3.2 s wall (3.0 CPU), moments 0.47 s; paper size build 1.0 s,
 999 s wall (655 CPU), moments 8.9 s: 312 times the reduced solve for 258 times the work.
 The reduced solve was 4.0 CPU s before the portfolio condition's loop was made cheaper
 (kernels._foc), 2.9-3.0 after, and 2.5-2.6 with Newton steps for the share
-(kernels.stock_share; the paper-size figure above is from the 3.0 s version).
+(kernels.stock_share; the paper-size figures above are from the 3.0 s version; with
+Newton steps the paper-size solve took 601 CPU s, 1,014 s wall, at load average 7-8).
 
 A size is n_xi,n_zeta,n_v,n_du,n_r: fixed effect (no transition), persistent AR(1),
 iid transitory shock, aggregate earnings growth and the log stock return (the VAR).
