@@ -27,7 +27,9 @@ earnings scale z (Lemmas 1-3, appendix A.2): xhat = x / z. Built here:
   registered as ``human_capital_benchmark``): Tables 1-2 through the shared discretisers
   ``numerics.skewed`` (generalised-normal shocks, a regime-dependent skewed AR(1)) and
   ``numerics.var`` (the bivariate VAR of eq. 4), social security, a life table; its
-  placeholders are listed in ``benchmark``.
+  placeholders are listed in ``benchmark``, as are the switches of the section-6
+  perturbations (Figures 7-8: no persistent or transitory shocks, no skewness, no
+  cyclicality).
 
 Typos in the paper's text (papers/004): A.2.3 writes the residual as
 eps = y - a^b R^b + a^s R^s; the orthogonality conditions it imposes need

@@ -47,6 +47,7 @@ import numpy as np
 
 from ..numerics.skewed import (
     GeneralizedNormal,
+    SkewedAR1,
     discretize_generalized_normal,
     discretize_skewed_ar1,
 )
@@ -100,6 +101,18 @@ class BenchmarkParams(Record):
     persistent chain matches the life-cycle variance and skewness of Table 1's process
     exactly at 10-11 points and within 2% at 9; at 5 it misses them by a third, which
     raises the early-life value by about 80% (tests/core/numerics/test_skewed.py).
+
+    Switches of the section-6 sensitivity (Figures 7-8), all true in the benchmark:
+    persistent / transitory: false removes the persistent shocks zeta (the chain has one
+    zeta point, n_zeta unused) or the transitory shocks v (one v point, n_v unused);
+    skewness: false makes the persistent innovations eta normal with Table 1's variances
+    (third moments zero); cyclical: false gives eta the same distribution in booms and
+    recessions, with the variance and third moment averaged over the regimes with the
+    stationary boom probability (the life-cycle variance of zeta is unchanged). The paper
+    re-estimates the process under each restriction (section 6); without the PSID this
+    keeps Table 1's other parameters. The initial-wealth and borrowing perturbations are
+    ``wealth_1`` (1.0) and ``borrowing`` (a large value gives the natural limit), the IES
+    ones ``ies`` (0.5, 2).
     """
 
     alpha: float = 6.0
@@ -116,6 +129,10 @@ class BenchmarkParams(Record):
     n_v: int = 7
     n_du: int = 4
     n_r: int = 5
+    persistent: bool = True
+    transitory: bool = True
+    skewness: bool = True
+    cyclical: bool = True
 
     def __post_init__(self) -> None:
         check = Checker(type(self).__name__)
@@ -134,6 +151,9 @@ class BenchmarkParams(Record):
             check.scalar(self, name, ge=3, le=31, integer=True)
         check.scalar(self, "n_du", ge=2, le=20, integer=True)
         check.scalar(self, "n_r", ge=2, le=20, integer=True)
+        for name in ("persistent", "transitory", "skewness", "cyclical"):
+            value = getattr(self, name)
+            check.require(isinstance(value, bool), name, "must be true or false", value)
         if isinstance(self.n_du, int) and self.n_du % 2:
             check.fail("n_du", "must be even (booms and recessions split at Delta u = 0)",
                        self.n_du)
@@ -141,13 +161,17 @@ class BenchmarkParams(Record):
 
     @property
     def n_states(self) -> int:
-        return self.n_xi * self.n_zeta * self.n_v * self.n_du * self.n_r
+        """Exogenous states of the chain (one zeta or v point when those shocks are off)."""
+        n_zeta = self.n_zeta if self.persistent else 1
+        n_v = self.n_v if self.transitory else 1
+        return self.n_xi * n_zeta * n_v * self.n_du * self.n_r
 
 
 def make_benchmark_economy(bp: BenchmarkParams) -> MarkovParams:
     """The chain of states (xi, zeta, v, Delta u, log R^s) as ``MarkovParams`` (row-major in
     that order), with the age-1 distribution and the placeholders of the module docstring."""
-    ch = _chain(bp.sample, bp.n_xi, bp.n_zeta, bp.n_v, bp.n_du, bp.n_r, bp.retire)
+    shocks = (bp.persistent, bp.transitory, bp.skewness, bp.cyclical)
+    ch = _chain(bp.sample, bp.n_xi, bp.n_zeta, bp.n_v, bp.n_du, bp.n_r, bp.retire, shocks)
     J, ret = bp.n_ages, bp.retire
     xi, zeta, v, du, logr = ch.grid
     ages = FIRST_AGE + np.arange(J)
@@ -209,20 +233,36 @@ class _Chain:
 
 @lru_cache(maxsize=2)  # a paper-size chain is a dense 4,620^2 matrix (171 MB)
 def _chain(sample: str, n_xi: int, n_zeta: int, n_v: int, n_du: int, n_r: int,
-           retire: int) -> _Chain:
-    """Discretise each component (cached: pure in its arguments) and assemble the chain."""
+           retire: int, shocks: tuple[bool, bool, bool, bool]) -> _Chain:
+    """Discretise each component (cached: pure in its arguments) and assemble the chain.
+
+    shocks: the switches (persistent, transitory, skewness, cyclical) of BenchmarkParams."""
+    persistent, transitory, skewness, cyclical = shocks
     s_xi2, rho, sb, sr, mb, mr, s_v2, m3_v = TABLE_1[sample]
     gam, v1, v2, cov = TABLE_2[sample]
     Gamma = np.reshape(gam, (2, 2))
     agg = discretize_var1((np.eye(2) - Gamma) @ np.array([0.0, MEAN_LOG_RS]), Gamma,
                           np.array([[v1, cov], [cov, v2]]), (n_du, n_r))
     boom = (agg.nodes[:, 0] > 0.0).astype(int)  # regime index: 0 recession, 1 boom
-    eta = [GeneralizedNormal.from_moments(0.0, sr, mr),
-           GeneralizedNormal.from_moments(0.0, sb, mb)]
     p_boom = float(agg.stationary @ boom)
-    pers = discretize_skewed_ar1(n_zeta, rho, eta, [1.0 - p_boom, p_boom], retire - 1)
-    v_nodes, v_probs = discretize_generalized_normal(n_v, 0.0, s_v2 * 2.0 / 3.0,
-                                                     m3_v * (2.0 / 3.0) ** 1.5)
+    if not skewness:
+        mb = mr = 0.0
+    if not cyclical:
+        sb = sr = p_boom * sb + (1.0 - p_boom) * sr
+        mb = mr = p_boom * mb + (1.0 - p_boom) * mr
+    if persistent:
+        eta = [GeneralizedNormal.from_moments(0.0, sr, mr),
+               GeneralizedNormal.from_moments(0.0, sb, mb)]
+        pers = discretize_skewed_ar1(n_zeta, rho, eta, [1.0 - p_boom, p_boom], retire - 1)
+    else:
+        pers = _no_persistent_shocks()
+    n_zeta = pers.grid.size
+    if transitory:
+        v_nodes, v_probs = discretize_generalized_normal(n_v, 0.0, s_v2 * 2.0 / 3.0,
+                                                         m3_v * (2.0 / 3.0) ** 1.5)
+    else:
+        v_nodes, v_probs = np.zeros(1), np.ones(1)
+    n_v = v_nodes.size
     y, w = gauss_hermite_normal(n_xi)
     xi_nodes = math.sqrt(s_xi2) * y
     n_a = agg.nodes.shape[0]
@@ -238,6 +278,13 @@ def _chain(sample: str, n_xi: int, n_zeta: int, n_v: int, n_du: int, n_r: int,
                   init=readonly(init.ravel()), grid=tuple(readonly(g) for g in grid),
                   xi_nodes=readonly(xi_nodes), xi_probs=readonly(w),
                   mean_exp_zeta_v=ez * float(v_probs @ np.exp(v_nodes)))
+
+
+def _no_persistent_shocks() -> SkewedAR1:
+    """zeta = 0 at every age: one point, in both regimes."""
+    ones = np.ones((2, 1, 1))
+    return SkewedAR1(grid=np.zeros(1), transition=ones, initial=ones[:, 0], target=(0.0, 0.0),
+                     fitted=(0.0, 0.0), grid_params=(0.0, 0.0, 0.0))
 
 
 def _mean_exp_persistent(pers, weights: np.ndarray, n_periods: int) -> float:

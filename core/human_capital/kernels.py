@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..numerics.hermite import hermite
+from ..numerics.hermite import hermite, hermite_slope
 
 STATUS_OK = 0
 STATUS_SHARE_NOT_CONVERGED = 1
@@ -89,35 +89,41 @@ def _end_slope(h0, h1, d0, d1):
 
 
 @njit(cache=True)
-def interp_at(j, row, x, mdl, pol, pref):
+def interp_at(j, row, x, mdl, pol, pref, want_vh):
     """(c, V, vhat) at age j, row, normalised cash on hand x (exact below the first node;
-    cubic or linear between nodes; linear with the last slope above the top)."""
+    cubic or linear between nodes; linear with the last slope above the top). vhat is
+    0 unless ``want_vh`` (the portfolio condition needs c and V only)."""
     xe, c_pol, v_pol, vh_pol, _, f0, k0, dc, dv, dvh = pol
     beta, gamma, _, _, cubic = pref
     psi, amin = mdl[7], mdl[8]
     grid = xe[j, row]
     if x <= grid[0]:
         c = x - amin[j]
-        return c, aggregate(c, f0[j, row], beta, psi[j], gamma), c**gamma * k0[j, row]
+        vh = c**gamma * k0[j, row] if want_vh else 0.0
+        return c, aggregate(c, f0[j, row], beta, psi[j], gamma), vh
     n = grid.shape[0]
+    vh = 0.0
     if cubic and x >= grid[n - 1]:
         e = x - grid[n - 1]
-        return (c_pol[j, row, n - 1] + e * dc[j, row, n - 1],
-                v_pol[j, row, n - 1] + e * dv[j, row, n - 1],
-                vh_pol[j, row, n - 1] + e * dvh[j, row, n - 1])
+        if want_vh:
+            vh = vh_pol[j, row, n - 1] + e * dvh[j, row, n - 1]
+        return c_pol[j, row, n - 1] + e * dc[j, row, n - 1], \
+            v_pol[j, row, n - 1] + e * dv[j, row, n - 1], vh
     k = min(np.searchsorted(grid, x) - 1, n - 2)
     if cubic:
         x0, x1 = grid[k], grid[k + 1]
+        if want_vh:
+            vh = hermite(x, x0, x1, vh_pol[j, row, k], vh_pol[j, row, k + 1], dvh[j, row, k],
+                         dvh[j, row, k + 1])
         return (hermite(x, x0, x1, c_pol[j, row, k], c_pol[j, row, k + 1], dc[j, row, k],
                         dc[j, row, k + 1]),
                 hermite(x, x0, x1, v_pol[j, row, k], v_pol[j, row, k + 1], dv[j, row, k],
-                        dv[j, row, k + 1]),
-                hermite(x, x0, x1, vh_pol[j, row, k], vh_pol[j, row, k + 1], dvh[j, row, k],
-                        dvh[j, row, k + 1]))
+                        dv[j, row, k + 1]), vh)
     w = (x - grid[k]) / (grid[k + 1] - grid[k])
     c = (1.0 - w) * c_pol[j, row, k] + w * c_pol[j, row, k + 1]
     v = (1.0 - w) * v_pol[j, row, k] + w * v_pol[j, row, k + 1]
-    vh = (1.0 - w) * vh_pol[j, row, k] + w * vh_pol[j, row, k + 1]
+    if want_vh:
+        vh = (1.0 - w) * vh_pol[j, row, k] + w * vh_pol[j, row, k + 1]
     return c, v, vh
 
 
@@ -139,7 +145,7 @@ def next_nodes(j, row, a, theta, mdl, pref, pol, loc):
         p = prob[start + k]
         fs = f[j + 1, s]
         x_next = (a * rb + stock * (rs[s] - rb)) / fs + g[j + 1, s]
-        c1, v1, vh1 = interp_at(j + 1, row_of[s], x_next, mdl, pol, pref)
+        c1, v1, vh1 = interp_at(j + 1, row_of[s], x_next, mdl, pol, pref, True)
         cs[k] = fs * c1
         vs[k] = fs * v1
         ys[k] = fs * (vh1 + g[j + 1, s])
@@ -174,26 +180,83 @@ def _moments(n, F, pref, loc):
 
 
 @njit(cache=True)
-def _foc(j, row, a, theta, mdl, pref, pol, loc):
-    F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
-    return _moments(n, F, pref, loc)[0]
+def _cv_slopes(j, row, x, mdl, pol, pref):
+    """(c, V, dc/dx, dV/dx) at age j, row and cash on hand x, as ``interp_at`` interpolates
+    them (the slopes of the same pieces: exact below the first node, where c = x - amin
+    and dV/dc = (1 - beta) c^-gamma V^gamma from the aggregator)."""
+    xe, c_pol, v_pol, _, _, f0, _, dc, dv, _ = pol
+    beta, gamma, _, _, cubic = pref
+    psi, amin = mdl[7], mdl[8]
+    grid = xe[j, row]
+    if x <= grid[0]:
+        c = x - amin[j]
+        v = aggregate(c, f0[j, row], beta, psi[j], gamma)
+        if gamma == 1.0:
+            return c, v, 1.0, (1.0 if psi[j] == 0.0 else (1.0 - beta) * v / c)
+        if psi[j] == 0.0:
+            return c, v, 1.0, v / c
+        return c, v, 1.0, (1.0 - beta) * (v / c) ** gamma
+    n = grid.shape[0]
+    if cubic and x >= grid[n - 1]:
+        e = x - grid[n - 1]
+        return (c_pol[j, row, n - 1] + e * dc[j, row, n - 1],
+                v_pol[j, row, n - 1] + e * dv[j, row, n - 1], dc[j, row, n - 1],
+                dv[j, row, n - 1])
+    k = min(np.searchsorted(grid, x) - 1, n - 2)
+    x0, x1 = grid[k], grid[k + 1]
+    c0, c1, v0, v1 = c_pol[j, row, k], c_pol[j, row, k + 1], v_pol[j, row, k], v_pol[j, row, k + 1]
+    if cubic:
+        d0, d1, e0, e1 = dc[j, row, k], dc[j, row, k + 1], dv[j, row, k], dv[j, row, k + 1]
+        return (hermite(x, x0, x1, c0, c1, d0, d1), hermite(x, x0, x1, v0, v1, e0, e1),
+                hermite_slope(x, x0, x1, c0, c1, d0, d1),
+                hermite_slope(x, x0, x1, v0, v1, e0, e1))
+    w = (x - x0) / (x1 - x0)
+    return ((1.0 - w) * c0 + w * c1, (1.0 - w) * v0 + w * v1, (c1 - c0) / (x1 - x0),
+            (v1 - v0) / (x1 - x0))
 
 
 @njit(cache=True)
-def stock_share(j, row, a, mdl, pref, pol, loc, tol, max_iter, guess):
+def _foc(j, row, a, theta, mdl, pref, pol):
+    """The portfolio condition at share theta, up to a positive factor, and its derivative
+    in theta: phi = F^(gamma-alpha) E[k (R^s - R^b)] = E[c'^-gamma V'^(gamma-alpha)
+    (R^s - R^b)] (``_moments``' first entry times F(V')^(gamma-alpha); same sign and
+    root, and it needs neither F nor y). With x' = (a R^b + theta w (R^s - R^b)) / f + g',
+    w = a - amin: d phi / d theta = E[kern (R^s - R^b)^2 w / f ((gamma - alpha) V_x / V
+    - gamma c_x / c)] in the interpolants' own slopes. The hot loop of the solve."""
+    ptr, idx, prob, row_of, f, g, rs, _, amin = mdl
+    gamma, alpha, rb = pref[1], pref[2], pref[3]
+    w = a - amin[j]
+    stock = theta * w
+    foc = 0.0
+    dfoc = 0.0
+    for t in range(ptr[row], ptr[row + 1]):
+        s = idx[t]
+        fs = f[j + 1, s]
+        excess = rs[s] - rb
+        x_next = (a * rb + stock * excess) / fs + g[j + 1, s]
+        c1, v1, c_x, v_x = _cv_slopes(j + 1, row_of[s], x_next, mdl, pol, pref)
+        kern = prob[t] * np.exp((gamma - alpha) * np.log(fs * v1) - gamma * np.log(fs * c1))
+        foc += kern * excess
+        dfoc += kern * excess * excess * w / fs * ((gamma - alpha) * v_x / v1 - gamma * c_x / c1)
+    return foc, dfoc
+
+
+@njit(cache=True)
+def stock_share(j, row, a, mdl, pref, pol, tol, max_iter, guess):
     """The share theta in [0, 1] solving the portfolio condition (decreasing in theta).
 
-    Secant steps from ``guess`` (a neighbouring node's share) kept inside a bracket, with
-    bisection when a step leaves it; a corner is returned exactly once the condition's
-    sign there is seen. At the borrowing limit (nothing to invest) the share is a limit: the
+    Newton steps (``_foc`` gives the condition's derivative) from ``guess`` (a neighbouring
+    node's share), kept inside a bracket, with bisection when a step leaves it or the
+    derivative is not negative. Converged when a step is below ``tol`` (the step's end is
+    returned) or the bracket is; a corner is returned exactly once the condition's sign
+    there is seen. At the borrowing limit (nothing to invest) the share is a limit: the
     corner the sign of the condition picks. Returns (theta, status).
     """
-    f_a = _foc(j, row, a, min(max(guess, 0.0), 1.0), mdl, pref, pol, loc)
+    t_a = min(max(guess, 0.0), 1.0)
+    f_a, d_a = _foc(j, row, a, t_a, mdl, pref, pol)
     if a <= mdl[8][j]:
         return (1.0 if f_a > 0.0 else 0.0), STATUS_OK
     lo, hi = 0.0, 1.0
-    t_a = min(max(guess, 0.0), 1.0)
-    t_b = t_a + 0.01 if f_a > 0.0 else t_a - 0.01
     for _ in range(max_iter):
         if f_a > 0.0:
             if t_a == 1.0:
@@ -207,6 +270,9 @@ def stock_share(j, row, a, mdl, pref, pol, loc, tol, max_iter, guess):
             return t_a, STATUS_OK
         if hi - lo < tol:
             return 0.5 * (lo + hi), STATUS_OK
+        t_b = t_a - f_a / d_a if d_a < 0.0 else 0.5 * (lo + hi)
+        if abs(t_b - t_a) < tol and lo <= t_b <= hi:
+            return t_b, STATUS_OK
         if not lo < t_b < hi:  # a step outside the bracket: try its end, else bisect
             if t_b >= hi and hi == 1.0:
                 t_b = 1.0
@@ -214,14 +280,8 @@ def stock_share(j, row, a, mdl, pref, pol, loc, tol, max_iter, guess):
                 t_b = 0.0
             else:
                 t_b = 0.5 * (lo + hi)
-        f_b = _foc(j, row, a, t_b, mdl, pref, pol, loc)
-        if f_b != f_a and abs(t_b - t_a) >= tol:
-            t_next = t_b - f_b * (t_b - t_a) / (f_b - f_a)
-        else:
-            t_next = 0.5 * (lo + hi)
-        if abs(t_b - t_a) < tol:
-            return t_b, STATUS_OK
-        t_a, f_a, t_b = t_b, f_b, t_next
+        t_a = t_b
+        f_a, d_a = _foc(j, row, a, t_a, mdl, pref, pol)
     return 0.5 * (lo + hi), STATUS_SHARE_NOT_CONVERGED
 
 
@@ -290,8 +350,8 @@ def _solve_row(j, row, a_nodes, mdl, pref, pol, allow_stock, share_tol, max_shar
         theta = 0.0
         if allow_stock:
             guess = theta_pol[j, row, k - 1] if k > 1 else theta_pol[j + 1, row, k]
-            theta, st = stock_share(j, row, a, mdl, pref, pol, loc, share_tol,
-                                    max_share_iter, guess)
+            theta, st = stock_share(j, row, a, mdl, pref, pol, share_tol, max_share_iter,
+                                    guess)
             status = max(status, st)
         F, n = next_nodes(j, row, a, theta, mdl, pref, pol, loc)
         foc, eul, val = _moments(n, F, pref, loc)

@@ -127,7 +127,7 @@ class LifeCycle:
         row = int(sh.row_of[state])
         out = np.empty(13)
         value_kernels.point_values(age - 1, row, xhat, sh.mdl, self.pref, self.pol, p.stock, out)
-        stored = kernels.interp_at(age - 1, row, xhat, sh.mdl, self.pol, self.pref)[2]
+        stored = kernels.interp_at(age - 1, row, xhat, sh.mdl, self.pol, self.pref, True)[2]
         v, mean_return, e_mrb, e_mrs, a_b, a_s, s_b, s_s, s_o, c, a, theta, util = (
             float(o) for o in out)
         return PointValues(

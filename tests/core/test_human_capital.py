@@ -563,6 +563,56 @@ def test_stock_economy_moments_have_the_papers_signs():
     assert 0.0 < mom["stock_share_overall_max"] < 0.5  # Figure 6: bond > stock overall
 
 
+def test_share_root_is_the_same_whatever_the_first_step():
+    # stock_share starts from a neighbouring node's share; a bad start costs iterations,
+    # never the answer. Reference: brentq on the same portfolio condition.
+    sol = solve(stock_economy(corr=0.0), SMALL)
+    args = (sol.shocks.mdl, sol.pref, sol.pol)
+    j, row = 4, 0
+    found = 0
+    for a in sol.savings_nodes[j, 3::6]:
+        a = float(a)
+
+        def foc(t, a=a):
+            return kernels._foc(j, row, a, t, *args)[0]
+
+        if foc(0.0) * foc(1.0) >= 0.0:  # a corner: no root to compare
+            continue
+        found += 1
+        root = brentq(foc, 0.0, 1.0, xtol=1e-14)
+        for guess in (0.0, 0.3, 0.5, 1.0):
+            theta, status = kernels.stock_share(j, row, a, *args, 1e-12, 200, guess)
+            assert status == kernels.STATUS_OK
+            assert theta == pytest.approx(root, abs=1e-10)
+    assert found >= 2
+
+
+@pytest.mark.parametrize("interpolation", ["pchip", "linear"])
+def test_portfolio_condition_derivative_matches_finite_differences(interpolation):
+    # The analytic d phi / d theta of kernels._foc (Newton's slope) against central
+    # differences of phi, at interior shares, with borrowing (successors below the first
+    # node) and without; the interpolants are smooth within a piece, so the two agree to
+    # the differences' truncation error wherever no successor crosses a node.
+    for borrowing in (0.0, 2.0):
+        sol = solve(stock_economy(corr=0.0, borrowing=borrowing),
+                    SMALL.with_(interpolation=interpolation))
+        args = (sol.shocks.mdl, sol.pref, sol.pol)
+        checked = 0
+        for j in (2, 6):
+            for a in sol.savings_nodes[j, 2::5]:
+                for theta in (0.2, 0.55, 0.9):
+                    h = 1e-6
+                    up, down = (kernels._foc(j, 0, float(a), theta + d, *args)[0]
+                                for d in (h, -h))
+                    slope = kernels._foc(j, 0, float(a), theta, *args)[1]
+                    fd = (up - down) / (2 * h)
+                    if abs(fd) > 0 and abs(slope / fd - 1.0) < 1e-3:
+                        checked += 1
+                    else:  # a successor crossed a node between theta -+ h (kink)
+                        assert abs(slope / fd - 1.0) < 0.5, (j, a, theta, slope, fd)
+        assert checked >= 10
+
+
 def test_share_root_failure_raises_convergence_error():
     # A tolerance below what ten secant steps reach in double precision.
     with pytest.raises(SolverConvergenceError, match="stock-share root did not converge"):
