@@ -407,7 +407,7 @@ def _axes(data, key: str, model: ModelSpec | None, problems) -> dict[str, tuple]
         for i, v in enumerate(values):
             if not isinstance(v, (int, float, str, bool)):
                 problems.add((key, axis, i), f"must be a number, string or bool, got {v!r}")
-        repeated = _repeated(values)
+        repeated = _repeated(values) if key == "grid" else ""  # zip: rows (_check_zip)
         if repeated:
             problems.add((key, axis), f"has repeated values {repeated} in {list(values)!r} "
                          "(each would be the same point)")
@@ -443,13 +443,18 @@ def _spaced(body: Mapping, path: tuple, problems) -> tuple[float, ...] | None:
     return tuple(float(x) for x in make(spec[0], spec[1], spec[2]))
 
 
+def _same(v: Any) -> tuple:
+    """What makes two axis values the same point: numbers as numbers (2 == 2.0)."""
+    return ("number", float(v)) if isinstance(v, int | float) and not isinstance(
+        v, bool) else (type(v).__name__, repr(v))
+
+
 def _repeated(values) -> str:
     """The values that occur more than once, numbers compared as numbers (2 == 2.0)."""
     seen: dict[Any, Any] = {}
     twice = []
     for v in values:
-        same = ("number", float(v)) if isinstance(v, int | float) and not isinstance(
-            v, bool) else (type(v).__name__, repr(v))
+        same = _same(v)
         if same in seen and seen[same] not in twice:
             twice.append(seen[same])
         seen.setdefault(same, v)
@@ -457,9 +462,20 @@ def _repeated(values) -> str:
 
 
 def _check_zip(zipped: dict[str, tuple], problems) -> None:
+    """Equal lengths, and no row twice (one axis may repeat a value: scenarios that each
+    change one field share the others')."""
     lengths = {axis: len(v) for axis, v in zipped.items()}
     if len(set(lengths.values())) > 1:
         problems.add(("zip",), f"lists must have equal lengths, got {lengths}")
+        return
+    seen: dict[tuple, int] = {}
+    for i, row in enumerate(zip(*zipped.values(), strict=True)):
+        same = tuple(_same(v) for v in row)
+        if same in seen:
+            values = ", ".join(f"{a}={v!r}" for a, v in zip(zipped, row, strict=True))
+            problems.add(("zip",), f"row {i} ({values}) repeats row {seen[same]}: it would be "
+                         "the same point")
+        seen.setdefault(same, i)
 
 
 def _shocks(body: dict, model: ModelSpec | None, problems) -> tuple[tuple[Shock, ...], bool]:

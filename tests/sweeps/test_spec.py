@@ -227,3 +227,19 @@ def test_bad_ranges_are_config_errors(grid, message) -> None:
     with pytest.raises(InvalidConfigError) as err:
         SweepSpec.from_dict(armington_spec(grid=grid))
     assert message in str(err.value)
+
+
+def _zipped(sigma: list, kappa: list) -> dict:
+    spec = armington_spec(zip={"sigma": sigma, "kappa": kappa})
+    del spec["grid"]
+    return spec
+
+
+def test_zip_rows_may_share_a_value_but_not_repeat() -> None:
+    # scenarios that each change one field: the others' values repeat down their columns
+    spec = SweepSpec.from_dict(_zipped([2.0, 2.0, 3.0], [0.5, 1.0, 1.0]))
+    assert [(p.values["sigma"], p.values["kappa"]) for p in spec.points] == [
+        (2.0, 0.5), (2.0, 1.0), (3.0, 1.0)]
+    with pytest.raises(InvalidConfigError, match=r"sweep\.zip: row 2 \(sigma=2, kappa=1\.0\) "
+                                                 r"repeats row 1: it would be the same point"):
+        SweepSpec.from_dict(_zipped([2.0, 2, 2], [0.5, 1.0, 1.0]))
