@@ -164,6 +164,18 @@ class ModelSpec:
     that sweep and estimation specs naming a moment are checked when they load,
     before anything is solved. None: the names are known only once a point has solved
     (a sweep then checks them at its first solved point).
+
+    ``simulate(solution, n, seed) -> dict[str, float]`` (optional): statistics of one
+    simulated sample of ``n`` agents (the model's unit: households, a cohort's workers)
+    drawn from the solved economy with ``np.random.default_rng(seed)``: the same seed
+    gives the same draws at any parameters (common random numbers), so two calls
+    differ only through the solution. A sample is what a data set of ``n`` agents
+    would be: estimation (``simulation: {statistics: model}``) averages such samples
+    and takes their spread as the sampling noise of the data. ``simulated_names``:
+    the names it always returns (NaN where a statistic is undefined at some
+    parameters), checked when an estimation spec loads. None: the model simulates
+    nothing itself (estimation may still simulate it through a panel function of its
+    own, as for ``incomplete_markets``).
     """
 
     name: str
@@ -177,6 +189,8 @@ class ModelSpec:
     moment_info: Mapping[str, Any] | None = None
     param_info: Mapping[str, Any] | None = None
     moment_names: tuple[str, ...] | None = None
+    simulate: Callable[[Any, int, int], Mapping[str, float]] | None = None
+    simulated_names: tuple[str, ...] | None = None
 
     def params_from_dict(self, data: Mapping[str, Any] | None):
         return self.Params.from_dict(data)
