@@ -131,3 +131,24 @@ def test_indirect_inference_recovers_the_truth_within_its_standard_errors(tmp_pa
     assert run.info.status == "FINISHED"
     for name in TRUTH:
         assert run.data.metrics[f"est_{name}"] == pytest.approx(result.estimates[name])
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_hetspace_estimate_runs_the_shipped_spec(tmp_path):
+    """The CLI on the shipped spec with a tiny budget (the recovery is tested above)."""
+    from typer.testing import CliRunner
+
+    from hetspace.cli import app
+
+    data = ii_spec(simulation={"statistics": "model", "n_households": 500, "seed": 0},
+                   optimizer={"n_trials": 3, "n_startup_trials": 3, "polish": False})
+    data["baseline"] = {"config": str(SPEC_PATH.parent / data["baseline"]["config"])}
+    path = tmp_path / "ii.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    result = CliRunner().invoke(app, ["estimate", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "estimate ii_hadsge (hadsge, indirect_inference): alpha, tau, psi, chi" \
+        in result.output
+    for name in TRUTH:
+        assert f"| {name} | " in result.output
+    assert (tmp_path / "out" / "estimates.csv").exists()
