@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
 
 TRANSFORMS = ("identity", "percent", "annual_percent", "log10")
@@ -72,11 +73,21 @@ class MomentInfo:
 
 
 def describe(name: str, *registries: Mapping[str, MomentInfo] | None) -> MomentInfo:
-    """The first registry's entry for ``name``; a plain one (label = name) if none has it."""
+    """The first registry's entry for ``name``; for ``<base>_t<h>`` (a statistic at
+    period h of a transition) the entry of ``<base>`` with "t = h" added to its label;
+    a plain one (label = name) if none has it."""
     for registry in registries:
         if registry and name in registry:
             return registry[name]
+    period = _AT_PERIOD.match(name)
+    if period is not None:
+        base = describe(period[1], *registries)
+        if base.label != period[1]:
+            return dataclasses.replace(base, label=f"{base.label}, t = {period[2]}")
     return MomentInfo(name)
+
+
+_AT_PERIOD = re.compile(r"^(.+)_t(\d+)$")
 
 
 def check_periods_per_year(value: float) -> float:

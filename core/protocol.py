@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import importlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -165,6 +165,13 @@ class ModelSpec:
     before anything is solved. None: the names are known only once a point has solved
     (a sweep then checks them at its first solved point).
 
+    ``dynamics(old, new, location, horizon, at) -> {name: float}`` (optional): statistics
+    of the transition from the steady state ``old`` to ``new``, the one after a
+    permanent region shock to ``location`` (``region_shock``), announced at date 0,
+    over ``horizon`` periods; names ending in ``_t{h}`` are reported at each period h
+    of ``at``. ``dynamics_names(at)`` lists the names it returns. None: the model
+    has no transitions (a sweep's ``dynamics`` section is then refused at load).
+
     ``simulate(solution, n, seed) -> dict[str, float]`` (optional): statistics of one
     simulated sample of ``n`` agents (the model's unit: households, a cohort's workers)
     drawn from the solved economy with ``np.random.default_rng(seed)``: the same seed
@@ -189,6 +196,8 @@ class ModelSpec:
     moment_info: Mapping[str, Any] | None = None
     param_info: Mapping[str, Any] | None = None
     moment_names: tuple[str, ...] | None = None
+    dynamics: Callable[..., Mapping[str, float]] | None = None
+    dynamics_names: Callable[[Sequence[int]], tuple[str, ...]] | None = None
     simulate: Callable[[Any, int, int], Mapping[str, float]] | None = None
     simulated_names: tuple[str, ...] | None = None
 

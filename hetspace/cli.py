@@ -317,10 +317,10 @@ def sweep_command(
 ) -> None:
     """Run a parameter sweep on Ray; store results, tables, plots and an MLflow run."""
     _setup_logging(verbose)  # warnings (e.g. fewer actors than asked for) always show
+    _join(address)
     from hetspace.sweeps import load_sweep_spec
     from hetspace.sweeps.runner import default_out_dir
 
-    _join(address)
     cfg = _guard(str(spec), load_sweep_spec, spec)
     out_dir = out if out is not None else default_out_dir(cfg)
     _check_out(out_dir)
@@ -408,8 +408,10 @@ def _run_stage(source: str, fn, *args: Any, plain: tuple[type, ...] = (),
 def _join(address: str | None) -> None:
     """Join the cluster at ``--address`` first, so that its absence is known at once
     (exit 1; the spec is not read: an estimation spec solves its baseline); exit 2 for
-    an --address that is no Ray address."""
+    an --address that is no Ray address. Without one, the local Ray started later
+    listens on 127.0.0.1 only (:func:`_local_ray_on_loopback`)."""
     if address is None:
+        _local_ray_on_loopback()
         return
     if not _ADDRESS.match(address):
         _fail(EXIT_CONFIG, [f"--address must be 'auto' or host:port of a Ray head "
@@ -420,6 +422,18 @@ def _join(address: str | None) -> None:
         connect(address)
     except ClusterNotFoundError as e:
         _fail(EXIT_ERROR, [str(e)])
+
+
+def _local_ray_on_loopback() -> None:
+    """Keep the embedded local Ray off the network: its GCS, raylet, workers, agents and
+    metrics ports listen on 127.0.0.1 only (they listened on every interface). Ray binds
+    them there when the node's address is 127.0.0.1, which it takes only when told it
+    runs no cluster (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, read once, when Ray is
+    imported: hence before any import of Ray; its processes inherit it). Joining a
+    cluster (``--address``) does not set it: that driver must be reachable. A user's own
+    setting of the variable wins."""
+    if "ray" not in sys.modules:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
 def _check_out(out_dir: Path) -> None:
@@ -647,10 +661,10 @@ def estimate_command(
 ) -> None:
     """Estimate parameters by moment matching / indirect inference (Optuna on Ray actors)."""
     _setup_logging(verbose)
+    _join(address)
     from hetspace.estimation import load_estimation_spec
     from hetspace.estimation.driver import default_out_dir
 
-    _join(address)
     cfg = _guard(str(spec), load_estimation_spec, spec)
     out_dir = out if out is not None else default_out_dir(cfg)
     _check_out(out_dir)

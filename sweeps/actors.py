@@ -207,6 +207,7 @@ class Task:
     params: Any
     numerics: Any
     seed: int
+    dynamics: Any = None  # points.Dynamics: the transition this point also reports
 
 
 class SteadyStateActor:
@@ -274,6 +275,9 @@ class SteadyStateActor:
             row.update(status=STATUS_OK, moments=_finite_moments(sol.moments()),
                        diagnostics=_diagnostics(sol), by_location=_by_location(sol),
                        n_iter=_total_iter(sol.n_iter))
+            if task.dynamics is not None:
+                stats, row["error"] = self._dynamics(task, sol)
+                row["moments"].update(stats)
         if self._name is None:
             self._name = _actor_name()
         row.update(t_solve=t_solve, t_eval=time.perf_counter() - t0, started_unix=started,
@@ -330,6 +334,37 @@ class SteadyStateActor:
         sol = self.model.solve(params, numerics=self.held.numerics, warm_start=self.held)
         return {"key": self.held_key, "location": location, "size": size,
                 "moments": _finite_moments(sol.moments())}
+
+    @serial
+    def transition(self, location: int, size: float, horizon: int,
+                   at: tuple[int, ...] = (1, 5, 10, 25)) -> dict[str, Any]:
+        """Statistics of the transition from the held steady state after a permanent
+        region shock (``ModelSpec.dynamics``); the shocked steady state is solved warm
+        from the held one, which stays held."""
+        if self.held is None:
+            raise RuntimeError("this actor holds no steady state yet")
+        if self.model.dynamics is None or self.model.region_shock is None:
+            raise NotImplementedError(f"model {self.model.name!r} has no transitions")
+        params = self.model.region_shock(self.held.params, location, size)
+        new = self.model.solve(params, numerics=self.held.numerics, warm_start=self.held)
+        stats = self.model.dynamics(self.held, new, location, horizon, tuple(at))
+        return {"key": self.held_key, "location": location, "size": size,
+                "horizon": horizon, "statistics": _finite_moments(stats)}
+
+    def _dynamics(self, task: Task, sol: Any) -> tuple[dict[str, float], str | None]:
+        """The statistics of the transition from the task's unshocked economy (solved warm
+        from ``sol``, the shocked one) to ``sol``; a failure is the row's error, its
+        steady state stays a result."""
+        d = task.dynamics
+        try:
+            old = self.model.solve(d.base, numerics=task.numerics, warm_start=sol)
+            if not old.converged:
+                return {}, f"dynamics: the unshocked economy did not converge ({old.residuals})"
+            stats = self.model.dynamics(old, sol, d.location, d.horizon, d.at)
+        except self.recoverable as e:
+            logger.debug("dynamics failed", exc_info=True)
+            return {}, f"dynamics: {type(e).__name__}: {' '.join(str(e).split())}"
+        return _finite_moments(stats), None
 
     def _warm_start(self, task: Task) -> Any:
         """The held solution, or the model's extrapolation when the task's point lies

@@ -2,7 +2,10 @@
 
 ``connect(None)`` starts a local Ray with this machine's cores (dashboard off),
 unless Ray is already initialised in this process (a notebook, a test session),
-which is then reused. ``connect("auto")`` (or an explicit ``host:port``) joins
+which is then reused; it listens on 127.0.0.1 only when
+``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` was set before Ray was imported, as the
+CLI does (``hetspace.cli._local_ray_on_loopback``), and on every interface
+otherwise. ``connect("auto")`` (or an explicit ``host:port``) joins
 an existing cluster and fails fast with :class:`ClusterNotFoundError` if there
 is none; it never falls back to starting a local instance.
 

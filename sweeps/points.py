@@ -43,8 +43,23 @@ class Shock:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Dynamics:
+    """A sweep's ``dynamics`` section: each shocked point also reports the transition
+    from its unshocked economy to its own steady state (``ModelSpec.dynamics``), over
+    ``horizon`` periods, with statistics at periods ``at``. On a point, ``base`` is
+    the unshocked params and ``location`` the shocked location."""
+
+    horizon: int
+    at: tuple[int, ...]
+    base: Any = None
+    location: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Point:
-    """One economy of the sweep. values: axis -> value; coords: normalised position."""
+    """One economy of the sweep. values: axis -> value; coords: normalised position;
+    dynamics: the transition it also reports (shocked points of a sweep with a
+    ``dynamics`` section; None otherwise)."""
 
     index: int
     values: Mapping[str, Any]
@@ -53,6 +68,7 @@ class Point:
     key: str
     seed: int
     coords: tuple[float, ...]
+    dynamics: Dynamics | None = None
 
     def labels(self) -> dict[str, Any]:
         """Axis values, shock (label 'none' or 'loc 3 -0.01'), shock_location, shock_size."""
@@ -65,16 +81,21 @@ class Point:
 
 
 def point_key(model: str, params: Any, numerics: Any, seed: int,
-              version: str = __version__) -> str:
-    """sha256 of (model, params, numerics, seed, code version): the point's identity."""
-    text = json.dumps([model, params.fingerprint(), numerics.fingerprint(), seed, version])
-    return hashlib.sha256(text.encode()).hexdigest()
+              version: str = __version__, dynamics: Dynamics | None = None) -> str:
+    """sha256 of (model, params, numerics, seed, code version and, when the point
+    reports a transition, its horizon and periods): the point's identity."""
+    parts = [model, params.fingerprint(), numerics.fingerprint(), seed, version]
+    if dynamics is not None:
+        parts.append([dynamics.horizon, list(dynamics.at)])
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def expand_points(model: ModelSpec, params: Any, numerics: Any, grid: Mapping[str, Sequence],
                   zipped: Mapping[str, Sequence], shocks: Sequence[Shock], include_unshocked: bool,
-                  seed: int, report: Callable[[tuple, str], None]) -> tuple[Point, ...]:
+                  seed: int, report: Callable[[tuple, str], None],
+                  dynamics: Dynamics | None = None) -> tuple[Point, ...]:
     """Every point in spec order; each Params is built (and so validated) here.
+    Shocked points carry ``dynamics`` (with their unshocked params and location).
 
     ``report(path, text)`` receives one problem per violated condition, named by
     the axis value that causes it (``("grid", "gamma", 2)``).
@@ -99,13 +120,15 @@ def expand_points(model: ModelSpec, params: Any, numerics: Any, grid: Mapping[st
         for shock in variants:
             shocked = _shocked(model, base, shock, shocks, report)
             if shocked is not None:
-                raw.append((values, shock, shocked))
+                dyn = None if shock is None or dynamics is None else dataclasses.replace(
+                    dynamics, base=base, location=shock.location)
+                raw.append((values, shock, shocked, dyn))
     coords = _coordinates(raw, grid, zipped, shocks)
     return tuple(
         Point(index=i, values=values, shock=shock, params=p, seed=seed,
-              coords=tuple(float(c) for c in coords[i]),
-              key=point_key(model.name, p, numerics, seed))
-        for i, (values, shock, p) in enumerate(raw))
+              coords=tuple(float(c) for c in coords[i]), dynamics=dyn,
+              key=point_key(model.name, p, numerics, seed, dynamics=dyn))
+        for i, (values, shock, p, dyn) in enumerate(raw))
 
 
 def order_chains(points: Sequence[Point], n_chains: int) -> list[list[Point]]:
@@ -210,13 +233,13 @@ def _coordinates(raw: list, grid, zipped, shocks: Sequence[Shock]) -> np.ndarray
     axes = {**grid, **zipped}
     cols = []
     for axis, values in axes.items():
-        cols.append(np.array([_scaled(vals[axis], values) for vals, _, _ in raw]))
+        cols.append(np.array([_scaled(vals[axis], values) for vals, *_ in raw]))
     if shocks:
         locations = sorted({s.location for s in shocks})
         scale = max(abs(s.size) for s in shocks) or 1.0
         for loc in locations:
             cols.append(np.array([0.0 if s is None or s.location != loc else s.size / scale
-                                  for _, s, _ in raw]))
+                                  for _, s, *_ in raw]))
     if not cols:
         return np.zeros((len(raw), 0))
     return np.column_stack(cols)

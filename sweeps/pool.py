@@ -152,6 +152,15 @@ class SteadyStatePool:
         chosen = range(len(self.actors)) if actors is None else actors
         return ray.get([self.actors[i].region_shock.remote(location, size) for i in chosen])
 
+    def transition(self, location: int, size: float, horizon: int,
+                   at: tuple[int, ...] = (1, 5, 10, 25),
+                   actors: list[int] | None = None) -> list[dict[str, Any]]:
+        """The transition after a permanent region shock from each (or the chosen)
+        actor's held steady state: statistics by ``ModelSpec.dynamics``."""
+        chosen = range(len(self.actors)) if actors is None else actors
+        return ray.get([self.actors[i].transition.remote(location, size, horizon, tuple(at))
+                        for i in chosen])
+
     def shutdown(self) -> None:
         """Kill the actors (no restart)."""
         for actor in self.actors:

@@ -246,9 +246,14 @@ class _Sweep:
 
     def _check_moments(self, moments: dict[str, Any]) -> None:
         """Stop at the first solved point if ``moments`` lacks one the spec asks for
-        (a model's moments are known once it has solved)."""
+        (a model's moments are known once it has solved). Shock effects and the
+        statistics of transitions are not a point's own moments: an unshocked point,
+        which may be the first, has neither."""
         self.moments_checked = True
         derived = effect_names() if self.spec.shocks else ()
+        dynamics, names = self.spec.dynamics, self.spec.model.dynamics_names
+        if dynamics is not None and names is not None:
+            derived = (*derived, *names(dynamics.at))
         unknown = [m for m in self.spec.moments if m not in moments and m not in derived]
         if unknown:
             raise InvalidConfigError(self.spec.source, [

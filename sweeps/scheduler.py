@@ -187,7 +187,7 @@ class _Run:
                 if not slot.inflight:
                     self._reclaim(slot)
                 return
-            tasks = [Task(p.key, p.params, self.numerics, p.seed) for p in batch]
+            tasks = [Task(p.key, p.params, self.numerics, p.seed, p.dynamics) for p in batch]
             ref = self.pool.submit_batch(slot.index, tasks)
             self.calls[ref] = _Call(slot, batch, slot.generation, time.perf_counter(),
                                     self.pool.sent(slot.index) - 1)

@@ -17,6 +17,9 @@ A spec is YAML (``load_sweep_spec``) or a Python mapping (``SweepSpec.from_dict`
       locations: [0, 3]
       sizes: [-0.01]
       include_unshocked: true
+    dynamics:                       # also the transition after each shock (permanent)
+      horizon: 200                  # periods T of the perfect-foresight path
+      at: [1, 5, 10, 25]            # periods whose statistics are reported
     numerics: {n_a: 100}            # overrides of the baseline numerics
     moments: [r, wealth_gini]       # what tables and plots show (default: all)
     display: {periods_per_year: 6}  # model periods in a year (rates shown as annual %)
@@ -53,15 +56,17 @@ from hetspace.core.moment_info import check_periods_per_year
 from hetspace.core.protocol import ModelSpec, get_model, list_models
 
 from .effects import effect_names
-from .points import Point, Shock, expand_points
+from .points import Dynamics, Point, Shock, expand_points
 from .tracking import tracking_uri_problem
 
 TOP_LEVEL_KEYS = ("name", "description", "model", "baseline", "grid", "zip", "shocks",
-                  "numerics", "moments", "resources", "tracking", "seed", "debug", "display")
+                  "dynamics", "numerics", "moments", "resources", "tracking", "seed", "debug",
+                  "display")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SECTION_KEYS = {
     "baseline": ("config", "params", "numerics", "locations"),
     "shocks": ("locations", "sizes", "include_unshocked"),
+    "dynamics": ("horizon", "at"),
     "resources": ("num_actors", "cpus_per_actor"),
     "tracking": ("experiment", "tracking_uri", "child_runs"),
     "debug": ("crash_after", "sleep"),
@@ -127,6 +132,7 @@ class SweepSpec:
     raw: Mapping[str, Any]
     source: str
     locations: tuple[Location, ...] = ()  # names and coordinates (maps), from the baseline
+    dynamics: Dynamics | None = None  # the transition shocked points also report
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -200,18 +206,20 @@ def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: _Prob
     for axis in set(grid) & set(zipped):
         problems.add(("zip", axis), "is already a grid axis")
     shocks, include = _shocks(sections["shocks"], model, problems)
+    dynamics = _dynamics(sections["dynamics"], model, bool(shocks), problems)
     if not any(key in data for key in ("grid", "zip", "shocks")):
         problems.add((), "has no axes: give grid, zip or shocks (it would solve the baseline "
                      "alone, which is `hetspace solve CONFIG`)")
     settings = _settings(data, sections, problems)
-    _check_moment_names(model, settings["moments"], bool(shocks), problems)
+    _check_moment_names(model, settings["moments"], bool(shocks), dynamics, problems)
     _check_size(grid, zipped, shocks, include, problems)
     problems.raise_if_any(source)
     points = expand_points(model, params, numerics, grid, zipped, shocks, include,
-                           settings["seed"], problems.add)
+                           settings["seed"], problems.add, dynamics)
     problems.raise_if_any(source)
     return SweepSpec(name=name, model=model, params=params, numerics=numerics, grid=grid,
                      zip=zipped, shocks=shocks, include_unshocked=include, points=points,
+                     dynamics=dynamics,
                      raw=dict(data), source=source, locations=locations,
                      description=str(data.get("description") or ""), **settings)
 
@@ -423,6 +431,39 @@ def _shocks(body: dict, model: ModelSpec | None, problems) -> tuple[tuple[Shock,
     return tuple(Shock(loc, size) for loc in locations for size in sizes), include is not False
 
 
+#: the longest transition a sweep may ask for (memory grows like horizon^2: at 48
+#: locations, 200 periods take about 7 GB; see ``SpatialTransition``)
+MAX_HORIZON = 1000
+
+
+def _dynamics(body: dict, model: ModelSpec | None, shocked: bool, problems) -> Dynamics | None:
+    if not body:
+        return None
+    if model is not None and model.dynamics is None:
+        problems.add(("dynamics",), f"transitions are not supported by the model "
+                     f"{model.name!r} (its ModelSpec has no dynamics hook)")
+    if not shocked:
+        problems.add(("dynamics",), "needs a shocks section: it reports the transition "
+                     "after each region shock")
+    horizon = body.get("horizon", 200)
+    if isinstance(horizon, bool) or not isinstance(horizon, int) \
+            or not 2 <= horizon <= MAX_HORIZON:
+        problems.add(("dynamics", "horizon"), f"must be an integer from 2 to {MAX_HORIZON} "
+                     f"(periods of the transition), got {horizon!r}")
+        horizon = MAX_HORIZON
+    at = body.get("at", [h for h in (1, 5, 10, 25, 50) if h < horizon])
+    if not isinstance(at, list) or not at:
+        problems.add(("dynamics", "at"), f"must be a non-empty list of periods, got {at!r}")
+        at = []
+    for i, h in enumerate(at):
+        if isinstance(h, bool) or not isinstance(h, int) or not 0 <= h < horizon:
+            problems.add(("dynamics", "at", i), f"must be a period from 0 to horizon - 1 = "
+                         f"{horizon - 1}, got {h!r}")
+        elif h in at[:i]:
+            problems.add(("dynamics", "at", i), f"repeats period {h}")
+    return Dynamics(horizon, tuple(at))
+
+
 def _number_list(body: dict, key: str, kind: type, problems) -> list:
     values = body.get(key)
     if not isinstance(values, list) or not values:
@@ -469,12 +510,15 @@ def _settings(data, sections: dict, problems) -> dict[str, Any]:
 
 
 def _check_moment_names(model: ModelSpec | None, moments: tuple[str, ...], shocked: bool,
-                        problems) -> None:
-    """Each of ``moments`` must be a moment of ``model`` (or, with shocks, a shock effect);
-    a model whose ModelSpec has no ``moment_names`` is checked at its first solved point."""
+                        dynamics: Dynamics | None, problems) -> None:
+    """Each of ``moments`` must be a moment of ``model`` (or, with shocks, a shock effect;
+    with dynamics, a statistic of the transition); a model whose ModelSpec has no
+    ``moment_names`` is checked at its first solved point."""
     if model is None or model.moment_names is None:
         return
     known = (*model.moment_names, *(effect_names() if shocked else ()))
+    if dynamics is not None and model.dynamics_names is not None:
+        known += model.dynamics_names(dynamics.at)
     for i, m in enumerate(moments):
         if m not in known:
             effect = "" if shocked or m not in effect_names() else \

@@ -8,6 +8,7 @@
 from ..protocol import ModelSpec
 from . import examples
 from .data import SpatialData, load_synthetic
+from .dynamics import DYNAMICS_INFO, dynamics_names, shock_dynamics
 from .moments import MOMENT_INFO, MOMENT_NAMES, PARAM_INFO
 from .params import Guess, Numerics, Params
 from .result import Solution
@@ -32,13 +33,16 @@ MODEL = ModelSpec(
     source="Donald, Fukui and Miyauchi, appendix B.2.1; Huggett (1993); Aiyagari (1994)",
     region_shock=shocked_params,
     extrapolate=extrapolate,
-    moment_info=MOMENT_INFO,
+    moment_info=MOMENT_INFO | DYNAMICS_INFO,
     param_info=PARAM_INFO,
     moment_names=MOMENT_NAMES,
+    dynamics=shock_dynamics,
+    dynamics_names=dynamics_names,
 )
 
 __all__ = ["MODEL", "Guess", "HouseholdBlock", "Impulse", "Numerics", "Panel", "Params",
            "RegionShock", "Solution", "SpatialData", "SpatialImpulse", "SpatialTransition",
            "TransitionWelfare", "examples", "linear_impulse", "load_synthetic",
-           "nonlinear_impulse", "region_shock", "shocked_params", "simulate_panel", "solve",
+           "nonlinear_impulse", "region_shock", "shock_dynamics", "shocked_params",
+           "simulate_panel", "solve",
            "transition_path", "transition_welfare"]

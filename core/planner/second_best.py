@@ -31,10 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.linalg import splu
+from scipy.sparse.linalg import LinearOperator, gmres, splu
+from threadpoolctl import threadpool_limits
 
 from ..errors import SolverConvergenceError
-from ..numerics.krylov import gmres
 from ..numerics.markov import markov_stationary
 from . import kernels, linearize
 from .params import Numerics, Params
@@ -259,10 +259,15 @@ def newton_solver(params: Params, S: np.ndarray, X: np.ndarray, v_grid: np.ndarr
     except RuntimeError:  # singular block
         return None
 
+    system = LinearOperator((N, N), matvec=lambda z: z - Jm @ z - E @ (Nb @ z))
+    preconditioner = LinearOperator((N, N), matvec=lu.solve)
+
     def solve(F):
-        res = gmres(lambda z: z - Jm @ z - E @ (Nb @ z), lu.solve, F, rtol=1e-8, restart=40,
-                    maxiter=5)
-        return res.x if res.converged and np.all(np.isfinite(res.x)) else None
+        # one BLAS thread: GMRES projects on its basis with dense BLAS calls, which stall
+        # on a busy machine when threaded (36 solves at 48 locations: 56 s, 10.6 s so)
+        with threadpool_limits(1, "blas"):
+            dx, info = gmres(system, F, rtol=1e-8, restart=40, maxiter=5, M=preconditioner)
+        return dx if info == 0 and np.all(np.isfinite(dx)) else None
     return solve
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.server
 import os
@@ -143,15 +144,20 @@ def _raylet_runs(proc: subprocess.Popen) -> bool:
     return any(c.name().startswith("raylet") for c in psutil.Process(proc.pid).children(True))
 
 
+def _very_slow_sweep(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """A sweep just started whose points take 5 s each (nothing stored for a while)."""
+    spec = _write(tmp_path, armington_spec(name="slow", debug={"sleep": 5.0}))
+    out = tmp_path / "out"
+    return subprocess.Popen([*HETSPACE, "sweep", str(spec), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True), out
+
+
 @pytest.mark.parametrize("when", ["ray_starting", "actors_starting"])
 def test_sigterm_before_any_point_is_the_interrupted_line(tmp_path, when) -> None:
     # ray.init put Ray's C++ handler in place of the sweep's: a stack dump and an abort
     # (exit 134), or exit 15 and no word while Ray started, instead of the line below
-    spec = _write(tmp_path, armington_spec(name="slow", debug={"sleep": 5.0}))
-    out = tmp_path / "out"
-    proc = subprocess.Popen([*HETSPACE, "sweep", str(spec), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc, out = _very_slow_sweep(tmp_path)
     try:
         if when == "ray_starting":
             _wait_for(proc, lambda: (out / "sweep.json").exists(), "the spec written")
@@ -165,6 +171,32 @@ def test_sigterm_before_any_point_is_the_interrupted_line(tmp_path, when) -> Non
     assert stderr == (f"error: interrupted; stored points are kept in {out.resolve()}, run the "
                       "same command again to resume\n")
 
+
+def _listening(proc: subprocess.Popen) -> set[tuple[str, str, int]]:
+    import psutil
+
+    seen = set()
+    for p in [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            seen |= {(p.name(), c.laddr.ip, c.laddr.port) for c in p.net_connections("inet")
+                     if c.status == psutil.CONN_LISTEN}
+    return seen
+
+
+def test_the_local_ray_listens_on_loopback_only(tmp_path) -> None:
+    # GCS and raylet listened on every interface, the monitor and the agents' metrics on
+    # 0.0.0.0: a laptop's sweep was reachable from its network
+    proc, _out = _very_slow_sweep(tmp_path)
+    try:
+        # a point is being solved: actors, workers and agents are all up
+        _wait_for(proc, lambda: any(n.startswith("ray::SteadyStateActor")
+                                    for n, _, _ in _listening(proc)), "an actor listening")
+        listening = _listening(proc)
+    finally:
+        _reap(proc)
+    assert {"gcs_server", "raylet"} <= {n for n, _, _ in listening}
+    exposed = {s for s in listening if s[1] not in ("127.0.0.1", "::1", "::ffff:127.0.0.1")}
+    assert not exposed, exposed
 
 # ------------------------------------------------------------ more actors than the CPUs
 
