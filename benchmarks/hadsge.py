@@ -1,5 +1,6 @@
-"""Solve times of the hadsge household block and aggregation, the event study, the GE
-steady state and a perfect-foresight transition.
+"""Solve times of the hadsge household block and aggregation, the event study, the
+simulation hook (one evaluation of configs/estimation/ii_hadsge.yaml), the GE steady state
+and a perfect-foresight transition.
 
     python benchmarks/hadsge.py [--markets 3 12 40] [--agents 100000]
                                 [--ge 10 4] [--transition 2 2 100]
@@ -24,7 +25,7 @@ import time
 
 import numpy as np
 
-from hetspace.core.hadsge import event_study, example_params, solve
+from hetspace.core.hadsge import event_study, example_params, simulate_statistics, solve
 from hetspace.core.hadsge.equilibrium import solve_steady_state
 from hetspace.core.hadsge.examples import random_production
 from hetspace.core.hadsge.transition import solve_transition
@@ -93,6 +94,11 @@ def main() -> None:
     event_study(p, n_agents=100)
     t = best_of(lambda: event_study(p, n_agents=args.agents, seed=1), repeat=2)
     print(f"event study, {args.agents} agents (two simulated cohorts): {t:.2f} s")
+    sol = solve(p)
+    simulate_statistics(sol, 100, 0)
+    t = best_of(lambda: simulate_statistics(sol, 20_000, 1), repeat=3)
+    print(f"simulation hook (an indirect-inference evaluation), 20000 agents: {t * 1e3:.1f} ms"
+          f"  ratio {t / ref:.1f} to the solve")
     time_ge(*args.ge, *args.transition)
 
 

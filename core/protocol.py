@@ -171,6 +171,18 @@ class ModelSpec:
     over ``horizon`` periods; names ending in ``_t{h}`` are reported at each period h
     of ``at``. ``dynamics_names(at)`` lists the names it returns. None: the model
     has no transitions (a sweep's ``dynamics`` section is then refused at load).
+
+    ``simulate(solution, n, seed) -> dict[str, float]`` (optional): statistics of one
+    simulated sample of ``n`` agents (the model's unit: households, a cohort's workers)
+    drawn from the solved economy with ``np.random.default_rng(seed)``: the same seed
+    gives the same draws at any parameters (common random numbers), so two calls
+    differ only through the solution. A sample is what a data set of ``n`` agents
+    would be: estimation (``simulation: {statistics: model}``) averages such samples
+    and takes their spread as the sampling noise of the data. ``simulated_names``:
+    the names it always returns (NaN where a statistic is undefined at some
+    parameters), checked when an estimation spec loads. None: the model simulates
+    nothing itself (estimation may still simulate it through a panel function of its
+    own, as for ``incomplete_markets``).
     """
 
     name: str
@@ -186,6 +198,8 @@ class ModelSpec:
     moment_names: tuple[str, ...] | None = None
     dynamics: Callable[..., Mapping[str, float]] | None = None
     dynamics_names: Callable[[Sequence[int]], tuple[str, ...]] | None = None
+    simulate: Callable[[Any, int, int], Mapping[str, float]] | None = None
+    simulated_names: tuple[str, ...] | None = None
 
     def params_from_dict(self, data: Mapping[str, Any] | None):
         return self.Params.from_dict(data)

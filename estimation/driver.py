@@ -421,6 +421,6 @@ def _simulated_omega(spec: EstimationSpec, ev: Evaluator, x: np.ndarray) -> np.n
     """
     seeds = [_OMEGA_SEED + s for s in range(OMEGA_REPLICATES)]
     values = ev.replicates(x, seeds)
-    order = statistic_names(spec.simulation.statistics)
+    order = statistic_names(spec.simulation.statistics, spec.model)
     idx = [order.index(n) for n in spec.objective.names]
     return np.atleast_2d(np.cov(values[:, idx], rowvar=False)) / spec.data_to_simulated()

@@ -58,7 +58,7 @@ class EstimationActor(SteadyStateActor):
         row = super().evaluate(task)
         if row["status"] == STATUS_OK:
             t0 = time.perf_counter()
-            row["moments"] = model_moments(self.held, self.simulation)
+            row["moments"] = model_moments(self.held, self.simulation, self.model)
             row["t_eval"] += time.perf_counter() - t0  # simulated statistics are evaluation time
         return row
 
@@ -67,7 +67,7 @@ class EstimationActor(SteadyStateActor):
         """Statistics of one panel per seed at the held steady state (for Omega)."""
         if self.held is None or self.simulation is None:
             raise RuntimeError("replicates need a held steady state and simulated moments")
-        return replicate_statistics(self.held, self.simulation, seeds)
+        return replicate_statistics(self.held, self.simulation, seeds, self.model)
 
 
 @dataclasses.dataclass

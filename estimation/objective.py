@@ -19,6 +19,11 @@ panel read from a file (:mod:`hetspace.estimation.data`) is a ``PanelArrays``
 too, so data and model statistics come from the same call; ``STATISTIC_COLUMNS``
 says which panel columns each function reads.
 
+A model that simulates itself (``ModelSpec.simulate``, e.g. ``hadsge``) is estimated
+with ``statistics: model`` (``MODEL_STATISTICS``): each replicate is the model's own
+statistics of one sample of ``n_households`` agents drawn with seed ``seed + s``
+(the model sets the periods; no data panel is read for them).
+
 Analytic moments are ``Solution.moments()``, whose location-level entries
 (``LOCATION_MOMENTS``: population shares, out-migration, dispersion of real wages
 and consumption) come from :func:`~hetspace.core.incomplete_markets.moments.location_moments`,
@@ -34,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from hetspace.core.incomplete_markets import Panel, simulate_panel
+from hetspace.core.protocol import ModelSpec
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -98,11 +104,17 @@ STATISTIC_COLUMNS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+#: ``Simulation.statistics`` for the model's own simulated statistics (``ModelSpec.simulate``).
+MODEL_STATISTICS = "model"
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Simulation:
     """How simulated moments are made: ``statistics`` (a name in STATISTICS) averaged over
     ``n_sims`` replicate panels of n_households x n_periods (after dropping ``burn_in``
-    periods), replicate s drawn with seed ``seed + s`` (common random numbers)."""
+    periods), replicate s drawn with seed ``seed + s`` (common random numbers); or,
+    with ``statistics`` = ``MODEL_STATISTICS``, the model's ``simulate(sol,
+    n_households, seed + s)`` (n_periods and burn_in unused)."""
 
     statistics: str = "panel_moments"
     n_households: int = 1000
@@ -134,28 +146,43 @@ def panel_from_simulation(sol: Any, panel: Panel, burn_in: int = 0) -> PanelArra
                        at_limit=a_next <= limit + 1e-12 * (1.0 + abs(limit)), location=loc)
 
 
-def replicate_statistics(sol: Any, sim: Simulation, seeds: Sequence[int]) -> np.ndarray:
-    """(len(seeds), k) statistics of one panel per seed; columns in the function's order."""
+def replicate_statistics(sol: Any, sim: Simulation, seeds: Sequence[int],
+                         model: ModelSpec | None = None) -> np.ndarray:
+    """(len(seeds), k) statistics of one panel (or model sample) per seed; columns in
+    ``statistic_names`` order. ``model``: the ModelSpec, needed for ``MODEL_STATISTICS``."""
+    if sim.statistics == MODEL_STATISTICS:
+        names = statistic_names(sim.statistics, model)
+        rows = [model.simulate(sol, sim.n_households, int(s)) for s in seeds]
+        return np.array([[float(r[n]) for n in names] for r in rows])
     fn = STATISTICS[sim.statistics]
     rows = [fn(panel_arrays(sol, sim.n_households, sim.n_periods, int(s), sim.burn_in))
             for s in seeds]
     return np.array([list(r.values()) for r in rows])
 
 
-def statistic_names(statistics: str) -> list[str]:
-    """Names a statistics function returns, in its order (probed on a constant panel)."""
+def statistic_names(statistics: str, model: ModelSpec | None = None) -> list[str]:
+    """Names a statistics function returns, in its order (probed on a constant panel);
+    for ``MODEL_STATISTICS``, the model's ``simulated_names``."""
+    if statistics == MODEL_STATISTICS:
+        if model is None or model.simulate is None or model.simulated_names is None:
+            name = "no model" if model is None else f"model {model.name!r}"
+            raise ValueError(f"{name} offers no simulation hook (ModelSpec.simulate and "
+                             "simulated_names)")
+        return list(model.simulated_names)
     one = np.ones((3, 2))
     probe = PanelArrays(consumption=one, income=one, assets=one, at_limit=one > 0)
     return list(STATISTICS[statistics](probe).keys())
 
 
-def model_moments(sol: Any, sim: Simulation | None) -> dict[str, float]:
+def model_moments(sol: Any, sim: Simulation | None,
+                  model: ModelSpec | None = None) -> dict[str, float]:
     """m(theta): the solution's analytic moments (``moments()``), or simulated statistics
-    averaged over ``sim.n_sims`` common-random-number replicates."""
+    averaged over ``sim.n_sims`` common-random-number replicates (``model``: the
+    ModelSpec, needed for ``MODEL_STATISTICS``)."""
     if sim is None:
         return {k: float(v) for k, v in sol.moments().items()}
-    names = statistic_names(sim.statistics)
-    values = replicate_statistics(sol, sim, [sim.seed + s for s in range(sim.n_sims)])
+    names = statistic_names(sim.statistics, model)
+    values = replicate_statistics(sol, sim, [sim.seed + s for s in range(sim.n_sims)], model)
     return dict(zip(names, (float(v) for v in values.mean(axis=0)), strict=True))
 
 

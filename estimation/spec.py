@@ -24,6 +24,10 @@ YAML (``load_estimation_spec``) or a Python mapping (``EstimationSpec.from_dict`
     method: smm                              # smm | indirect_inference
     simulation: {statistics: panel_moments, n_households: 1000, n_periods: 20,
                  burn_in: 0, n_sims: 1, seed: 0}   # absent: analytic steady-state moments
+                                             # statistics: model = the model's own simulated
+                                             # statistics (ModelSpec.simulate; n_households
+                                             # agents, no n_periods/burn_in): the default
+                                             # for a model that has the hook
     optimizer: {n_trials: 40, sampler: tpe, polish: true, n_startup_trials: 10}
     resources: {num_actors: 2, cpus_per_actor: 1}
     tracking: {experiment: null, tracking_uri: null}
@@ -67,7 +71,7 @@ from hetspace.sweeps.spec import (
     _sleep,
 )
 
-from .objective import STATISTICS, Objective, Simulation
+from .objective import MODEL_STATISTICS, STATISTICS, Objective, Simulation
 from .targets import KEYS as TARGET_KEYS
 from .targets import SOURCES, PanelSource, parse_targets, read_panel_source
 from .transforms import Parameter
@@ -179,7 +183,7 @@ def _build(data: dict, base_dir: Path, source: str, problems: _Problems) -> Esti
     method = _choice(data.get("method", "smm"), METHODS, ("method",), problems)
     panel = read_panel_source(sec["targets"], sec["simulation"], "simulation" in data, base_dir,
                               problems)
-    sim = _simulation(sec["simulation"], "simulation" in data, method, panel, problems)
+    sim = _simulation(sec["simulation"], "simulation" in data, method, panel, model, problems)
     settings = _settings(data, sec, problems)
     _check_order_condition(parameters, sec["targets"], problems)
     problems.raise_if_any(source)
@@ -247,9 +251,21 @@ def _parameters(body, model, params, problems) -> tuple[Parameter, ...]:
 
 
 def _check_bounds(par: Parameter, params, path: tuple, problems) -> None:
-    """Build the baseline Params with the parameter at each bound; report what fails."""
+    """Build the baseline Params with the parameter at each bound; report what fails.
+
+    An array field is a free parameter only if the model's Params takes a scalar for it
+    (hadsge: a scalar tau is every off-diagonal entry)."""
     value = getattr(params, par.name)
-    if isinstance(value, (bool, str)) or not isinstance(value, (int, float, type(None))):
+    if isinstance(value, np.ndarray):
+        try:
+            params.with_(**{par.name: float(par.lower)})
+        except InvalidParamsError as e:
+            why = "; ".join(str(v) for v in e.violations)
+            problems.add(path, f"must be a scalar parameter, but {par.name} is an array of "
+                         f"shape {value.shape} and {type(params).__name__} does not take "
+                         f"the scalar {par.lower!r} for it ({why})")
+            return
+    elif isinstance(value, (bool, str)) or not isinstance(value, (int, float, type(None))):
         problems.add(path, f"must be a scalar parameter, but {par.name} is {value!r}")
         return
     for which, bound in (("lower", par.lower), ("upper", par.upper)):
@@ -262,8 +278,10 @@ def _check_bounds(par: Parameter, params, path: tuple, problems) -> None:
 
 
 def _simulation(body: dict, given: bool, method: str, panel: PanelSource | None,
-                problems) -> Simulation | None:
-    """The Simulation; with a data panel its size is the default panel size."""
+                model: ModelSpec | None, problems) -> Simulation | None:
+    """The Simulation; with a data panel its size is the default panel size. Statistics
+    default to the model's own (``statistics: model``) when it simulates itself
+    (``ModelSpec.simulate``) and no data panel is given, else to ``panel_moments``."""
     if not given:
         if method == "indirect_inference":
             problems.add(("simulation",), "is required with method indirect_inference "
@@ -272,11 +290,28 @@ def _simulation(body: dict, given: bool, method: str, panel: PanelSource | None,
     for key, lo in (("n_households", 2), ("n_periods", 3), ("burn_in", 0), ("n_sims", 1),
                     ("seed", 0)):
         _int(body, key, ("simulation",), problems, lo)
-    stat = _choice(body.get("statistics", "panel_moments"), tuple(STATISTICS),
+    own = model is not None and model.simulate is not None
+    default = MODEL_STATISTICS if own and panel is None else "panel_moments"
+    stat = _choice(body.get("statistics", default), (*STATISTICS, MODEL_STATISTICS),
                    ("simulation", "statistics"), problems)
+    if stat == MODEL_STATISTICS:
+        _check_model_simulation(body, model, own, problems)
     size = {} if panel is None else dict(zip(("n_periods", "n_households"), panel.shape,
                                              strict=True))
     return Simulation(**{**size, **body, "statistics": stat}) if not problems.lines else None
+
+
+def _check_model_simulation(body: dict, model: ModelSpec | None, own: bool, problems) -> None:
+    """``statistics: model`` needs a model with the simulation hook, which sets its periods."""
+    if model is not None and not own:
+        problems.add(("simulation", "statistics"), f"model {model.name!r} does not simulate "
+                     "itself (no ModelSpec.simulate hook); choose a panel statistics function "
+                     f"({', '.join(STATISTICS)})")
+    for key in ("n_periods", "burn_in"):
+        if key in body:
+            problems.add(("simulation", key), f"is set by the model with statistics: "
+                         f"{MODEL_STATISTICS} (its simulation hook chooses the periods); "
+                         "remove it")
 
 
 def _settings(data: dict, sec: dict, problems) -> dict[str, Any]:

@@ -36,7 +36,14 @@ from hetspace.core.errors import HetspaceError, InvalidParamsError
 
 from .data import DEFAULT_BOOTSTRAP, PanelError, bootstrap_covariance, data_statistics, read_panel
 from .locations import LOCATION_MOMENTS, SpatialError, load_spatial, spatial_data_moments
-from .objective import STATISTICS, Objective, PanelArrays, model_moments, statistic_names
+from .objective import (
+    MODEL_STATISTICS,
+    STATISTICS,
+    Objective,
+    PanelArrays,
+    model_moments,
+    statistic_names,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +97,11 @@ def read_panel_source(body: dict, sim_body: dict, sim_given: bool, base_dir: Pat
                      "simulation.statistics applied to this panel, and the model's are the same "
                      "function applied to simulated panels")
     statistics = sim_body.get("statistics", "panel_moments")
+    if statistics == MODEL_STATISTICS:
+        problems.add(_PANEL, "a data panel is summarised by a panel statistics function "
+                     f"({', '.join(STATISTICS)}), not by statistics: {MODEL_STATISTICS} (the "
+                     "model's own simulation); choose one in simulation.statistics")
+        return None
     if len(problems.lines) > before or statistics not in STATISTICS:
         return None  # (an unknown statistics name is reported with the simulation section)
     path = base_dir / entry["path"]
@@ -171,7 +183,9 @@ def _known_names(names: list[str], model, sim, problems) -> bool:
     solution (``ModelSpec.moment_names``) or ``sim``'s statistics function produces;
     True if all are, or if the model's names are known only once it has solved."""
     if sim is not None:
-        known, what = statistic_names(sim.statistics), f"a statistic of {sim.statistics}"
+        known = statistic_names(sim.statistics, model)
+        what = (f"a simulated statistic of {model.name}" if sim.statistics == MODEL_STATISTICS
+                else f"a statistic of {sim.statistics}")
     elif model.moment_names is not None:
         known, what = list(model.moment_names), f"a moment of {model.name}"
     else:
@@ -186,7 +200,7 @@ def _known_names(names: list[str], model, sim, problems) -> bool:
 def _solved_moments(model, params, numerics, sim, path, problems) -> dict[str, float] | None:
     try:
         sol = model.solve(params, numerics=numerics)
-        return model_moments(sol, sim)
+        return model_moments(sol, sim, model)
     except HetspaceError as e:
         problems.add(path, f"the model cannot be solved there: {' '.join(str(e).split())}")
         return None

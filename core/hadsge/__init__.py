@@ -37,9 +37,12 @@ Readings of the paper fixed here:
 - Retirees (age A) consume their wealth and supply no factors (the paper is silent).
 - Proposition 2 takes the expectations over nu of the exact, nu-dependent choice shares.
 
-Not built yet (issue 15): the estimation hook (a ModelSpec simulation hook and the
-indirect-inference exercise) and the notebook; the registered ``solve`` is still the
-household block at given returns (the GE entry points are functions of this package).
+- The simulation hook (``statistics``, ``ModelSpec.simulate``): mobility, switcher-stayer
+  gaps, asset growth and event-study coefficients of a simulated cohort, the statistics
+  of the indirect-inference exercise (configs/estimation/ii_hadsge.yaml).
+
+The registered ``solve`` is the household block at given returns (the GE entry points
+are functions of this package).
 """
 
 from ..protocol import ModelSpec
@@ -54,6 +57,7 @@ from .production import Production, Static, solve_static
 from .result import MOMENTS, Aggregates, Household, Solution, SteadyState
 from .simulate import Histories, simulate_cohort
 from .solve import solve
+from .statistics import SIMULATED, simulate_statistics
 from .transition import Transition, solve_transition
 
 MODEL = ModelSpec(
@@ -66,12 +70,15 @@ MODEL = ModelSpec(
     source="papers/000 (Dvorkin 2023), sections 3-4",
     region_shock=market_shock,
     moment_names=tuple(MOMENTS),
+    simulate=simulate_statistics,
+    simulated_names=tuple(SIMULATED),
 )
 
 __all__ = [
     "MODEL",
     "MOMENTS",
     "SHARE_RULES",
+    "SIMULATED",
     "Aggregates",
     "EventStudy",
     "GENumerics",
@@ -95,6 +102,7 @@ __all__ = [
     "plot_event_study",
     "pseudo_params",
     "simulate_cohort",
+    "simulate_statistics",
     "solve",
     "solve_household",
     "solve_static",

@@ -39,6 +39,9 @@ class Params(Record):
     ``varsigma_R`` scales retirement utility (eq. 8; it affects no choice).
     ``cohort_mass[a]``: mass Psi^a of workers of age a = 0..A-1 (None: equal; rescaled
     to sum to one). Retirees (age A) supply no factors here (the paper is silent).
+    A scalar ``tau``, ``psi`` or ``chi`` (a sweep axis, an estimated parameter) is the
+    symmetric matrix with that value off the diagonal and ones on it (no loss or cost
+    for stayers); the field then holds that (J, J) matrix.
     """
 
     n_ages: int
@@ -78,6 +81,9 @@ class Params(Record):
         if J is not None and J == 0:
             check.fail("w", "must have at least one market", Described("shape (0,)"))
             J = None
+        if J is not None:
+            for name in ("tau", "psi", "chi"):
+                _expand_off_diagonal(self, name, J)
         vec = None if J is None else (J,)
         mat = None if J is None else (J, J)
         check.array(self, "r", ndim=1, shape=vec, gt=0.0)
@@ -124,6 +130,16 @@ class Params(Record):
         if self.cohort_mass is None:
             return np.full(self.n_ages, 1.0 / self.n_ages)
         return self.cohort_mass / self.cohort_mass.sum()
+
+
+def _expand_off_diagonal(params: Params, name: str, J: int) -> None:
+    """A real scalar field becomes the (J, J) matrix with it off the diagonal, ones on it
+    (anything else is left to the array check)."""
+    value = getattr(params, name)
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        matrix = np.full((J, J), float(value))
+        np.fill_diagonal(matrix, 1.0)
+        object.__setattr__(params, name, matrix)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -74,3 +74,20 @@ def test_entrant_defaults_follow_workers():
     np.testing.assert_array_equal(p.lam_entrant, p.lam)
     np.testing.assert_array_equal(p.chi_entrant, np.ones(3))
     assert Params.from_dict(p.to_dict()) == p
+
+
+def test_a_scalar_friction_is_the_symmetric_matrix_with_ones_on_the_diagonal():
+    """A sweep axis or estimated parameter sets tau, psi or chi by one number."""
+    p = example_params().with_(tau=0.8, psi=0.9, chi=np.float64(0.95))
+    off = ~np.eye(3, dtype=bool)
+    for field, value in (("tau", 0.8), ("psi", 0.9), ("chi", 0.95)):
+        m = getattr(p, field)
+        assert m.shape == (3, 3) and not m.flags.writeable
+        np.testing.assert_array_equal(m[off], value)
+        np.testing.assert_array_equal(np.diag(m), 1.0)
+    assert p == example_params(tau=np.where(off, 0.8, 1.0), psi=np.where(off, 0.9, 1.0),
+                               chi=np.where(off, 0.95, 1.0))
+    with pytest.raises(InvalidParamsError, match=r"tau\[0, 1\]: must be > 0"):
+        example_params(tau=-0.5)
+    with pytest.raises(InvalidParamsError, match="tau: must be 2-dimensional"):
+        example_params(tau=True)
