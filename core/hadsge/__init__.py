@@ -54,10 +54,10 @@ from .hat import Observables, observe, pseudo_params, solve_transition_hat
 from .household import make_age_arrays, make_nu_quadrature, solve_household
 from .params import SHARE_RULES, GENumerics, Numerics, Params
 from .production import Production, Static, solve_static
-from .result import MOMENTS, Aggregates, Household, Solution, SteadyState
+from .result import MOMENT_INFO, MOMENTS, PARAM_INFO, Aggregates, Household, Solution, SteadyState
 from .simulate import Histories, simulate_cohort
 from .solve import solve
-from .statistics import SIMULATED, simulate_statistics
+from .statistics import SIMULATED, SIMULATED_INFO, simulate_statistics
 from .transition import Transition, solve_transition
 
 MODEL = ModelSpec(
@@ -70,6 +70,8 @@ MODEL = ModelSpec(
     source="papers/000 (Dvorkin 2023), sections 3-4",
     region_shock=market_shock,
     moment_names=tuple(MOMENTS),
+    moment_info=MOMENT_INFO | SIMULATED_INFO,
+    param_info=PARAM_INFO,
     simulate=simulate_statistics,
     simulated_names=tuple(SIMULATED),
 )

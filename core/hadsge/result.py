@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..moment_info import MomentInfo
 from .params import Numerics, Params
 
 #: Moments of a stationary solve (analytic: no simulation).
@@ -19,6 +20,27 @@ MOMENTS: dict[str, str] = {
     "labour_total": "aggregate effective human capital supplied, sum of L_l (Prop. 2)",
     "capital_total": "aggregate assets supplied, sum of K_l (Prop. 2)",
     "consumption_total": "aggregate consumption, sum of C_l (Prop. 2)",
+}
+
+#: Labels, units and display transforms (hetspace.core.moment_info) of the moments and of
+#: the Params fields sweeps vary (the simulated statistics': statistics.SIMULATED_INFO);
+#: a period is the model's (three years in the section-4.1 example).
+MOMENT_INFO = {
+    "theta_retire": MomentInfo("Human-capital share at retirement", "%", "percent"),
+    "theta_work": MomentInfo("Human-capital share of workers", "%", "percent"),
+    "mobility": MomentInfo("Market switching rate", "% per period", "percent"),
+    "wealth_retire": MomentInfo("Wealth at retirement", "x entrants' wealth"),
+    "labour_total": MomentInfo("Effective human capital supplied", "model units"),
+    "capital_total": MomentInfo("Assets supplied", "model units"),
+    "consumption_total": MomentInfo("Aggregate consumption", "model units"),
+}
+PARAM_INFO = {
+    "alpha": MomentInfo("Fréchet shape α"),
+    "tau": MomentInfo("Human capital carried on switching τ"),
+    "psi": MomentInfo("Assets carried on switching ψ"),
+    "chi": MomentInfo("Switching cost χ"),
+    "sigma_nu2": MomentInfo("Variance of log ν"),
+    "beta": MomentInfo("Discount factor β"),
 }
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..moment_info import MomentInfo
 from .event_study import market_shock, regress
 from .result import Solution
 from .simulate import simulate_cohort
@@ -44,6 +45,21 @@ SIMULATED: dict[str, str] = {
        "the shock" for h in HORIZONS},
     **{f"es_employment_{h}": f"event study: employment share of the shocked market minus its "
        f"no-shock share {h} period(s) after the shock" for h in HORIZONS},
+}
+
+
+#: Labels and units of the SIMULATED statistics (hetspace.core.moment_info).
+SIMULATED_INFO = {
+    "switch_earnings_gap": MomentInfo("Earnings growth, switchers minus stayers", "log points"),
+    "switch_assets_gap": MomentInfo("Asset growth, switchers minus stayers", "log points"),
+    "asset_growth": MomentInfo("Asset growth", "log points per period"),
+    "earnings_growth_sd": MomentInfo("S.d. of stayers' earnings growth", "log points"),
+    **{f"es_earnings_{h}": MomentInfo(f"Event study: cumulative earnings, t = {h}",
+                                      "% of period-0 earnings") for h in HORIZONS},
+    **{f"es_assets_{h}": MomentInfo(f"Event study: asset change, t = {h}", "%")
+       for h in HORIZONS},
+    **{f"es_employment_{h}": MomentInfo(f"Event study: shocked market's employment, t = {h}",
+                                        "% points", "percent") for h in HORIZONS},
 }
 
 

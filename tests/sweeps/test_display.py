@@ -126,3 +126,14 @@ def test_shock_effects_compare_each_shocked_row_with_its_unshocked_sibling() -> 
     np.testing.assert_allclose(out.loc[1, "l_population_change"], [0.04, -0.04])
     assert "m_shock_consumption_change" not in out  # no source column, no effect
     assert "m_welfare_change" not in df  # the input is unchanged
+
+
+@pytest.mark.parametrize("name", ["hadsge", "incomplete_markets"])
+def test_a_models_registry_labels_every_moment_it_names(name) -> None:
+    # tables and plots read labels and units from it; a moment missing there shows raw
+    from hetspace.core import get_model
+
+    model = get_model(name)
+    named = {*model.moment_names, *(model.simulated_names or ())}
+    assert named <= set(model.moment_info), named - set(model.moment_info)
+    assert all(describe(m, model.moment_info).label != m for m in named)
