@@ -30,7 +30,9 @@ def test_hadsge_sweep_through_the_cli(ray_session, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out), "--num-actors", "2"])
     assert result.exit_code == 0, result.output
     assert "8 points: 8 evaluated, 0 already stored, 0 failed" in result.output
-    assert "mobility by alpha (rows) and tau (columns)" in result.output
+    # labelled with the model's registry (units in the header)
+    assert ("Market switching rate (% per period) by Fréchet shape α (rows) and Human "
+            "capital carried on switching τ (columns)") in " ".join(result.output.split())
 
     rows = load_results(out)
     base = load_model_config(REPO_ROOT / "configs" / "models" / "hadsge_example.yaml")
