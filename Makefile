@@ -34,6 +34,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --disable-pip-version-check -e ".[dev]"
 	-$(BIN)/python -m hetspace.sweeps.mlflow_template  # an empty MLflow store to copy (start-up)
+	-$(BIN)/python -m hetspace.sweeps.warm $(DEMO_SPEC)  # numba's cache, compiled once (~45 s)
 	touch $(STAMP)
 
 clean:
