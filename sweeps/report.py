@@ -44,6 +44,7 @@ from .tables import (
     choose_moments,
     constant_moments,
     display_from_meta,
+    location_names,
     read_meta,
     robustness_tables,
     varying_axes,
@@ -169,7 +170,7 @@ def _tables(df: pd.DataFrame, meta: Mapping[str, Any], display: Display) -> str:
     constant = constant_moments(df, chosen)
     shown = [m for m in chosen if m not in constant] or chosen
     out = [_html_table(t, title) for title, t in
-           robustness_tables(df, meta["axes"], shown, display)]
+           robustness_tables(df, meta["axes"], shown, display, location_names(meta))]
     if shown != chosen:
         gone = "; ".join(f"{display.moment(m).header()} = "
                          f"{format_number(display.value(m, v))}" for m, v in constant.items())

@@ -276,8 +276,8 @@ class _Sweep:
             if status == "FINISHED" and (df["status"] == STATUS_OK).any():
                 axes = _meta_axes(self.spec)
                 display = Display.for_model(self.spec.model, self.spec.periods_per_year)
-                tables = write_tables(self.out, df, axes, self.spec.moments, display)
                 names = [loc.name for loc in self.spec.locations]
+                tables = write_tables(self.out, df, axes, self.spec.moments, display, names)
                 pngs = plot_moments(self.out, df, axes, self.spec.moments, display,
                                     names) if self.plots else []
                 pngs += plot_maps(self.out, df, self._meta()) if self.plots else []

@@ -58,13 +58,15 @@ def read_meta(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 def robustness_tables(df: pd.DataFrame, axes: Sequence[str],
                       moments: Sequence[str] | None = None,
-                      display: Display | None = None) -> list[tuple[str, pd.DataFrame]]:
+                      display: Display | None = None, location_names: Sequence[str] = ()
+                      ) -> list[tuple[str, pd.DataFrame]]:
     """(title, table) pairs of ``moments`` across the varying ``axes`` (see module doc).
 
     With a ``display``, values are in display units (annual %, %), titles and
     headers are labels with units; without, raw values and names. One region shock
     next to the unshocked economy is not an axis: its effects (``EFFECTS``) sit
-    beside the unshocked moments of the same cell.
+    beside the unshocked moments of the same cell, and the titles name the shocked
+    location (``location_names[j]``, else its index).
     """
     display = display or Display()
     moments = choose_moments(df, moments)
@@ -76,7 +78,7 @@ def robustness_tables(df: pd.DataFrame, axes: Sequence[str],
     note = ""
     if "shock" in varying and _one_shock(df):
         shocked = df[df["shock"] != "none"].iloc[0]
-        note = (f" (shock: location {int(float(shocked['shock_location']))}, "
+        note = (f" (shock: {_location(shocked, location_names)}, "
                 f"{100.0 * float(shocked['shock_size']):+g}% productivity; "
                 "other moments: the economy before it)")
         varying = [a for a in varying if a != "shock"]
@@ -133,7 +135,8 @@ def format_tables(tables: list[tuple[str, pd.DataFrame]], fmt: str, notes: Seque
 
 def write_tables(out_dir: Path, df: pd.DataFrame, axes: Sequence[str],
                  moments: Sequence[str] | None = None,
-                 display: Display | None = None) -> list[Path]:
+                 display: Display | None = None, location_names: Sequence[str] = ()
+                 ) -> list[Path]:
     """Write tables/robustness.{md,tex,csv}; returns the paths.
 
     Markdown and LaTeX leave out moments that are constant across the sweep (a note
@@ -145,7 +148,8 @@ def write_tables(out_dir: Path, df: pd.DataFrame, axes: Sequence[str],
     notes = [_constant_note(constant, display)] if constant and shown != moments else []
     paths = []
     for fmt in FORMATS:
-        tables = robustness_tables(df, axes, moments if fmt == "csv" else shown, display)
+        tables = robustness_tables(df, axes, moments if fmt == "csv" else shown, display,
+                                   location_names)
         text = format_tables(tables, fmt, notes)
         path = Path(out_dir) / "tables" / f"robustness.{fmt}"
         paths.append(atomic_write(path, lambda fh, t=text: fh.write(t.encode())))
@@ -162,16 +166,21 @@ def table_from_dir(out_dir: str | os.PathLike[str], moments: Sequence[str] | Non
     constant = constant_moments(df, chosen) if fmt != "csv" else {}
     shown = [m for m in chosen if m not in constant] or chosen
     notes = [_constant_note(constant, display)] if shown != chosen else []
-    return format_tables(robustness_tables(df, meta["axes"], shown, display), fmt, notes)
+    return format_tables(robustness_tables(df, meta["axes"], shown, display,
+                                           location_names(meta)), fmt, notes)
 
 
 def plots_from_dir(out_dir: str | os.PathLike[str]) -> list[Path]:
     """Draw the moment plots of the sweep in ``out_dir`` again (:func:`plot_moments`)."""
     meta = read_meta(out_dir)
     df = add_shock_effects(load_results(out_dir), meta["axes"])
-    names = [str(loc[0]) for loc in meta.get("locations") or []]
     return plot_moments(Path(out_dir), df, meta["axes"], meta["moments"],
-                        display_from_meta(meta), names)
+                        display_from_meta(meta), location_names(meta))
+
+
+def location_names(meta: Mapping[str, Any]) -> list[str]:
+    """The location names a sweep's ``sweep.json`` records (empty if none)."""
+    return [str(loc[0]) for loc in meta.get("locations") or []]
 
 
 def display_from_meta(meta: Mapping[str, Any]) -> Display:
@@ -266,9 +275,14 @@ def _draw(ax, sub: pd.DataFrame, x: str, line: str | None, moment: str,
 def shock_text(df: pd.DataFrame, location_names: Sequence[str] = ()) -> str:
     """'after a -1% productivity shock to MA' for the sweep's one region shock."""
     row = df[df["shock"] != "none"].iloc[0]
+    return (f"after a {100.0 * float(row['shock_size']):+g}% productivity shock to "
+            f"{_location(row, location_names)}")
+
+
+def _location(row: pd.Series, location_names: Sequence[str]) -> str:
+    """The shocked location of a row: its name if known, else 'location j'."""
     j = int(float(row["shock_location"]))
-    where = location_names[j] if j < len(location_names) else f"location {j}"
-    return f"after a {100.0 * float(row['shock_size']):+g}% productivity shock to {where}"
+    return location_names[j] if j < len(location_names) else f"location {j}"
 
 
 def _one_shock(df: pd.DataFrame) -> bool:

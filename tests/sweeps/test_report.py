@@ -20,7 +20,7 @@ from hetspace.core.locations import parse_locations
 from hetspace.sweeps import SweepSpec, load_results, run_sweep
 from hetspace.sweeps.effects import add_shock_effects
 from hetspace.sweeps.maps import map_figure
-from hetspace.sweeps.tables import display_from_meta, moment_figure, read_meta
+from hetspace.sweeps.tables import display_from_meta, moment_figure, read_meta, table_from_dir
 
 from .conftest import REPO_ROOT, armington_spec
 
@@ -49,8 +49,9 @@ def test_sweep_writes_a_self_contained_report_logged_to_mlflow(spatial) -> None:
     page = spatial.report.read_text(encoding="utf-8")
     assert spatial.report == spatial.out_dir / "report.html"
     # the table, in display units with labels and units in its header
-    assert "<h3>moments by Migration elasticity θ (shock: location 2, -1% productivity" in page
+    assert "<h3>moments by Migration elasticity θ (shock: MA, -1% productivity" in page
     assert "<th>Interest rate (annual %)</th>" in page
+    assert "(shock: MA, -1% productivity" in table_from_dir(spatial.out_dir)  # `hetspace table`
     assert "<th>Population change, shocked location (%)</th>" in page
     # every PNG of plots/ embedded (the maps among them), nothing fetched from elsewhere
     pngs = sorted((spatial.out_dir / "plots").glob("*.png"))
