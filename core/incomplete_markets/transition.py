@@ -167,10 +167,8 @@ class HouseholdBlock:
 
     def aggregate_jvp(self, d_policy):
         dc, dap, _ = d_policy
-        D = self.sol.dist.reshape(self.n_loc, -1, 1)
-        k = dc.shape[1]
-        by_loc = [(D * x.reshape(self.n_loc, -1, k)).sum(axis=1) for x in (dap, dc)]
-        return np.vstack([*by_loc, np.zeros((2 * self.n_loc, k))])
+        mass = self._linearisation().mass  # (J, N): the steady-state mass by location
+        return np.vstack([mass @ dap, mass @ dc, np.zeros((2 * self.n_loc, dc.shape[1]))])
 
     def expectation_step(self, E):
         return self._linearisation().T_transpose @ E
@@ -202,6 +200,7 @@ class _Linear:
         self.free = ((self.ap_flat > block._a[0]) & (self.ap_flat < block._a[-1])).astype(float)
         self.where = sparse.csr_matrix((np.ones(N), (np.repeat(np.arange(J), S * n),
                                                      np.arange(N))), shape=(J, N))
+        self.mass = self.where.multiply(sol.dist.ravel()[None, :]).tocsr()
         # with one location values do not feed back into consumption (logit shares are
         # one): the linearised backward state is consumption alone
         keep = 2 * N if J > 1 else N
