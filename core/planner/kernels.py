@@ -464,7 +464,7 @@ def policies_at(log_chi_i, M, S, X, B, v_grid, theta, work, mu):
 
 @njit(cache=True, nogil=True)
 def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows, cols, vals,
-                       nrows, ncols, nvals, mass_out, x_pol):
+                       nrows, ncols, nvals, mass_out, x_pol, X_lot):
     """Sparse entries of the incumbents' transition (i, k) -> (m, node) with
     probability omega mu_imk (rows, cols, vals) and of the newborn lotteries of
     each origin i (nrows, ncols, nvals: origin i -> state (m, node), (1-omega)
@@ -473,7 +473,10 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
     discretisation; promises beyond the grid go to the end node (their mass is
     added to mass_out[i, k] for the diagnostics). x_pol (J, n_v): P C = D / (beta R)
     of the policy M at each node (B.45), the allocation the distribution
-    aggregates. Returns (count, ncount)."""
+    aggregates. X_lot (J, n_v): the node values of Xi the lotteries use, next
+    period's (a transition: (S, X) are next period's functions, x_pol this
+    period's); empty (0, 0): x_pol (a steady state, where the two agree).
+    Returns (count, ncount)."""
     J, n = S.shape
     B = log_slopes(X, v_grid[1] - v_grid[0])
     work = np.empty((6, J))
@@ -487,6 +490,7 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
             D = _policies_guessed(log_chi[i], M_pol[i, k], S, X, B, v_grid[0], h, theta, guess,
                                   work, mu)
             x_pol[i, k] = D / bR
+    lot = x_pol if X_lot.shape[0] == 0 else X_lot
     for i in range(J):
         for k in range(n + 1):
             M = M_pol[i, k] if k < n else Mn[i]
@@ -494,7 +498,7 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
             for m in range(J):
                 if mu[m] <= 0.0:
                     continue
-                lo, wlo, out = _lottery(x_pol[m], v_grid, work[0, m], work[2, m])
+                lo, wlo, out = _lottery(lot[m], v_grid, work[0, m], work[2, m])
                 if k < n:
                     mass_out[i, k] += mu[m] * out
                     for z in range(2):
@@ -561,3 +565,49 @@ def solve_at_promise(v, M_lo, M_hi, S, X, v_grid, theta, log_chi_i, bo_, RP_i, w
     guess = np.full(S.shape[0], np.nan)
     return _solve_m(v, False, M_lo, M_hi, 0.5 * (M_lo + M_hi), ctx, log_chi_i, bo_, RP_i,
                     guess, work, mu)
+
+
+@njit(cache=True, nogil=True)
+def contingent_policies(S, X, v_grid, M_grid, theta, log_chi, targets, M_out):
+    """M with D_i(M) = theta Sbar_i(M) - M = targets[i, k] for every origin i and
+    target k, destinations by (S, X) (B.44): the promises a household is given for a
+    state that arrives with vanishing probability (DFM section 5, B.51 with p -> 0),
+    where targets = beta R Xi of the household's own steady-state allocation (or
+    beta R Lambda_i: newborns), as the newborn step (B.42-B.43) solves it with
+    Lambda_i. Writes M_out (J, K); returns the status."""
+    J = S.shape[0]
+    nM = M_grid.shape[0]
+    if not invertible(S, X, theta):
+        return NONINVERTIBLE
+    h = v_grid[1] - v_grid[0]
+    B = log_slopes(X, h)
+    ctx = (S, X, B, v_grid[0], h, theta)
+    work = np.empty((6, J))
+    mu = np.empty(J)
+    guess = np.full(J, np.nan)
+    Dg = np.empty((J, nM))
+    for jm in range(nM):
+        destinations(S, X, B, v_grid[0], h, theta, M_grid[jm], guess, work[0], work[1],
+                     work[2], work[3], work[4], work[5])
+        for m in range(J):
+            guess[m] = work[0, m] if work[0, m] > NEG_INF else np.nan
+        for i in range(J):
+            _IV, _Sbar, D, _gbar, _dD, _dSb = origin_values(log_chi[i], theta, work[0], work[1],
+                                                            work[2], work[3], work[4],
+                                                            work[5], mu)
+            Dg[i, jm] = D
+    gmax = NEG_INF
+    for m in range(J):
+        gmax = max(gmax, g_top(S[m], X[m], B[m], theta))
+    for i in range(J):  # D_i decreases in M (B.44 with S concave), as the newborn step uses
+        for k in range(targets.shape[1]):
+            lo, hi, M0, _t = _bracket(targets[i, k], Dg[i], M_grid, gmax)
+            _guess_from(nM, lo, guess)
+            M, ok, _IV, _Sbar, _D = _solve_m(targets[i, k], True,
+                                             M0 - 1e3 if lo < 0 else M_grid[lo],
+                                             gmax if hi >= nM else M_grid[hi], M0, ctx,
+                                             log_chi[i], 0.0, 1.0, guess, work, mu)
+            if not ok:
+                return NO_BRACKET
+            M_out[i, k] = M
+    return OK

@@ -276,22 +276,10 @@ def stationary_distribution(params: Params, comp: Component):
     to one); per node, the probability that an incumbent's promise leaves the grid;
     and P C of the node's policy (what spending aggregates, so that the spending
     identity holds to solver accuracy)."""
-    p = params
     J, n = comp.S.shape
-    cap = 2 * J * J * n
-    rows, cols = np.empty(cap, np.int64), np.empty(cap, np.int64)
-    vals = np.empty(cap)
-    nrows, ncols = np.empty(2 * J * J, np.int64), np.empty(2 * J * J, np.int64)
-    nvals = np.empty(2 * J * J)
-    mass_off = np.zeros((J, n))
-    x_pol = np.empty((J, n))
-    cnt, ncnt = kernels.transition_entries(
-        comp.M, comp.Mn, np.ascontiguousarray(comp.S), np.ascontiguousarray(comp.X),
-        comp.v_grid, p.theta, np.ascontiguousarray(np.log(p.chi)), p.omega,
-        p.beta / p.r_inv, rows, cols, vals, nrows, ncols, nvals, mass_off, x_pol)
+    K, N, mass_off, x_pol = transition_matrices(params, comp.M, comp.Mn, comp.S, comp.X,
+                                                comp.v_grid)
     size = J * n
-    K = sparse.csc_matrix((vals[:cnt], (rows[:cnt], cols[:cnt])), shape=(size, size))
-    N = sparse.csr_matrix((nvals[:ncnt], (nrows[:ncnt], ncols[:ncnt])), shape=(J, size))
     lu = splu((sparse.identity(size, format="csc") - K).T.tocsc())
     Y = lu.solve(np.ascontiguousarray(N.toarray().T))  # (size, J): column i from origin i
     B = Y.reshape(J, n, J).sum(axis=1).T  # B[i, j]: newborn of i's lifetime mass in j
@@ -299,3 +287,31 @@ def stationary_distribution(params: Params, comp: Component):
     L = markov_stationary(B)
     dist = (Y @ L).reshape(J, n)
     return dist / dist.sum(), mass_off, x_pol
+
+
+def transition_matrices(params: Params, M: np.ndarray, Mn: np.ndarray, S: np.ndarray,
+                        X: np.ndarray, v_grid: np.ndarray, X_lot: np.ndarray | None = None):
+    """(K (J n, J n) CSC, N (J, J n) CSR, mass_off (J, n), x_pol (J, n)) of policies M,
+    M^n with continuation (S, X): K[(i, k), (m, node)] the probability omega mu_im that
+    an incumbent at node k of i is at (m, node) next period (Young lotteries linear in
+    Xi on ``X_lot``'s node values, default x_pol); N[i, (m, node)] the newborn lotteries
+    of origin i, (1 - omega) mu^n_im per unit of i's population (``kernels.transition_
+    entries``). Next period's mass is K' dist + N' (dist's population by location)."""
+    p = params
+    J, n = S.shape
+    cap = 2 * J * J * n
+    rows, cols = np.empty(cap, np.int64), np.empty(cap, np.int64)
+    vals = np.empty(cap)
+    nrows, ncols = np.empty(2 * J * J, np.int64), np.empty(2 * J * J, np.int64)
+    nvals = np.empty(2 * J * J)
+    mass_off = np.zeros((J, n))
+    x_pol = np.empty((J, n))
+    lot = np.empty((0, 0)) if X_lot is None else np.ascontiguousarray(X_lot, dtype=float)
+    cnt, ncnt = kernels.transition_entries(
+        np.ascontiguousarray(M), np.ascontiguousarray(Mn), np.ascontiguousarray(S),
+        np.ascontiguousarray(X), v_grid, p.theta, np.ascontiguousarray(np.log(p.chi)),
+        p.omega, p.beta / p.r_inv, rows, cols, vals, nrows, ncols, nvals, mass_off, x_pol, lot)
+    size = J * n
+    K = sparse.csc_matrix((vals[:cnt], (rows[:cnt], cols[:cnt])), shape=(size, size))
+    N = sparse.csr_matrix((nvals[:ncnt], (nrows[:ncnt], ncols[:ncnt])), shape=(J, size))
+    return K, N, mass_off, x_pol

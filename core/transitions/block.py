@@ -96,10 +96,13 @@ class Path:
 
 
 def nonlinear_path(block: HetBlock, x_path: np.ndarray,
-                   dist0: np.ndarray | None = None) -> Path:
+                   dist0: np.ndarray | None = None, initial: Any = None) -> Path:
     """The block's outputs along input paths x_path (T, n_in), dates 0..T-1, with
     inputs at the steady state from date T on and dist_0 = ``dist0`` (default the
-    steady state's). One backward pass storing the policies, one forward pass."""
+    steady state's), or ``initial(state_0)`` if given: a date-0 distribution chosen
+    the period before with foresight of the paths (its linearisation is the block's
+    ``initial_jvp``, ``fake_news_jacobian(..., initial=True)``). One backward pass
+    storing the policies, one forward pass."""
     x_ss = block.steady_inputs()
     x_path = _check_path(block, x_path, x_ss)
     T = x_path.shape[0]
@@ -108,7 +111,10 @@ def nonlinear_path(block: HetBlock, x_path: np.ndarray,
     for t in range(T - 1, -1, -1):
         x_next = x_path[t + 1] if t + 1 < T else x_ss
         state, policies[t] = block.backward(state, x_path[t], x_next)
-    dist = block.steady_distribution() if dist0 is None else np.asarray(dist0, dtype=float)
+    if initial is not None:
+        dist = np.asarray(initial(state), dtype=float)
+    else:
+        dist = block.steady_distribution() if dist0 is None else np.asarray(dist0, dtype=float)
     dists = np.empty((T + 1, dist.size))
     dists[0] = dist
     outputs = np.empty((T, len(block.outputs)))

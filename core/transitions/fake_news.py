@@ -65,47 +65,72 @@ class SequenceJacobian:
 
 
 def fake_news_jacobian(block: HetBlock, T: int, inputs: Sequence[str] | None = None,
-                       outputs: Sequence[str] | None = None) -> SequenceJacobian:
+                       outputs: Sequence[str] | None = None, *,
+                       initial: bool = False) -> SequenceJacobian:
     """The block's sequence-space Jacobian for ``inputs`` and ``outputs`` (default all)
-    over T periods, by the fake-news algorithm (module docstring)."""
+    over T periods, by the fake-news algorithm (module docstring).
+
+    ``initial``: the date-0 distribution is chosen at the date before with foresight
+    of the paths (``nonlinear_path(..., initial=block.initial)``; contingent plans, as
+    the planner's promises for a shock that arrives with vanishing probability), so it
+    moves with the date-0 backward state: dist_0 = R(state_0), linearised by the
+    block's ``initial_jvp``. News of a shock s periods ahead moves state_0 by the
+    backward pass's state at horizon s, hence dist_0 by curlyR[s] = initial_jvp(that),
+    and the outputs at t by curlyE[t]' curlyR[s], added to the time-invariant part.
+    """
     names = tuple(block.inputs) if inputs is None else tuple(inputs)
     outs = tuple(block.outputs) if outputs is None else tuple(outputs)
     _check(block, T, names, outs)
+    if initial and not callable(getattr(block, "initial_jvp", None)):
+        raise InvalidParamsError("fake_news_jacobian", [Violation(
+            "initial", "needs a block with initial_jvp (a date-0 distribution chosen with "
+            "foresight)", type(block).__name__)])
     sel = [block.inputs.index(name) for name in names]
     rows = [block.outputs.index(name) for name in outs]
     n_in, k = len(block.inputs), len(sel)
     unit = np.zeros((n_in, k))
     unit[sel, np.arange(k)] = 1.0
-    curly_y, curly_d = _backward_pass(block, T, unit, rows)
-    curly_e = _expectation_vectors(block, T, rows)
-    F = _fake_news_matrix(curly_y, curly_d, curly_e)
+    curly_y, curly_d, curly_r = _backward_pass(block, T, unit, rows, initial)
+    curly_e = _expectation_vectors(block, T if initial else T - 1, rows)
+    F = _fake_news_matrix(curly_y, curly_d, curly_e[:, :T - 1])
     for t in range(1, T):
         F[:, :, t, 1:] += F[:, :, t - 1, :-1]
+    if initial:
+        N = curly_r.shape[0]
+        k = curly_r.shape[2]
+        for o in range(len(rows)):  # F[o, i, t, s] += curlyE[o, t] . curlyR[:, s, i]
+            F[o] += (curly_e[o] @ curly_r.reshape(N, T * k)).reshape(T, T, k).transpose(2, 0, 1)
     return SequenceJacobian(names, outs, F)
 
 
-def _backward_pass(block, T, unit, rows):
+def _backward_pass(block, T, unit, rows, initial=False):
     """curlyY (T, n_out, k) and curlyD (N, T, k): effects at dates 0 and 1 of the news
-    at date 0 of shocks s = 0..T-1 periods ahead."""
+    at date 0 of shocks s = 0..T-1 periods ahead; with ``initial``, curlyR (N, T, k):
+    their effects on the date-0 distribution (None otherwise)."""
     d_state, d_pol = block.backward_jvp(None, unit, None)
     y0, d0 = block.aggregate_jvp(d_pol)[rows], block.forward_jvp(d_pol)
     curly_y = np.empty((T, *y0.shape))
     curly_d = np.empty((d0.shape[0], T, d0.shape[1]))
+    curly_r = np.empty_like(curly_d) if initial else None
     curly_y[0], curly_d[:, 0] = y0, d0
+    if initial:
+        curly_r[:, 0] = block.initial_jvp(d_state)
     for s in range(1, T):
         # news one period further away: the shocked date's inputs enter as x_{t+1} only once
         d_state, d_pol = block.backward_jvp(d_state, None, unit if s == 1 else None)
         curly_y[s] = block.aggregate_jvp(d_pol)[rows]
         curly_d[:, s] = block.forward_jvp(d_pol)
-    return curly_y, curly_d
+        if initial:
+            curly_r[:, s] = block.initial_jvp(d_state)
+    return curly_y, curly_d, curly_r
 
 
-def _expectation_vectors(block, T, rows):
-    """curlyE (n_out, T - 1, N): E_0 = o, E_t = Lambda_ss E_{t-1}."""
+def _expectation_vectors(block, n, rows):
+    """curlyE (n_out, n, N): E_0 = o, E_t = Lambda_ss E_{t-1}."""
     o = block.output_vectors()[:, rows]
-    out = np.empty((o.shape[1], max(T - 1, 0), o.shape[0]))
+    out = np.empty((o.shape[1], max(n, 0), o.shape[0]))
     E = o
-    for t in range(T - 1):
+    for t in range(n):
         if t > 0:
             E = block.expectation_step(E)
         out[:, t] = E.T

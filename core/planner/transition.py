@@ -1,0 +1,210 @@
+"""The second best as a transition block (``core.transitions.HetBlock``): the component
+problem solved backward in time at paths of multipliers, the distribution over
+(location, promise) forward (DFM section 5, appendix B.3; B.51 is the time-indexed
+B.36, so a period's Bellman sweep is the steady state's with dated multipliers).
+
+At date t the planner sees the multipliers x_t = (w_0t..w_{J-1}t, P_0t..P_{J-1}t)
+and next period's surplus functions (S_{t+1}, Xi_{t+1} = -S'_{t+1}) on the v-grid:
+
+    backward: (S_t, Xi_t) and the policies (M_t at the nodes, M^n_t) are one sweep
+              ``kernels.bellman`` of (S_{t+1}, Xi_{t+1}) at (w_t, P_t) (B.44-B.47);
+    forward:  incumbents at (i, v) move to (m, v'_m) with probability omega mu_im,
+              newborns of i ((1 - omega) times i's population) to (m, v^n'_m), with
+              Young lotteries linear in next period's Xi_{t+1} at the nodes
+              (``second_best.transition_matrices``);
+    outputs:  E_j = P_jt int C_jt dphi_jt (spending, what the goods market clears
+              (B.54) through the CES demand), L_j = int dphi_jt (population, B.55-B.56).
+
+The backward state is the vector (S, ln Xi) at the nodes, the coordinates of the
+steady state's Newton solver. x_{t+1} does not enter date t's step (next period's
+multipliers are already in S_{t+1}).
+
+Linearisation: by central differences of a whole period (sweep, distribution step
+and outputs at the steady-state distribution) along each direction, with the
+perturbation scaled to ``eps`` in max norm: each direction costs two sweeps and two
+distribution steps, so the fake-news Jacobian over T periods costs 2 T k sweeps for k
+input directions. That is cheap at a few locations (a sweep of 3 locations x 60 nodes
+takes milliseconds) and too slow at 48 (about a second per sweep), where the sweep's
+analytic Jacobian (``linearize``) and the policies' own derivatives will be needed.
+Each node's problem is solved exactly (to rounding) by the sweep, so the differences
+carry no solver noise; Young lotteries are piecewise linear in Xi, so a difference
+that straddles a lottery's kink (a destination crossing a node) is off for that
+entry (rare at eps = 1e-6).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from ..errors import InvalidParamsError, SolverConvergenceError, Violation
+from . import kernels
+from .params import Params
+from .result import Solution
+from .second_best import STATUS, m_grid, transition_matrices
+
+__all__ = ["PlannerBlock"]
+
+EPS = 1e-6  # central-difference step, in max norm of the perturbed state and inputs
+
+
+class PlannerBlock:
+    """The second best around its steady state ``Solution`` (module docstring)."""
+
+    def __init__(self, solution: Solution, eps: float = EPS):
+        _check_solution(solution)
+        comp = solution.component
+        p: Params = solution.params
+        self.sol, self.params, self.eps = solution, p, float(eps)
+        self.J, self.n = J, n = comp.S.shape
+        self.N = J * n
+        self.v_grid = np.ascontiguousarray(comp.v_grid)
+        self.n_m = solution.numerics.n_m or 2 * n
+        self._log_chi = np.ascontiguousarray(np.log(p.chi))
+        self.inputs = (*(f"w_{j}" for j in range(J)), *(f"P_{j}" for j in range(J)))
+        self.outputs = (*(f"E_{j}" for j in range(J)), *(f"L_{j}" for j in range(J)))
+        self._x_ss = np.r_[np.asarray(solution.w, float), np.asarray(solution.P, float)]
+        self._state_ss = np.r_[comp.S.ravel(), np.log(comp.X).ravel()]
+        self._policy_ss = self.backward(self._state_ss, self._x_ss, self._x_ss)[1]
+        K, Nb = self._matrices(self._policy_ss)
+        self._where = np.repeat(np.eye(J), n, axis=0)  # (N, J): a state's location
+        # Lambda E: survivors' continuation (K) plus the newborns who replace the dead of
+        # the same location (N by origin)
+        self._lambda = (K + sparse.csr_matrix(self._where) @ Nb).tocsr()
+        self._dist_ss = np.asarray(solution.dist, float).ravel()
+
+    # ---- nonlinear --------------------------------------------------------------------
+    def steady_inputs(self) -> np.ndarray:
+        return self._x_ss.copy()
+
+    def steady_backward(self) -> np.ndarray:
+        return self._state_ss.copy()
+
+    def steady_distribution(self) -> np.ndarray:
+        return self._dist_ss.copy()
+
+    def backward(self, state_next, x_now, x_next):
+        p, J, n = self.params, self.J, self.n
+        S, X = self._split(state_next)
+        w, P = np.ascontiguousarray(x_now[:J]), np.ascontiguousarray(x_now[J:])
+        S_new, X_new, M_pol = (np.empty((J, n)) for _ in range(3))
+        Mn, Sn, vn = (np.empty(J) for _ in range(3))
+        status = kernels.bellman(S, X, self.v_grid, m_grid(S, X, self.v_grid, p.theta, self.n_m),
+                                 p.theta, self._log_chi, P, w, p.alpha_agg, p.beta, p.omega,
+                                 p.r_inv, p.weights, S_new, X_new, M_pol, Mn, Sn, vn)
+        if status != kernels.OK:
+            raise SolverConvergenceError(
+                f"planner's backward step failed: {STATUS.get(status, 'unknown')}",
+                residuals={"min_P": float(np.min(P))}, n_iter=1)
+        return np.r_[S_new.ravel(), np.log(X_new).ravel()], (M_pol, Mn, S, X, X_new)
+
+    def initial(self, state0):
+        """dist_0 after a shock that arrives with vanishing probability (DFM section 5,
+        B.51 with p -> 0): the households of the steady state (dist, promises v) are at
+        the shock's first date where the contingent plan sends them, with date-0
+        surplus functions (S_0, Xi_0) = ``state0``. Their consumption at the date
+        before is the steady state's, so each origin node's M solves theta Sbar_i(M) -
+        M = beta R Xi_i(v) with Xi_i(v) its steady-state P_i C_i(v) (neither the old
+        promises kept nor the plan re-optimised), newborns' with beta R Lambda_i; then
+        the usual lotteries. At the steady state's own state0 this is the steady
+        state's step, which leaves dist unchanged."""
+        p, J, n = self.params, self.J, self.n
+        S, X = self._split(state0)
+        bR = p.beta / p.r_inv
+        targets = np.ascontiguousarray(np.c_[bR * self._policy_ss[4], bR * p.weights])
+        M = np.empty((J, n + 1))
+        status = kernels.contingent_policies(S, X, self.v_grid,
+                                             m_grid(S, X, self.v_grid, p.theta, self.n_m),
+                                             p.theta, self._log_chi, targets, M)
+        if status != kernels.OK:
+            raise SolverConvergenceError(
+                f"planner's contingent promises failed: {STATUS.get(status, 'unknown')}",
+                residuals={}, n_iter=1)
+        policy = (np.ascontiguousarray(M[:, :n]), np.ascontiguousarray(M[:, n]), S, X, None)
+        return self.forward(self._dist_ss, policy)
+
+    def initial_jvp(self, d_state):
+        """(N, k) central differences of :meth:`initial` at the steady state along the
+        columns of d_state (2 N, k)."""
+        out = np.empty((self.N, d_state.shape[1]))
+        for c in range(d_state.shape[1]):
+            size = float(np.max(np.abs(d_state[:, c])))
+            if size == 0.0:
+                out[:, c] = 0.0
+                continue
+            h = self.eps / size
+            out[:, c] = (self.initial(self._state_ss + h * d_state[:, c])
+                         - self.initial(self._state_ss - h * d_state[:, c])) / (2.0 * h)
+        return out
+
+    def forward(self, dist, policy):
+        K, Nb = self._matrices(policy)
+        return K.T @ dist + Nb.T @ dist.reshape(self.J, self.n).sum(axis=1)
+
+    def aggregate(self, dist, policy):
+        D = dist.reshape(self.J, self.n)
+        return np.r_[np.sum(D * policy[4], axis=1), D.sum(axis=1)]
+
+    def _matrices(self, policy):
+        M, Mn, S, X, _ = policy
+        K, Nb, _, _ = transition_matrices(self.params, M, Mn, S, X, self.v_grid, X_lot=X)
+        return K, Nb
+
+    def _split(self, state):
+        J, n = self.J, self.n
+        return (np.ascontiguousarray(state[:J * n].reshape(J, n)),
+                np.ascontiguousarray(np.exp(state[J * n:]).reshape(J, n)))
+
+    # ---- linearised at the steady state (central differences of a whole period) -------
+    def backward_jvp(self, d_state_next, dx_now, dx_next):
+        k = next(a.shape[1] for a in (d_state_next, dx_now, dx_next) if a is not None)
+        d_state = np.empty((2 * self.N, k))
+        d_dist = np.empty((self.N, k))
+        d_y = np.empty((len(self.outputs), k))
+        for c in range(k):
+            ds = np.zeros(2 * self.N) if d_state_next is None else d_state_next[:, c]
+            dx = np.zeros(self._x_ss.size) if dx_now is None else dx_now[:, c]
+            size = max(float(np.max(np.abs(ds), initial=0.0)), float(np.max(np.abs(dx))))
+            if size == 0.0:
+                d_state[:, c], d_dist[:, c], d_y[:, c] = 0.0, 0.0, 0.0
+                continue
+            h = self.eps / size
+            hi = self._period(self._state_ss + h * ds, self._x_ss + h * dx)
+            lo = self._period(self._state_ss - h * ds, self._x_ss - h * dx)
+            for out, a, b in zip((d_state, d_dist, d_y), hi, lo, strict=True):
+                out[:, c] = (a - b) / (2.0 * h)
+        return d_state, (d_dist, d_y)
+
+    def forward_jvp(self, d_policy):
+        return d_policy[0]
+
+    def aggregate_jvp(self, d_policy):
+        return d_policy[1]
+
+    def expectation_step(self, E):
+        return self._lambda @ E
+
+    def output_vectors(self):
+        X_now = self._policy_ss[4].ravel()
+        return np.hstack([self._where * X_now[:, None], self._where])
+
+    def _period(self, state_next, x_now):
+        """(state_t, dist_{t+1}, Y_t) of one period from the steady-state distribution."""
+        state, policy = self.backward(state_next, x_now, x_now)
+        return state, self.forward(self._dist_ss, policy), self.aggregate(self._dist_ss, policy)
+
+
+def _check_solution(solution) -> None:
+    problems = []
+    if not isinstance(solution, Solution):
+        problems.append(Violation("solution", "must be a planner Solution",
+                                  type(solution).__name__))
+    else:
+        if solution.params.allocation != "second_best" or solution.component is None:
+            problems.append(Violation("solution.params.allocation", "must be 'second_best' (the "
+                                      "transition block is the second best's)",
+                                      solution.params.allocation))
+        if not solution.converged:
+            problems.append(Violation("solution.converged", "must be True", False))
+    if problems:
+        raise InvalidParamsError("PlannerBlock", problems)
