@@ -98,20 +98,22 @@ class PlannerBlock:
                 residuals={"min_P": float(np.min(P))}, n_iter=1)
         return np.r_[S_new.ravel(), np.log(X_new).ravel()], (M_pol, Mn, S, X, X_new)
 
-    def initial(self, state0):
+    def initial(self, state0, before=None):
         """dist_0 after a shock that arrives with vanishing probability (DFM section 5,
-        B.51 with p -> 0): the households of the steady state (dist, promises v) are at
-        the shock's first date where the contingent plan sends them, with date-0
-        surplus functions (S_0, Xi_0) = ``state0``. Their consumption at the date
-        before is the steady state's, so each origin node's M solves theta Sbar_i(M) -
-        M = beta R Xi_i(v) with Xi_i(v) its steady-state P_i C_i(v) (neither the old
-        promises kept nor the plan re-optimised), newborns' with beta R Lambda_i; then
-        the usual lotteries. At the steady state's own state0 this is the steady
-        state's step, which leaves dist unchanged."""
+        B.51 with p -> 0): the households of the steady state before the shock (mass
+        and promises on the same node layout) are at the shock's first date where the
+        contingent plan sends them, with date-0 surplus functions (S_0, Xi_0) =
+        ``state0``. Their consumption at the date before is the earlier steady state's,
+        so each origin node's M solves theta Sbar_i(M) - M = beta R Xi_i(v), Xi_i(v)
+        its P_i C_i(v) then (neither the old promises kept nor the plan re-optimised);
+        newborns' with beta R Lambda_i; then the usual lotteries. ``before``: (dist,
+        Xi) (J, n_v) of that steady state (default this block's own: at its own state0
+        the step leaves dist unchanged)."""
         p, J, n = self.params, self.J, self.n
+        dist, xi = (self._dist_ss, self._policy_ss[4]) if before is None else before
         S, X = self._split(state0)
         bR = p.beta / p.r_inv
-        targets = np.ascontiguousarray(np.c_[bR * self._policy_ss[4], bR * p.weights])
+        targets = np.ascontiguousarray(np.c_[bR * np.asarray(xi, float), bR * p.weights])
         M = np.empty((J, n + 1))
         status = kernels.contingent_policies(S, X, self.v_grid,
                                              m_grid(S, X, self.v_grid, p.theta, self.n_m),
@@ -121,7 +123,7 @@ class PlannerBlock:
                 f"planner's contingent promises failed: {STATUS.get(status, 'unknown')}",
                 residuals={}, n_iter=1)
         policy = (np.ascontiguousarray(M[:, :n]), np.ascontiguousarray(M[:, n]), S, X, None)
-        return self.forward(self._dist_ss, policy)
+        return self.forward(np.asarray(dist, float).ravel(), policy)
 
     def initial_jvp(self, d_state):
         """(N, k) central differences of :meth:`initial` at the steady state along the
