@@ -4,8 +4,10 @@ second best (private location tastes, promised utility), the first best (complet
 information, Prop. 1) and the history-independent allocation (Prop. 3), and newborn
 welfare in consumption-equivalent units.
 
-Log utility (gamma = 1) and one income state only. The planner's transition (section 5),
-implementing transfers (A.42), plots and sweeps are not built yet.
+Log utility (gamma = 1) and one income state only. The planner's transition after a
+permanent region shock (section 5, B.3, Figure 4) is ``transition_ge.permanent_shock``
+(its block: ``transition.PlannerBlock``; examples/planner_transition.py); implementing
+transfers (A.42) are ``histories``.
 
 Typos of the paper followed here (each also noted where it is used):
 (2) lacks beta: the newborn's value is v^n = beta IV ((8), (21), B.29);

@@ -475,7 +475,8 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
     of the policy M at each node (B.45), the allocation the distribution
     aggregates. X_lot (J, n_v): the node values of Xi the lotteries use, next
     period's (a transition: (S, X) are next period's functions, x_pol this
-    period's); empty (0, 0): x_pol (a steady state, where the two agree).
+    period's; x_pol is then left unwritten); empty (0, 0): x_pol (a steady state,
+    where the two agree).
     Returns (count, ncount)."""
     J, n = S.shape
     B = log_slopes(X, v_grid[1] - v_grid[0])
@@ -485,11 +486,12 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
     h = v_grid[1] - v_grid[0]
     cnt = 0
     ncnt = 0
-    for i in range(J):
-        for k in range(n):
-            D = _policies_guessed(log_chi[i], M_pol[i, k], S, X, B, v_grid[0], h, theta, guess,
-                                  work, mu)
-            x_pol[i, k] = D / bR
+    if X_lot.shape[0] == 0:  # (with X_lot given, x_pol is not written: not needed)
+        for i in range(J):
+            for k in range(n):
+                D = _policies_guessed(log_chi[i], M_pol[i, k], S, X, B, v_grid[0], h, theta,
+                                      guess, work, mu)
+                x_pol[i, k] = D / bR
     lot = x_pol if X_lot.shape[0] == 0 else X_lot
     for i in range(J):
         for k in range(n + 1):

@@ -296,7 +296,8 @@ def transition_matrices(params: Params, M: np.ndarray, Mn: np.ndarray, S: np.nda
     an incumbent at node k of i is at (m, node) next period (Young lotteries linear in
     Xi on ``X_lot``'s node values, default x_pol); N[i, (m, node)] the newborn lotteries
     of origin i, (1 - omega) mu^n_im per unit of i's population (``kernels.transition_
-    entries``). Next period's mass is K' dist + N' (dist's population by location)."""
+    entries``; x_pol is not computed when X_lot is given: nan then). Next period's mass
+    is K' dist + N' (dist's population by location)."""
     p = params
     J, n = S.shape
     cap = 2 * J * J * n
@@ -305,7 +306,7 @@ def transition_matrices(params: Params, M: np.ndarray, Mn: np.ndarray, S: np.nda
     nrows, ncols = np.empty(2 * J * J, np.int64), np.empty(2 * J * J, np.int64)
     nvals = np.empty(2 * J * J)
     mass_off = np.zeros((J, n))
-    x_pol = np.empty((J, n))
+    x_pol = np.full((J, n), np.nan)
     lot = np.empty((0, 0)) if X_lot is None else np.ascontiguousarray(X_lot, dtype=float)
     cnt, ncnt = kernels.transition_entries(
         np.ascontiguousarray(M), np.ascontiguousarray(Mn), np.ascontiguousarray(S),
