@@ -58,17 +58,17 @@ from hetspace.core.config import did_you_mean
 from hetspace.core.errors import InvalidParamsError
 from hetspace.core.protocol import ModelSpec
 from hetspace.sweeps.spec import (
-    _baseline,
-    _check_keys,
-    _check_resources,
-    _check_tracking,
-    _model,
-    _name,
-    _Problems,
-    _read_spec,
-    _section,
-    _seed,
-    _sleep,
+    Problems,
+    check_keys,
+    check_resources,
+    check_tracking,
+    debug_sleep,
+    read_spec,
+    spec_baseline,
+    spec_model,
+    spec_name,
+    spec_section,
+    spec_seed,
 )
 
 from .objective import MODEL_STATISTICS, STATISTICS, Objective, Simulation
@@ -165,19 +165,19 @@ class EstimationSpec:
     def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] = ".",
                   source: str = "<estimation spec>") -> EstimationSpec:
         """Validate ``data`` (the YAML structure; baseline params may be Params objects)."""
-        return _build(dict(data), Path(base_dir), source, _Problems(None, "estimation"))
+        return _build(dict(data), Path(base_dir), source, Problems(None, "estimation"))
 
 
 def load_estimation_spec(path: str | os.PathLike[str]) -> EstimationSpec:
     """Load and validate the spec at ``path``; ``InvalidConfigError`` lists every problem."""
-    return _build(*_read_spec(path, TOP_LEVEL_KEYS, "estimation"))
+    return _build(*read_spec(path, TOP_LEVEL_KEYS, "estimation"))
 
 
-def _build(data: dict, base_dir: Path, source: str, problems: _Problems) -> EstimationSpec:
-    _check_keys(data, TOP_LEVEL_KEYS, (), problems)
-    name, model = _name(data, problems), _model(data, problems)
-    sec = {k: _section(data, k, problems, _SECTIONS) for k in _SECTIONS}
-    params, numerics, _ = (None, None, ()) if model is None else _baseline(
+def _build(data: dict, base_dir: Path, source: str, problems: Problems) -> EstimationSpec:
+    check_keys(data, TOP_LEVEL_KEYS, (), problems)
+    name, model = spec_name(data, problems), spec_model(data, problems)
+    sec = {k: spec_section(data, k, problems, _SECTIONS) for k in _SECTIONS}
+    params, numerics, _ = (None, None, ()) if model is None else spec_baseline(
         model, sec["baseline"], data.get("numerics"), base_dir, problems)
     parameters = _parameters(data.get("parameters"), model, params, problems)
     method = _choice(data.get("method", "smm"), METHODS, ("method",), problems)
@@ -323,10 +323,10 @@ def _settings(data: dict, sec: dict, problems) -> dict[str, Any]:
     if not isinstance(opt.get("polish", True), bool):
         problems.add(("optimizer", "polish"), f"must be true or false, got {opt['polish']!r}")
     res, track = sec["resources"], sec["tracking"]
-    _check_resources(res, problems)
-    _check_tracking(track, problems)
-    nap = _sleep(sec["debug"], problems)
-    seed = _seed(data, problems)
+    check_resources(res, problems)
+    check_tracking(track, problems)
+    nap = debug_sleep(sec["debug"], problems)
+    seed = spec_seed(data, problems)
     return {"optimizer": Optimizer(**opt) if not problems.lines else Optimizer(),
             "num_actors": res.get("num_actors"), "cpus_per_actor": res.get("cpus_per_actor", 1),
             "experiment": track.get("experiment"), "tracking_uri": track.get("tracking_uri"),

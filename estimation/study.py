@@ -65,7 +65,7 @@ from ray.exceptions import RayActorError, RayTaskError
 
 from hetspace.core.errors import HetspaceError, InvalidParamsError, ModelEvaluationError
 from hetspace.sweeps.actors import STATUS_OK
-from hetspace.sweeps.tracking import _alive
+from hetspace.sweeps.tracking import pid_alive
 
 from .fingerprint import check_objective
 from .transforms import from_z
@@ -187,7 +187,7 @@ def abandon_running(study: optuna.Study) -> int:
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         driver = str(t.user_attrs.get("driver", ":0"))
         where, _, pid = driver.rpartition(":")
-        if where == host and _alive(int(pid or 0)):
+        if where == host and pid_alive(int(pid or 0)):
             continue
         study._storage.set_trial_user_attr(t._trial_id, "abandoned", f"driver {driver} died")
         study.tell(t.number, state=TrialState.FAIL)

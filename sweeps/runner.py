@@ -1,6 +1,6 @@
 """Run a sweep end to end: store, tracking, actors, tables, plots.
 
-``run_sweep(spec)`` is what ``hetspace sweep`` and ``sweeps/submit.py`` call.
+``run_sweep(spec)`` is what ``hetspace sweep`` and ``hetspace/submit.py`` call.
 It locks the output folder, consolidates what earlier (possibly killed) runs
 stored, skips finished points (``resume``; failed ones too unless
 ``retry_failed``), opens the MLflow parent run (in a thread, overlapping the

@@ -1,5 +1,11 @@
 """Sweep specs: what to solve, over which axes, with which resources (DESIGN.md section 3).
 
+The parsing pieces that estimation specs share (``read_spec``, ``Problems``,
+``check_keys``, ``spec_name``, ``spec_model``, ``spec_section``, ``spec_baseline``,
+``spec_seed``, ``check_resources``, ``check_tracking``, ``debug_sleep``) are public:
+imports flow one way, core <- sweeps <- estimation <- the CLI, and never reach for
+another package's private names (tests/test_layering.py).
+
 A spec is YAML (``load_sweep_spec``) or a Python mapping (``SweepSpec.from_dict``)::
 
     name: quickstart
@@ -151,15 +157,15 @@ class SweepSpec:
     def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] = ".",
                   source: str = "<sweep spec>") -> SweepSpec:
         """Validate ``data`` (the YAML structure; baseline params may be Params objects)."""
-        return _build(data, Path(base_dir), source, _Problems(None))
+        return _build(data, Path(base_dir), source, Problems(None))
 
 
 def load_sweep_spec(path: str | os.PathLike[str]) -> SweepSpec:
     """Load and validate the sweep spec at ``path``; ``InvalidConfigError`` lists all problems."""
-    return _build(*_read_spec(path, TOP_LEVEL_KEYS, "sweep"))
+    return _build(*read_spec(path, TOP_LEVEL_KEYS, "sweep"))
 
 
-def _read_spec(path: str | os.PathLike[str], keys: tuple[str, ...], root: str):
+def read_spec(path: str | os.PathLike[str], keys: tuple[str, ...], root: str):
     """Parse the YAML spec at ``path`` (whose top-level ``keys`` the error names):
     (data, its folder, source, problems naming lines and paths under ``root``)."""
     path = Path(path)
@@ -168,12 +174,12 @@ def _read_spec(path: str | os.PathLike[str], keys: tuple[str, ...], root: str):
     if not isinstance(data, dict):
         raise InvalidConfigError(source, ["top level must be a mapping with keys "
                                           + ", ".join(keys)])
-    problems = _Problems(Locator(node), root)
+    problems = Problems(Locator(node), root)
     problems.lines += problems.where.duplicate_keys()
     return data, path.resolve().parent, source, problems
 
 
-class _Problems:
+class Problems:
     """Collects problems as ``line N: sweep.a.b[2]: text`` (``root`` in place of sweep)."""
 
     def __init__(self, where: Locator | None, root: str = "sweep"):
@@ -201,12 +207,12 @@ def dotted(path: tuple, root: str = "sweep") -> str:
     return text
 
 
-def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: _Problems):
-    _check_keys(data, TOP_LEVEL_KEYS, (), problems)
-    name = _name(data, problems)
-    model = _model(data, problems)
-    sections = {k: _section(data, k, problems) for k in _SECTION_KEYS}
-    params, numerics, locations = (None, None, ()) if model is None else _baseline(
+def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: Problems):
+    check_keys(data, TOP_LEVEL_KEYS, (), problems)
+    name = spec_name(data, problems)
+    model = spec_model(data, problems)
+    sections = {k: spec_section(data, k, problems) for k in _SECTION_KEYS}
+    params, numerics, locations = (None, None, ()) if model is None else spec_baseline(
         model, sections["baseline"], data.get("numerics"), base_dir, problems)
     grid = _axes(data, "grid", model, problems)
     zipped = _axes(data, "zip", model, problems)
@@ -253,7 +259,8 @@ def _check_size(grid: dict, zipped: dict, shocks: tuple, include: bool, problems
                      f"most {MAX_POINTS:,}: split it into several sweeps")
 
 
-def _name(data, problems) -> str:
+def spec_name(data, problems) -> str:
+    """``data["name"]``: a name usable as a folder, reported otherwise."""
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         problems.add(("name",), "must be a name of letters, digits, '_', '.', '-' "
@@ -261,7 +268,8 @@ def _name(data, problems) -> str:
     return name
 
 
-def _model(data, problems) -> ModelSpec | None:
+def spec_model(data, problems) -> ModelSpec | None:
+    """The registered model ``data["model"]`` names (None, reported, if none)."""
     name = data.get("model")
     if not isinstance(name, str) or name not in list_models():
         hint = did_you_mean(name, list_models()) if isinstance(name, str) else ""
@@ -271,14 +279,15 @@ def _model(data, problems) -> ModelSpec | None:
     return get_model(name)
 
 
-def _check_keys(body: Mapping, allowed: tuple[str, ...], path: tuple, problems) -> None:
+def check_keys(body: Mapping, allowed: tuple[str, ...], path: tuple, problems) -> None:
+    """Report every key of ``body`` not in ``allowed`` (with a did-you-mean), at ``path``."""
     for k in body:
         if k not in allowed:
             problems.add((*path, k), f"unknown key{did_you_mean(str(k), allowed)}; "
                          f"known keys: {', '.join(allowed)}")
 
 
-def _section(data, key: str, problems, sections: Mapping[str, tuple] = _SECTION_KEYS) -> dict:
+def spec_section(data, key: str, problems, sections: Mapping[str, tuple] = _SECTION_KEYS) -> dict:
     """The mapping ``data[key]`` ({} if absent), its keys checked against ``sections[key]``."""
     body = data.get(key)
     if body is None:
@@ -286,11 +295,13 @@ def _section(data, key: str, problems, sections: Mapping[str, tuple] = _SECTION_
     if not isinstance(body, Mapping):
         problems.add((key,), f"must be a mapping, got {body!r}")
         return {}
-    _check_keys(body, sections[key], (key,), problems)
+    check_keys(body, sections[key], (key,), problems)
     return dict(body)
 
 
-def _baseline(model: ModelSpec, body: dict, overrides, base_dir: Path, problems):
+def spec_baseline(model: ModelSpec, body: dict, overrides, base_dir: Path, problems):
+    """(params, numerics, locations) of a spec's ``baseline`` section (a model config
+    file relative to ``base_dir``, or inline params), with numerics ``overrides``."""
     if ("config" in body) == ("params" in body):
         problems.add(("baseline",), "needs exactly one of 'config' (a model config file) "
                      "or 'params' (inline parameters)")
@@ -559,17 +570,17 @@ def _settings(data, sections: dict, problems) -> dict[str, Any]:
     if not isinstance(moments, list) or not all(isinstance(m, str) and m for m in moments):
         problems.add(("moments",), f"must be a list of moment names, got {moments!r}")
         moments = []
-    seed = _seed(data, problems)
+    seed = spec_seed(data, problems)
     res, track = sections["resources"], sections["tracking"]
-    _check_resources(res, problems)
-    _check_tracking(track, problems)
+    check_resources(res, problems)
+    check_tracking(track, problems)
     if not isinstance(track.get("child_runs", False), bool):
         problems.add(("tracking", "child_runs"), f"must be true or false, "
                      f"got {track['child_runs']!r}")
     crash = sections["debug"].get("crash_after")
     if crash is not None and (isinstance(crash, bool) or not isinstance(crash, int) or crash < 1):
         problems.add(("debug", "crash_after"), f"must be an integer >= 1, got {crash!r}")
-    _sleep(sections["debug"], problems)
+    debug_sleep(sections["debug"], problems)
     periods = sections["display"].get("periods_per_year", 1.0)
     try:
         periods = check_periods_per_year(periods)
@@ -601,7 +612,7 @@ def _check_moment_names(model: ModelSpec | None, moments: tuple[str, ...], shock
                          f"{effect or did_you_mean(m, known)}; its moments: {', '.join(known)}")
 
 
-def _seed(data, problems) -> int:
+def spec_seed(data, problems) -> int:
     """``data["seed"]`` (default 0), reported unless an integer >= 0; 0 if not an int."""
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -609,7 +620,7 @@ def _seed(data, problems) -> int:
     return seed if isinstance(seed, int) else 0
 
 
-def _check_resources(res: dict, problems) -> None:
+def check_resources(res: dict, problems) -> None:
     """num_actors (None allowed) and cpus_per_actor, when given, must be integers >= 1."""
     for key, allow_none in (("num_actors", True), ("cpus_per_actor", False)):
         v = res.get(key)
@@ -619,7 +630,8 @@ def _check_resources(res: dict, problems) -> None:
             problems.add(("resources", key), f"must be an integer >= 1, got {v!r}")
 
 
-def _check_tracking(track: dict, problems) -> None:
+def check_tracking(track: dict, problems) -> None:
+    """tracking.experiment and tracking.tracking_uri, when given, must be strings."""
     for key in ("experiment", "tracking_uri"):
         if track.get(key) is not None and not isinstance(track[key], str):
             problems.add(("tracking", key), f"must be a string, got {track[key]!r}")
@@ -629,7 +641,7 @@ def _check_tracking(track: dict, problems) -> None:
         problems.add(("tracking", "tracking_uri"), f"{why}, got {uri!r}")
 
 
-def _sleep(debug: dict, problems):
+def debug_sleep(debug: dict, problems):
     """``debug.sleep`` (default 0.0), reported unless a number of seconds in [0, 60] (0.0 then)."""
     nap = debug.get("sleep", 0.0)
     if isinstance(nap, bool) or not isinstance(nap, (int, float)) or not 0 <= nap <= 60:

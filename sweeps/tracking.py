@@ -225,7 +225,7 @@ class SweepTracker:
             tags = run.data.tags
             same = tags.get(OUT_TAG) == str(self.out_dir)
             here = tags.get("hetspace.host") == socket.gethostname()
-            if same and here and not _alive(int(tags.get("hetspace.pid", "0") or 0)):
+            if same and here and not pid_alive(int(tags.get("hetspace.pid", "0") or 0)):
                 logger.info("marking stale run %s KILLED", run.info.run_id)
                 self.client.set_terminated(run.info.run_id, "KILLED")
 
@@ -336,7 +336,8 @@ def _version() -> str:
     return __version__
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (a lock or a RUNNING run's owner)."""
     if pid <= 0:
         return False
     try:

@@ -168,7 +168,7 @@ def ray_session() -> Iterator[None]:
 
 class RayHead:
     """A head started with ``ray start --head --block`` on 127.0.0.1 (own temp dir, token
-    authentication off); ``submit`` runs sweeps/submit.py against it."""
+    authentication off); ``submit`` runs hetspace/submit.py against it."""
 
     def __init__(self) -> None:
         import os
@@ -190,14 +190,14 @@ class RayHead:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
 
     def submit(self, args: list[str], wait: float = 90.0):
-        """Run sweeps/submit.py with ``args``, retrying while the head is not up yet."""
+        """Run hetspace/submit.py with ``args``, retrying while the head is not up yet."""
         import subprocess
         import sys
         import time
 
         deadline = time.monotonic() + wait
         while True:  # the head needs a few seconds before it accepts drivers
-            done = subprocess.run([sys.executable, str(REPO_ROOT / "sweeps" / "submit.py"),
+            done = subprocess.run([sys.executable, str(REPO_ROOT / "hetspace" / "submit.py"),
                                    *map(str, args)], env=self.env, capture_output=True,
                                   text=True, timeout=300)
             if done.returncode != 1 or "no running Ray cluster" not in done.stderr \

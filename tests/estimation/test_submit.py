@@ -1,4 +1,4 @@
-"""The cluster entry point runs estimations: sweeps/submit.py against a real local head.
+"""The cluster entry point runs estimations: hetspace/submit.py against a real local head.
 
 The head is started by the test with ``ray start --head`` on 127.0.0.1 and stopped by
 it (this head only). The spec is an exact recovery on Huggett (1993) with 120 asset
@@ -20,11 +20,11 @@ import pytest
 import yaml
 
 from hetspace.core.errors import InvalidConfigError
-from hetspace.sweeps.submit import main, spec_kind
+from hetspace.submit import main, spec_kind
 
 from .conftest import REPO_ROOT, huggett_spec
 
-SCRIPT = REPO_ROOT / "sweeps" / "submit.py"
+SCRIPT = REPO_ROOT / "hetspace" / "submit.py"
 TRUTH = {"beta": 0.985, "a_low": -4.0}
 
 

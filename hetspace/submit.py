@@ -1,7 +1,7 @@
 """Entry point for running a sweep or an estimation on a Ray cluster::
 
-    ray submit cluster.yaml sweeps/submit.py -- configs/sweeps/robustness_spatial48.yaml
-    ray submit cluster.yaml sweeps/submit.py -- configs/estimation/smm_recovery_huggett.yaml
+    ray submit cluster.yaml hetspace/submit.py -- configs/sweeps/robustness_spatial48.yaml
+    ray submit cluster.yaml hetspace/submit.py -- configs/estimation/smm_recovery_huggett.yaml
 
 ``ray submit`` copies this file to the head node and runs it there with the
 arguments after ``--``. It joins the running cluster (address ``auto``; it
@@ -21,9 +21,10 @@ an existing estimation study instead. Exit codes follow ``hetspace``: 0
 success, 1 failed points, no cluster or another hetspace error, 2 invalid
 spec, 3 the model cannot be solved at the estimate, 130 interrupted.
 
-Like ``hetspace.cli`` this is an entry point above both packages; it imports
-``hetspace.estimation`` only inside functions, so ``hetspace.sweeps`` itself
-never depends on it.
+Like ``hetspace.cli`` this is an entry point above both packages (so it lives in
+``hetspace/``, not in ``sweeps/``: imports flow core <- sweeps <- estimation <-
+hetspace); it imports ``hetspace.estimation`` only inside functions, so that a
+sweep does not pay for it.
 """
 
 from __future__ import annotations
