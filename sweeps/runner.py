@@ -397,10 +397,14 @@ def raise_when_safe(signum: int, frame, exc: BaseException) -> None:
       modules hung a sweep in about one try in eight on a loaded machine);
     - the logging module: the main thread may be in the fork hook that releases
       logging's lock (Ray starts processes), where an exception is swallowed with the
-      lock still held and every thread that logs then waits forever.
+      lock still held and every thread that logs then waits forever;
+    - any fork hook (``os.register_at_fork``; a function named ``*fork*`` on the
+      stack): Python prints and ignores an exception raised there, so the signal was
+      lost and the sweep ran to its end (seen in filelock's ``_resume_parent_after_fork``
+      while Ray started, one CI run in about five).
     """
     if frame is not None and (frame.f_globals.get("__name__") == "logging"
-                              or _importing(frame)):
+                              or _importing(frame) or _in_fork_hook(frame)):
         threading.Timer(0.05, signal.raise_signal, (signum,)).start()
         return
     raise exc
@@ -410,6 +414,15 @@ def _importing(frame) -> bool:
     """Whether ``frame`` or a caller runs the import machinery."""
     while frame is not None:
         if frame.f_code.co_filename.startswith("<frozen importlib."):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _in_fork_hook(frame) -> bool:
+    """Whether ``frame`` or a caller is a function named like a fork hook."""
+    while frame is not None:
+        if "fork" in frame.f_code.co_name.lower():
             return True
         frame = frame.f_back
     return False

@@ -63,3 +63,13 @@ def test_elsewhere_the_exception_is_raised(usr1_seen) -> None:
         raise_when_safe(signal.SIGUSR1, sys._getframe(), _Stop())
     time.sleep(0.2)
     assert not usr1_seen.is_set()
+
+
+def test_the_signal_is_sent_again_when_it_came_in_a_fork_hook(usr1_seen) -> None:
+    # an exception raised in an os.register_at_fork hook is printed and ignored: the
+    # SIGTERM was lost and the sweep ran on (filelock's hook, while Ray started processes)
+    def _resume_parent_after_fork():
+        return sys._getframe()
+
+    raise_when_safe(signal.SIGUSR1, _resume_parent_after_fork(), _Stop())  # no raise
+    assert _wait(usr1_seen)
