@@ -138,7 +138,7 @@ class BenchmarkParams(Record):
         check = Checker(type(self).__name__)
         check.scalar(self, "alpha", gt=0.0, le=50.0)
         check.scalar(self, "ies", gt=0.02, le=50.0)
-        check.scalar(self, "beta", gt=0.0, lt=1.5)
+        check.scalar(self, "beta", gt=0.0, lt=1.0)  # weight 1 - beta on c
         check.require(self.sample in TABLE_1, "sample", f"must be one of {sorted(TABLE_1)}",
                       self.sample)
         check.scalar(self, "borrowing", ge=0.0)

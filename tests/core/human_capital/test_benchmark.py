@@ -180,3 +180,6 @@ def test_sensitivity_switches_are_validated():
     with pytest.raises(InvalidParamsError, match="persistent: must be true or false") as err:
         BenchmarkParams(persistent="no", cyclical=0)
     assert "cyclical" in str(err.value)
+    # beta = 1 leaves no weight on consumption (it divided by zero in the kernels)
+    with pytest.raises(InvalidParamsError, match="beta: must be < 1, got 1.0"):
+        BenchmarkParams(beta=1.0)
