@@ -499,6 +499,8 @@ def test_profiles_reproduce_closed_form_by_age():
     # nothing is saved and there is no stock: all wealth is human, none of it stock
     np.testing.assert_allclose(prof.human_wealth_share, 1.0, rtol=1e-12)
     np.testing.assert_allclose(prof.stock_share_overall, 0.0, atol=1e-15)
+    np.testing.assert_allclose(prof.savings, 0.0, atol=1e-15)
+    assert abs(sol.moments()["wealth_income_ratio"]) < 1e-12  # hand to mouth: no wealth
 
 
 def test_panel_points_agree_with_at_and_survival_follows_life_table():

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from hetspace.core import InvalidParamsError
-from hetspace.core.human_capital import Numerics, benchmark, simulate_profiles, solve
+from hetspace.core.human_capital import (
+    Numerics,
+    benchmark,
+    simulate_panel,
+    simulate_profiles,
+    solve,
+)
 from hetspace.core.human_capital.benchmark import (
     BenchmarkParams,
     kappa,
@@ -176,10 +182,23 @@ def test_removing_persistent_shocks_raises_the_early_value(small_solution):
     assert ratio[0] > 1.5 and np.all(np.diff(ratio) < 0)
 
 
+def test_wealth_income_ratio_sums_the_panel_and_rises_with_beta(small_solution):
+    # The moment is savings over earnings summed over every simulated agent and age (a
+    # stationary population): recomputed here from the panel itself.
+    panel = simulate_panel(small_solution)
+    alive, z = panel.alive, panel.z
+    total = [np.where(alive, z * panel.point[..., k], 0.0).sum() for k in (11, 12)]
+    ratio = small_solution.moments()["wealth_income_ratio"]
+    np.testing.assert_allclose(ratio, total[0] / total[1], rtol=1e-12)
+    # more patient agents hold more wealth (what pins the paper's beta, section 4)
+    patient = solve(make_benchmark_economy(dataclasses.replace(SMALL, beta=0.97)), NUM)
+    assert patient.moments()["wealth_income_ratio"] > ratio > 0.0
+
+
 def test_sensitivity_switches_are_validated():
     with pytest.raises(InvalidParamsError, match="persistent: must be true or false") as err:
         BenchmarkParams(persistent="no", cyclical=0)
     assert "cyclical" in str(err.value)
     # beta = 1 leaves no weight on consumption (it divided by zero in the kernels)
-    with pytest.raises(InvalidParamsError, match="beta: must be < 1, got 1.0"):
+    with pytest.raises(InvalidParamsError, match=r"beta: must be < 1, got 1\.0"):
         BenchmarkParams(beta=1.0)
