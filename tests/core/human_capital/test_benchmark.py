@@ -129,6 +129,9 @@ def test_registered_benchmark_model_and_profile_moments():
     prof = simulate_profiles(sol)
     assert mom["value_to_naive_j20"] == prof.value_to_naive[19]
     assert mom["share_stock_j40"] == prof.share_stock[39]
+    # sweep axes are labelled: every PARAM_INFO entry is a BenchmarkParams field
+    fields = {f.name for f in dataclasses.fields(BenchmarkParams)}
+    assert spec.param_info and set(spec.param_info) <= fields
 
 
 def _zeta_at_age_1(bp):
