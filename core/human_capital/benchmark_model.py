@@ -11,11 +11,28 @@ a sweep over preferences or borrowing limits pays it once per actor.
 
 from __future__ import annotations
 
+from ..moment_info import MomentInfo
 from ..protocol import ModelSpec
 from .benchmark import BenchmarkParams, make_benchmark_economy
 from .params import Numerics
 from .result import MOMENTS, LifeCycle
 from .solve import solve
+
+#: Labels and units of the BenchmarkParams fields that sweeps vary (axes of tables and
+#: plots; hetspace.core.moment_info).
+PARAM_INFO = {
+    "alpha": MomentInfo("Risk aversion α"),
+    "ies": MomentInfo("Intertemporal elasticity 1/γ"),
+    "beta": MomentInfo("Discount factor β"),
+    "sample": MomentInfo("Sample (Tables 1-2)"),
+    "borrowing": MomentInfo("Bond borrowing limit", "x earnings scale z_1"),
+    "wealth_1": MomentInfo("Initial wealth at 22", "x mean earnings at 22"),
+    "tau": MomentInfo("Tax rate τ"),
+    "persistent": MomentInfo("Persistent shocks ζ"),
+    "transitory": MomentInfo("Transitory shocks v"),
+    "skewness": MomentInfo("Skewed persistent innovations"),
+    "cyclical": MomentInfo("Cyclical persistent innovations"),
+}
 
 
 def solve_benchmark(params: BenchmarkParams, numerics: Numerics | None = None,
@@ -34,4 +51,5 @@ MODEL = ModelSpec(
     solve=solve_benchmark,
     source="papers/004 (Huggett and Kaplan 2015), sections 3-5, Tables 1-4, appendix A.2",
     moment_names=tuple(MOMENTS),
+    param_info=PARAM_INFO,
 )

@@ -100,6 +100,11 @@ class Params(Record):
                     check.fail(name, "must be ones with beta=None (the section-2.4 restriction "
                                "is for a flat profile and no mortality)",
                                Described(f"min {arr.min():g}"))
+        if self.beta is None and not check.violations:
+            implied = self.beta_value
+            check.require(implied < 1.0, "beta", "None sets beta by the section-2.4 "
+                          "restriction, which must give beta < 1 here",
+                          Described(f"None, which gives {implied:.6g}"))
 
     @property
     def earnings_profile(self) -> np.ndarray:
@@ -129,8 +134,8 @@ def _check_preferences(check: Checker, obj) -> int | None:
     """n_ages, beta, gamma, alpha, r: shared by both economies; returns n_ages if valid."""
     n = check.scalar(obj, "n_ages", ge=2, le=500, integer=True)
     check.scalar(obj, "borrowing", ge=0.0)
-    if obj.beta is not None:
-        check.scalar(obj, "beta", gt=0.0, lt=2.0)
+    if obj.beta is not None:  # the aggregator weighs consumption by 1 - beta
+        check.scalar(obj, "beta", gt=0.0, lt=1.0)
     check.scalar(obj, "gamma", gt=0.0, le=50.0)
     check.scalar(obj, "alpha", gt=0.0, le=50.0)
     check.scalar(obj, "r", gt=-1.0, lt=1.0)

@@ -24,6 +24,7 @@ PROFILES: dict[str, str] = {
     "value": "mean value of human capital v_j, in units of e_1",
     "naive": "mean naive value, in units of e_1",
     "earnings": "mean earnings e_j, in units of e_1",
+    "savings": "mean savings a_{j+1} chosen at j (bond plus stock), in units of e_1",
     "value_to_naive": "mean of v_j / naive value",
     "mean_return": "mean of E_j[R^h_{j+1}]",
     "share_bond": "mean bond share of v_j",
@@ -43,6 +44,7 @@ class AgeProfiles:
     value: np.ndarray
     naive: np.ndarray
     earnings: np.ndarray
+    savings: np.ndarray
     value_to_naive: np.ndarray
     mean_return: np.ndarray
     share_bond: np.ndarray
@@ -117,6 +119,7 @@ def simulate_profiles(sol: LifeCycle, n_agents: int | None = None,
     return AgeProfiles(
         alive=readonly(alive.mean(axis=0)), value=mean(z * v / e1),
         naive=mean(z * panel.naive / e1), earnings=mean(z * g / e1),
+        savings=mean(z * savings / e1),
         value_to_naive=mean(v / panel.naive), mean_return=mean(point[..., 1]),
         share_bond=mean(point[..., 6]), share_stock=mean(point[..., 7]),
         share_orth=mean(point[..., 8]), stock_share_financial=mean(savers),

@@ -499,6 +499,8 @@ def test_profiles_reproduce_closed_form_by_age():
     # nothing is saved and there is no stock: all wealth is human, none of it stock
     np.testing.assert_allclose(prof.human_wealth_share, 1.0, rtol=1e-12)
     np.testing.assert_allclose(prof.stock_share_overall, 0.0, atol=1e-15)
+    np.testing.assert_allclose(prof.savings, 0.0, atol=1e-15)
+    assert abs(sol.moments()["wealth_income_ratio"]) < 1e-12  # hand to mouth: no wealth
 
 
 def test_panel_points_agree_with_at_and_survival_follows_life_table():
@@ -629,6 +631,13 @@ def test_invalid_params_name_every_field():
         Params(n_ages=3, beta=0.9, gamma=2.0, alpha=2.0, r=R, borrowing=-1.0)
     with pytest.raises(InvalidParamsError, match="profile: must be ones with beta=None"):
         Params(n_ages=3, beta=None, gamma=2.0, alpha=2.0, r=R, profile=[1.0, 2.0, 1.0])
+    # The aggregator weighs consumption by 1 - beta: beta = 1 used to divide by zero in the
+    # kernels, and a section-2.4 beta of 1 / (1 - .05) = 1.0526 (s = 0, r = -.05) too.
+    for beta in (1.0, 1.2):
+        with pytest.raises(InvalidParamsError, match="beta: must be < 1"):
+            Params(n_ages=3, beta=beta, gamma=2.0, alpha=2.0, r=R)
+    with pytest.raises(InvalidParamsError, match=r"beta: None sets .* gives 1\.05263"):
+        Params(n_ages=3, beta=None, gamma=2.0, alpha=2.0, r=-0.05)
     sol = solve(example(2.0, 0.0).with_(n_ages=4), SMALL)
     with pytest.raises(InvalidParamsError, match=r"age: must be an integer in \[1, 3\]"):
         sol.at(4)
