@@ -86,11 +86,14 @@ def _in_process(spec_path: str, phases: dict[str, float]) -> None:
         t = time.perf_counter()
         tasks = [Task(key=p.key, params=p.params, numerics=spec.numerics, seed=p.seed)
                  for p in spec.points[:n]]
-        refs = [pool.submit(i, task) for i, task in enumerate(tasks)]
-        rows = ray.get(refs)
+        for i, task in enumerate(tasks):
+            pool.submit(i, [task])
+        rows = []
+        while pool.busy():
+            rows += [e for ev in pool.wait() for e in ev.evaluations]
         phases["first point per actor (cached kernels, cold solve)"] = time.perf_counter() - t
         phases["  of which solving (median actor t_solve)"] = sorted(
-            r.get("t_solve", float("nan")) for r in rows)[len(rows) // 2]
+            float("nan") if r.t_solve is None else r.t_solve for r in rows)[len(rows) // 2]
         pool.shutdown()
     finally:
         ray.shutdown()

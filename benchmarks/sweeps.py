@@ -60,6 +60,7 @@ from pathlib import Path
 import numpy as np
 
 from hetspace.sweeps import SteadyStateActor, SweepSpec, Task, order_chains, run_sweep
+from hetspace.sweeps.actors import Evaluation, Status
 from hetspace.sweeps.cluster import connect
 from hetspace.sweeps.tracking import SweepTracker
 
@@ -181,8 +182,9 @@ def child_run_cost(out: Path, n: int = 50) -> float:
     tracker.start({"model": "incomplete_markets"})
     t0 = time.perf_counter()
     for i in range(n):
-        tracker.log_point({"gamma": 1.5, "a_low": -2.0}, {"key": f"{i:064d}", "status": "ok",
-                          "moments": {f"m{k}": 0.1 * k for k in range(15)}, "t_solve": 0.1})
+        tracker.log_point({"gamma": 1.5, "a_low": -2.0}, Evaluation(
+            key=f"{i:064d}", status=Status.OK, moments={f"m{k}": 0.1 * k for k in range(15)},
+            t_solve=0.1))
     per = (time.perf_counter() - t0) / n
     tracker.finish("FINISHED", {}, [])
     return per

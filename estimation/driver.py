@@ -30,7 +30,7 @@ from scipy.optimize import least_squares
 
 from hetspace.core.config import first_missing
 from hetspace.core.errors import ModelEvaluationError, SolverConvergenceError, interrupted
-from hetspace.sweeps.actors import STATUS_OK
+from hetspace.sweeps.actors import Evaluation
 from hetspace.sweeps.cluster import actor_count, connect
 from hetspace.sweeps.tracking import check_reachable
 
@@ -159,10 +159,11 @@ def _finish(spec, out, study, ev, t0, tracker) -> EstimationResult:
     x, polished = polish(spec, ev, x_best, float(best.value)) if spec.optimizer.polish \
         else (x_best, None)
     ev.phase = "estimate"
-    row = ev.evaluate(x)
-    if row["status"] != STATUS_OK:
-        raise SolverConvergenceError(f"the model cannot be solved at the estimate: {row['error']}")
-    moments = {n: float(row["moments"][n]) for n in spec.objective.names}
+    evaluation = ev.evaluate(x)
+    if not evaluation.ok:
+        raise SolverConvergenceError("the model cannot be solved at the estimate: "
+                                     f"{evaluation.error}")
+    moments = {n: float(evaluation.moments[n]) for n in spec.objective.names}
     inference = run_inference(spec, ev, x, moments)
     est = dict(zip(spec.names, (float(v) for v in x), strict=True))
     result = EstimationResult(
@@ -316,8 +317,8 @@ class _Residuals:
         else:
             t0 = time.perf_counter()
             rows = [self.ev.evaluate(x)]
-            self.trips.append(time.perf_counter() - t0 - float(rows[0].get("t_eval") or 0.0))
-        self.solve_times += [float(r["t_eval"]) for r in rows if r.get("t_eval")]
+            self.trips.append(time.perf_counter() - t0 - float(rows[0].t_eval or 0.0))
+        self.solve_times += [float(r.t_eval) for r in rows if r.t_eval]
         f = _weighted(self.spec, rows[0])
         if self.nfev == 1:
             self.cost_start = 0.5 * float(f @ f)
@@ -352,13 +353,13 @@ class _Residuals:
         else:
             points = difference_points(z, self.steps, self.lo, self.hi)
             rows = self.ev.evaluate_many([from_z(self.spec.parameters, p) for p in points])
-            self.solve_times += [float(r["t_eval"]) for r in rows if r.get("t_eval")]
+            self.solve_times += [float(r.t_eval) for r in rows if r.t_eval]
             J = self._jacobian(rows, points)
         if isinstance(J, SolverConvergenceError):
             raise J
         return J
 
-    def _jacobian(self, rows: list[dict[str, Any]], points: list[np.ndarray]) -> Any:
+    def _jacobian(self, rows: list[Evaluation], points: list[np.ndarray]) -> Any:
         """The Jacobian from the points' rows, or the error of a failed one (raised if used)."""
         try:
             return differences(np.array([_weighted(self.spec, r) for r in rows]), points)
@@ -380,10 +381,10 @@ def _polish_step(spec: EstimationSpec) -> float:
     return 1e-5 if spec.simulation is None else 1e-3
 
 
-def _weighted(spec: EstimationSpec, row: dict[str, Any]) -> np.ndarray:
-    if row["status"] != STATUS_OK:
-        raise SolverConvergenceError(f"solve failed during the polish: {row['error']}")
-    return spec.objective.weighted(row["moments"])
+def _weighted(spec: EstimationSpec, evaluation: Evaluation) -> np.ndarray:
+    if not evaluation.ok:
+        raise SolverConvergenceError(f"solve failed during the polish: {evaluation.error}")
+    return spec.objective.weighted(evaluation.moments)
 
 
 def run_inference(spec: EstimationSpec, ev: Evaluator, x: np.ndarray,
@@ -395,10 +396,10 @@ def run_inference(spec: EstimationSpec, ev: Evaluator, x: np.ndarray,
 
     def many(xs):
         rows = ev.evaluate_many(xs)
-        bad = [r["error"] for r in rows if r["status"] != STATUS_OK]
+        bad = [r.error for r in rows if not r.ok]
         if bad:
             raise SolverConvergenceError(f"solve failed in the Jacobian: {bad[0]}")
-        return np.array([spec.objective.gap(r["moments"]) for r in rows])
+        return np.array([spec.objective.gap(r.moments) for r in rows])
 
     ev.phase = "jacobian"
     G = central_jacobian(many, x, jacobian_steps(lower, upper, sim is not None), lower, upper)

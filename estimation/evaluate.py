@@ -1,18 +1,20 @@
 """Evaluating theta on steady-state actors: the estimation actor and the driver's evaluator.
 
 ``EstimationActor`` is the sweeps' :class:`~hetspace.sweeps.actors.SteadyStateActor`
-with two changes: only ``SolverConvergenceError`` becomes a failed row (any
+with two changes: only ``SolverConvergenceError`` becomes a failed evaluation (any
 other exception propagates to the driver, where it stops the study: a bug is
-not a failed trial), and when moments are simulated the row's moments are the
+not a failed trial), and when moments are simulated the evaluation's moments are the
 simulated statistics of the steady state just solved.
 
-``Evaluator`` (driver side) keeps, for each actor, the natural parameter values
-of the steady state it holds and the evaluations it has in flight (one record
-per call: an actor may have several queued), sends each evaluation to the
-actor with the fewest calls in flight and, among those, the one that will hold
-the nearest point once its queue is done (distance in the unit search box), and
-runs batches (finite differences) through the sweeps scheduler, which resubmits
-calls lost with a dead actor.
+``Evaluator`` (driver side) runs on the sweeps' pool
+(:class:`~hetspace.sweeps.pool.SteadyStatePool`: the same actors' health, calls in
+flight, restarts and events as a sweep). Its own part is placement: it keeps, for
+each actor, the natural parameter values of the steady state it holds, sends each
+evaluation to the actor with the fewest calls in flight and, among those, the one
+that will hold the nearest point once its queue is done (distance in the unit
+search box), and runs batches (finite differences) through the sweeps' scheduler
+(:func:`~hetspace.sweeps.scheduler.run_jobs`), which resubmits calls lost with a
+dead actor.
 """
 
 from __future__ import annotations
@@ -25,22 +27,17 @@ from typing import Any
 
 import numpy as np
 import ray
-from ray.exceptions import RayActorError
 
-from hetspace.core.errors import HetspaceError, SolverConvergenceError
-from hetspace.sweeps.actors import STATUS_OK, SteadyStateActor, Task, serial
-from hetspace.sweeps.points import Point, point_key
-from hetspace.sweeps.pool import SteadyStatePool
-from hetspace.sweeps.scheduler import run_points
+from hetspace.core.errors import SolverConvergenceError
+from hetspace.sweeps.actors import Evaluation, SteadyStateActor, Task, serial
+from hetspace.sweeps.points import point_key
+from hetspace.sweeps.pool import AllActorsGoneError, Call, Event, Kind, SteadyStatePool
+from hetspace.sweeps.scheduler import Job, run_jobs
 
 from .objective import Simulation, model_moments, replicate_statistics
 from .transforms import unit
 
 logger = logging.getLogger(__name__)
-
-#: Pings of a restarting actor before it is given up (each fails within about a second).
-MAX_PINGS = 30
-
 
 class EstimationActor(SteadyStateActor):
     """A steady-state actor whose rows carry m(theta) (analytic or simulated)."""
@@ -54,13 +51,15 @@ class EstimationActor(SteadyStateActor):
         self.simulation = simulation
 
     @serial
-    def evaluate(self, task: Task) -> dict[str, Any]:
-        row = super().evaluate(task)
-        if row["status"] == STATUS_OK:
-            t0 = time.perf_counter()
-            row["moments"] = model_moments(self.held, self.simulation, self.model)
-            row["t_eval"] += time.perf_counter() - t0  # simulated statistics are evaluation time
-        return row
+    def evaluate(self, task: Task) -> Evaluation:
+        evaluation = super().evaluate(task)
+        if not evaluation.ok:
+            return evaluation
+        t0 = time.perf_counter()
+        moments = model_moments(self.held, self.simulation, self.model)
+        # simulated statistics are evaluation time
+        return dataclasses.replace(evaluation, moments=moments,
+                                   t_eval=evaluation.t_eval + time.perf_counter() - t0)
 
     @serial
     def replicates(self, seeds: Sequence[int]) -> np.ndarray:
@@ -78,17 +77,16 @@ class Counters:
     failed: int = 0
     solve_seconds: float = 0.0
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, evaluation: Evaluation) -> None:
         self.solves += 1
-        self.failed += row.get("status") != STATUS_OK
-        self.solve_seconds += float(row.get("t_eval") or 0.0)
+        self.failed += not evaluation.ok
+        self.solve_seconds += float(evaluation.t_eval or 0.0)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Call:
-    """One evaluation in flight: the actor it went to, its point x, when the driver sent it."""
+class Sent:
+    """What the evaluator attaches to a call (its ``tag``): the point x, when it was sent."""
 
-    actor: int
     x: np.ndarray
     sent: float
 
@@ -96,12 +94,12 @@ class Call:
 class Evaluator:
     """The driver's handle on the actors of one estimation.
 
-    Book-keeping is per call (``calls``, by Ray reference) so that an actor may have
-    several evaluations queued (it solves them one at a time in the order sent:
-    :func:`hetspace.sweeps.actors.serial`; their rows may come back in another
-    order, see ``collected``): each row of
-    evaluations.csv keeps its own sent time. ``held[i]`` is the point of the steady
-    state actor i holds (its last success, None if unknown).
+    Each evaluation is one call on the pool (``calls``: those in flight; an actor may
+    have several queued and solves them one at a time in the order sent:
+    :func:`hetspace.sweeps.actors.serial`; their results may come back in another
+    order, see ``collected``): each row of evaluations.csv keeps its own sent time.
+    ``held[i]`` is the point of the steady state actor i holds (its last success,
+    None if unknown).
     """
 
     def __init__(self, spec: Any, n_actors: int):
@@ -111,10 +109,6 @@ class Evaluator:
                                     actor_kwargs={"simulation": spec.simulation})
         self.held: list[np.ndarray | None] = [None] * n_actors
         self._held_started = [0.0] * n_actors  # when the solve of held[i] started
-        self.calls: dict[ray.ObjectRef, Call] = {}
-        self._queues: list[list[ray.ObjectRef]] = [[] for _ in range(n_actors)]
-        self._pings: dict[ray.ObjectRef, tuple[int, int]] = {}  # (actor, attempt) restarting
-        self._gone: set[int] = set()  # actors that never came back
         self.counters = Counters()
         #: what the evaluations are for (the driver sets it): trial, polish, estimate,
         #: jacobian, omega; every evaluation becomes a row of ``records``
@@ -124,119 +118,100 @@ class Evaluator:
     def __len__(self) -> int:
         return len(self.pool)
 
+    @property
+    def calls(self) -> list[Call]:
+        """The evaluations in flight."""
+        return self.pool.in_flight()
+
     def load(self, actor: int) -> int:
         """Evaluations sent to ``actor`` and not collected yet."""
-        return len(self._queues[actor])
+        return self.pool.load(actor)
 
     def free(self, depth: int = 1) -> list[int]:
         """The actors up (not restarting) with fewer than ``depth`` evaluations in flight."""
-        if self._pings:
-            self.pinged(ray.wait(list(self._pings), num_returns=len(self._pings), timeout=0)[0])
-        down = self._gone | {a for a, _ in self._pings.values()}
-        return [i for i in range(len(self.pool)) if i not in down and self.load(i) < depth]
-
-    def restarting(self) -> list[ray.ObjectRef]:
-        """Pings of the actors that died and are restarting (wait on them with the calls)."""
-        return list(self._pings)
-
-    def pinged(self, refs: Sequence[ray.ObjectRef]) -> None:
-        """An answered ping puts its actor back in use; a failed one is sent again, up to
-        ``MAX_PINGS`` times (then the actor is given up; none left: ``HetspaceError``)."""
-        for ref in refs:
-            actor, attempt = self._pings.pop(ref)
-            try:
-                ray.get(ref)
-            except RayActorError:
-                if attempt < MAX_PINGS:
-                    self._pings[self.pool.ping(actor)] = (actor, attempt + 1)
-                    continue
-                self._gone.add(actor)
-                logger.warning("actor %d did not come back; going on without it", actor)
-                if len(self._gone) == len(self.pool):
-                    raise HetspaceError("every actor of the estimation died") from None
-                continue
-            logger.info("actor %d is back", actor)
+        return [i for i in self.pool.up() if self.pool.load(i) < depth]
 
     def nearest(self, x: Sequence[float], depth: int = 1) -> int:
         """The actor to evaluate x next: fewest calls in flight (below ``depth``), then nearest.
 
         An actor's distance is from x to the point it will hold once its queue is done:
         its last call in flight (as if that succeeds), else the point it holds; actors
-        holding nothing come last. Distances are in the unit search box.
+        holding nothing come last. Distances are in the unit search box. With no call
+        in flight and every actor restarting, it waits until one is back.
         """
         u = unit(self.spec.parameters, x)
-        while not self.free(depth) and self._pings:  # every free actor is restarting
-            self.pinged(ray.wait(list(self._pings), num_returns=1)[0])
+        if not self.free(depth) and not self.pool.in_flight():
+            self.pool.wait_up()
 
         def order(i: int) -> tuple[int, float]:
-            queue = self._queues[i]
-            tail = self.calls[queue[-1]].x if queue else self.held[i]
+            queue = self.pool.in_flight(i)
+            tail = queue[-1].tag.x if queue else self.held[i]
             far = np.inf if tail is None else float(np.sum((unit(self.spec.parameters, tail)
                                                             - u) ** 2))
             return self.load(i), far
 
         return min(self.free(depth), key=order)
 
-    def submit(self, actor: int, x: Sequence[float], params: Any, key: str) -> ray.ObjectRef:
+    def submit(self, actor: int, x: Sequence[float], params: Any, key: str) -> Call:
         """Send one evaluation to ``actor`` (queued behind its calls in flight)."""
-        sent = time.time()
-        ref = self.pool.submit(actor, Task(key, params, self.spec.numerics, self.spec.seed))
-        self.calls[ref] = Call(actor, np.asarray(x, dtype=float), sent)
-        self._queues[actor].append(ref)
-        return ref
+        task = Task(key, params, self.spec.numerics, self.spec.seed)
+        return self.pool.submit(actor, [task], Sent(np.asarray(x, dtype=float), time.time()))
 
-    def collected(self, ref: ray.ObjectRef, row: dict[str, Any]) -> Call:
-        """Book-keeping after the row of call ``ref`` came back; the call."""
-        call = self.forget(ref)
-        self._record(call.x, row, False, call.sent)
-        # rows may come back out of order (an actor's next call starts while the result
+    def collected(self, call: Call, evaluation: Evaluation) -> None:
+        """Book-keeping after the evaluation of ``call`` came back."""
+        self._record(call.tag.x, evaluation, False, call.tag.sent)
+        # results may come back out of order (an actor's next call starts while the result
         # of the last one is on its way): the actor holds its latest started success
-        started = row.get("started_unix") or 0.0
-        if row["status"] == STATUS_OK and started >= self._held_started[call.actor]:
-            self.held[call.actor] = call.x
+        started = evaluation.started_unix or 0.0
+        if evaluation.ok and started >= self._held_started[call.actor]:
+            self.held[call.actor] = call.tag.x
             self._held_started[call.actor] = started
-        return call
 
-    def lost(self, ref: ray.ObjectRef) -> Call:
-        """Call ``ref`` died with its actor. Ray restarts the actor (holding nothing); it
-        gets no new call until it answers a ping (calls sent meanwhile would queue for
-        the new process, warm-started from nothing)."""
-        call = self.forget(ref)
+    def lost(self, call: Call) -> None:
+        """``call`` died with its actor: the pool restarts the actor (holding nothing),
+        which gets no new call until it answers a ping."""
         self.held[call.actor] = None
         self._held_started[call.actor] = 0.0
-        if call.actor not in self._gone and all(a != call.actor for a, _ in self._pings.values()):
-            self._pings[self.pool.ping(call.actor)] = (call.actor, 1)
-        return call
 
-    def forget(self, ref: ray.ObjectRef) -> Call:
-        """Drop call ``ref`` from the book-keeping (its row will not be recorded)."""
-        call = self.calls.pop(ref)
-        self._queues[call.actor].remove(ref)
-        return call
+    def events(self) -> list[Event]:
+        """The pool's next events (blocking); :class:`AllActorsGoneError` once every
+        actor is gone."""
+        events = self.pool.wait()
+        if any(e.kind is Kind.GONE for e in events) and not self.pool.live:
+            raise AllActorsGoneError("every actor of the estimation died")
+        return events
 
-    def _record(self, x: Sequence[float], row: dict[str, Any], batch: bool,
+    def _record(self, x: Sequence[float], evaluation: Evaluation, batch: bool,
                 sent: float) -> None:
         """Count the evaluation and keep its row for evaluations.csv."""
-        self.counters.add(row)
-        ok = row.get("status") == STATUS_OK
+        self.counters.add(evaluation)
         self.records.append({
             "phase": self.phase, **dict(zip(self.spec.names, map(float, x), strict=True)),
-            "status": row.get("status"), "t_eval": row.get("t_eval"),
-            "objective": self.spec.objective.value(row["moments"]) if ok else None,
-            "actor": row.get("actor"), "batch": batch,
-            "sent": sent, "started": row.get("started_unix"), "received": time.time(),
-            "error": row.get("error")})
+            "status": evaluation.status.value, "t_eval": evaluation.t_eval,
+            "objective": (self.spec.objective.value(evaluation.moments) if evaluation.ok
+                          else None),
+            "actor": evaluation.actor, "batch": batch,
+            "sent": sent, "started": evaluation.started_unix, "received": time.time(),
+            "error": evaluation.error})
 
-    def evaluate(self, x: Sequence[float]) -> dict[str, Any]:
-        """One evaluation on the nearest idle actor (blocking)."""
-        ref = self.submit(self.nearest(x), x, self.spec.params_at(x), _key(self.spec, x))
+    def evaluate(self, x: Sequence[float]) -> Evaluation:
+        """One evaluation on the nearest idle actor (blocking; nothing else in flight)."""
+        call = self.submit(self.nearest(x), x, self.spec.params_at(x), _key(self.spec, x))
         try:
-            row = ray.get(ref)
+            while True:
+                for event in self.events():
+                    if event.call is not call:
+                        continue
+                    if event.kind is Kind.DONE:
+                        evaluation = event.evaluations[0]
+                        self.collected(call, evaluation)
+                        return evaluation
+                    if event.kind is Kind.LOST:
+                        self.lost(call)
+                    raise event.error
         except BaseException:
-            self.forget(ref)
+            self.pool.forget(call)
             raise
-        self.collected(ref, row)
-        return row
 
     def round_trip(self) -> float:
         """Seconds of a call to an idle actor that does nothing (Ray's round trip; 0 if
@@ -249,39 +224,36 @@ class Evaluator:
         return time.perf_counter() - t0
 
     def evaluate_many(self, xs: Sequence[Sequence[float]], own: int = 0,
-                      ordered: bool = False) -> list[dict[str, Any]]:
-        """Rows for many points, in order, through the sweeps scheduler (all actors).
+                      ordered: bool = False) -> list[Evaluation]:
+        """Evaluations of many points, in order, through the sweeps' scheduler (all actors).
 
         The points are a finite-difference Jacobian's (``batch`` in evaluations.csv),
         except the first ``own``, evaluations in their own right sent along with them.
         The scheduler cuts a nearest-neighbour tour of the points into one chain per
         actor; ``ordered`` makes the tour the given order (the first point first).
         """
-        params = [self.spec.params_at(x) for x in xs]
-        points = [Point(index=i, values={}, shock=None, params=p,
-                        key=point_key(self.spec.model.name, p, self.spec.numerics,
-                                      self.spec.seed)[:16],
-                        seed=self.spec.seed,
-                        coords=(float(i),) if ordered else tuple(unit(self.spec.parameters, x)))
-                  for i, (x, p) in enumerate(zip(xs, params, strict=True))]
-        rows: dict[int, dict[str, Any]] = {}
-
+        spec = self.spec
+        jobs = [Job(Task(point_key(spec.model.name, p, spec.numerics, spec.seed)[:16], p,
+                         spec.numerics, spec.seed),
+                    coords=(float(i),) if ordered else tuple(unit(spec.parameters, x)), item=i)
+                for i, (x, p) in enumerate(zip(xs, map(spec.params_at, xs), strict=True))]
+        out: dict[int, Evaluation] = {}
         sent = time.time()
 
-        def on_row(point: Point, row: dict[str, Any]) -> None:
-            rows[point.index] = row
-            self._record(xs[point.index], row, point.index >= own, sent)
+        def on_row(job: Job, evaluation: Evaluation) -> None:
+            out[job.item] = evaluation
+            self._record(xs[job.item], evaluation, job.item >= own, sent)
 
-        run_points(self.pool, points, self.spec.numerics, on_row, depth=2)
+        run_jobs(self.pool, jobs, on_row, depth=2)
         self.held = [None] * len(self.pool)  # the scheduler chose the actors
         self._held_started = [0.0] * len(self.pool)
-        return [rows[i] for i in range(len(xs))]
+        return [out[i] for i in range(len(xs))]
 
     def replicates(self, x: Sequence[float], seeds: Sequence[int]) -> np.ndarray:
         """Simulated statistics (one row per seed) at x, from an actor that solves x first."""
-        row = self.evaluate(x)
-        if row["status"] != STATUS_OK:
-            raise SolverConvergenceError(f"cannot solve at the estimate: {row['error']}")
+        evaluation = self.evaluate(x)
+        if not evaluation.ok:
+            raise SolverConvergenceError(f"cannot solve at the estimate: {evaluation.error}")
         actor = int(np.argmin([np.inf if h is None else np.sum((h - np.asarray(x)) ** 2)
                                for h in self.held]))
         return ray.get(self.pool.actors[actor].replicates.remote(list(seeds)))

@@ -57,14 +57,12 @@ from typing import Any
 
 import numpy as np
 import optuna
-import ray
 from optuna.distributions import FloatDistribution
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 from optuna.trial import TrialState
-from ray.exceptions import RayActorError, RayTaskError
 
 from hetspace.core.errors import HetspaceError, InvalidParamsError, ModelEvaluationError
-from hetspace.sweeps.actors import STATUS_OK
+from hetspace.sweeps.pool import Call, Event, Kind
 from hetspace.sweeps.tracking import pid_alive
 
 from .fingerprint import check_objective
@@ -230,7 +228,7 @@ class _Loop:
         self.dists = {p.name: FloatDistribution(*p.z_bounds) for p in spec.parameters}
         self.done = finished(study)
         self.best = _best(study)  # kept here: the progress bar never queries the storage
-        self.inflight: dict[ray.ObjectRef, optuna.Trial] = {}
+        self.inflight: dict[Call, optuna.Trial] = {}
         self.driver = f"{socket.gethostname()}:{os.getpid()}"
 
     def run(self) -> None:
@@ -240,16 +238,12 @@ class _Loop:
                 self._launch()
             if self.progress is not None:  # after the launches: the actors are busy meanwhile
                 self.progress(self.done, wanted, self.best)
-            pings = self.ev.restarting()
-            if not self.inflight and (self.done >= wanted or not pings):
+            if not self.inflight and (self.done >= wanted or not self.ev.pool.restarting()):
                 return
-            ready, rest = ray.wait([*self.inflight, *pings], num_returns=1)
-            if rest:  # every row already back is told before the next ask
-                ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
-            self.ev.pinged([ref for ref in ready if ref not in self.inflight])
-            for ref in ready:
-                if ref in self.inflight:
-                    self._collect(ref)
+            # every result already back is told before the next ask
+            for event in self.ev.events():
+                if event.call in self.inflight:
+                    self._collect(event)
 
     def _launch(self) -> None:
         trial = self.study.ask(self.dists)
@@ -261,8 +255,8 @@ class _Loop:
             self._fail(trial, f"InvalidParamsError: {' '.join(str(e).split())}")
             return
         actor = self.ev.nearest(x, self.depth)
-        ref = self.ev.submit(actor, x, params, f"trial-{trial.number}")
-        self.inflight[ref] = trial
+        call = self.ev.submit(actor, x, params, f"trial-{trial.number}")
+        self.inflight[call] = trial
         self._label(trial, x)  # journal writes while the actor solves
 
     def _label(self, trial: optuna.Trial, x: np.ndarray) -> None:
@@ -270,28 +264,28 @@ class _Loop:
         trial.set_user_attr("driver", self.driver)
         trial.set_user_attr("x", [float(v) for v in x])
 
-    def _collect(self, ref: ray.ObjectRef) -> None:
-        trial = self.inflight.pop(ref)
-        try:
-            row = ray.get(ref)
-        except RayActorError:
-            call = self.ev.lost(ref)
+    def _collect(self, event: Event) -> None:
+        call = event.call
+        trial = self.inflight.pop(call)
+        if event.kind is Kind.LOST:
+            self.ev.lost(call)
             logger.warning("actor %d died during trial %d; enqueued again", call.actor,
                            trial.number)
             self._requeue(trial, "actor died")
             return
-        except RayTaskError as e:
-            self.ev.forget(ref)
+        if event.kind is Kind.RAISED:
+            e = event.error
             trial.set_user_attr("error", " ".join(str(e).split())[-500:])
             self.study.tell(trial, state=TrialState.FAIL)
             raise ModelEvaluationError(f"trial {trial.number} raised a non-convergence error "
                                        f"(a bug, so the study stops): {e}") from e
-        self.ev.collected(ref, row)
-        trial.set_user_attr("t_eval", float(row.get("t_eval") or 0.0))
-        if row["status"] != STATUS_OK:
-            self._fail(trial, str(row["error"]))
+        evaluation = event.evaluations[0]
+        self.ev.collected(call, evaluation)
+        trial.set_user_attr("t_eval", float(evaluation.t_eval or 0.0))
+        if not evaluation.ok:
+            self._fail(trial, str(evaluation.error))
             return
-        moments = {n: row["moments"].get(n, np.nan) for n in self.spec.objective.names}
+        moments = {n: evaluation.moments.get(n, np.nan) for n in self.spec.objective.names}
         trial.set_user_attr("moments", moments)
         value = self.spec.objective.value(moments)
         if not np.isfinite(value):
@@ -314,8 +308,8 @@ class _Loop:
 
     def stop(self, reason: str) -> None:
         """Tell FAIL (and enqueue again) the trials still in flight."""
-        for ref, trial in self.inflight.items():
-            self.ev.forget(ref)
+        for call, trial in self.inflight.items():
+            self.ev.pool.forget(call)
             self._requeue(trial, reason)
         self.inflight.clear()
 

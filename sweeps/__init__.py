@@ -24,10 +24,12 @@ from typing import Any
 # ``hetspace.sweeps.actors.SteadyStateActor`` imports this package, and needs
 # neither pandas nor the tables, the runner or MLflow (about 0.6 s less per actor).
 _WHERE = {
-    "SteadyStateActor": "actors", "Task": "actors",
+    "SteadyStateActor": "actors", "Task": "actors", "Evaluation": "actors",
+    "Status": "actors",
     "ClusterNotFoundError": "cluster", "connect": "cluster",
     "Point": "points", "Shock": "points", "order_chains": "points",
-    "SteadyStatePool": "pool",
+    "SteadyStatePool": "pool", "Event": "pool", "Kind": "pool",
+    "Job": "scheduler", "run_jobs": "scheduler", "run_points": "scheduler",
     "SweepLockedError": "runner", "SweepResult": "runner", "SweepTerminated": "runner",
     "run_sweep": "runner",
     "SweepSpec": "spec", "load_sweep_spec": "spec",
@@ -52,9 +54,14 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ClusterNotFoundError",
+    "Evaluation",
+    "Event",
+    "Job",
+    "Kind",
     "Point",
     "ResultStore",
     "Shock",
+    "Status",
     "SteadyStateActor",
     "SteadyStatePool",
     "SweepLockedError",
@@ -70,6 +77,8 @@ __all__ = [
     "order_chains",
     "plot_moments",
     "robustness_tables",
+    "run_jobs",
+    "run_points",
     "run_sweep",
     "table_from_dir",
 ]

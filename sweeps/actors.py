@@ -3,10 +3,11 @@
 ``SteadyStateActor`` is a plain class (usable and testable without Ray);
 :mod:`hetspace.sweeps.pool` runs it as a Ray actor. ``evaluate(task)`` solves
 the task's params warm-started from the held solution; if that fails it
-retries once cold; if that fails too it returns a failed row with the error
-text and keeps the solution it held. It never raises for a model failure: the
-driver stores failed points as rows, never holes. ``evaluate_batch(tasks)``
-walks several points of a chain in one call (one row each, in order), each
+retries once cold; if that fails too it returns a failed :class:`Evaluation` with
+the error text and keeps the solution it held. It never raises for a model
+failure: the driver stores failed points as rows, never holes.
+``evaluate_batch(tasks)`` walks several points of a chain in one call (one
+evaluation each, in order), each
 warm-started from the last success, exactly as one ``evaluate`` per point
 would: the batch only saves the per-call cost (Ray, driver bookkeeping).
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 import functools
 import heapq
 import inspect
@@ -32,7 +34,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +44,61 @@ from hetspace.core.protocol import get_model
 
 logger = logging.getLogger(__name__)
 
-STATUS_OK = "ok"
-STATUS_FAILED = "failed"
-#: What a call returns instead of its rows when it was withdrawn before it started.
-WITHDRAWN = "withdrawn"
+
+
+class Status(enum.StrEnum):
+    """How an evaluation ended. ``OK``: solved; ``FAILED``: the model could not solve
+    it (the error says why); ``LOST``: its actor died during it as often as the
+    scheduler allows; ``WITHDRAWN``: what a call returns, instead of its evaluations,
+    when the driver withdrew it before it started (its points go to another actor)."""
+
+    OK = "ok"
+    FAILED = "failed"
+    LOST = "lost"
+    WITHDRAWN = "withdrawn"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Evaluation:
+    """One point's evaluation, from the actor that made it to the store, the tracking
+    and the estimation driver. The actor fills what it measured; the scheduler adds
+    ``attempts`` (evaluations of the point so far, lost ones included), ``t_roundtrip``
+    (seconds from sending its call to receiving it) and ``batch`` (points in that call)
+    with :meth:`delivered`. :meth:`row` is its flat form (the store's columns)."""
+
+    key: str
+    status: Status
+    moments: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    error: str | None = None
+    diagnostics: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    by_location: Mapping[str, list[float]] = dataclasses.field(default_factory=dict)
+    n_iter: int | None = None
+    warm_start: bool = False
+    cold_retry: bool = False
+    t_solve: float | None = None
+    t_eval: float | None = None
+    started_unix: float | None = None
+    actor: str | None = None
+    pid: int | None = None
+    attempts: int = 1
+    t_roundtrip: float | None = None
+    batch: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    def delivered(self, attempts: int, t_roundtrip: float | None, batch: int | None
+                  ) -> Evaluation:
+        """This evaluation as the driver delivers it (see the class docstring)."""
+        return dataclasses.replace(self, attempts=attempts, t_roundtrip=t_roundtrip,
+                                   batch=batch)
+
+    def row(self) -> dict[str, Any]:
+        """The fields as a dict (status as its text): what the store flattens."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["status"] = self.status.value
+        return out
 
 
 #: How long a numbered call waits for the call numbered before it to arrive (seconds):
@@ -181,7 +234,7 @@ def serial(method):
     def locked(self, *args, seq: int | None = None, **kwargs):
         with self._serial.turn(seq) as admitted:
             if not admitted:
-                return WITHDRAWN
+                return Status.WITHDRAWN
             ident = threading.get_ident()
             if ident not in self._numba_set:
                 set_numba_threads(self.threads)
@@ -242,8 +295,8 @@ class SteadyStateActor:
         self._name: str | None = None
 
     @serial
-    def evaluate(self, task: Task) -> dict[str, Any]:
-        """Solve one point; returns its row (status, error, moments, timings, actor).
+    def evaluate(self, task: Task) -> Evaluation:
+        """Solve one point; its :class:`Evaluation` (status, error, moments, timings, actor).
 
         ``started_unix`` (wall clock of the actor's host) and ``t_eval`` place the
         evaluation in time, so that the idle time of an actor can be measured.
@@ -254,8 +307,7 @@ class SteadyStateActor:
         self._maybe_crash()
         if self._sleep:
             time.sleep(self._sleep)
-        row: dict[str, Any] = {"key": task.key, "warm_start": self.held is not None,
-                               "cold_retry": False, "error": None}
+        warm_start, cold_retry = self.held is not None, False
         sol, error = None, None
         if self.held is not None:
             warm = self._warm_start(task)
@@ -263,33 +315,35 @@ class SteadyStateActor:
             if sol is None and warm is not self.held:  # extrapolated: the plain warm start
                 sol, error = self._solve(task, self.held)
         if sol is None:
-            row["cold_retry"] = self.held is not None
+            cold_retry = self.held is not None
             sol, cold_error = self._solve(task, None)
             error = cold_error if error is None else f"warm: {error}; cold: {cold_error}"
         t_solve = time.perf_counter() - t0
+        result: dict[str, Any] = {}
         if sol is None:
-            row.update(status=STATUS_FAILED, error=error, moments={}, n_iter=None)
+            result.update(status=Status.FAILED, error=error)
         else:
             self.previous, self.held, self.held_key = self.held, sol, task.key
             self._inputs = (self._inputs[1], task.params)
-            row.update(status=STATUS_OK, moments=_finite_moments(sol.moments()),
-                       diagnostics=_diagnostics(sol), by_location=_by_location(sol),
-                       n_iter=_total_iter(sol.n_iter))
+            moments, error = _finite_moments(sol.moments()), None
             if task.dynamics is not None:
-                stats, row["error"] = self._dynamics(task, sol)
-                row["moments"].update(stats)
+                stats, error = self._dynamics(task, sol)
+                moments.update(stats)
+            result.update(status=Status.OK, moments=moments, error=error,
+                          diagnostics=_diagnostics(sol), by_location=_by_location(sol),
+                          n_iter=_total_iter(sol.n_iter))
         if self._name is None:
             self._name = _actor_name()
-        row.update(t_solve=t_solve, t_eval=time.perf_counter() - t0, started_unix=started,
-                   actor=self._name, pid=os.getpid())
-        return row
+        return Evaluation(key=task.key, warm_start=warm_start, cold_retry=cold_retry,
+                          t_solve=t_solve, t_eval=time.perf_counter() - t0,
+                          started_unix=started, actor=self._name, pid=os.getpid(), **result)
 
     @serial
-    def evaluate_batch(self, tasks: list[Task]) -> list[dict[str, Any]]:
-        """Evaluate ``tasks`` in order (a piece of a chain); one row per task.
+    def evaluate_batch(self, tasks: list[Task]) -> list[Evaluation]:
+        """Evaluate ``tasks`` in order (a piece of a chain); one evaluation per task.
 
         Each point goes through :meth:`evaluate` (so subclasses that override it
-        apply to batches too): a failed point becomes a failed row and the next one
+        apply to batches too): a failed point becomes a failed evaluation and the next one
         starts warm from the last steady state that was solved.
         """
         return [self.evaluate(task) for task in tasks]
@@ -305,7 +359,7 @@ class SteadyStateActor:
         return os.getpid()
 
     def withdraw(self, seq: int) -> bool:
-        """Withdraw call ``seq`` if it has not started: it returns ``WITHDRAWN``, its
+        """Withdraw call ``seq`` if it has not started: it returns ``Status.WITHDRAWN``, its
         points unevaluated (the scheduler gives them to an idle actor). Not serialised."""
         return self._serial.withdraw(seq)
 

@@ -40,7 +40,7 @@ import pandas as pd
 
 from hetspace.core.moment_info import MomentInfo
 
-from .actors import STATUS_OK
+from .actors import Status
 from .store import LOCATION_PREFIX, MOMENT_PREFIX
 
 #: effect moment -> (stored column, True: taken at the shocked location)
@@ -77,9 +77,9 @@ def add_shock_effects(df: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
         return df
     axes = [a for a in axes if a in df and a != "shock"]
     cells = _cell_keys(df, axes)
-    base_rows = df.index[(df["shock"] == "none") & (df["status"] == STATUS_OK)]
+    base_rows = df.index[(df["shock"] == "none") & (df["status"] == Status.OK)]
     base = {cells[i]: i for i in base_rows}
-    sibling = [None if shock == "none" or status != STATUS_OK else base.get(cells[i])
+    sibling = [None if shock == "none" or status != Status.OK else base.get(cells[i])
                for i, shock, status in zip(df.index, df["shock"], df["status"], strict=True)]
     out = df.copy()
     for name, (source, at_location) in EFFECTS.items():

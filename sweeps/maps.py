@@ -35,7 +35,7 @@ from hetspace.core.errors import InvalidConfigError
 from hetspace.core.locations import Location, parse_locations
 from hetspace.core.moment_info import MomentInfo
 
-from .actors import STATUS_OK
+from .actors import Status
 from .display import Display, format_axis_value, format_number
 from .effects import LOCATION_EFFECTS, add_shock_effects
 from .store import LOCATION_PREFIX, load_results
@@ -154,7 +154,7 @@ def _column(df: pd.DataFrame, moment: str) -> str:
 
 def _choose_row(df: pd.DataFrame, meta: Mapping[str, Any], column: str,
                 at: Mapping[str, str] | None) -> pd.Series:
-    rows = df[(df["status"] == STATUS_OK) & df[column].map(lambda v: v is not None)]
+    rows = df[(df["status"] == Status.OK) & df[column].map(lambda v: v is not None)]
     for axis, wanted in (at or {}).items():
         if axis not in df:
             raise InvalidConfigError("--at", [f"{axis!r} is not an axis of this sweep; its "

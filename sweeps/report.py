@@ -36,7 +36,7 @@ import yaml
 from hetspace.core.config import atomic_write
 from hetspace.core.errors import interrupted
 
-from .actors import STATUS_OK
+from .actors import Status
 from .display import Display, format_axis_value, format_number
 from .effects import add_shock_effects
 from .store import DIAGNOSTIC_PREFIX, load_results, moment_columns
@@ -88,7 +88,7 @@ def report_from_dir(out_dir: str | os.PathLike[str]) -> tuple[Path, str | None]:
     out = Path(out_dir)
     meta = read_meta(out)
     df = add_shock_effects(load_results(out), meta["axes"])
-    if not any((out / "plots").glob("*.png")) and (df["status"] == STATUS_OK).any():
+    if not any((out / "plots").glob("*.png")) and (df["status"] == Status.OK).any():
         plots_from_dir(out)
         plot_maps(out, df, meta)
     path = write_report(out, df, meta)
@@ -149,7 +149,7 @@ def log_to_run(out_dir: Path, path: Path) -> str | None:
 
 
 def _overview(df: pd.DataFrame, meta: Mapping[str, Any], spec_text: str) -> str:
-    ok = int((df["status"] == STATUS_OK).sum())
+    ok = int((df["status"] == Status.OK).sum())
     failed = len(df) - ok
     try:
         description = (yaml.safe_load(spec_text) or {}).get("description", "")
@@ -164,7 +164,7 @@ def _overview(df: pd.DataFrame, meta: Mapping[str, Any], spec_text: str) -> str:
 
 
 def _tables(df: pd.DataFrame, meta: Mapping[str, Any], display: Display) -> str:
-    if not (df["status"] == STATUS_OK).any() or not moment_columns(df):
+    if not (df["status"] == Status.OK).any() or not moment_columns(df):
         return "<p class='note'>No point solved: no tables.</p>"
     chosen = choose_moments(df, meta.get("moments") or None)
     constant = constant_moments(df, chosen)
@@ -195,7 +195,7 @@ def _plots(folder: Path) -> str:
 def _diagnostics(df: pd.DataFrame, meta: Mapping[str, Any],
                  timings: Mapping[str, float] | None) -> str:
     axes = [a for a in varying_axes(df, meta.get("axes", [])) if a in df]
-    failed = df[df["status"] != STATUS_OK]
+    failed = df[df["status"] != Status.OK]
     out = []
     if timings:
         rows = {k: v for k, v in timings.items() if isinstance(v, int | float)}
@@ -206,7 +206,7 @@ def _diagnostics(df: pd.DataFrame, meta: Mapping[str, Any],
                                f"Failed points ({len(failed)})", left=True))
     else:
         out.append("<p>No point failed.</p>")
-    ok = df[df["status"] == STATUS_OK]
+    ok = df[df["status"] == Status.OK]
     diag = [c for c in df if c.startswith(DIAGNOSTIC_PREFIX)]
     if len(ok) and diag:
         values = ok[diag].apply(pd.to_numeric, errors="coerce")

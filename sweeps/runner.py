@@ -38,7 +38,7 @@ from hetspace.core.errors import HetspaceError, InvalidConfigError, interrupted
 from hetspace.core.protocol import to_plain
 
 from . import cluster
-from .actors import STATUS_OK, crash_marker_path
+from .actors import Evaluation, Status, crash_marker_path
 from .display import Display
 from .effects import add_shock_effects, effect_names
 from .maps import plot_maps
@@ -232,15 +232,15 @@ class _Sweep:
             "seed": self.spec.seed, "spec": self.spec.source, "resume": self.resume,
             "retry_failed": self.retry_failed})
 
-    def _on_row(self, point, row: dict[str, Any]) -> None:
+    def _on_row(self, point, evaluation: Evaluation) -> None:
         labels = {"point": point.index, **point.labels(), "seed": point.seed}
-        self.store.add(labels, row)
-        if row["status"] == STATUS_OK and not self.moments_checked:
-            self._check_moments(row["moments"])
+        self.store.add(labels, evaluation)
+        if evaluation.ok and not self.moments_checked:
+            self._check_moments(evaluation.moments)
         if self.tracker is not None:
-            self.tracker.log_point(labels, row)
+            self.tracker.log_point(labels, evaluation)
         self.counts["done"] += 1
-        self.counts["failed"] += row["status"] != STATUS_OK
+        self.counts["failed"] += not evaluation.ok
         if self.progress is not None:
             self.progress(self.counts["done"], self.counts["failed"], self._total)
 
@@ -273,7 +273,7 @@ class _Sweep:
         tables, pngs, report = [], [], None
         t_out = time.perf_counter()
         try:
-            if status == "FINISHED" and (df["status"] == STATUS_OK).any():
+            if status == "FINISHED" and (df["status"] == Status.OK).any():
                 axes = _meta_axes(self.spec)
                 display = Display.for_model(self.spec.model, self.spec.periods_per_year)
                 names = [loc.name for loc in self.spec.locations]
@@ -299,7 +299,7 @@ class _Sweep:
         return SweepResult(
             out_dir=self.out, results=df, n_points=len(self.spec.points),
             n_evaluated=self.counts["done"], n_skipped=self.skipped,
-            n_failed=int((df["status"] != STATUS_OK).sum()), wall_seconds=wall,
+            n_failed=int((df["status"] != Status.OK).sum()), wall_seconds=wall,
             run_id=self.tracker.run_id if self.tracker else None,
             tracking_uri=self.tracker.uri if self.tracker else None, tables=tables,
             plots=pngs, timings=self.timings, pool=self.pool if self.keep_pool else None,
@@ -308,12 +308,12 @@ class _Sweep:
     def _close_tracking(self, status: str, df: pd.DataFrame, wall: float) -> None:
         if self.tracker is None or self.tracker.run_id is None:
             return
-        ok = df[df["status"] == STATUS_OK] if "t_solve" in df else df.iloc[:0]
+        ok = df[df["status"] == Status.OK] if "t_solve" in df else df.iloc[:0]
         solve = [t for t in ok.get("t_solve", []) if t == t]
         env = atomic_write(self.out / "environment.json", lambda fh: fh.write(
             json.dumps(environment_info(), indent=2).encode()))
         metrics = {"n_points": len(self.spec.points), "n_evaluated": self.counts["done"],
-                   "n_skipped": self.skipped, "n_failed": int((df["status"] != STATUS_OK).sum()),
+                   "n_skipped": self.skipped, "n_failed": int((df["status"] != Status.OK).sum()),
                    "wall_seconds": wall, "solve_seconds_median":
                    statistics.median(solve) if solve else float("nan")}
         artifacts = [self.out / "spec.yaml", self.out / META_FILE, self.out / RESULTS_FILE,

@@ -46,22 +46,14 @@ import dataclasses
 import logging
 import math
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import ray
-from ray.exceptions import RayActorError, RayError
-
-from hetspace.core.errors import HetspaceError
-
-from .actors import STATUS_FAILED, WITHDRAWN, Task
+from .actors import Evaluation, Status, Task
 from .points import Point, order_chains
-from .pool import SteadyStatePool
+from .pool import AllActorsGoneError, Call, Event, Health, Kind, SteadyStatePool
 
 logger = logging.getLogger(__name__)
-
-RowCallback = Callable[[Point, dict[str, Any]], None]
 
 #: Work per call once solve times are known (seconds), and the most points per call.
 BATCH_SECONDS = 0.5
@@ -69,9 +61,18 @@ MAX_BATCH = 64
 #: Rows whose median ``t_eval`` sizes the batches.
 RECENT_ROWS = 16
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Job:
+    """One evaluation to run: its ``task``, its position for the nearest-neighbour tour
+    (``coords``) and the driver's own item it stands for (a sweep's point...)."""
 
-class AllActorsDiedError(HetspaceError, RuntimeError):
-    """Every actor of the pool died more often than Ray may restart it."""
+    task: Task
+    coords: tuple[float, ...]
+    item: Any = None
+
+    @property
+    def key(self) -> str:
+        return self.task.key
 
 
 @dataclasses.dataclass
@@ -90,111 +91,122 @@ class RunStats:
 class _Slot:
     index: int
     queue: collections.deque = dataclasses.field(default_factory=collections.deque)
-    inflight: int = 0
-    generation: int = 0  # incarnation of the actor process, as the driver saw it
-    state: str = "ready"  # ready | restarting (pinged until it answers) | dead
-    pings: int = 0
     recent: collections.deque = dataclasses.field(  # t_eval of its last rows
         default_factory=lambda: collections.deque(maxlen=RECENT_ROWS))
 
 
-@dataclasses.dataclass
-class _Call:
-    slot: _Slot
-    points: list[Point]
-    generation: int
-    t0: float
-    seq: int  # its number on the actor (SteadyStatePool.withdraw)
+@dataclasses.dataclass(eq=False)
+class _Claim:
+    """The scheduler's side of a call: the jobs, and a withdrawal asked for it."""
+
+    jobs: list[Job]
     thief: _Slot | None = None  # the idle actor it is being withdrawn for
     tried: bool = False  # a withdrawal was asked for (once per call)
 
 
 def run_points(pool: SteadyStatePool, points: Sequence[Point], numerics: Any,
-               on_row: RowCallback, *, depth: int = 2, max_attempts: int = 3,
-               max_pings: int = 30, batch_seconds: float = BATCH_SECONDS,
-               max_batch: int = MAX_BATCH, on_tick: Callable[[], None] | None = None,
-               tick_seconds: float = 1.0,
-               chains: Sequence[Sequence[Point]] | None = None) -> RunStats:
-    """Evaluate ``points`` on ``pool``; ``on_row(point, row)`` for each, as they finish.
+               on_row: Callable[[Point, Evaluation], None], *,
+               chains: Sequence[Sequence[Point]] | None = None, **rule: Any) -> RunStats:
+    """Evaluate a sweep's ``points`` on ``pool``; ``on_row(point, evaluation)`` for each.
+
+    ``chains``: ``points`` already cut into ``order_chains(points, len(pool))`` (e.g.
+    while the actors started; the tour of a 64-point grid takes a few milliseconds,
+    with every actor waiting). ``rule``: :func:`run_jobs`' keywords.
+    """
+    jobs = {p.key: Job(Task(p.key, p.params, numerics, p.seed, p.dynamics), p.coords, p)
+            for p in points}
+    if chains is not None:
+        if sorted(p.key for c in chains for p in c) != sorted(jobs):
+            raise ValueError("chains must hold exactly the points to evaluate")
+        chains = [[jobs[p.key] for p in c] for c in chains]
+    return run_jobs(pool, list(jobs.values()), lambda job, ev: on_row(job.item, ev),
+                    chains=chains, **rule)
+
+
+def run_jobs(pool: SteadyStatePool, jobs: Sequence[Job],
+             on_row: Callable[[Job, Evaluation], None], *, depth: int = 2,
+             max_attempts: int = 3, batch_seconds: float = BATCH_SECONDS,
+             max_batch: int = MAX_BATCH, on_tick: Callable[[], None] | None = None,
+             tick_seconds: float = 1.0,
+             chains: Sequence[Sequence[Job]] | None = None) -> RunStats:
+    """Evaluate ``jobs`` on ``pool``; ``on_row(job, evaluation)`` for each, as they finish.
 
     ``on_tick()`` (optional) is called after each round of finished calls and at
     least every ``tick_seconds`` while the driver waits (e.g. to flush a store).
-    ``max_batch=1`` sends one point per call. ``chains``: ``points`` already cut into
-    ``order_chains(points, len(pool))`` (e.g. while the actors started; the tour of a
-    64-point grid takes a few milliseconds, with every actor waiting).
+    ``max_batch=1`` sends one job per call. ``chains``: the jobs cut into one chain
+    per actor (default: ``order_chains(jobs, len(pool))``).
     """
-    state = _Run(pool, numerics, on_row, depth, max_attempts, max_pings,
-                 max(1, int(max_batch)), batch_seconds)
+    state = _Run(pool, on_row, depth, max_attempts, max(1, int(max_batch)), batch_seconds)
     if chains is None:
-        chains = order_chains(points, len(pool))
-    elif sorted(p.key for c in chains for p in c) != sorted(p.key for p in points):
-        raise ValueError("chains must hold exactly the points to evaluate")
+        chains = order_chains(jobs, len(pool))
     state.pending.extend(collections.deque(c) for c in chains)
-    state.unsubmitted = len(points)
+    state.unsubmitted = sum(len(c) for c in chains)
     state.loop(on_tick, tick_seconds)
     return state.stats
 
 
 class _Run:
-    def __init__(self, pool, numerics, on_row, depth, max_attempts, max_pings, max_batch,
-                 batch_seconds):
-        self.pool, self.numerics, self.on_row = pool, numerics, on_row
-        self.depth, self.max_attempts, self.max_pings = depth, max_attempts, max_pings
+    def __init__(self, pool, on_row, depth, max_attempts, max_batch, batch_seconds):
+        self.pool, self.on_row = pool, on_row
+        self.depth, self.max_attempts = depth, max_attempts
         self.max_batch, self.batch_seconds = max_batch, batch_seconds
         self.slots = [_Slot(i) for i in range(len(pool))]
-        self.live = len(self.slots)  # actors not retired
         self.pending: collections.deque[collections.deque] = collections.deque()
-        self.unsubmitted = 0  # points in pending chains and slot queues
-        self.calls: dict[ray.ObjectRef, _Call] = {}
-        self.pings: dict[ray.ObjectRef, _Slot] = {}
+        self.unsubmitted = 0  # jobs in pending chains and slot queues
+        self.claims: dict[Call, _Claim] = {}
         self.attempts: collections.Counter[str] = collections.Counter()
         self.recent: collections.deque[float] = collections.deque(maxlen=RECENT_ROWS)
         self.thieves: set[int] = set()  # idle actors waiting for a withdrawn call
-        self.withdrawals: dict[ray.ObjectRef, _Call] = {}  # asked, not answered yet
         self.stats = RunStats()
 
     def loop(self, on_tick: Callable[[], None] | None, tick_seconds: float) -> None:
         timeout = tick_seconds if on_tick is not None else None
         while True:
             self._fill()
-            waiting = [*self.calls, *self.pings, *self.withdrawals]
-            if not waiting:
+            if not self.pool.busy():
                 if self.unsubmitted:
-                    raise AllActorsDiedError("every actor died; points remain unevaluated")
+                    raise AllActorsGoneError("every actor died; points remain unevaluated")
                 return
-            ready, rest = ray.wait(waiting, num_returns=1, timeout=timeout)
-            if ready and rest:
-                more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
-                ready += more
-            for ref in ready:
-                if ref in self.pings:
-                    self._pinged(ref)
-                elif ref in self.withdrawals:
-                    self._answered(ref)
-                else:
-                    self._collect(ref)
+            for event in self.pool.wait(timeout):
+                self._handle(event)
             if on_tick is not None:
                 on_tick()
+
+    def _handle(self, event: Event) -> None:
+        kind, call = event.kind, event.call
+        if kind is Kind.DONE:
+            self._collect(call, event)
+        elif kind is Kind.WITHDRAWN:
+            self._withdrawn(call)
+        elif kind is Kind.LOST:
+            self._lost(call, event.error)
+        elif kind is Kind.RAISED:
+            raise event.error
+        elif kind is Kind.KEPT:  # the call had started: its thief may ask another actor
+            claim = self.claims.get(call)
+            if claim is not None and claim.thief is not None:
+                self.thieves.discard(claim.thief.index)
+                claim.thief = None
+        elif kind is Kind.GONE:
+            self._retire(self.slots[event.actor])
 
     def _fill(self) -> None:
         for slot in self.slots:
             self._fill_slot(slot)
 
     def _fill_slot(self, slot: _Slot) -> None:
-        while slot.state == "ready" and slot.inflight < self.depth:
+        while (self.pool.health[slot.index] is Health.READY
+               and self.pool.load(slot.index) < self.depth):
             batch = self._take(slot)
             if not batch:
-                if not slot.inflight:
+                if not self.pool.load(slot.index):
                     self._reclaim(slot)
                 return
-            tasks = [Task(p.key, p.params, self.numerics, p.seed, p.dynamics) for p in batch]
-            ref = self.pool.submit_batch(slot.index, tasks)
-            self.calls[ref] = _Call(slot, batch, slot.generation, time.perf_counter(),
-                                    self.pool.sent(slot.index) - 1)
-            slot.inflight += 1
+            call = self.pool.submit(slot.index, [job.task for job in batch])
+            self.claims[call] = _Claim(batch)
             self.stats.calls += 1
 
-    def _take(self, slot: _Slot) -> list[Point]:
+    def _take(self, slot: _Slot) -> list[Job]:
         """The next batch of ``slot``'s chain (refilled from pending chains or by stealing)."""
         if not slot.queue and self.pending:
             slot.queue = self.pending.popleft()
@@ -203,7 +215,7 @@ class _Run:
         if not slot.queue:
             return []
         if self.attempts[slot.queue[0].key]:  # lost before: alone, nothing else in flight
-            if slot.inflight:
+            if self.pool.load(slot.index):
                 return []
             n = 1
         else:
@@ -218,7 +230,7 @@ class _Run:
         typical = statistics.median(self.recent)
         own = self._solve_time(slot)
         by_time = int(self.batch_seconds / own)
-        share = self.unsubmitted / (max(1, self.live) * self.depth)  # in typical solves
+        share = self.unsubmitted / (max(1, self.pool.live) * self.depth)  # in typical solves
         guided = math.ceil(share * (typical / own))
         return max(1, min(self.max_batch, by_time, guided))
 
@@ -231,55 +243,47 @@ class _Run:
         """Withdraw, for the idle ``thief``, the largest call waiting behind another."""
         if thief.index in self.thieves:
             return
-        current = [c for c in self.calls.values() if c.generation == c.slot.generation
-                   and c.slot.state == "ready"]
-        first: dict[int, int] = {}  # per actor, the number of its oldest call in flight
+        pool = self.pool
+        current = [c for c in pool.in_flight() if c.generation == pool.generation[c.actor]
+                   and pool.health[c.actor] is Health.READY and c in self.claims]
+        first: dict[int, Call] = {}  # per actor, its oldest call in flight (running)
         for call in current:
-            first[call.slot.index] = min(call.seq, first.get(call.slot.index, call.seq))
-        running = {c.slot.index: c for c in current if c.seq == first[c.slot.index]}
+            first.setdefault(call.actor, call)
         mine = self._solve_time(thief)
 
-        def sooner_here(c: _Call) -> bool:  # than behind the victim's running call
-            theirs = self._solve_time(c.slot)
-            return (len(c.points) * mine
-                    <= (len(c.points) + 0.5 * len(running[c.slot.index].points)) * theirs)
+        def sooner_here(c: Call) -> bool:  # than behind the victim's running call
+            theirs = self._solve_time(self.slots[c.actor])
+            n, ahead = len(c.tasks), len(first[c.actor].tasks)
+            return n * mine <= (n + 0.5 * ahead) * theirs
 
-        waiting = [c for c in current if c.slot is not thief and c.thief is None
-                   and not c.tried and c.seq > first[c.slot.index] and sooner_here(c)]
+        waiting = [c for c in current if c.actor != thief.index and c is not first[c.actor]
+                   and self.claims[c].thief is None and not self.claims[c].tried
+                   and sooner_here(c)]
         if not waiting:
             return
-        call = max(waiting, key=lambda c: (len(c.points), c.seq))
-        call.thief, call.tried = thief, True
+        call = max(waiting, key=lambda c: (len(c.tasks), c.seq))
+        claim = self.claims[call]
+        claim.thief, claim.tried = thief, True
         self.thieves.add(thief.index)
         self.stats.withdrawals.append(thief.index)
-        self.withdrawals[self.pool.withdraw(call.slot.index, call.seq)] = call
+        pool.withdraw(call)
         logger.debug("actor %d asks actor %d for its call %d (%d points)", thief.index,
-                     call.slot.index, call.seq, len(call.points))
+                     call.actor, call.seq, len(call.tasks))
 
-    def _answered(self, ref: ray.ObjectRef) -> None:
-        """The answer to a withdrawal. If the call had started (or the actor died), the
-        idle actor that asked is free to ask another actor."""
-        call = self.withdrawals.pop(ref)
-        try:
-            withdrawn = bool(ray.get(ref))
-        except RayError:  # the actor died or is unreachable: the call's own result tells
-            withdrawn = False
-        if not withdrawn and call.thief is not None and any(c is call for c in
-                                                              self.calls.values()):
-            self.thieves.discard(call.thief.index)
-            call.thief = None
-
-    def _withdrawn(self, call: _Call) -> None:
-        """A call came back unstarted: its points go to the actor that asked for them,
+    def _withdrawn(self, call: Call) -> None:
+        """A call came back unstarted: its jobs go to the actor that asked for them,
         submitted at once (left in its queue, the busy actor could steal them back)."""
+        claim = self.claims.pop(call)
+        if claim.thief is not None:
+            self.thieves.discard(claim.thief.index)
         self.stats.withdrawn += 1
-        self.unsubmitted += len(call.points)
-        thief = call.thief
-        if thief is not None and thief.state == "ready":
-            thief.queue.extendleft(reversed(call.points))
+        self.unsubmitted += len(claim.jobs)
+        thief = claim.thief
+        if thief is not None and self.pool.health[thief.index] is Health.READY:
+            thief.queue.extendleft(reversed(claim.jobs))
             self._fill_slot(thief)
         else:
-            self.pending.appendleft(collections.deque(call.points))
+            self.pending.appendleft(collections.deque(claim.jobs))
 
     def _steal(self, slot: _Slot) -> None:
         victim = max((s for s in self.slots if s is not slot), key=lambda s: len(s.queue),
@@ -288,93 +292,61 @@ class _Run:
             return
         # the back half (a last single point too: better now here than after the
         # victim's calls in flight); all of it if the victim is restarting or gone
-        keep = len(victim.queue) // 2 if victim.state == "ready" else 0
+        ready = self.pool.health[victim.index] is Health.READY
+        keep = len(victim.queue) // 2 if ready else 0
         items = list(victim.queue)
         victim.queue = collections.deque(items[:keep])
         slot.queue = collections.deque(items[keep:])
         logger.debug("actor %d takes %d points from actor %d", slot.index, len(slot.queue),
                      victim.index)
 
-    def _collect(self, ref: ray.ObjectRef) -> None:
-        call = self.calls.pop(ref)
-        call.slot.inflight -= 1
-        if call.thief is not None:
-            self.thieves.discard(call.thief.index)
-        try:
-            rows = ray.get(ref)
-        except RayActorError as e:
-            self._lost(call, e)
-            return
-        if isinstance(rows, str) and rows == WITHDRAWN:
-            self._withdrawn(call)
-            return
-        t_roundtrip = time.perf_counter() - call.t0
-        for point, row in zip(call.points, rows, strict=True):
-            self.attempts[point.key] += 1
-            row.update(attempts=self.attempts[point.key], t_roundtrip=t_roundtrip,
-                       batch=len(call.points))
-            if isinstance(row.get("t_eval"), float):
-                self.recent.append(row["t_eval"])
-                call.slot.recent.append(row["t_eval"])
+    def _collect(self, call: Call, event: Event) -> None:
+        claim = self.claims.pop(call)
+        if claim.thief is not None:
+            self.thieves.discard(claim.thief.index)
+        slot = self.slots[call.actor]
+        batch = len(claim.jobs)
+        for job, evaluation in zip(claim.jobs, event.evaluations, strict=True):
+            self.attempts[job.key] += 1
+            evaluation = evaluation.delivered(self.attempts[job.key], event.t_roundtrip, batch)
+            if evaluation.t_eval is not None:
+                self.recent.append(evaluation.t_eval)
+                slot.recent.append(evaluation.t_eval)
             self.stats.rows += 1
-            self.on_row(point, row)
+            self.on_row(job, evaluation)
 
-    def _lost(self, call: _Call, error: Exception) -> None:
-        """A call died with its actor: count an attempt per point, requeue, ping the actor."""
-        slot = call.slot
+    def _lost(self, call: Call, error: BaseException) -> None:
+        """A call died with its actor: count an attempt per job and requeue it (the
+        pool restarts the actor, or gives it up)."""
+        claim = self.claims.pop(call)
+        if claim.thief is not None:
+            self.thieves.discard(claim.thief.index)
+        slot = self.slots[call.actor]
         self.stats.lost_calls += 1
         again = []
-        for point in call.points:
-            self.attempts[point.key] += 1
-            if self.attempts[point.key] >= self.max_attempts:
+        for job in claim.jobs:
+            self.attempts[job.key] += 1
+            if self.attempts[job.key] >= self.max_attempts:
                 self.stats.rows += 1
-                self.on_row(point, _lost_row(point, self.attempts[point.key], error))
+                self.on_row(job, _lost(job, self.attempts[job.key], error))
             else:
-                again.append(point)
+                again.append(job)
         self.unsubmitted += len(again)
-        if slot.state == "dead":  # retired while this call was in flight
+        if self.pool.health[slot.index] is Health.DEAD:  # given up while this was in flight
             if again:
                 self.pending.appendleft(collections.deque(again))
         else:
             slot.queue.extendleft(reversed(again))
-        if call.generation == slot.generation and slot.state == "ready":
-            slot.generation += 1
-            logger.warning("actor %d died (%s); resubmitting its points", slot.index,
-                           type(error).__name__)
-            if slot.generation > self.pool.max_restarts:
-                self._retire(slot)
-            else:
-                slot.state, slot.pings = "restarting", 0
-                self.pings[self.pool.ping(slot.index)] = slot
-
-    def _pinged(self, ref: ray.ObjectRef) -> None:
-        slot = self.pings.pop(ref)
-        try:
-            ray.get(ref)
-        except RayActorError:
-            slot.pings += 1
-            if slot.pings >= self.max_pings:
-                self._retire(slot)
-            else:
-                self.pings[self.pool.ping(slot.index)] = slot
-            return
-        slot.state = "ready"
-        logger.info("actor %d is back", slot.index)
 
     def _retire(self, slot: _Slot) -> None:
         logger.warning("actor %d is gone for good; its points go to the others", slot.index)
-        slot.state = "dead"
-        self.live -= 1
         if slot.queue:
             self.pending.append(slot.queue)
             slot.queue = collections.deque()
 
 
-def _lost_row(point: Point, attempts: int, error: Exception) -> dict[str, Any]:
+def _lost(job: Job, attempts: int, error: BaseException) -> Evaluation:
     text = " ".join(str(error).split())[:500]
-    return {"key": point.key, "status": STATUS_FAILED, "moments": {}, "n_iter": None,
-            "error": f"actor died during the evaluation {attempts} times: "
-                     f"{type(error).__name__}: {text}",
-            "warm_start": False, "cold_retry": False, "t_solve": None, "t_eval": None,
-            "started_unix": None, "actor": None, "pid": None, "attempts": attempts,
-            "t_roundtrip": None, "batch": None}
+    return Evaluation(key=job.key, status=Status.LOST, attempts=attempts,
+                      error=f"actor died during the evaluation {attempts} times: "
+                            f"{type(error).__name__}: {text}")

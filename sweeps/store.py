@@ -47,7 +47,7 @@ import pyarrow.parquet as pq
 from hetspace.core.config import atomic_write
 from hetspace.core.errors import HetspaceError
 
-from .actors import STATUS_OK
+from .actors import Evaluation, Status
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +91,12 @@ class ResultStore:
         """Keys that need no evaluation: ok rows, and failed rows unless retried."""
         df = self.load()
         if retry_failed:
-            df = df[df["status"] == STATUS_OK]
+            df = df[df["status"] == Status.OK]
         return set(df["key"])
 
-    def add(self, labels: Mapping[str, Any], row: Mapping[str, Any]) -> None:
+    def add(self, labels: Mapping[str, Any], evaluation: Evaluation) -> None:
         """Buffer one point's row (``labels``: point index and axis values); maybe flush."""
-        self._buffer.append(flatten_row(labels, row))
+        self._buffer.append(flatten_row(labels, evaluation))
         if len(self._buffer) >= self.flush_rows:
             self.flush()
         else:
@@ -162,9 +162,10 @@ def _read(path: Path) -> pd.DataFrame:
                              "move it away (its points are then solved again)") from e
 
 
-def flatten_row(labels: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
-    """One flat record: labels, the row's scalar fields, ``m_<name>`` per moment,
+def flatten_row(labels: Mapping[str, Any], evaluation: Evaluation) -> dict[str, Any]:
+    """One flat record: labels, the evaluation's scalar fields, ``m_<name>`` per moment,
     ``d_<name>`` per numerical diagnostic and ``l_<name>`` per array by location."""
+    row = evaluation.row()
     out = dict(labels)
     for name, value in row.items():
         if name not in _NESTED:
@@ -180,7 +181,7 @@ def deduplicate(df: pd.DataFrame) -> pd.DataFrame:
     """One row per key: an ok row wins over a failed one, then the newest."""
     if df.empty:
         return df
-    rank = (df["status"] == STATUS_OK).astype(int)
+    rank = (df["status"] == Status.OK).astype(int)
     order = df.assign(_rank=rank).sort_values(["_rank", "finished_utc"], kind="stable")
     out = order.drop_duplicates("key", keep="last").drop(columns="_rank")
     if "point" in out:

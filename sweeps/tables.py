@@ -29,7 +29,7 @@ from hetspace.core.config import atomic_write
 from hetspace.core.errors import InvalidConfigError
 from hetspace.core.protocol import get_model
 
-from .actors import STATUS_OK
+from .actors import Status
 from .display import Display, format_axis_value, format_number
 from .effects import EFFECTS, add_shock_effects
 from .store import MOMENT_PREFIX, load_results, moment_columns
@@ -104,7 +104,7 @@ def robustness_tables(df: pd.DataFrame, axes: Sequence[str],
 def constant_moments(df: pd.DataFrame, moments: Sequence[str]) -> dict[str, float]:
     """Moments with one value (to 1e-9 relative) at every solved point, when more than one
     point solved: name -> that value. Tables leave them out with a note."""
-    ok = df[df["status"] == STATUS_OK]
+    ok = df[df["status"] == Status.OK]
     if len(ok) < 2:
         return {}
     out = {}
@@ -222,7 +222,7 @@ def moment_figure(df: pd.DataFrame, axes: Sequence[str], moment: str, x: str,
 
     display = display or Display()
     others = [a for a in varying_axes(df, axes) if a != x]
-    sub = df[df["status"] == STATUS_OK]
+    sub = df[df["status"] == Status.OK]
     held_parts = []
     if "shock" in others and _one_shock(df):  # effects from the shocked rows, else unshocked
         sub = sub[(sub["shock"] != "none") == (moment in EFFECTS)]
@@ -314,7 +314,7 @@ def _constant_note(constant: Mapping[str, float], display: Display) -> str:
 
 
 def _cell(value: Any, status: str) -> Any:
-    if status != STATUS_OK:
+    if status != Status.OK:
         return "failed"
     return value
 

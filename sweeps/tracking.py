@@ -36,9 +36,12 @@ import urllib.request
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hetspace.core.errors import HetspaceError
+
+if TYPE_CHECKING:
+    from .actors import Evaluation
 
 logger = logging.getLogger(__name__)
 
@@ -169,22 +172,22 @@ class SweepTracker:
         self.seconds += time.perf_counter() - t0
         return self.run_id
 
-    def log_point(self, labels: Mapping[str, Any], row: Mapping[str, Any]) -> None:
+    def log_point(self, labels: Mapping[str, Any], evaluation: Evaluation) -> None:
         """One child run per point (only with ``child_runs``)."""
         if not self.child_runs or self.run_id is None:
             return
         from mlflow.entities import Metric
 
         t0 = time.perf_counter()
-        tags = {"mlflow.parentRunId": self.run_id, "mlflow.runName": str(row["key"])[:12],
-                "status": str(row["status"])}
+        tags = {"mlflow.parentRunId": self.run_id, "mlflow.runName": evaluation.key[:12],
+                "status": evaluation.status.value}
         child = self.client.create_run(self.experiment_id, tags=tags)
         now = int(time.time() * 1000)
-        values = {**row.get("moments", {}), "t_solve": row.get("t_solve"),
-                  **{f"diagnostics.{k}": v for k, v in (row.get("diagnostics") or {}).items()}}
+        values = {**evaluation.moments, "t_solve": evaluation.t_solve,
+                  **{f"diagnostics.{k}": v for k, v in evaluation.diagnostics.items()}}
         metrics = [Metric(k, float(v), now, 0) for k, v in values.items() if _is_number(v)]
         self._log_params(child.info.run_id, labels, metrics)
-        status = "FINISHED" if row["status"] == "ok" else "FAILED"
+        status = "FINISHED" if evaluation.ok else "FAILED"
         self.client.set_terminated(child.info.run_id, status)
         self.seconds += time.perf_counter() - t0
 

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from hetspace.sweeps.actors import STATUS_OK, SteadyStateActor, Task
+from hetspace.sweeps.actors import Evaluation, SteadyStateActor, Task
 from hetspace.sweeps.points import Point, order_chains
 from hetspace.sweeps.spec import SweepSpec, load_sweep_spec
 
@@ -42,8 +42,8 @@ def warm_points(spec: SweepSpec, n: int = POINTS) -> list[Point]:
     return picked
 
 
-def warm(spec: SweepSpec, n: int = POINTS) -> list[dict]:
-    """Evaluate :func:`warm_points` of ``spec`` in this process; returns their rows."""
+def warm(spec: SweepSpec, n: int = POINTS) -> list[Evaluation]:
+    """Evaluate :func:`warm_points` of ``spec`` in this process; their evaluations."""
     actor = SteadyStateActor(spec.model.name)
     return [actor.evaluate(Task(p.key, p.params, spec.numerics, p.seed, p.dynamics))
             for p in warm_points(spec, n)]
@@ -54,10 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         t = time.perf_counter()
         rows = warm(load_sweep_spec(path))
-        failed = [r for r in rows if r["status"] != STATUS_OK]
+        failed = [r for r in rows if not r.ok]
         print(f"numba cache warmed from {path}: {len(rows)} points in "
               f"{time.perf_counter() - t:.1f} s" + (f", {len(failed)} failed: "
-                                                   f"{failed[0]['error']}" if failed else ""))
+                                                   f"{failed[0].error}" if failed else ""))
     return 0
 
 

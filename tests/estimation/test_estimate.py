@@ -25,7 +25,10 @@ from hetspace.estimation import EstimationSpec, StudyExistsError, estimate
 from hetspace.estimation.driver import polish
 from hetspace.estimation.evaluate import EstimationActor, Evaluator
 from hetspace.estimation.study import finished, open_study, run_trials
+from hetspace.sweeps.actors import Evaluation
+from hetspace.sweeps.points import Point, point_key
 from hetspace.sweeps.pool import SteadyStatePool
+from hetspace.sweeps.scheduler import run_points
 
 from .conftest import MPC_TARGET, R_TARGET, huggett_spec
 
@@ -222,3 +225,34 @@ def test_an_actor_lost_with_queued_trials_requeues_each_once(tmp_path):
     assert len(done) == n_trials == finished(study)
     assert len({tuple(t.user_attrs["x"]) for t in done}) == n_trials
     assert _recorded_points(ev, spec) == _trial_points(study)  # lost calls have no row
+
+
+def test_a_sweep_and_an_estimation_run_on_the_same_farm(tmp_path):
+    """The estimation's evaluator and the sweeps' scheduler drive one pool: its trials
+    (placed on the nearest actor) and a sweep's points (chains, batches) go through
+    the same ``SteadyStatePool`` object, and the same point gives the same moments
+    either way (every solve converges to tolerance from any warm start)."""
+    spec = EstimationSpec.from_dict(huggett_spec("farm"))
+    xs = [np.array([0.985, -4.0]), np.array([0.99, -3.0]), np.array([0.98, -5.0])]
+    ev = Evaluator(spec, 2)
+    try:
+        trials = [ev.evaluate(x) for x in xs]
+        points = [Point(index=i, values={"beta": x[0], "a_low": x[1]}, shock=None,
+                        params=spec.params_at(x), seed=spec.seed, coords=tuple(x),
+                        key=point_key(spec.model.name, spec.params_at(x), spec.numerics,
+                                      spec.seed))
+                  for i, x in enumerate(xs)]
+        seen: dict[int, Evaluation] = {}
+        stats = run_points(ev.pool, points, spec.numerics,
+                           lambda p, e: seen.__setitem__(p.index, e))
+        assert not ev.pool.busy() and ev.pool.up() == [0, 1]
+    finally:
+        ev.shutdown()
+    assert type(ev.pool) is SteadyStatePool and stats.rows == len(xs)
+    assert sorted(seen) == [0, 1, 2]
+    for i, trial in enumerate(trials):
+        assert trial.ok and seen[i].ok and seen[i].attempts == 1
+        for name in ("r", "mpc_mean", "share_at_limit"):
+            assert seen[i].moments[name] == pytest.approx(trial.moments[name], rel=1e-6,
+                                                          abs=1e-9), (i, name)
+    assert len(ev.records) == len(xs)  # the evaluator records its own calls only

@@ -78,11 +78,11 @@ def test_actor_fails_a_trial_on_non_convergence_but_raises_on_a_bug():
     params, numerics = examples.huggett_1993(n_a=120)
     actor = EstimationActor("incomplete_markets")
     ok = actor.evaluate(Task("ok", params, numerics, 0))
-    assert ok["status"] == "ok" and "mpc_mean" in ok["moments"]
+    assert ok.status == "ok" and "mpc_mean" in ok.moments
     failing = actor.evaluate(Task("bad", params.with_(gamma=3.0),
                                   numerics.with_(max_iter_household=2), 0))
-    assert failing["status"] == "failed"
-    assert failing["error"].startswith("warm: SolverConvergenceError")
+    assert failing.status == "failed"
+    assert failing.error.startswith("warm: SolverConvergenceError")
     # anything but non-convergence propagates (in a study it stops the study)
     with pytest.raises(InvalidParamsError, match="must be an incomplete_markets Params"):
         actor.evaluate(Task("bug", None, numerics, 0))

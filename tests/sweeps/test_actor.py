@@ -28,22 +28,22 @@ def test_warm_started_point_matches_a_cold_solve() -> None:
     first = warm_actor.evaluate(_task("a", sigma=2.0))
     warm = warm_actor.evaluate(_task("b", sigma=2.2))
     cold = cold_actor.evaluate(_task("b", sigma=2.2))
-    assert first["status"] == warm["status"] == cold["status"] == "ok"
-    assert (first["warm_start"], warm["warm_start"], cold["warm_start"]) == (False, True, False)
+    assert first.status == warm.status == cold.status == "ok"
+    assert (first.warm_start, warm.warm_start, cold.warm_start) == (False, True, False)
     assert warm_actor.held_key == "b"
-    for name, value in cold["moments"].items():  # solver tol 1e-11 on trade imbalances
-        np.testing.assert_allclose(warm["moments"][name], value, rtol=1e-9, err_msg=name)
+    for name, value in cold.moments.items():  # solver tol 1e-11 on trade imbalances
+        np.testing.assert_allclose(warm.moments[name], value, rtol=1e-9, err_msg=name)
 
 
 def test_failed_warm_solve_is_retried_cold_then_recorded() -> None:
     model = get_model("armington")
     actor = SteadyStateActor("armington")
-    assert actor.evaluate(_task("a"))["status"] == "ok"
+    assert actor.evaluate(_task("a")).ok
     hopeless = model.Numerics(max_iter=1, tol=1e-14)
     row = actor.evaluate(_task("b", numerics=hopeless, sigma=5.0))
-    assert row["status"] == "failed" and row["cold_retry"] is True
-    assert row["error"].startswith("warm: SolverConvergenceError") and "; cold: " in row["error"]
-    assert row["moments"] == {}
+    assert row.status == "failed" and row.cold_retry is True
+    assert row.error.startswith("warm: SolverConvergenceError") and "; cold: " in row.error
+    assert row.moments == {}
     assert actor.held_key == "a"  # the held steady state survives a failure
     assert actor.held_info()["key"] == "a"
 
@@ -66,12 +66,12 @@ def test_batch_gives_the_rows_of_one_call_per_point_and_survives_a_failed_point(
     batched = SteadyStateActor("armington").evaluate_batch(tasks)
     single_actor = SteadyStateActor("armington")
     single = [single_actor.evaluate(t) for t in tasks]
-    assert [r["key"] for r in batched] == ["a", "b", "c"]
-    assert [r["status"] for r in batched] == [r["status"] for r in single] == ["ok", "failed", "ok"]
-    assert batched[1]["cold_retry"] is True and "; cold: " in batched[1]["error"]
-    assert batched[2]["warm_start"] is True  # from "a", held across the failure
-    for name, value in single[2]["moments"].items():  # solver tol 1e-11
-        np.testing.assert_allclose(batched[2]["moments"][name], value, rtol=1e-9, err_msg=name)
+    assert [r.key for r in batched] == ["a", "b", "c"]
+    assert [r.status for r in batched] == [r.status for r in single] == ["ok", "failed", "ok"]
+    assert batched[1].cold_retry is True and "; cold: " in batched[1].error
+    assert batched[2].warm_start is True  # from "a", held across the failure
+    for name, value in single[2].moments.items():  # solver tol 1e-11
+        np.testing.assert_allclose(batched[2].moments[name], value, rtol=1e-9, err_msg=name)
 
 
 def test_line_position_of_params() -> None:
@@ -104,15 +104,15 @@ def test_actor_extrapolates_along_a_row_and_matches_a_cold_solve() -> None:
         tasks.append(Task(f"h{i}", params, numerics, 0))
     actor, cold = SteadyStateActor("incomplete_markets"), SteadyStateActor("incomplete_markets")
     rows = [actor.evaluate(t) for t in tasks]
-    assert actor.extrapolated == 1 and all(r["status"] == "ok" for r in rows)
+    assert actor.extrapolated == 1 and all(r.status == "ok" for r in rows)
     reference = cold.evaluate(tasks[2])
-    assert abs(rows[2]["moments"]["r"] - reference["moments"]["r"]) <= 2 * numerics.tol_r
+    assert abs(rows[2].moments["r"] - reference.moments["r"]) <= 2 * numerics.tol_r
     np.testing.assert_allclose(actor.held.c, cold.held.c, atol=1e-8)
     # numerical diagnostics travel beside the moments, not among them
-    assert rows[2]["diagnostics"]["market_clearing_residual"] == pytest.approx(
+    assert rows[2].diagnostics["market_clearing_residual"] == pytest.approx(
         actor.held.residuals["market_clearing"])
-    assert rows[2]["diagnostics"]["euler_error_max_log10"] < -3.0
-    assert not set(rows[2]["diagnostics"]) & set(rows[2]["moments"])
+    assert rows[2].diagnostics["euler_error_max_log10"] < -3.0
+    assert not set(rows[2].diagnostics) & set(rows[2].moments)
 
 
 def test_warm_starts_along_a_random_walk_match_cold_solves() -> None:
@@ -136,7 +136,7 @@ def test_warm_starts_along_a_random_walk_match_cold_solves() -> None:
         params = base.with_(gamma=x[0], beta=x[1], a_low=x[2])
         row = actor.evaluate(Task(f"w{k}", params, numerics, 0))
         cold = get_model("incomplete_markets").solve(params, numerics)
-        assert row["status"] == "ok", row["error"]
+        assert row.status == "ok", row.error
         assert abs(actor.held.r - cold.r) <= 2 * numerics.tol_r, (k, x)
 
 
@@ -156,7 +156,7 @@ def test_actor_walks_a_spatial_chain_judging_lines_on_its_input_params() -> None
                               a_low=-0.6, chi=chi, theta=theta,
                               closure="spatial", A=A, alpha_agg=0.04, sigma_trade=5.0,
                               kappa_transfer=(0.1, -0.05, 0.0))
-        assert actor.evaluate(Task(f"s{i}", params, numerics, 0))["status"] == "ok"
+        assert actor.evaluate(Task(f"s{i}", params, numerics, 0)).ok
         assert actor._inputs[1] is params
     assert line_position(*actor._inputs, params.with_(theta=0.59)) == pytest.approx(1.0)
     assert actor.extrapolated == 0
@@ -186,7 +186,7 @@ def test_failed_extrapolated_start_falls_back_to_the_held_solution(toy_model, mo
     rows = [actor.evaluate(Task(f"t{a}", toy_model.Params(a=a), toy_model.Numerics(), 0))
             for a in (1.0, 2.0, 3.0)]
     assert actor.extrapolated == 1
-    assert rows[2]["status"] == "ok" and rows[2]["cold_retry"] is False
+    assert rows[2].status == "ok" and rows[2].cold_retry is False
     assert actor.held_key == "t3.0"
     np.testing.assert_allclose(actor.held.x, [3.0 ** 0.5], rtol=1e-12)
 

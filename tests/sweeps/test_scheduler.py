@@ -17,9 +17,9 @@ import numpy as np
 import ray
 
 from hetspace.core import get_model
-from hetspace.sweeps.actors import WITHDRAWN, Task
+from hetspace.sweeps.actors import Status, Task
 from hetspace.sweeps.points import Point, point_key
-from hetspace.sweeps.pool import SteadyStatePool
+from hetspace.sweeps.pool import Event, Kind, SteadyStatePool
 from hetspace.sweeps.scheduler import run_points
 
 from .conftest import ARMINGTON_BASELINE
@@ -62,18 +62,18 @@ def test_a_failed_point_inside_a_batch_is_a_row_and_the_chain_goes_on(ray_sessio
         _, seen = _run(pool, _points(numerics), numerics)
     assert sorted(i for i, _ in seen) == list(range(8))  # each point delivered once
     rows = dict(seen)
-    order = sorted(rows, key=lambda i: rows[i]["started_unix"])
+    order = sorted(rows, key=lambda i: rows[i].started_unix)
     assert order == list(range(8))  # one actor walks the chain in order
-    assert [rows[i]["batch"] for i in range(8)] == [1, 1, 3, 3, 3, 2, 2, 1]
+    assert [rows[i].batch for i in range(8)] == [1, 1, 3, 3, 3, 2, 2, 1]
     failed = rows[3]
-    assert failed["status"] == "failed" and failed["cold_retry"] is True
-    assert failed["error"].startswith("warm: ") and "; cold: " in failed["error"]
+    assert failed.status == "failed" and failed.cold_retry is True
+    assert failed.error.startswith("warm: ") and "; cold: " in failed.error
     for i in (0, 1, 2, 4, 5, 6, 7):
         row = rows[i]
-        assert row["status"] == "ok" and row["attempts"] == 1
-        assert row["warm_start"] is (i > 0)  # point 4 starts from point 2, held across 3
+        assert row.status == "ok" and row.attempts == 1
+        assert row.warm_start is (i > 0)  # point 4 starts from point 2, held across 3
         # tol 1e-11 on relative trade imbalances: moments agree to ~1e-10
-        np.testing.assert_allclose(row["moments"]["welfare"],
+        np.testing.assert_allclose(row.moments["welfare"],
                                    _cold_welfare(SIGMAS[i], numerics), rtol=1e-9)
 
 
@@ -90,16 +90,39 @@ def test_actor_death_inside_a_batch_resubmits_each_point_once(ray_session, tmp_p
     assert marker.exists()
     assert sorted(i for i, _ in seen) == list(range(8))
     rows = dict(seen)
-    assert {row["status"] for row in rows.values()} == {"ok"}
-    first_pid = rows[0]["pid"]
+    assert {row.status for row in rows.values()} == {"ok"}
+    first_pid = rows[0].pid
     for i in (2, 3, 4):  # lost with the batch (point 2 was solved, but its row died too)
-        assert rows[i]["attempts"] == 2 and rows[i]["batch"] == 1, i  # retried alone
-        assert rows[i]["pid"] != first_pid  # by the restarted process
-    assert rows[0]["attempts"] == rows[1]["attempts"] == 1
-    assert max(row["attempts"] for row in rows.values()) == 2
+        assert rows[i].attempts == 2 and rows[i].batch == 1, i  # retried alone
+        assert rows[i].pid != first_pid  # by the restarted process
+    assert rows[0].attempts == rows[1].attempts == 1
+    assert max(row.attempts for row in rows.values()) == 2
     for i, sigma in enumerate(SIGMAS):
-        np.testing.assert_allclose(rows[i]["moments"]["welfare"], _cold_welfare(sigma, numerics),
+        np.testing.assert_allclose(rows[i].moments["welfare"], _cold_welfare(sigma, numerics),
                                    rtol=1e-9)
+
+
+def test_a_point_lost_as_often_as_allowed_is_a_lost_row(ray_session, tmp_path) -> None:
+    """With ``max_attempts=1`` one lost call is final: the points of the calls that died
+    with the actor (the 4th evaluation exits the process) are delivered once each as
+    LOST rows saying why; every other point is solved by the restarted actor.
+
+    The batch 2-4 runs when the process dies (see the test above); the batch 5-6 is
+    lost with it if it was queued by then (the usual case: it is sent when point 1's
+    row arrives, while point 2 solves), so either outcome must hold."""
+    numerics = get_model("armington").Numerics()
+    with SteadyStatePool("armington", 1, crash_after=4, crash_marker=str(tmp_path / "c"),
+                         sleep=0.05) as pool:
+        stats, seen = _run(pool, _points(numerics), numerics, max_attempts=1)
+    rows = dict(seen)
+    assert sorted(i for i, _ in seen) == list(range(8))
+    lost = sorted(i for i, row in rows.items() if row.status is Status.LOST)
+    assert (lost, stats.lost_calls) in (([2, 3, 4], 1), ([2, 3, 4, 5, 6], 2))
+    for i in lost:
+        assert rows[i].attempts == 1 and rows[i].moments == {}
+        assert rows[i].error.startswith("actor died during the evaluation 1 times: ")
+    assert all(rows[i].ok for i in range(8) if i not in lost)
+    assert rows[7].pid != rows[0].pid  # the restarted process
 
 
 def test_one_point_per_call_gives_the_same_rows(ray_session) -> None:
@@ -113,9 +136,18 @@ def test_one_point_per_call_gives_the_same_rows(ray_session) -> None:
     assert runs[1][0].calls == 8 and runs[8][0].calls == 5  # 1, 1, 3, 2, 1 points
     for i in range(8):
         single, batched = runs[1][1][i], runs[8][1][i]
-        assert single["status"] == batched["status"] == "ok"
-        np.testing.assert_allclose(batched["moments"]["welfare"], single["moments"]["welfare"],
+        assert single.status == batched.status == "ok"
+        np.testing.assert_allclose(batched.moments["welfare"], single.moments["welfare"],
                                    rtol=1e-9)
+
+
+def _events(pool: SteadyStatePool, n: int) -> list[Event]:
+    """The pool's next ``n`` events (at most 60 s)."""
+    out: list[Event] = []
+    deadline = time.monotonic() + 60.0
+    while len(out) < n and time.monotonic() < deadline:
+        out += pool.wait(timeout=1.0)
+    return out
 
 
 def test_actor_solves_its_calls_one_at_a_time_in_order_and_answers_pings_meanwhile(
@@ -127,16 +159,20 @@ def test_actor_solves_its_calls_one_at_a_time_in_order_and_answers_pings_meanwhi
     points = _points(model.Numerics())
     with SteadyStatePool("armington", 1, sleep=0.15) as pool:
         pool.wait_ready()
-        refs = [pool.submit_batch(0, [Task(p.key, p.params, model.Numerics(), 0)])
-                for p in points[:4]]
+        calls = [pool.submit(0, [Task(p.key, p.params, model.Numerics(), 0)])
+                 for p in points[:4]]
         pid = ray.get(pool.ping(0))  # answered while both threads are busy with calls
-        answered_before_the_calls_ended = not ray.wait(refs[-1:], timeout=0)[0]
-        rows = [ray.get(ref)[0] for ref in refs]
+        answered = time.time()
+        events = _events(pool, 4)
         threads = ray.get(pool.actors[0].numba_threads.remote())
-    assert answered_before_the_calls_ended and pid == rows[0]["pid"]
-    assert [r["key"] for r in rows] == [p.key for p in points[:4]]
-    assert [r["warm_start"] for r in rows] == [False, True, True, True]
-    spans = [(r["started_unix"], r["started_unix"] + r["t_eval"]) for r in rows]
+    assert {e.kind for e in events} == {Kind.DONE}
+    # each call delivered once, with its own evaluations
+    assert sorted(id(e.call) for e in events) == sorted(map(id, calls))
+    rows = [next(e.evaluations[0] for e in events if e.call is c) for c in calls]
+    assert pid == rows[0].pid and answered < rows[-1].started_unix + rows[-1].t_eval
+    assert [r.key for r in rows] == [p.key for p in points[:4]]
+    assert [r.warm_start for r in rows] == [False, True, True, True]
+    spans = [(r.started_unix, r.started_unix + r.t_eval) for r in rows]
     assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))
     assert threads == 1
 
@@ -146,16 +182,20 @@ def test_a_call_waiting_on_an_actor_can_be_withdrawn_before_it_starts(ray_sessio
     p = _points(model.Numerics())
     with SteadyStatePool("armington", 1, sleep=0.3) as pool:
         pool.wait_ready()
-        running = pool.submit_batch(0, [Task(p[0].key, p[0].params, model.Numerics(), 0)])
-        waiting = pool.submit_batch(0, [Task(p[1].key, p[1].params, model.Numerics(), 0)])
+        running = pool.submit(0, [Task(p[0].key, p[0].params, model.Numerics(), 0)])
+        waiting = pool.submit(0, [Task(p[1].key, p[1].params, model.Numerics(), 0)])
         time.sleep(0.1)  # both have arrived: one sleeps, one waits for its turn
-        assert ray.get(pool.withdraw(0, 1)) is True
-        assert ray.get(waiting) == WITHDRAWN
-        assert ray.get(pool.withdraw(0, 0)) is False  # started: it runs to the end
-        assert ray.get(running)[0]["status"] == "ok"
-        after = pool.submit_batch(0, [Task(p[2].key, p[2].params, model.Numerics(), 0)])
-        row = ray.get(after)[0]  # number 2 runs next: number 1 is not waited for
-    assert row["status"] == "ok" and row["warm_start"] is True
+        pool.withdraw(waiting)
+        pool.withdraw(running)  # started: refused, it runs to the end
+        events = _events(pool, 3)
+        after = pool.submit(0, [Task(p[2].key, p[2].params, model.Numerics(), 0)])
+        last = _events(pool, 1)  # number 2 runs next: number 1 is not waited for
+    kinds = {(e.kind, e.call is running) for e in events}
+    assert kinds == {(Kind.WITHDRAWN, False), (Kind.KEPT, True), (Kind.DONE, True)}
+    assert next(e for e in events if e.kind is Kind.DONE).evaluations[0].ok
+    assert [e.kind for e in last] == [Kind.DONE] and last[0].call is after
+    row = last[0].evaluations[0]
+    assert row.status == "ok" and row.warm_start is True
 
 
 def test_an_idle_actor_gets_the_calls_withdrawn_from_a_slow_one(ray_session) -> None:
@@ -172,9 +212,9 @@ def test_an_idle_actor_gets_the_calls_withdrawn_from_a_slow_one(ray_session) -> 
     # only the fast actor asks (the slow one would finish a call later than its owner),
     # and points do not bounce between the two
     assert set(stats.withdrawals) == {1} and stats.withdrawn <= 3
-    by_pid = collections.Counter(row["pid"] for _, row in seen)
+    by_pid = collections.Counter(row.pid for _, row in seen)
     assert by_pid[pids[1]] > by_pid[pids[0]]
     for i, row in seen:
-        assert row["status"] == "ok"
-        np.testing.assert_allclose(row["moments"]["welfare"],
+        assert row.status == "ok"
+        np.testing.assert_allclose(row.moments["welfare"],
                                    _cold_welfare(SIGMAS[i], numerics), rtol=1e-9)

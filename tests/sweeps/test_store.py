@@ -6,12 +6,14 @@ import math
 
 import pandas as pd
 
+from hetspace.sweeps.actors import Evaluation, Status
 from hetspace.sweeps.store import PARTS_DIR, ResultStore
 
 
-def _row(key: str, status: str = "ok", **moments: float) -> dict:
-    return {"key": key, "status": status, "error": None if status == "ok" else "boom",
-            "moments": moments, "n_iter": 3 if status == "ok" else None, "t_eval": 0.01}
+def _row(key: str, status: str = "ok", diagnostics=None, **moments: float) -> Evaluation:
+    return Evaluation(key=key, status=Status(status), error=None if status == "ok" else "boom",
+                      moments=moments, n_iter=3 if status == "ok" else None, t_eval=0.01,
+                      diagnostics=diagnostics or {})
 
 
 def _parts(store: ResultStore) -> list:
@@ -23,7 +25,7 @@ def test_flushed_rows_read_back_with_every_column(tmp_path) -> None:
     # a failed row (no moments) first, mixed numbers and text on one axis, a list value
     store.add({"point": 0, "axis": 1.5, "A": [1.0, 2.0]}, _row("a", "failed"))
     store.add({"point": 1, "axis": "high", "A": [1.0, 3.0]},
-              {**_row("b", welfare=0.5), "diagnostics": {"euler_error_max_log10": -6.5}})
+              _row("b", welfare=0.5, diagnostics={"euler_error_max_log10": -6.5}))
     store.add({"point": 2, "axis": 2, "A": None}, _row("c", welfare=0.25, r=float("nan")))
     store.flush()
     assert len(_parts(store)) == 1
