@@ -90,6 +90,37 @@ def point_key(model: str, params: Any, numerics: Any, seed: int,
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
+def axis_fields(params_type: type, params: Any = None) -> list[str]:
+    """The names a sweep axis may take: the Params fields, with a field that holds a
+    record of its own (CDP's ``structure``) replaced by its fields, dotted
+    (``structure.nu``). The records are found in ``params`` (the baseline); without
+    it, top-level names only."""
+    out = []
+    for f in dataclasses.fields(params_type):
+        value = None if params is None else getattr(params, f.name, None)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            out += [f"{f.name}.{sub}" for sub in axis_fields(type(value), value)]
+        else:
+            out.append(f.name)
+    return out
+
+
+def with_values(params: Any, values: Mapping[str, Any]) -> Any:
+    """``params`` with the axis ``values`` set, dotted names inside nested records
+    (each record validated by its own ``with_``)."""
+    top: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for name, value in values.items():
+        head, _, rest = name.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            top[name] = value
+    for head, sub in nested.items():
+        top[head] = with_values(getattr(params, head), sub)
+    return params.with_(**top)
+
+
 def expand_points(model: ModelSpec, params: Any, numerics: Any, grid: Mapping[str, Sequence],
                   zipped: Mapping[str, Sequence], shocks: Sequence[Shock], include_unshocked: bool,
                   seed: int, report: Callable[[tuple, str], None],
@@ -105,7 +136,7 @@ def expand_points(model: ModelSpec, params: Any, numerics: Any, grid: Mapping[st
     built: list[tuple[dict, Any]] = []
     for indices, values in cells:
         try:
-            built.append((values, params.with_(**values) if values else params))
+            built.append((values, with_values(params, values) if values else params))
         except InvalidParamsError as e:
             for v in e.violations:
                 path = _violation_path(v.field, indices, grid, zipped)
@@ -194,10 +225,11 @@ def _cells(grid: Mapping[str, Sequence], zipped: Mapping[str, Sequence]):
 
 def _violation_path(field: str, indices: dict, grid, zipped) -> tuple:
     base = field.split("[")[0]
-    if base in grid:
-        return ("grid", base, indices[base])
-    if base in zipped:
-        return ("zip", base, indices[base])
+    for section, axes in (("grid", grid), ("zip", zipped)):
+        # a nested record names its own field: "nu" for the axis "structure.nu"
+        axis = next((a for a in axes if a == base or a.endswith("." + base)), None)
+        if axis is not None:
+            return (section, axis, indices[axis])
     return ("grid",) if grid else ("zip",) if zipped else ("baseline",)
 
 

@@ -13,7 +13,8 @@ A spec is YAML (``load_sweep_spec``) or a Python mapping (``SweepSpec.from_dict`
     baseline:                       # a model config file (relative to this spec) ...
       config: ../models/huggett.yaml
     # baseline: {params: {...}, numerics: {...}}   # ... or inline params
-    grid:                           # Cartesian product; axes are Params fields
+    grid:                           # Cartesian product; axes are Params fields (a field
+                                    # of a nested record dotted: structure.nu)
       gamma: [1.0, 2.0, 3.0]
       a_low: [-2.0, -4.0]
       theta: {geomspace: [0.1, 10.0, 5]}   # a range: linspace or geomspace [start, stop, num]
@@ -67,7 +68,7 @@ from hetspace.core.moment_info import check_periods_per_year
 from hetspace.core.protocol import ModelSpec, get_model, list_models
 
 from .effects import effect_names
-from .points import Dynamics, Point, Shock, expand_points
+from .points import Dynamics, Point, Shock, axis_fields, expand_points
 from .sensitivity import SAMPLE_KEYS, Sample, parse_sample
 from .tracking import tracking_uri_problem
 
@@ -214,8 +215,9 @@ def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: Probl
     sections = {k: spec_section(data, k, problems) for k in _SECTION_KEYS}
     params, numerics, locations = (None, None, ()) if model is None else spec_baseline(
         model, sections["baseline"], data.get("numerics"), base_dir, problems)
-    grid = _axes(data, "grid", model, problems)
-    zipped = _axes(data, "zip", model, problems)
+    fields = None if params is None else axis_fields(model.Params, params)
+    grid = _axes(data, "grid", fields, model, problems)
+    zipped = _axes(data, "zip", fields, model, problems)
     _check_zip(zipped, problems)
     for axis in set(grid) & set(zipped):
         problems.add(("zip", axis), "is already a grid axis")
@@ -225,7 +227,7 @@ def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: Probl
         problems.add((), "has no axes: give grid, zip, sample or shocks (it would solve the "
                      "baseline alone, which is `hetspace solve CONFIG`)")
     settings = _settings(data, sections, problems)
-    sample = _sample(sections["sample"], model, grid, zipped, settings["seed"], problems)
+    sample = _sample(sections["sample"], fields, grid, zipped, settings["seed"], problems)
     if sample is not None and not problems.lines:
         zipped = {name: tuple(float(x) for x in column)
                   for name, column in zip(sample.names, sample.rows().T, strict=True)}
@@ -392,7 +394,8 @@ def _violation_text(v) -> str:
     return str(v)[len(v.field) + 2:]
 
 
-def _axes(data, key: str, model: ModelSpec | None, problems) -> dict[str, tuple]:
+def _axes(data, key: str, fields: list[str] | None, model: ModelSpec | None,
+          problems) -> dict[str, tuple]:
     if key not in data:
         return {}
     body = data[key]
@@ -400,10 +403,9 @@ def _axes(data, key: str, model: ModelSpec | None, problems) -> dict[str, tuple]
         what = f"nothing (an empty '{key}:')" if body is None else repr(body)
         problems.add((key,), f"must be a non-empty mapping of Params field: [values], got {what}")
         return {}
-    fields = [] if model is None else [f.name for f in dataclasses.fields(model.Params)]
     axes = {}
     for axis, values in body.items():
-        if model is not None and axis not in fields:
+        if model is not None and fields is not None and axis not in fields:
             problems.add((key, axis), f"is not a field of {model.name} Params"
                          f"{did_you_mean(str(axis), fields)}; fields: {', '.join(fields)}")
             continue
@@ -503,7 +505,7 @@ def _shocks(body: dict, model: ModelSpec | None, problems) -> tuple[tuple[Shock,
     return tuple(Shock(loc, size) for loc in locations for size in sizes), include is not False
 
 
-def _sample(body: dict, model: ModelSpec | None, grid: dict, zipped: dict, seed: int,
+def _sample(body: dict, fields: list[str] | None, grid: dict, zipped: dict, seed: int,
             problems) -> Sample | None:
     """The ``sample`` section (``sensitivity``), alone: its rows are the sweep's cells."""
     if not body:
@@ -512,7 +514,6 @@ def _sample(body: dict, model: ModelSpec | None, grid: dict, zipped: dict, seed:
         if axes:
             problems.add(("sample",), f"cannot be combined with {other}: the design's rows "
                          "are the sweep's cells (one sensitivity analysis per sweep)")
-    fields = None if model is None else [f.name for f in dataclasses.fields(model.Params)]
     return parse_sample(body, fields, seed, problems.add)
 
 

@@ -41,9 +41,9 @@ def test_the_points_are_the_start_of_the_tour_and_include_a_shock() -> None:
 def test_warming_solves_the_points_as_a_sweep_would(tmp_path, capsys) -> None:
     spec = _spec(grid={"theta": [0.4, 0.5]})
     rows = warm(spec, 2)
-    assert [r["key"] for r in rows] == [p.key for p in warm_points(spec, 2)]
-    assert [r["status"] for r in rows] == ["ok"] * len(rows)
-    assert rows[0]["warm_start"] is False and all(r["warm_start"] for r in rows[1:])
+    assert [r.key for r in rows] == [p.key for p in warm_points(spec, 2)]
+    assert [r.status for r in rows] == ["ok"] * len(rows)
+    assert rows[0].warm_start is False and all(r.warm_start for r in rows[1:])
     path = tmp_path / "warm3.yaml"
     path.write_text(yaml.safe_dump(_spec(grid={"theta": [0.4]}).raw))
     assert main([str(path)]) == 0
