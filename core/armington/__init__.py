@@ -11,7 +11,7 @@ from ..errors import InvalidParamsError, Violation
 from ..protocol import ModelSpec
 from .data import TradeData
 from .params import Numerics, Params
-from .result import MOMENTS, Equilibrium, HatEquilibrium
+from .result import MOMENT_INFO, MOMENTS, PARAM_INFO, Equilibrium, HatEquilibrium
 from .solve import exact_hat, solve, solve_equilibrium
 
 
@@ -40,6 +40,8 @@ MODEL = ModelSpec(
     source="papers/001 (Rudik lecture 11), sections 1-3",
     region_shock=region_shock,
     moment_names=tuple(MOMENTS),
+    moment_info=MOMENT_INFO,
+    param_info=PARAM_INFO,
 )
 
 __all__ = [

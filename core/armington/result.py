@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..moment_info import MomentInfo
 from .params import Numerics, Params
 
 #: Moments of a levels equilibrium: name -> meaning (columns in sweeps, targets in estimation).
@@ -18,6 +19,23 @@ MOMENTS: dict[str, str] = {
     "trade_openness": "imports over world income: 1 - sum_i X[i, i] / sum_i Y_i",
     "welfare": "migration only: (sum_k B_k (w_k/P_k)^kappa)^(1/kappa) / sum L, expected utility "
     "index of the logit labour supply; labour-weighted mean real wage otherwise",
+}
+
+#: How tables and plots show the moments and the swept Params fields.
+MOMENT_INFO = {
+    "real_wage_mean": MomentInfo("Mean real wage", "w/P"),
+    "real_wage_min": MomentInfo("Lowest real wage", "w/P"),
+    "real_wage_max": MomentInfo("Highest real wage", "w/P"),
+    "domestic_share_mean": MomentInfo("Mean domestic expenditure share", "%", "percent"),
+    "trade_openness": MomentInfo("Trade openness (imports / world income)", "%", "percent"),
+    "welfare": MomentInfo("Welfare index", "w/P"),
+    "real_wage_hat_min": MomentInfo("Lowest real-wage change", "ratio"),
+    "real_wage_hat_max": MomentInfo("Highest real-wage change", "ratio"),
+    "welfare_hat": MomentInfo("Welfare change", "ratio"),
+}
+PARAM_INFO = {
+    "sigma": MomentInfo("Elasticity of substitution σ"),
+    "kappa": MomentInfo("Migration elasticity κ"),
 }
 
 

@@ -39,6 +39,8 @@ from .hat import solve_counterfactual, solve_dynamic_hat
 from .params import Numerics, Observables, Params
 from .result import (
     COUNTERFACTUAL_MOMENTS,
+    MOMENT_INFO,
+    PARAM_INFO,
     PATH_MOMENTS,
     CounterfactualPath,
     HatPath,
@@ -57,6 +59,8 @@ MODEL = ModelSpec(
     source="papers/001 (Rudik lecture 11), 'Armington with dynamic migration', 'Dynamic hat "
     "algebra'; Caliendo, Dvorkin and Parro (2019)",
     moment_names=tuple(PATH_MOMENTS),
+    moment_info=MOMENT_INFO,
+    param_info=PARAM_INFO,
 )
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..protocol import ModelSpec
 from .cdp_dynamic import solve_cdp
 from .cdp_params import CDPParams
-from .cdp_result import CDP_PATH_MOMENTS
+from .cdp_result import CDP_MOMENT_INFO, CDP_PARAM_INFO, CDP_PATH_MOMENTS
 from .params import Numerics
 
 MODEL = ModelSpec(
@@ -25,4 +25,6 @@ MODEL = ModelSpec(
     solve=solve_cdp,
     source="papers/003 (notes on Caliendo, Dvorkin and Parro 2019), eqs. 1-3 and section 2.3",
     moment_names=tuple(CDP_PATH_MOMENTS),
+    moment_info=CDP_MOMENT_INFO,
+    param_info=CDP_PARAM_INFO,
 )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..moment_info import MomentInfo
 from ._paths import HatsOfDots, TimeChanges, step_ratio
 from .cdp_params import CDPObservables, CDPParams, Structure
 from .params import Numerics
@@ -31,6 +32,26 @@ CDP_PATH_MOMENTS: dict[str, str] = {
     "real_wage_change_long_run": "(w/P)_T / (w/P)_0 - 1 in the shocked market",
     "non_employment_rate_T": "world non-employment share at T (0 without non-employment)",
     "horizon_gap": "relative one-period change of any market's population at T",
+}
+
+#: How tables and plots show the moments (paths and counterfactuals) and swept fields.
+CDP_MOMENT_INFO = {
+    "shocked_region": MomentInfo("Region of the most-shocked market", "index"),
+    "shocked_sector": MomentInfo("Sector of the most-shocked market", "1..J"),
+    "employment_change_long_run": MomentInfo("Long-run employment change, shocked market",
+                                             "%", "percent"),
+    "employment_half_life": MomentInfo("Half-life of the employment change", "periods"),
+    "real_wage_change_long_run": MomentInfo("Long-run real-wage change, shocked market", "%",
+                                            "percent"),
+    "non_employment_rate_T": MomentInfo("Non-employment rate at the horizon", "%", "percent"),
+    "horizon_gap": MomentInfo("Population change per period at the horizon", "relative"),
+    "welfare_ce_shocked": MomentInfo("Welfare change of the shocked market's residents",
+                                     "% of consumption", "percent"),
+    "welfare_ce_mean": MomentInfo("Mean welfare change", "% of consumption", "percent"),
+}
+CDP_PARAM_INFO = {
+    "structure.beta": MomentInfo("Discount factor β"),
+    "structure.nu": MomentInfo("Migration shock scale ν (1/ν: migration elasticity)"),
 }
 
 #: Moments of a CDP counterfactual relative to its baseline.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..moment_info import MomentInfo
 from ._paths import HatsOfDots, TimeChanges
 from .params import Numerics, Observables, Params
 
@@ -36,6 +37,25 @@ COUNTERFACTUAL_MOMENTS: dict[str, str] = {
     "welfare_ce_shocked": "consumption-equivalent welfare change of k's period-0 residents, "
     "exp((1 - beta)(V'_0,k - V_0,k)) - 1",
     "welfare_ce_mean": "L_0-weighted mean of the consumption-equivalent welfare changes",
+}
+
+#: How tables and plots show the moments (paths and counterfactuals) and swept fields.
+MOMENT_INFO = {
+    "shocked_region": MomentInfo("Most-shocked region", "index"),
+    "pop_change_long_run": MomentInfo("Long-run population change, shocked region", "%",
+                                      "percent"),
+    "pop_half_life": MomentInfo("Half-life of the population change", "periods"),
+    "real_wage_change_long_run": MomentInfo("Long-run real-wage change, shocked region", "%",
+                                            "percent"),
+    "horizon_gap": MomentInfo("Population change per period at the horizon", "relative"),
+    "welfare_ce_shocked": MomentInfo("Welfare change of the shocked region's residents",
+                                     "% of consumption", "percent"),
+    "welfare_ce_mean": MomentInfo("Mean welfare change", "% of consumption", "percent"),
+}
+PARAM_INFO = {
+    "sigma": MomentInfo("Elasticity of substitution σ"),
+    "beta": MomentInfo("Discount factor β"),
+    "nu": MomentInfo("Migration shock scale ν (1/ν: migration elasticity)"),
 }
 
 

@@ -19,7 +19,7 @@ workhorse's ``goods.price_index`` is the CES price index of that function);
 
 from ..protocol import ModelSpec
 from .params import Numerics, Params, Start
-from .result import MOMENT_NAMES, Solution
+from .result import MOMENT_INFO, MOMENT_NAMES, PARAM_INFO, Solution
 from .solve import solve
 
 MODEL = ModelSpec(
@@ -34,6 +34,8 @@ MODEL = ModelSpec(
     solve=solve,
     source="Donald, Fukui and Miyauchi (2025), sections 2-4, appendix A.1-A.3, B.2.2",
     moment_names=MOMENT_NAMES,
+    moment_info=MOMENT_INFO,
+    param_info=PARAM_INFO,
 )
 
 __all__ = ["MODEL", "Numerics", "Params", "Solution", "Start", "solve"]

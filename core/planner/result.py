@@ -7,11 +7,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..moment_info import MomentInfo
 from .params import Numerics, Params
 
 # the keys of Solution.moments(), for ModelSpec.moment_names (specs are checked at load)
 MOMENT_NAMES = ("welfare_ce", "welfare", "spending", "labour_income", "population_share_max",
                 "population_share_min", "consumption_pc_log_sd")
+
+#: How tables and plots show the moments and the swept Params fields.
+MOMENT_INFO = {
+    "welfare_ce": MomentInfo("Newborns' welfare, consumption equivalent", "consumption"),
+    "welfare": MomentInfo("Newborns' utilitarian welfare", "utils"),
+    "spending": MomentInfo("Planner's spending (1 at a solution)", "welfare units"),
+    "labour_income": MomentInfo("Labour income (1 at a solution)", "welfare units"),
+    "population_share_max": MomentInfo("Largest population share", "%", "percent"),
+    "population_share_min": MomentInfo("Smallest population share", "%", "percent"),
+    "consumption_pc_log_sd": MomentInfo("S.d. of log consumption per capita", "log points"),
+}
+PARAM_INFO = {
+    "allocation": MomentInfo("Allocation"),
+    "theta": MomentInfo("Migration elasticity θ"),
+    "alpha_agg": MomentInfo("Agglomeration elasticity α"),
+    "sigma_trade": MomentInfo("Trade elasticity σ"),
+    "beta": MomentInfo("Discount factor β"),
+    "omega": MomentInfo("Survival ω"),
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -41,17 +41,19 @@ def test_sweep_command_prints_progress_table_and_locations(ray_session, tmp_path
     result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out), "--num-actors", "2"])
     assert result.exit_code == 0, result.output
     assert "12 points: 12 evaluated, 0 already stored, 0 failed" in result.output
-    assert "welfare by sigma (rows) and kappa (columns)" in result.output
+    assert ("Welfare index (w/P) by Elasticity of substitution σ (rows) and "
+            "Migration elasticity κ (columns)") in result.output
     assert f"plots:   {out.resolve() / 'plots'}" in result.output
     assert "MLflow:  sqlite:///" in result.output
     again = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out)])
     assert "0 evaluated, 12 already stored" in again.output
-    for fmt, marker in (("md", "| sigma | 0.5 | 1 | 2 |"), ("tex", r"\toprule"),
-                        ("csv", "moment,sigma,0.5,1.0,2.0")):
+    for fmt, marker in (("md", "| Elasticity of substitution σ | 0.5 | 1 | 2 |"),
+                        ("tex", r"\toprule"),
+                        ("csv", "moment,Elasticity of substitution σ,0.5,1.0,2.0")):
         table = CliRunner().invoke(app, ["table", str(out), "--format", fmt])
         assert table.exit_code == 0 and marker in table.output, table.output
     one = CliRunner().invoke(app, ["table", str(out), "-m", "real_wage_min", "-f", "md"])
-    assert "welfare" not in one.output and "real_wage_min by sigma" in one.output
+    assert "Welfare" not in one.output and "Lowest real wage (w/P) by Elasticity" in one.output
     runs = CliRunner().invoke(app, ["runs", str(tmp_path)])
     assert runs.exit_code == 0 and "cli" in runs.output and "FINISHED" in runs.output
 

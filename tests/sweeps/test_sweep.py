@@ -44,7 +44,8 @@ def test_sweep_stores_every_point_once_with_direct_solve_values(clean_run) -> No
         "real_wage_min_vs_kappa.png", "real_wage_min_vs_sigma.png", "welfare_vs_kappa.png",
         "welfare_vs_sigma.png"]
     md = (out / "tables/robustness.md").read_text()
-    assert "welfare by sigma (rows) and kappa (columns)" in md
+    assert ("Welfare index (w/P) by Elasticity of substitution σ (rows) and "
+            "Migration elasticity κ (columns)") in md
 
 
 def test_mlflow_parent_run_has_metrics_and_artifacts(clean_run) -> None:
