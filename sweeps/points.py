@@ -27,6 +27,8 @@ from hetspace._version import __version__
 from hetspace.core.errors import InvalidParamsError
 from hetspace.core.protocol import ModelSpec
 
+from .axes import Design, cells, column
+
 #: Above this many points the chain order is the spec's own (grid) order, not a tour.
 MAX_TOUR_POINTS = 5000
 MAX_PROBLEMS = 20
@@ -121,9 +123,9 @@ def with_values(params: Any, values: Mapping[str, Any]) -> Any:
     return params.with_(**top)
 
 
-def expand_points(model: ModelSpec, params: Any, numerics: Any, grid: Mapping[str, Sequence],
-                  zipped: Mapping[str, Sequence], shocks: Sequence[Shock], include_unshocked: bool,
-                  seed: int, report: Callable[[tuple, str], None],
+def expand_points(model: ModelSpec, params: Any, numerics: Any, designs: Sequence[Design],
+                  shocks: Sequence[Shock], include_unshocked: bool, seed: int,
+                  report: Callable[[tuple, str], None],
                   dynamics: Dynamics | None = None) -> tuple[Point, ...]:
     """Every point in spec order; each Params is built (and so validated) here.
     Shocked points carry ``dynamics`` (with their unshocked params and location).
@@ -131,17 +133,17 @@ def expand_points(model: ModelSpec, params: Any, numerics: Any, grid: Mapping[st
     ``report(path, text)`` receives one problem per violated condition, named by
     the axis value that causes it (``("grid", "gamma", 2)``).
     """
-    cells = list(_cells(grid, zipped))
+    all_cells = list(cells(designs))
     failures: dict[tuple, list[str]] = {}
     built: list[tuple[dict, Any]] = []
-    for indices, values in cells:
+    for where, values in all_cells:
         try:
             built.append((values, with_values(params, values) if values else params))
         except InvalidParamsError as e:
             for v in e.violations:
-                path = _violation_path(v.field, indices, grid, zipped)
+                path = _violation_path(v.field, where, designs)
                 failures.setdefault((path, str(v)[len(v.field) + 2:]), []).append(_desc(values))
-    _report_failures(failures, len(cells), grid, zipped, report)
+    _report_failures(failures, len(all_cells), designs, report)
     if failures:
         return ()
     variants: list[Shock | None] = ([None] if include_unshocked or not shocks else [])
@@ -154,7 +156,7 @@ def expand_points(model: ModelSpec, params: Any, numerics: Any, grid: Mapping[st
                 dyn = None if shock is None or dynamics is None else dataclasses.replace(
                     dynamics, base=base, location=shock.location)
                 raw.append((values, shock, shocked, dyn))
-    coords = _coordinates(raw, grid, zipped, shocks)
+    coords = _coordinates(raw, designs, shocks)
     return tuple(
         Point(index=i, values=values, shock=shock, params=p, seed=seed,
               coords=tuple(float(c) for c in coords[i]), dynamics=dyn,
@@ -210,36 +212,22 @@ def _tour(points: Sequence[Point]) -> list[Point]:
     return [points[i] for i in order]
 
 
-def _cells(grid: Mapping[str, Sequence], zipped: Mapping[str, Sequence]):
-    """(indices, values) for the grid product times the zip rows, in spec order."""
-    grid_axes = list(grid)
-    n_zip = len(next(iter(zipped.values()))) if zipped else 1
-    for combo in itertools.product(*(range(len(grid[a])) for a in grid_axes)):
-        for row in range(n_zip):
-            indices = dict(zip(grid_axes, combo, strict=True))
-            indices.update({a: row for a in zipped})
-            values = {a: grid[a][i] for a, i in zip(grid_axes, combo, strict=True)}
-            values.update({a: zipped[a][row] for a in zipped})
-            yield indices, values
-
-
-def _violation_path(field: str, indices: dict, grid, zipped) -> tuple:
+def _violation_path(field: str, where: dict, designs: Sequence[Design]) -> tuple:
     base = field.split("[")[0]
-    for section, axes in (("grid", grid), ("zip", zipped)):
-        # a nested record names its own field: "nu" for the axis "structure.nu"
-        axis = next((a for a in axes if a == base or a.endswith("." + base)), None)
-        if axis is not None:
-            return (section, axis, indices[axis])
-    return ("grid",) if grid else ("zip",) if zipped else ("baseline",)
+    # a nested record names its own field: "nu" for the axis "structure.nu"
+    axis = next((a for a in where if a == base or a.endswith("." + base)), None)
+    if axis is not None:
+        section, i = where[axis]
+        return (section, axis, i)
+    return (designs[0].key,) if designs else ("baseline",)
 
 
-def _report_failures(failures: dict, n_cells: int, grid, zipped, report) -> None:
+def _report_failures(failures: dict, n_cells: int, designs: Sequence[Design], report) -> None:
     for n, ((path, text), where) in enumerate(failures.items()):
         if n == MAX_PROBLEMS:
             report((path[0],), f"... and {len(failures) - n} more problems")
             return
-        section = grid if path[0] == "grid" else zipped
-        sharing = n_cells // len(section[path[1]]) if len(path) == 3 else n_cells
+        sharing = n_cells // len(column(designs, path[1])) if len(path) == 3 else n_cells
         if len(where) == sharing and len(path) == 3:
             report(path, text)
         else:
@@ -261,10 +249,9 @@ def _shocked(model: ModelSpec, base: Any, shock: Shock | None, shocks: Sequence[
     return None
 
 
-def _coordinates(raw: list, grid, zipped, shocks: Sequence[Shock]) -> np.ndarray:
-    axes = {**grid, **zipped}
+def _coordinates(raw: list, designs: Sequence[Design], shocks: Sequence[Shock]) -> np.ndarray:
     cols = []
-    for axis, values in axes.items():
+    for axis, values in ((a, v) for d in designs for a, v in d.columns.items()):
         cols.append(np.array([_scaled(vals[axis], values) for vals, *_ in raw]))
     if shocks:
         locations = sorted({s.location for s in shocks})

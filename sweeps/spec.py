@@ -53,8 +53,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from hetspace.core.config import (
     Locator,
     did_you_mean,
@@ -67,12 +65,13 @@ from hetspace.core.locations import Location, check_count, parse_locations
 from hetspace.core.moment_info import check_periods_per_year
 from hetspace.core.protocol import ModelSpec, get_model, list_models
 
+from .axes import DESIGNS, Design, Fields, Sampled, parse_designs
 from .effects import effect_names
 from .points import Dynamics, Point, Shock, axis_fields, expand_points
-from .sensitivity import SAMPLE_KEYS, Sample, parse_sample
+from .sensitivity import Sample
 from .tracking import tracking_uri_problem
 
-TOP_LEVEL_KEYS = ("name", "description", "model", "baseline", "grid", "zip", "sample",
+TOP_LEVEL_KEYS = ("name", "description", "model", "baseline", *(d.key for d in DESIGNS),
                   "shocks", "dynamics", "numerics", "moments", "resources", "tracking", "seed",
                   "debug", "display")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -80,7 +79,7 @@ _SECTION_KEYS = {
     "baseline": ("config", "params", "numerics", "locations"),
     "shocks": ("locations", "sizes", "include_unshocked"),
     "dynamics": ("horizon", "at"),
-    "sample": SAMPLE_KEYS,
+    **{d.key: d.section_keys for d in DESIGNS if d.section_keys is not None},
     "resources": ("num_actors", "cpus_per_actor"),
     "tracking": ("experiment", "tracking_uri", "child_runs"),
     "debug": ("crash_after", "sleep"),
@@ -148,6 +147,7 @@ class SweepSpec:
     locations: tuple[Location, ...] = ()  # names and coordinates (maps), from the baseline
     dynamics: Dynamics | None = None  # the transition shocked points also report
     sample: Sample | None = None  # the sampled design whose rows are the zip rows
+    designs: tuple[Design, ...] = ()  # the sections varying Params fields (``axes``)
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -215,30 +215,28 @@ def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: Probl
     sections = {k: spec_section(data, k, problems) for k in _SECTION_KEYS}
     params, numerics, locations = (None, None, ()) if model is None else spec_baseline(
         model, sections["baseline"], data.get("numerics"), base_dir, problems)
-    fields = None if params is None else axis_fields(model.Params, params)
-    grid = _axes(data, "grid", fields, model, problems)
-    zipped = _axes(data, "zip", fields, model, problems)
-    _check_zip(zipped, problems)
-    for axis in set(grid) & set(zipped):
-        problems.add(("zip", axis), "is already a grid axis")
+    fields = None if params is None else Fields(tuple(axis_fields(model.Params, params)),
+                                                   model.name)
+    settings = _settings(data, sections, problems)
+    designs = parse_designs(data, fields, settings["seed"], problems.add)
     shocks, include = _shocks(sections["shocks"], model, problems)
     dynamics = _dynamics(sections["dynamics"], model, bool(shocks), problems)
-    if not any(key in data for key in ("grid", "zip", "sample", "shocks")):
-        problems.add((), "has no axes: give grid, zip, sample or shocks (it would solve the "
+    if not any(key in data for key in (*(d.key for d in DESIGNS), "shocks")):
+        problems.add((), f"has no axes: give {', '.join(d.key for d in DESIGNS)} or shocks "
+                     "(it would solve the "
                      "baseline alone, which is `hetspace solve CONFIG`)")
-    settings = _settings(data, sections, problems)
-    sample = _sample(sections["sample"], fields, grid, zipped, settings["seed"], problems)
-    if sample is not None and not problems.lines:
-        zipped = {name: tuple(float(x) for x in column)
-                  for name, column in zip(sample.names, sample.rows().T, strict=True)}
     _check_moment_names(model, settings["moments"], bool(shocks), dynamics, problems)
-    _check_size(grid, zipped, shocks, include, problems)
+    _check_size(designs, shocks, include, problems)
     problems.raise_if_any(source)
-    points = expand_points(model, params, numerics, grid, zipped, shocks, include,
+    points = expand_points(model, params, numerics, designs, shocks, include,
                            settings["seed"], problems.add, dynamics)
     problems.raise_if_any(source)
-    return SweepSpec(name=name, model=model, params=params, numerics=numerics, grid=grid,
-                     zip=zipped, shocks=shocks, include_unshocked=include, points=points,
+    by_key = {d.key: d.columns for d in designs}
+    sample = next((d.sample for d in designs if isinstance(d, Sampled)), None)
+    return SweepSpec(name=name, model=model, params=params, numerics=numerics,
+                     grid=by_key.get("grid", {}),
+                     zip={**by_key.get("zip", {}), **by_key.get("sample", {})},
+                     designs=designs, shocks=shocks, include_unshocked=include, points=points,
                      dynamics=dynamics, sample=sample,
                      raw=dict(data), source=source, locations=locations,
                      description=str(data.get("description") or ""), **settings)
@@ -249,14 +247,14 @@ def _build(data: Mapping[str, Any], base_dir: Path, source: str, problems: Probl
 MAX_POINTS = 100_000
 
 
-def _check_size(grid: dict, zipped: dict, shocks: tuple, include: bool, problems) -> None:
+def _check_size(designs: tuple[Design, ...], shocks: tuple, include: bool, problems) -> None:
     """Refuse a spec with more than ``MAX_POINTS`` points, before building any."""
-    n = math.prod(len(v) for v in grid.values()) * max((len(v) for v in zipped.values()),
-                                                        default=1)
+    n = math.prod(len(d) for d in designs)
     n *= len(shocks) + (1 if include or not shocks else 0)
     if n > MAX_POINTS:
-        sizes = " x ".join(str(len(v)) for v in (*grid.values(), *zipped.values()))
-        problems.add(("grid",) if grid else ("zip",), f"expands to {n:,} points ({sizes}"
+        sizes = " x ".join(str(k) for d in designs for k in d.sizes())
+        problems.add((designs[0].key,) if designs else ("shocks",),
+                     f"expands to {n:,} points ({sizes}"
                      f"{f' x {len(shocks)} shocks' if shocks else ''}); a sweep may have at "
                      f"most {MAX_POINTS:,}: split it into several sweeps")
 
@@ -394,103 +392,6 @@ def _violation_text(v) -> str:
     return str(v)[len(v.field) + 2:]
 
 
-def _axes(data, key: str, fields: list[str] | None, model: ModelSpec | None,
-          problems) -> dict[str, tuple]:
-    if key not in data:
-        return {}
-    body = data[key]
-    if not isinstance(body, Mapping) or not body:
-        what = f"nothing (an empty '{key}:')" if body is None else repr(body)
-        problems.add((key,), f"must be a non-empty mapping of Params field: [values], got {what}")
-        return {}
-    axes = {}
-    for axis, values in body.items():
-        if model is not None and fields is not None and axis not in fields:
-            problems.add((key, axis), f"is not a field of {model.name} Params"
-                         f"{did_you_mean(str(axis), fields)}; fields: {', '.join(fields)}")
-            continue
-        if isinstance(values, Mapping):
-            values = _spaced(values, (key, axis), problems)
-            if values is None:
-                continue
-        if not isinstance(values, (list, tuple)) or not values:
-            problems.add((key, axis), f"must be a non-empty list of values or a range "
-                         f"({{linspace: [start, stop, num]}} or geomspace), got {values!r}")
-            continue
-        for i, v in enumerate(values):
-            if not isinstance(v, (int, float, str, bool)):
-                problems.add((key, axis, i), f"must be a number, string or bool, got {v!r}")
-        repeated = _repeated(values) if key == "grid" else ""  # zip: rows (_check_zip)
-        if repeated:
-            problems.add((key, axis), f"has repeated values {repeated} in {list(values)!r} "
-                         "(each would be the same point)")
-        axes[axis] = tuple(values)
-    return axes
-
-
-SPACINGS = ("linspace", "geomspace")
-
-
-def _spaced(body: Mapping, path: tuple, problems) -> tuple[float, ...] | None:
-    """``{linspace: [start, stop, num]}`` (evenly spaced, both ends included) or
-    ``{geomspace: [start, stop, num]}`` (evenly spaced logarithms; start and stop of
-    one sign, not zero) as the axis values."""
-    if len(body) != 1 or next(iter(body)) not in SPACINGS:
-        problems.add(path, f"a range must be one of {{linspace: [start, stop, num]}} or "
-                     f"{{geomspace: [start, stop, num]}}, got {dict(body)!r}")
-        return None
-    kind, spec = next(iter(body.items()))
-    ok = (isinstance(spec, (list, tuple)) and len(spec) == 3
-          and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                  and math.isfinite(x) for x in spec[:2])
-          and isinstance(spec[2], int) and not isinstance(spec[2], bool) and spec[2] >= 2)
-    if ok and kind == "geomspace" and not (spec[0] * spec[1] > 0):
-        problems.add((*path, kind), f"start and stop must be nonzero and of one sign, got "
-                     f"{list(spec)!r}")
-        return None
-    if not ok or spec[0] == spec[1]:
-        problems.add((*path, kind), f"must be [start, stop, num] with start != stop and an "
-                     f"integer num >= 2, got {spec!r}")
-        return None
-    make = np.linspace if kind == "linspace" else np.geomspace
-    return tuple(float(x) for x in make(spec[0], spec[1], spec[2]))
-
-
-def _same(v: Any) -> tuple:
-    """What makes two axis values the same point: numbers as numbers (2 == 2.0)."""
-    return ("number", float(v)) if isinstance(v, int | float) and not isinstance(
-        v, bool) else (type(v).__name__, repr(v))
-
-
-def _repeated(values) -> str:
-    """The values that occur more than once, numbers compared as numbers (2 == 2.0)."""
-    seen: dict[Any, Any] = {}
-    twice = []
-    for v in values:
-        same = _same(v)
-        if same in seen and seen[same] not in twice:
-            twice.append(seen[same])
-        seen.setdefault(same, v)
-    return ", ".join(repr(v) for v in twice)
-
-
-def _check_zip(zipped: dict[str, tuple], problems) -> None:
-    """Equal lengths, and no row twice (one axis may repeat a value: scenarios that each
-    change one field share the others')."""
-    lengths = {axis: len(v) for axis, v in zipped.items()}
-    if len(set(lengths.values())) > 1:
-        problems.add(("zip",), f"lists must have equal lengths, got {lengths}")
-        return
-    seen: dict[tuple, int] = {}
-    for i, row in enumerate(zip(*zipped.values(), strict=True)):
-        same = tuple(_same(v) for v in row)
-        if same in seen:
-            values = ", ".join(f"{a}={v!r}" for a, v in zip(zipped, row, strict=True))
-            problems.add(("zip",), f"row {i} ({values}) repeats row {seen[same]}: it would be "
-                         "the same point")
-        seen.setdefault(same, i)
-
-
 def _shocks(body: dict, model: ModelSpec | None, problems) -> tuple[tuple[Shock, ...], bool]:
     if not body:
         return (), True
@@ -503,18 +404,6 @@ def _shocks(body: dict, model: ModelSpec | None, problems) -> tuple[tuple[Shock,
     if not isinstance(include, bool):
         problems.add(("shocks", "include_unshocked"), f"must be true or false, got {include!r}")
     return tuple(Shock(loc, size) for loc in locations for size in sizes), include is not False
-
-
-def _sample(body: dict, fields: list[str] | None, grid: dict, zipped: dict, seed: int,
-            problems) -> Sample | None:
-    """The ``sample`` section (``sensitivity``), alone: its rows are the sweep's cells."""
-    if not body:
-        return None
-    for other, axes in (("grid", grid), ("zip", zipped)):
-        if axes:
-            problems.add(("sample",), f"cannot be combined with {other}: the design's rows "
-                         "are the sweep's cells (one sensitivity analysis per sweep)")
-    return parse_sample(body, fields, seed, problems.add)
 
 
 #: the longest transition a sweep may ask for (memory grows like horizon^2: at 48
