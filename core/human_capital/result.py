@@ -32,6 +32,8 @@ MOMENTS: dict[str, str] = {
     "wealth_income_ratio": "savings over earnings (after tax, benefits included), summed "
     "over simulated agents and ages 1..J-1: a stationary population without growth (the "
     "paper calibrates beta to a steady-state wealth-income ratio of 3.5, section 4)",
+    "discount_factor": "beta of the solved economy (the calibrated one when the params "
+    "give a wealth_income_target: calibrate.calibrate_beta)",
 }
 #: Model ages (1-based) at which the age profiles are reported as moments (real ages 22,
 #: 31, 41, 51 and 61 in the section-4 benchmark); NaN beyond the last age but one.
@@ -172,9 +174,20 @@ class LifeCycle:
             "share_stock_max": float(np.nanmax(prof.share_stock)),
             "human_wealth_share_min": float(np.nanmin(prof.human_wealth_share)),
             "stock_share_overall_max": float(np.nanmax(prof.stock_share_overall)),
-            "wealth_income_ratio": float(np.nansum(prof.alive * prof.savings)
-                                         / np.nansum(prof.alive * prof.earnings)),
+            "wealth_income_ratio": _wealth_income(prof),
+            "discount_factor": float(self.beta),
         }
+
+    def wealth_income_ratio(self) -> float:
+        """The moment ``wealth_income_ratio`` alone (one simulation of the age profiles)."""
+        from .simulate import simulate_profiles
+
+        return _wealth_income(simulate_profiles(self))
+
+
+def _wealth_income(prof) -> float:
+    """Savings over earnings of the simulated survivors, summed over agents and ages."""
+    return float(np.nansum(prof.alive * prof.savings) / np.nansum(prof.alive * prof.earnings))
 
 
 def _check_point(p: Params | MarkovParams, sh: Shocks, age, xhat, state) -> None:
