@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from ..moment_info import MomentInfo
 from ..protocol import ModelSpec
-from .benchmark import BenchmarkParams, make_benchmark_economy
+from .benchmark import FIRST_AGE, BenchmarkParams, make_benchmark_economy
 from .calibrate import calibrate_beta
 from .params import Numerics
-from .result import MOMENTS, LifeCycle
+from .result import MOMENTS, LifeCycle, moment_info
 from .solve import solve
 
 #: Labels and units of the BenchmarkParams fields that sweeps vary (axes of tables and
@@ -61,5 +61,6 @@ MODEL = ModelSpec(
     solve=solve_benchmark,
     source="papers/004 (Huggett and Kaplan 2015), sections 3-5, Tables 1-4, appendix A.2",
     moment_names=tuple(MOMENTS),
+    moment_info=moment_info(FIRST_AGE),  # age profiles labelled by real age (22 = model age 1)
     param_info=PARAM_INFO,
 )
