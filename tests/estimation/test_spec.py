@@ -120,10 +120,10 @@ def test_indirect_inference_needs_simulation():
 
 
 def test_shipped_configs_load():
-    from .conftest import REPO_CONFIGS
-
     from hetspace.estimation.earnings_spec import EarningsSpec
     from hetspace.estimation.spec import load_spec
+
+    from .conftest import REPO_CONFIGS
 
     kinds = set()
     for path in sorted(REPO_CONFIGS.glob("*.yaml")):
