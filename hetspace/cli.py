@@ -710,8 +710,7 @@ def estimate_command(
         if given:
             _fail(EXIT_CONFIG, [f"{spec}: {', '.join(given)}: an earnings_process spec runs "
                                 "in this process (no Ray actors, no study to resume)"])
-        _estimate_earnings(cfg, out if out is not None else Path("out") / "estimation"
-                           / cfg.name)
+        _estimate_earnings(cfg, out if out is not None else default_out_dir(cfg))
         return
     out_dir = out if out is not None else default_out_dir(cfg)
     _check_out(out_dir)
