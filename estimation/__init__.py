@@ -17,7 +17,10 @@ statistics), ``evaluate`` (the estimation actor and the driver's evaluator),
 (what a study's trials mean: a resumed study refuses a changed objective), ``driver``
 (global search, least-squares polish, inference, records), ``inference``
 (Jacobian, sandwich standard errors, J-test, identification), ``report``
-(tables, plots, MLflow).
+(tables, plots, MLflow), ``earnings_process`` (GMM of the Huggett-Kaplan earnings process
+from autocovariances of a panel) and ``earnings_spec`` (its specs, ``kind:
+earnings_process``, which ``hetspace estimate`` runs in-process; ``spec.load_spec``
+loads either kind).
 """
 
 from .data import PanelError, bootstrap_covariance, read_panel, write_panel

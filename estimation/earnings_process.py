@@ -87,6 +87,11 @@ class EarningsProcess(Record):
         return np.array([getattr(self, n) for n in NAMES])
 
 
+#: The estimator's first guess when none is given.
+DEFAULT_START = EarningsProcess(s_xi2=0.1, rho=0.9, s_eta2_boom=0.05, s_eta2_recession=0.05,
+                                s_v2=0.1)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EarningsPanel:
     """u: (households, years) log earnings residuals, NaN where not observed; entry:
@@ -253,8 +258,7 @@ def estimate_earnings_process(panel: EarningsPanel, max_lag: int = 5, min_count:
     cells = autocovariance_cells(panel, max_lag, min_count)
     n = panel.u.shape[0]
     w = cells.count / n
-    x0 = (start or EarningsProcess(s_xi2=0.1, rho=0.9, s_eta2_boom=0.05,
-                                   s_eta2_recession=0.05, s_v2=0.1)).vector()
+    x0 = (start or DEFAULT_START).vector()
 
     def resid(theta):
         return np.sqrt(w) * (cells.data - model_moments(theta, cells, panel.boom))

@@ -2,6 +2,8 @@
 
 YAML (``load_estimation_spec``) or a Python mapping (``EstimationSpec.from_dict``)::
 
+    kind: model                              # the default; earnings_process: see
+                                             # hetspace.estimation.earnings_spec
     name: huggett_calibration
     model: incomplete_markets
     baseline: {config: ../models/x.yaml}     # or {params: {...}, numerics: {...}}
@@ -71,14 +73,20 @@ from hetspace.sweeps.spec import (
     spec_seed,
 )
 
+from .earnings_spec import KIND as EARNINGS_KIND
+from .earnings_spec import EarningsSpec, build_earnings_spec
 from .objective import MODEL_STATISTICS, STATISTICS, Objective, Simulation
 from .targets import KEYS as TARGET_KEYS
 from .targets import SOURCES, PanelSource, parse_targets, read_panel_source
 from .transforms import Parameter
 
-TOP_LEVEL_KEYS = ("name", "description", "model", "baseline", "numerics", "parameters",
+TOP_LEVEL_KEYS = ("kind", "name", "description", "model", "baseline", "numerics", "parameters",
                   "targets", "method", "simulation", "optimizer", "resources", "tracking", "seed",
                   "debug")
+#: What a spec estimates: ``model`` (the default: a registered model's parameters by SMM
+#: or indirect inference, this module) or ``earnings_process`` (the GMM of the
+#: Huggett-Kaplan earnings process on a panel, :mod:`hetspace.estimation.earnings_spec`).
+KINDS = ("model", EARNINGS_KIND)
 METHODS = ("smm", "indirect_inference")
 SAMPLERS = ("tpe", "cmaes")
 _SECTIONS = {
@@ -173,7 +181,19 @@ def load_estimation_spec(path: str | os.PathLike[str]) -> EstimationSpec:
     return _build(*read_spec(path, TOP_LEVEL_KEYS, "estimation"))
 
 
+def load_spec(path: str | os.PathLike[str]) -> EstimationSpec | EarningsSpec:
+    """The spec at ``path`` by its ``kind`` (``KINDS``): an ``EarningsSpec`` for
+    ``kind: earnings_process``, else an ``EstimationSpec`` (what ``hetspace estimate``
+    runs); ``InvalidConfigError`` lists every problem."""
+    data, base_dir, source, problems = read_spec(path, TOP_LEVEL_KEYS, "estimation")
+    if data.get("kind") == EARNINGS_KIND:
+        return build_earnings_spec(data, base_dir, source, problems)
+    return _build(data, base_dir, source, problems)
+
+
 def _build(data: dict, base_dir: Path, source: str, problems: Problems) -> EstimationSpec:
+    if _check_kind(data.get("kind", "model"), problems):
+        problems.raise_if_any(source)  # (its other keys would only add noise)
     check_keys(data, TOP_LEVEL_KEYS, (), problems)
     name, model = spec_name(data, problems), spec_model(data, problems)
     sec = {k: spec_section(data, k, problems, _SECTIONS) for k in _SECTIONS}
@@ -195,6 +215,18 @@ def _build(data: dict, base_dir: Path, source: str, problems: Problems) -> Estim
                           method=method, simulation=sim, raw=dict(data), source=source,
                           data_shape=None if panel is None else tuple(panel.shape),
                           description=str(data.get("description") or ""), **settings)
+
+
+def _check_kind(kind, problems) -> bool:
+    """Report a kind that is not ``model``; True for an earnings_process spec."""
+    if kind == EARNINGS_KIND:
+        problems.add(("kind",), f"{EARNINGS_KIND} specs are not model estimations: run them "
+                     "with `hetspace estimate` (hetspace.estimation.spec.load_spec, "
+                     "earnings_spec.run_earnings_spec)")
+        return True
+    if kind not in KINDS:
+        problems.add(("kind",), f"must be one of {', '.join(KINDS)}, got {kind!r}")
+    return False
 
 
 def _check_order_condition(parameters, targets, problems) -> None:

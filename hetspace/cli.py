@@ -13,6 +13,7 @@ Commands::
     hetspace sensitivity RESULTS_DIR [--moment M ...] [--shock LABEL]
     hetspace runs [DIR ...] [--tracking-uri URI] [--limit N]
     hetspace estimate SPEC.yaml [--out DIR] [--address auto] [--resume] [--num-actors N]
+                                          # (kind: earnings_process: GMM, --out only)
 
 ``solve`` loads and validates the config, solves the model, prints a summary
 (convergence, iterations, time, residuals, moments) and writes
@@ -694,13 +695,23 @@ def estimate_command(
         "--num-actors", min=1, help=_ACTORS_HELP)] = None,
     verbose: Verbose = 0,
 ) -> None:
-    """Estimate parameters by moment matching / indirect inference (Optuna on Ray actors)."""
+    """Estimate parameters by moment matching / indirect inference (Optuna on Ray actors),
+    or, for a spec of kind earnings_process, the earnings process by GMM."""
     _setup_logging(verbose)
     _join(address)
-    from hetspace.estimation import load_estimation_spec
     from hetspace.estimation.driver import default_out_dir
+    from hetspace.estimation.earnings_spec import EarningsSpec
+    from hetspace.estimation.spec import load_spec
 
-    cfg = _guard(str(spec), load_estimation_spec, spec)
+    cfg = _guard(str(spec), load_spec, spec)
+    if isinstance(cfg, EarningsSpec):
+        given = [flag for flag, on in (("--address", address is not None), ("--resume", resume),
+                                       ("--num-actors", num_actors is not None)) if on]
+        if given:
+            _fail(EXIT_CONFIG, [f"{spec}: {', '.join(given)}: an earnings_process spec runs "
+                                "in this process (no Ray actors, no study to resume)"])
+        _estimate_earnings(cfg, out if out is not None else default_out_dir(cfg))
+        return
     out_dir = out if out is not None else default_out_dir(cfg)
     _check_out(out_dir)
     _console().print(f"[bold]estimate {cfg.name}[/bold] ({cfg.model.name}, {cfg.method}): "
@@ -708,6 +719,30 @@ def estimate_command(
     result = _estimate_with_progress(cfg, out_dir, address=address, resume=resume,
                                      num_actors=num_actors)
     _print_estimation_summary(result)
+
+
+def _estimate_earnings(cfg: Any, out_dir: Path) -> None:
+    """The GMM of an earnings_process spec: its table, its files; exit 3 if least squares
+    did not converge (the table and files are still written)."""
+    from hetspace.estimation.earnings_spec import run_earnings_spec
+    from hetspace.estimation.report import markdown
+
+    _check_out(out_dir)
+    seen = cfg.panel.u == cfg.panel.u  # observed (not NaN)
+    console = _console()
+    console.print(f"[bold]estimate {cfg.name}[/bold] (earnings_process, GMM): autocovariances "
+                  f"to lag {cfg.max_lag} of {int(seen.any(axis=1).sum())} households over "
+                  f"{int(seen.any(axis=0).sum())} years -> {out_dir}")
+    try:
+        run = _guard(str(cfg.source), run_earnings_spec, cfg, out_dir)
+    except OSError as e:
+        _fail(EXIT_OUTPUT, [f"cannot write outputs to {out_dir}: {e.strerror or e}"])
+    console.print(f"{run.gmm.n_moments} moments, objective {run.gmm.objective:.3e}")
+    console.print(markdown(run.table), markup=False)
+    console.print(f"outputs: {out_dir}")
+    if not run.gmm.converged:
+        _fail(EXIT_SOLVER, [f"{cfg.source}: earnings GMM: least squares did not converge "
+                            f"(objective {run.gmm.objective:.3e})"])
 
 
 def _estimate_with_progress(cfg: Any, out_dir: Path, **options: Any) -> Any:

@@ -30,6 +30,9 @@ earnings scale z (Lemmas 1-3, appendix A.2): xhat = x / z. Built here:
   placeholders are listed in ``benchmark``, as are the switches of the section-6
   perturbations (Figures 7-8: no persistent or transitory shocks, no skewness, no
   cyclicality).
+- beta recalibrated to a wealth-income ratio (section 4: 3.5 in every economy) by a
+  bracketed root-find on the moment ``wealth_income_ratio``: ``calibrate.calibrate_beta``,
+  and ``BenchmarkParams.wealth_income_target`` for the benchmark's solves and sweeps.
 
 Typos in the paper's text (papers/004): A.2.3 writes the residual as
 eps = y - a^b R^b + a^s R^s; the orthogonality conditions it imposes need
@@ -42,14 +45,33 @@ With gamma = 1 the aggregator is c^(1-beta) F^beta and the last age's value is c
 (survival must be one). See docs/notation.md for the symbol table.
 """
 
+from ..moment_info import MomentInfo
 from ..protocol import ModelSpec
 from .benchmark import BenchmarkParams, make_benchmark_economy
+from .calibrate import calibrate_beta
 from .closed_form import beta_hand_to_mouth, discount_q, hand_to_mouth_values
 from .params import MarkovParams, Numerics, Params
-from .result import MOMENTS, LifeCycle, PointValues
+from .result import MOMENT_INFO, MOMENTS, LifeCycle, PointValues
 from .shocks import Shocks, gauss_hermite_normal, make_shocks
 from .simulate import PROFILES, AgeProfiles, Panel, simulate_panel, simulate_profiles
 from .solve import make_savings_nodes, solve
+
+#: Labels of the Params fields sweeps vary (tables and plots; hetspace.core.moment_info).
+PARAM_INFO = {
+    "beta": MomentInfo("Discount factor β"),
+    "gamma": MomentInfo("Inverse IES γ"),
+    "alpha": MomentInfo("Risk aversion α"),
+    "r": MomentInfo("Bond return r", "% per period", "percent"),
+    "mu_z": MomentInfo("Mean log earnings growth μ_z"),
+    "sigma_z": MomentInfo("Std of log earnings growth σ_z"),
+    "mu_s": MomentInfo("Mean log stock return μ_s"),
+    "sigma_s": MomentInfo("Std of log stock return σ_s"),
+    "corr": MomentInfo("Correlation of stock returns and earnings growth"),
+    "wealth_1": MomentInfo("Initial wealth", "x earnings e_1"),
+    "borrowing": MomentInfo("Bond borrowing limit", "x earnings scale z"),
+    "stock": MomentInfo("Stock available"),
+    "hold_stock": MomentInfo("Stock may be held"),
+}
 
 MODEL = ModelSpec(
     name="human_capital",
@@ -60,11 +82,15 @@ MODEL = ModelSpec(
     solve=solve,
     source="papers/004 (Huggett and Kaplan 2015), sections 2, 4 and appendix A.2",
     moment_names=tuple(MOMENTS),
+    moment_info=MOMENT_INFO,
+    param_info=PARAM_INFO,
 )
 
 __all__ = [
     "MODEL",
     "MOMENTS",
+    "MOMENT_INFO",
+    "PARAM_INFO",
     "PROFILES",
     "AgeProfiles",
     "BenchmarkParams",
@@ -76,6 +102,7 @@ __all__ = [
     "PointValues",
     "Shocks",
     "beta_hand_to_mouth",
+    "calibrate_beta",
     "discount_q",
     "gauss_hermite_normal",
     "hand_to_mouth_values",

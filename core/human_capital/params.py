@@ -250,7 +250,10 @@ class Numerics(Record):
     share's first-order condition root. n_borrow: extra savings nodes below zero when
     borrowing is allowed. interpolation: of c, V and vhat between nodes, "pchip"
     (monotone cubic) or "linear". n_sim, seed: simulated agents and the seed of the age profiles
-    (``simulate.py``).
+    (``simulate.py``). beta_lower, beta_upper, calibration_tol: where and how finely beta
+    is sought when it is calibrated to a wealth-income ratio (``calibrate.calibrate_beta``;
+    the benchmark's ``wealth_income_target``): the interval 0 < beta_lower < beta_upper < 1
+    and the relative tolerance on the ratio.
     """
 
     n_savings: int = 60
@@ -263,6 +266,9 @@ class Numerics(Record):
     interpolation: str = "pchip"
     n_sim: int = 1000
     seed: int = 0
+    beta_lower: float = 0.8
+    beta_upper: float = 0.995
+    calibration_tol: float = 1e-4
 
     def __post_init__(self) -> None:
         check = Checker(type(self).__name__)
@@ -277,5 +283,10 @@ class Numerics(Record):
                       "must be 'pchip' or 'linear'", self.interpolation)
         check.scalar(self, "n_sim", ge=1, le=10_000_000, integer=True)
         check.scalar(self, "seed", ge=0, integer=True)
+        lo = check.scalar(self, "beta_lower", gt=0.0, lt=1.0)
+        hi = check.scalar(self, "beta_upper", gt=0.0, lt=1.0)  # weight 1 - beta on c
+        if lo is not None and hi is not None and not lo < hi:
+            check.fail("beta_upper", f"must be > beta_lower ({lo:g})", hi)
+        check.scalar(self, "calibration_tol", ge=1e-10, le=0.1)
         check.done()
 

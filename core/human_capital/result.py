@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidParamsError, Violation
+from ..moment_info import MomentInfo
 from . import kernels, value_kernels
 from .params import MarkovParams, Numerics, Params
 from .shocks import Shocks
@@ -32,6 +33,8 @@ MOMENTS: dict[str, str] = {
     "wealth_income_ratio": "savings over earnings (after tax, benefits included), summed "
     "over simulated agents and ages 1..J-1: a stationary population without growth (the "
     "paper calibrates beta to a steady-state wealth-income ratio of 3.5, section 4)",
+    "discount_factor": "beta of the solved economy (the calibrated one when the params "
+    "give a wealth_income_target: calibrate.calibrate_beta)",
 }
 #: Model ages (1-based) at which the age profiles are reported as moments (real ages 22,
 #: 31, 41, 51 and 61 in the section-4 benchmark); NaN beyond the last age but one.
@@ -40,6 +43,50 @@ MOMENTS.update({f"value_to_naive_j{j}": f"mean v / naive value of survivors at a
                 for j in PROFILE_AGES})
 MOMENTS.update({f"share_stock_j{j}": f"mean stock share of v of survivors at age {j}"
                 for j in PROFILE_AGES})
+
+
+def moment_info(first_age: int | None = None) -> dict[str, MomentInfo]:
+    """Labels, units and display transforms (hetspace.core.moment_info) of ``MOMENTS``,
+    for tables and plots. ``first_age``: the real age of model age 1 (22 in the section-4
+    benchmark), so that the age profiles are labelled by real age; None: model ages.
+    Values are per unit of the age-1 earnings e_1; a period is the model's (a year in the
+    benchmark)."""
+    def age(j: int) -> str:
+        return f"model age {j}" if first_age is None else f"age {first_age + j - 1}"
+
+    first = age(1)
+    info = {
+        "value_1": MomentInfo(f"Value of human capital v at {first}", "x earnings e_1"),
+        "naive_value_1": MomentInfo(f"Naive value at {first}", "x earnings e_1"),
+        "value_to_naive_1": MomentInfo(f"v / naive value at {first}"),
+        "mean_return_h_1": MomentInfo(f"Mean return on human capital from {first}",
+                                      "% per period", "percent"),
+        "share_bond_1": MomentInfo(f"Bond share of v at {first}", "%", "percent"),
+        "share_stock_1": MomentInfo(f"Stock share of v at {first}", "%", "percent"),
+        "share_orth_1": MomentInfo(f"Orthogonal share of v at {first}", "%", "percent"),
+        "stock_share_financial_1": MomentInfo(f"Stock share of savings at {first}", "%",
+                                              "percent"),
+        "consumption_1": MomentInfo(f"Consumption at {first}", "x earnings e_1"),
+        "value_to_naive_mean": MomentInfo("v / naive value, mean over ages"),
+        "share_bond_mean": MomentInfo("Bond share of v, mean over ages", "%", "percent"),
+        "share_stock_max": MomentInfo("Stock share of v, largest age mean", "%", "percent"),
+        "human_wealth_share_min": MomentInfo("Human capital in overall wealth, "
+                                             "smallest age mean", "%", "percent"),
+        "stock_share_overall_max": MomentInfo("Stock share of overall wealth, "
+                                              "largest age mean", "%", "percent"),
+        "wealth_income_ratio": MomentInfo("Wealth-income ratio", "x annual earnings"
+                                          if first_age is not None else "x earnings"),
+        "discount_factor": MomentInfo("Discount factor β", "per period"),
+    }
+    for j in PROFILE_AGES:
+        info[f"value_to_naive_j{j}"] = MomentInfo(f"v / naive value at {age(j)}")
+        info[f"share_stock_j{j}"] = MomentInfo(f"Stock share of v at {age(j)}", "%",
+                                               "percent")
+    return info
+
+
+#: The general model's (ages are model ages).
+MOMENT_INFO = moment_info()
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +219,20 @@ class LifeCycle:
             "share_stock_max": float(np.nanmax(prof.share_stock)),
             "human_wealth_share_min": float(np.nanmin(prof.human_wealth_share)),
             "stock_share_overall_max": float(np.nanmax(prof.stock_share_overall)),
-            "wealth_income_ratio": float(np.nansum(prof.alive * prof.savings)
-                                         / np.nansum(prof.alive * prof.earnings)),
+            "wealth_income_ratio": _wealth_income(prof),
+            "discount_factor": float(self.beta),
         }
+
+    def wealth_income_ratio(self) -> float:
+        """The moment ``wealth_income_ratio`` alone (one simulation of the age profiles)."""
+        from .simulate import simulate_profiles
+
+        return _wealth_income(simulate_profiles(self))
+
+
+def _wealth_income(prof) -> float:
+    """Savings over earnings of the simulated survivors, summed over agents and ages."""
+    return float(np.nansum(prof.alive * prof.savings) / np.nansum(prof.alive * prof.earnings))
 
 
 def _check_point(p: Params | MarkovParams, sh: Shocks, age, xhat, state) -> None:

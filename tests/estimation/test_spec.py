@@ -120,11 +120,20 @@ def test_indirect_inference_needs_simulation():
 
 
 def test_shipped_configs_load():
+    from hetspace.estimation.earnings_spec import EarningsSpec
+    from hetspace.estimation.spec import load_spec
+
     from .conftest import REPO_CONFIGS
 
+    kinds = set()
     for path in sorted(REPO_CONFIGS.glob("*.yaml")):
-        spec = load_estimation_spec(path)
-        assert spec.parameters
+        spec = load_spec(path)  # what `hetspace estimate` loads
+        kinds.add(type(spec))
+        if isinstance(spec, EarningsSpec):
+            assert spec.truth is not None and spec.panel.u.shape[0] > 0
+        else:
+            assert spec.parameters
+    assert kinds == {EstimationSpec, EarningsSpec}
 
 
 @pytest.mark.parametrize("transform,lo,hi", [("none", -6.0, -1.5), ("log", 0.5, 4.0),

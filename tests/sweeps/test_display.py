@@ -128,7 +128,8 @@ def test_shock_effects_compare_each_shocked_row_with_its_unshocked_sibling() -> 
     assert "m_welfare_change" not in df  # the input is unchanged
 
 
-@pytest.mark.parametrize("name", ["hadsge", "incomplete_markets"])
+@pytest.mark.parametrize("name", ["hadsge", "incomplete_markets", "human_capital",
+                                  "human_capital_benchmark"])
 def test_a_models_registry_labels_every_moment_it_names(name) -> None:
     # tables and plots read labels and units from it; a moment missing there shows raw
     from hetspace.core import get_model
@@ -137,3 +138,16 @@ def test_a_models_registry_labels_every_moment_it_names(name) -> None:
     named = {*model.moment_names, *(model.simulated_names or ())}
     assert named <= set(model.moment_info), named - set(model.moment_info)
     assert all(describe(m, model.moment_info).label != m for m in named)
+
+
+def test_human_capital_labels_ages_and_shows_shares_in_percent() -> None:
+    # the benchmark's model age 1 is 22 (section 4), the general model's ages are model ages
+    from hetspace.core import get_model
+
+    bench = get_model("human_capital_benchmark").moment_info
+    assert bench["value_to_naive_j10"].header() == "v / naive value at age 31"
+    assert get_model("human_capital").moment_info["value_to_naive_j10"].label \
+        == "v / naive value at model age 10"
+    assert bench["share_stock_j1"].header() == "Stock share of v at age 22 (%)"
+    assert bench["share_stock_j1"].display(0.24) == pytest.approx(24.0)
+    assert bench["wealth_income_ratio"].display(3.5) == 3.5
