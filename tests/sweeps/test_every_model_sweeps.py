@@ -88,8 +88,6 @@ def test_the_human_capital_closed_form_spec_matches_the_closed_form(ray_session,
 @pytest.mark.parametrize("name", list_models())
 def test_every_moment_a_model_names_has_a_label_and_a_unit(name) -> None:
     model = get_model(name)
-    if model.moment_info is None and name.startswith("human_capital"):
-        pytest.xfail("human_capital's registry is being added (issue 16)")
     assert model.moment_info is not None and model.param_info is not None
     missing = set(model.moment_names or ()) - set(model.moment_info)
     assert not missing, sorted(missing)

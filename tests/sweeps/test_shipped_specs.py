@@ -31,25 +31,17 @@ def test_shipped_spec_runs_reduced(ray_session, tmp_path, name) -> None:
 SPECS = sorted(SWEEPS.glob("*.yaml"))
 
 
-#: Models whose shipped specs must have labelled axes and moments (no skip for them).
-LABELLED = ("hadsge", "incomplete_markets", "human_capital", "human_capital_benchmark")
-
-
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
 def test_shipped_spec_axes_are_labelled(path) -> None:
-    # A model with a param_info registry labels every axis its shipped specs vary, and one
-    # with a moment_info registry every moment they table, so that tables and plots never
-    # fall back to a raw name.
+    # Every model labels the axes its shipped specs vary and the moments they table, so
+    # that tables and plots never fall back to a raw name (the shock effects are labelled
+    # by the sweeps package).
     spec = load_sweep_spec(path)
     info, moments = spec.model.param_info, spec.model.moment_info
-    if spec.model.name in LABELLED:
-        assert info is not None and moments is not None, spec.model.name
-    if moments is not None:  # (the shock effects are labelled by the sweeps package)
-        display = Display.for_model(spec.model)
-        raw = [m for m in spec.moments if display.moment(m).label == m]
-        assert not raw, raw
-    if info is None:
-        pytest.skip(f"{spec.model.name} has no param_info registry")
+    assert info is not None and moments is not None, spec.model.name
+    display = Display.for_model(spec.model)
+    raw = [m for m in spec.moments if display.moment(m).label == m]
+    assert not raw, raw
     assert set(spec.axes) <= set(info), sorted(set(spec.axes) - set(info))
 
 
