@@ -173,6 +173,34 @@ class HouseholdBlock:
     def expectation_step(self, E):
         return self._linearisation().T_transpose @ E
 
+    def expectation_csr(self):
+        """Lambda_ss' (N x N CSR): ``expectation_step`` as a matrix, for compiled
+        recursions over many periods."""
+        return self._linearisation().T_transpose
+
+    def fake_news_backward(self, T, dx, rows):
+        """The fake-news backward pass (``fake_news._backward_pass``) compiled in one
+        kernel (``transition_kernels.fake_news_backward``): curlyY (T, len(rows), k) and
+        curlyD (N, T, k) for input directions dx (n_in, k), outputs ``rows``."""
+        lin, J = self._linearisation(), self.n_loc
+        dx = np.asarray(dx, dtype=float)
+        z0, (_, dap0, _) = self.backward_jvp(None, dx, None)
+        z_add = np.ascontiguousarray(lin.next @ dx)
+        k = dx.shape[1]
+        y = np.empty((T, 2 * J, k))
+        curly_d = np.empty((self.N, T, k))
+        phi = lin.phi
+        transition_kernels.fake_news_backward(
+            phi.indptr, phi.indices, phi.data, np.ascontiguousarray(z0),
+            np.ascontiguousarray(dap0), z_add, lin.P_flat, lin.free, self.sol.dist, lin.idx,
+            self._a, self.sol.params.Pi, self.sol.mig, lin.pre, self.sol.params.theta, y,
+            curly_d)
+        curly_y = np.zeros((T, len(rows), k))  # L and H do not move
+        for out, row in enumerate(rows):
+            if row < 2 * J:
+                curly_y[:, out] = y[:, row]
+        return curly_y, curly_d
+
     def output_vectors(self):
         lin = self._linearisation()
         ind = lin.where.T.toarray()  # (N, J)

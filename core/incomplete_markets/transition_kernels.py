@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..transitions.kernels import csr_times
+
 
 @njit(cache=True, nogil=True)
 def forward_jvp(dist, idx, a_grid, Pi, mu, pre, theta, dap, dv, out):
@@ -49,3 +51,117 @@ def forward_jvp(dist, idx, a_grid, Pi, mu, pre, theta, dap, dv, out):
                         out[k, m, s, i] += (dpre[j, s, i] * mu[j, s, i, m]
                                             + pre[j, s, i] * theta * mu[j, s, i, m]
                                             * (dv[k, m, s, i] - avg))
+
+
+@njit(cache=True, nogil=True)
+def fake_news_backward(indptr, indices, data, z0, dap0, z_add, P_flat, free, dist, idx,
+                       a_grid, Pi, mu, pre, theta, curly_y, curly_d):
+    """The fake-news backward pass of ``HouseholdBlock`` in one call (its
+    ``backward_jvp``, ``aggregate_jvp`` and ``forward_jvp`` fused over horizons).
+
+    z0 (n_z, k): the backward state's change at horizon 0 (c, then v if J > 1), dap0
+    (N, k) its savings' change (the inputs' own terms included); z_add (n_z, k) enters
+    at horizon 1 (the shocked date's inputs as x_{t+1}). Horizon s: z_s = Phi_z z_{s-1}
+    (CSR indptr, indices, data) + [s == 1] z_add, dc = z_s[:N], da' = -P dc on free
+    nodes, values of the next period dv = z_{s-1}[N:] (J > 1). Writes curly_y (T, 2J,
+    k): rows A_0..A_{J-1}, C_0..C_{J-1} (L and H do not move); curly_d (N, T, k).
+    """
+    J, S, n = dist.shape
+    N = J * S * n
+    T = curly_y.shape[0]
+    n_z, K = z0.shape
+    z = z0.copy()
+    z_new = np.empty_like(z0)
+    dap = dap0.copy()
+    dpre = np.empty((N, K))
+    tmp = np.empty((N, K))
+    dist_flat = dist.ravel()
+    for s in range(T):
+        if s > 0:
+            csr_times(indptr, indices, data, z, z_new)
+            if s == 1:
+                z_new += z_add
+            for x in range(N):
+                f = -P_flat[x] * free[x]
+                for kk in range(K):
+                    dap[x, kk] = f * z_new[x, kk]
+        zc = z if s == 0 else z_new
+        for j in range(J):  # sums in registers (a sum in memory is a store-load chain)
+            for kk in range(K):
+                acc_a = 0.0
+                acc_c = 0.0
+                for x in range(j * S * n, (j + 1) * S * n):
+                    acc_a += dist_flat[x] * dap[x, kk]
+                    acc_c += dist_flat[x] * zc[x, kk]
+                curly_y[s, j, kk] = acc_a
+                curly_y[s, J + j, kk] = acc_c
+        _forward_fused(dist, idx, a_grid, Pi, mu, pre, theta, dap, z, s > 0 and n_z > N,
+                       tmp, dpre, curly_d, s)
+        if s > 0:
+            z, z_new = z_new, z
+
+
+@njit(cache=True, nogil=True)
+def _forward_fused(dist, idx, a_grid, Pi, mu, pre, theta, dap, z_next, with_dv, tmp, dpre,
+                   curly_d, s):
+    """curly_d[:, s, :] = d (T D) along dap (N, K) and, if ``with_dv``, next-period
+    values z_next[N:] (N, K): ``forward_jvp`` with directions on the last axis."""
+    J, S, n = dist.shape
+    N = J * S * n
+    K = dap.shape[1]
+    # Young's lottery moves mass q = dist da' / (a_{i+1} - a_i) from node i to i + 1
+    # within the income state; then e' by Pi (one dense S x S step per location)
+    tmp[:] = 0.0
+    for j in range(J):
+        for s1 in range(S):
+            for m in range(n):
+                x = (j * S + s1) * n + m
+                d = dist[j, s1, m]
+                if d == 0.0:
+                    continue
+                i = idx[j, s1, m]
+                h = d / (a_grid[i + 1] - a_grid[i])
+                lo = (j * S + s1) * n + i
+                for kk in range(K):
+                    q = h * dap[x, kk]
+                    tmp[lo, kk] -= q
+                    tmp[lo + 1, kk] += q
+    for j in range(J):
+        for s2 in range(S):
+            for i in range(n):
+                y = (j * S + s2) * n + i
+                for kk in range(K):
+                    acc = 0.0
+                    for s1 in range(S):
+                        acc += Pi[s1, s2] * tmp[(j * S + s1) * n + i, kk]
+                    if J == 1:
+                        curly_d[y, s, kk] = acc
+                    else:
+                        dpre[y, kk] = acc
+    if J == 1:
+        return
+    for x in range(N):
+        for kk in range(K):
+            curly_d[x, s, kk] = 0.0
+    avg = np.empty(K)
+    for j in range(J):
+        for s1 in range(S):
+            for i in range(n):
+                x = (j * S + s1) * n + i
+                p0 = pre[j, s1, i] * theta
+                if with_dv:
+                    for kk in range(K):
+                        avg[kk] = 0.0
+                    for m in range(J):
+                        y = N + (m * S + s1) * n + i
+                        for kk in range(K):
+                            avg[kk] += mu[j, s1, i, m] * z_next[y, kk]
+                for m in range(J):
+                    w = mu[j, s1, i, m]
+                    y = (m * S + s1) * n + i
+                    for kk in range(K):
+                        val = dpre[x, kk] * w
+                        if with_dv:
+                            val += p0 * w * (z_next[N + y, kk] - avg[kk])
+                        curly_d[y, s, kk] += val
+

@@ -26,15 +26,19 @@ like J^3 T^2 n_a S (the 48-location economy will need chunks of outputs).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InvalidParamsError, Violation
+from . import kernels
 from .block import HetBlock, _index
 
-__all__ = ["SequenceJacobian", "fake_news_jacobian"]
+__all__ = ["SequenceJacobian", "fake_news_chunks", "fake_news_jacobian"]
+
+CHUNK_BYTES = 256 * 2**20  # fake-news product and Jacobian chunk (each) of fake_news_chunks
+EXPECTATION_BYTES = 512 * 2**20  # expectation vectors computed at once
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +82,35 @@ def fake_news_jacobian(block: HetBlock, T: int, inputs: Sequence[str] | None = N
     backward pass's state at horizon s, hence dist_0 by curlyR[s] = initial_jvp(that),
     and the outputs at t by curlyE[t]' curlyR[s], added to the time-invariant part.
     """
+    names, outs = _names(block, inputs, outputs)
+    F = np.empty((len(outs), len(names), T, T))
+    for _ in _chunks(block, T, names, outs, initial, F):
+        pass
+    return SequenceJacobian(names, outs, F)
+
+
+def fake_news_chunks(block: HetBlock, T: int, inputs: Sequence[str] | None = None,
+                     outputs: Sequence[str] | None = None, *, initial: bool = False,
+                     max_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``fake_news_jacobian`` output by output: yields (lo, hi, J[lo:hi]) with J[lo:hi]
+    (hi - lo, n_in, T, T) of at most about ``max_bytes``, a fresh array each time, so
+    that a caller can place the Jacobian where it is needed (e.g. into a larger GE
+    Jacobian) without the whole of it ever existing on its own."""
+    names, outs = _names(block, inputs, outputs)
+    yield from _chunks(block, T, names, outs, initial, None, max_bytes)
+
+
+def _names(block, inputs, outputs):
     names = tuple(block.inputs) if inputs is None else tuple(inputs)
     outs = tuple(block.outputs) if outputs is None else tuple(outputs)
+    return names, outs
+
+
+def _chunks(block, T, names, outs, initial, out, max_bytes=CHUNK_BYTES):
+    """The fake-news steps (module docstring) for chunks of outputs: one backward pass
+    for all inputs; expectation vectors for up to EXPECTATION_BYTES of them at once;
+    per chunk of outputs one matrix product and the recursion. Writes into out[lo:hi]
+    if ``out`` is given, else into fresh arrays; yields (lo, hi, that)."""
     _check(block, T, names, outs)
     if initial and not callable(getattr(block, "initial_jvp", None)):
         raise InvalidParamsError("fake_news_jacobian", [Violation(
@@ -91,22 +122,46 @@ def fake_news_jacobian(block: HetBlock, T: int, inputs: Sequence[str] | None = N
     unit = np.zeros((n_in, k))
     unit[sel, np.arange(k)] = 1.0
     curly_y, curly_d, curly_r = _backward_pass(block, T, unit, rows, initial)
-    curly_e = _expectation_vectors(block, T if initial else T - 1, rows)
-    F = _fake_news_matrix(curly_y, curly_d, curly_e[:, :T - 1])
-    for t in range(1, T):
-        F[:, :, t, 1:] += F[:, :, t - 1, :-1]
-    if initial:
-        N = curly_r.shape[0]
-        k = curly_r.shape[2]
-        for o in range(len(rows)):  # F[o, i, t, s] += curlyE[o, t] . curlyR[:, s, i]
-            F[o] += (curly_e[o] @ curly_r.reshape(N, T * k)).reshape(T, T, k).transpose(2, 0, 1)
-    return SequenceJacobian(names, outs, F)
+    N = curly_d.shape[0]
+    d = curly_d.reshape(N, T * k)
+    n_e = T if initial else T - 1
+    step_e = max(1, EXPECTATION_BYTES // max(1, 8 * n_e * N))
+    step_f = max(1, max_bytes // (8 * T * T * k))
+    for lo_e in range(0, len(rows), step_e):
+        hi_e = min(lo_e + step_e, len(rows))
+        curly_e = _expectation_vectors(block, n_e, rows[lo_e:hi_e])
+        for lo in range(lo_e, hi_e, step_f):
+            hi = min(lo + step_f, hi_e)
+            J = np.empty((hi - lo, k, T, T)) if out is None else out[lo:hi]
+            e = curly_e[lo - lo_e:hi - lo_e, :T - 1]
+            prod = np.empty((hi - lo, T - 1, T, k))
+            if T > 1:
+                np.matmul(e.reshape((hi - lo) * (T - 1), N), d,
+                          out=prod.reshape((hi - lo) * (T - 1), T * k))
+            kernels.jacobian_from_news(np.ascontiguousarray(curly_y[:, lo:hi]), prod, J)
+            del prod
+            if initial:
+                r = curly_r.reshape(N, T * k)
+                for o in range(lo, hi):  # J[o, i, t, s] += curlyE[o, t] . curlyR[:, s, i]
+                    J[o - lo] += (curly_e[o - lo_e] @ r).reshape(T, T, k).transpose(2, 0, 1)
+            yield lo, hi, J
 
 
 def _backward_pass(block, T, unit, rows, initial=False):
     """curlyY (T, n_out, k) and curlyD (N, T, k): effects at dates 0 and 1 of the news
     at date 0 of shocks s = 0..T-1 periods ahead; with ``initial``, curlyR (N, T, k):
-    their effects on the date-0 distribution (None otherwise)."""
+    their effects on the date-0 distribution (None otherwise). A block's compiled
+    ``fake_news_backward(T, unit, rows)`` does the same in one call (not with
+    ``initial``)."""
+    fused = getattr(block, "fake_news_backward", None)
+    if callable(fused) and not initial:
+        curly_y, curly_d = fused(T, unit, rows)
+        return curly_y, curly_d, None
+    return _backward_loop(block, T, unit, rows, initial)
+
+
+def _backward_loop(block, T, unit, rows, initial=False):
+    """``_backward_pass`` from the block's jvps, one horizon at a time."""
     d_state, d_pol = block.backward_jvp(None, unit, None)
     y0, d0 = block.aggregate_jvp(d_pol)[rows], block.forward_jvp(d_pol)
     curly_y = np.empty((T, *y0.shape))
@@ -126,31 +181,21 @@ def _backward_pass(block, T, unit, rows, initial=False):
 
 
 def _expectation_vectors(block, n, rows):
-    """curlyE (n_out, n, N): E_0 = o, E_t = Lambda_ss E_{t-1}."""
+    """curlyE (n_out, n, N): E_0 = o, E_t = Lambda_ss E_{t-1}; compiled when the block
+    offers Lambda_ss' as a sparse matrix (``expectation_csr``)."""
     o = block.output_vectors()[:, rows]
     out = np.empty((o.shape[1], max(n, 0), o.shape[0]))
+    csr = getattr(block, "expectation_csr", None)
+    if callable(csr):
+        A = csr()
+        kernels.expectation_vectors(A.indptr, A.indices, A.data, np.ascontiguousarray(o), out)
+        return out
     E = o
     for t in range(n):
         if t > 0:
             E = block.expectation_step(E)
         out[:, t] = E.T
     return out
-
-
-def _fake_news_matrix(curly_y, curly_d, curly_e):
-    """F (n_out, k, T, T) from the backward pass and the expectation vectors."""
-    T, n_out, k = curly_y.shape
-    N = curly_d.shape[0]
-    F = np.empty((n_out, k, T, T))
-    F[:, :, 0, :] = curly_y.transpose(1, 2, 0)
-    if T > 1:
-        d = curly_d.reshape(N, T * k)
-        step = -(-n_out // 8)  # outputs in chunks: temporaries of at most F / 8
-        for lo in range(0, n_out, step):
-            hi = min(lo + step, n_out)
-            prod = curly_e[lo:hi].reshape((hi - lo) * (T - 1), N) @ d
-            F[lo:hi, :, 1:, :] = prod.reshape(hi - lo, T - 1, T, k).transpose(0, 3, 1, 2)
-    return F
 
 
 def _check(block, T, names, outs) -> None:
