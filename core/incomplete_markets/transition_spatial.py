@@ -83,7 +83,7 @@ from scipy.linalg import lu_factor, lu_solve
 from scipy.linalg.lapack import dgecon
 
 from ..errors import InvalidParamsError, SolverConvergenceError, Violation
-from ..transitions import Path, ProjectedBlock, fake_news_jacobian
+from ..transitions import Path, ProjectedBlock, fake_news_chunks, fake_news_jacobian
 from .params import Params
 from .result import Solution
 from .spatial_jacobian import central_jacobian
@@ -156,14 +156,11 @@ class SpatialTransition:
         self._C = C
         self._names_in = (*(f"w_{j}" for j in range(1, J)),
                           *(f"logL_{j}" for j in range(1, J)), "r")
-        G = fake_news_jacobian(ProjectedBlock(self.block, self._P_u, C, self._names_in,
-                                              self._target_names()), self.T).J
-        self._G_tracked = G[self.m:].copy()  # not a view: G itself is freed below
-        self._G_r0 = G[:, -1, :, 0].copy()  # r_0, not an unknown: for ``linear_from``
-        H_U = self._assemble(G, self._M_u)
-        del G
+        H_U = self._assemble(ProjectedBlock(self.block, self._P_u, C, self._names_in,
+                                            self._target_names()))
         # only the LU is kept (H_U itself: ``jacobian_times``): at J = 48 each is GBs
-        norm = float(np.abs(H_U).sum(axis=0).max())
+        norm = max(float(np.abs(H_U[:, lo:lo + 512]).sum(axis=0).max())
+                   for lo in range(0, H_U.shape[1], 512))  # no |H_U|-sized temporary
         self._lu = lu_factor(H_U, overwrite_a=True, check_finite=False)
         del H_U
         rcond, _ = dgecon(self._lu[0], norm, norm="1")
@@ -348,20 +345,30 @@ class SpatialTransition:
             self._shock_cache[name] = (H[:-1], P_z, G[self.m:])
         return self._shock_cache[name]
 
-    def _assemble(self, G: np.ndarray, M_u: np.ndarray) -> np.ndarray:
-        """H_U (Fortran order, for the LU in place) from the projected household
-        Jacobian G (rows >= m: tracked outputs, ignored) and M_u: rows (target a, t)
-        without the bond at T - 1, columns (unknown b, s) without r at s = 0."""
+    def _assemble(self, proj: ProjectedBlock) -> np.ndarray:
+        """H_U (Fortran order, for the LU in place) from the projected household block's
+        fake-news Jacobian G, placed output by output as ``fake_news_chunks`` yields it
+        (G itself never exists: at J = 48, T = 300 it is as large as H_U, 6.5 GB), plus
+        M_u: rows (target a, t) without the bond at T - 1, columns (unknown b, s)
+        without r at s = 0. Keeps the tracked outputs' rows of G and G's r_0 column."""
         T, m = self.T, self.m
         n = m * T - 1
         H = np.empty((n, n), order="F")
-        for a in range(m):
-            nt = T - 1 if a == m - 1 else T  # the bond market at T - 1 is not a target
-            for b in range(m):
-                s0 = 1 if b == m - 1 else 0  # r_0 is not an unknown
-                H[a * T:a * T + nt, b * T:(b + 1) * T - s0] = G[a, b, :nt, s0:]
-                t = np.arange(s0, nt)
-                H[a * T + t, b * T + t - s0] += M_u[a, b]
+        self._G_tracked = np.empty((len(self.tracked), m, T, T))
+        self._G_r0 = np.empty((m + len(self.tracked), T))  # r_0: for ``linear_from``
+        for lo, hi, part in fake_news_chunks(proj, T):
+            self._G_r0[lo:hi] = part[:, -1, :, 0]
+            for a in range(lo, hi):
+                if a >= m:
+                    self._G_tracked[a - m] = part[a - lo]
+                    continue
+                nt = T - 1 if a == m - 1 else T  # the bond market at T - 1 is not a target
+                for b in range(m):
+                    s0 = 1 if b == m - 1 else 0  # r_0 is not an unknown
+                    H[a * T:a * T + nt, b * T:(b + 1) * T - s0] = part[a - lo, b, :nt, s0:]
+                    t = np.arange(s0, nt)
+                    H[a * T + t, b * T + t - s0] += self._M_u[a, b]
+            del part
         return H
 
     def jacobian_times(self, v: np.ndarray) -> np.ndarray:
