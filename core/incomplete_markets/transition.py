@@ -173,10 +173,14 @@ class HouseholdBlock:
     def expectation_step(self, E):
         return self._linearisation().T_transpose @ E
 
-    def expectation_csr(self):
-        """Lambda_ss' (N x N CSR): ``expectation_step`` as a matrix, for compiled
-        recursions over many periods."""
-        return self._linearisation().T_transpose
+    def expectation_vectors(self, o, n):
+        """(m, n, N): the expectation vectors (Lambda_ss^t o)', t < n, of o (N, m) in one
+        kernel (``transition_kernels.expectation_vectors``; ``fake_news``)."""
+        lin = self._linearisation()
+        out = np.empty((o.shape[1], n, self.N))
+        transition_kernels.expectation_vectors(lin.idx, lin.wlo, self.sol.params.Pi,
+                                               self.sol.mig, np.ascontiguousarray(o), out)
+        return out
 
     def fake_news_backward(self, T, dx, rows):
         """The fake-news backward pass (``fake_news._backward_pass``) compiled in one
@@ -236,7 +240,7 @@ class _Linear:
         now, nxt = _input_columns(block)
         self.now, self.next = now[:keep], nxt[:keep]
         self.idx = np.empty(block.shape, dtype=np.int64)
-        wlo = np.empty(block.shape)
+        self.wlo = wlo = np.empty(block.shape)
         dist_kernels.lottery(sol.a_next, block._a, self.idx, wlo)
         self.pre = np.empty(block.shape)
         dist_kernels.pre_migration(sol.dist, self.idx, wlo, p.Pi, self.pre)

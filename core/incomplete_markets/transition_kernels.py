@@ -165,3 +165,53 @@ def _forward_fused(dist, idx, a_grid, Pi, mu, pre, theta, dap, z_next, with_dv, 
                             val += p0 * w * (z_next[N + y, kk] - avg[kk])
                         curly_d[y, s, kk] += val
 
+
+
+@njit(cache=True, nogil=True)
+def expectation_vectors(idx, wlo, Pi, mu, o, out):
+    """out[:, t] = (Lambda_ss^t o)' for t < out.shape[1] (o (N, m), out (m, n, N)):
+    E_{t+1}(j, s, m) = expected E_t next period from (j, s, m), the distribution's step
+    read backward: migration from the pre-migration state (j, s', i) by mu, then e' by
+    Pi, then Young's lottery (weight wlo on node idx, 1 - wlo on idx + 1). (J + S + 2)
+    flops a state and column where the sparse Lambda_ss' takes 2 S J."""
+    J, S, n = idx.shape
+    N, m = o.shape
+    cur = o.copy()
+    mig = np.empty((N, m))
+    g = np.empty((N, m))
+    for t in range(out.shape[1]):
+        if t > 0:
+            if J == 1:
+                mig[:] = cur
+            else:
+                for j in range(J):
+                    for s2 in range(S):
+                        for i in range(n):
+                            x = (j * S + s2) * n + i
+                            for q in range(m):
+                                mig[x, q] = 0.0
+                            for k in range(J):
+                                w = mu[j, s2, i, k]
+                                y = (k * S + s2) * n + i
+                                for q in range(m):
+                                    mig[x, q] += w * cur[y, q]
+            for j in range(J):
+                for s in range(S):
+                    for i in range(n):
+                        x = (j * S + s) * n + i
+                        for q in range(m):
+                            acc = 0.0
+                            for s2 in range(S):
+                                acc += Pi[s, s2] * mig[(j * S + s2) * n + i, q]
+                            g[x, q] = acc
+            for j in range(J):
+                for s in range(S):
+                    for i2 in range(n):
+                        x = (j * S + s) * n + i2
+                        lo = (j * S + s) * n + idx[j, s, i2]
+                        w = wlo[j, s, i2]
+                        for q in range(m):
+                            cur[x, q] = w * g[lo, q] + (1.0 - w) * g[lo + 1, q]
+        for x in range(N):
+            for q in range(m):
+                out[q, t, x] = cur[x, q]

@@ -76,6 +76,7 @@ determinate.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,13 +157,18 @@ class SpatialTransition:
         self._C = C
         self._names_in = (*(f"w_{j}" for j in range(1, J)),
                           *(f"logL_{j}" for j in range(1, J)), "r")
+        clock = time.perf_counter()
         H_U = self._assemble(ProjectedBlock(self.block, self._P_u, C, self._names_in,
                                             self._target_names()))
+        #: seconds of the construction's two costly parts (``benchmarks/``)
+        self.seconds = {"household_jacobians": time.perf_counter() - clock}
+        clock = time.perf_counter()
         # only the LU is kept (H_U itself: ``jacobian_times``): at J = 48 each is GBs
         norm = max(float(np.abs(H_U[:, lo:lo + 512]).sum(axis=0).max())
                    for lo in range(0, H_U.shape[1], 512))  # no |H_U|-sized temporary
         self._lu = lu_factor(H_U, overwrite_a=True, check_finite=False)
         del H_U
+        self.seconds["lu"] = time.perf_counter() - clock
         rcond, _ = dgecon(self._lu[0], norm, norm="1")
         #: 1-norm condition estimate of H_U (LAPACK dgecon); see the module docstring
         self.condition = float(np.inf if rcond == 0.0 else 1.0 / rcond)

@@ -181,15 +181,13 @@ def _backward_loop(block, T, unit, rows, initial=False):
 
 
 def _expectation_vectors(block, n, rows):
-    """curlyE (n_out, n, N): E_0 = o, E_t = Lambda_ss E_{t-1}; compiled when the block
-    offers Lambda_ss' as a sparse matrix (``expectation_csr``)."""
+    """curlyE (n_out, n, N): E_0 = o, E_t = Lambda_ss E_{t-1}; by the block's own
+    ``expectation_vectors(o, n)`` (compiled, say) if it has one."""
     o = block.output_vectors()[:, rows]
+    compiled = getattr(block, "expectation_vectors", None)
+    if callable(compiled):
+        return compiled(o, max(n, 0))
     out = np.empty((o.shape[1], max(n, 0), o.shape[0]))
-    csr = getattr(block, "expectation_csr", None)
-    if callable(csr):
-        A = csr()
-        kernels.expectation_vectors(A.indptr, A.indices, A.data, np.ascontiguousarray(o), out)
-        return out
     E = o
     for t in range(n):
         if t > 0:

@@ -1,28 +1,10 @@
-"""Numba kernels of the fake-news algorithm (``fake_news.py``): the expectation
-vectors' recursion over a sparse Lambda_ss' and the Jacobian's recursion over the
-fake-news product."""
+"""Numba kernels of the fake-news algorithm (``fake_news.py``): the Jacobian's
+recursion over the fake-news product, and sparse products for blocks' compiled
+backward passes."""
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
-
-
-@njit(cache=True, nogil=True)
-def expectation_vectors(indptr, indices, data, o, out):
-    """out[:, t] = (A^t o)' for t < out.shape[1]: A (N x N CSR: indptr, indices, data),
-    o (N, m) C-contiguous, out (m, n, N). One sparse product with m columns a period."""
-    N, m = o.shape
-    n = out.shape[1]
-    cur = o.copy()
-    nxt = np.empty_like(cur)
-    for t in range(n):
-        if t > 0:
-            csr_times(indptr, indices, data, cur, nxt)
-            cur, nxt = nxt, cur
-        for i in range(N):
-            for q in range(m):
-                out[q, t, i] = cur[i, q]
 
 
 @njit(cache=True, nogil=True)

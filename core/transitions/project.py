@@ -49,8 +49,8 @@ class ProjectedBlock:
         # compiled fake-news pieces of the block, if it has them (``fake_news``)
         if callable(getattr(block, "fake_news_backward", None)):
             self.fake_news_backward = self._fake_news_backward
-        if callable(getattr(block, "expectation_csr", None)):
-            self.expectation_csr = block.expectation_csr
+        if callable(getattr(block, "expectation_vectors", None)):
+            self.expectation_vectors = block.expectation_vectors
 
     # ---- nonlinear: along B from the steady state ------------------------------------
     def steady_inputs(self) -> np.ndarray:

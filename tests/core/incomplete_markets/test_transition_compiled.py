@@ -1,6 +1,6 @@
 """The household block's compiled fake-news pieces (its fused backward pass
 ``HouseholdBlock.fake_news_backward`` and the compiled expectation vectors over
-``expectation_csr``) against the reference path of ``core.transitions.fake_news``:
+``expectation_vectors``) against the reference path of ``core.transitions.fake_news``:
 the block seen through the HetBlock protocol only, one linearised step in Python a
 horizon (``backward_jvp``, ``aggregate_jvp``, ``forward_jvp``, ``expectation_step``).
 Both run the same linear maps, with sums in other orders (the lottery before or
@@ -27,7 +27,7 @@ class _Protocol:
         self.inputs, self.outputs = block.inputs, block.outputs
 
     def __getattr__(self, name):
-        if name in ("fake_news_backward", "expectation_csr"):
+        if name in ("fake_news_backward", "expectation_vectors"):
             raise AttributeError(name)
         return getattr(self._block, name)
 
