@@ -144,27 +144,34 @@ def _forward_fused(dist, idx, a_grid, Pi, mu, pre, theta, dap, z_next, with_dv, 
         for kk in range(K):
             curly_d[x, s, kk] = 0.0
     avg = np.empty(K)
+    src = np.empty(K)
     for j in range(J):
         for s1 in range(S):
             for i in range(n):
                 x = (j * S + s1) * n + i
                 p0 = pre[j, s1, i] * theta
-                if with_dv:
-                    for kk in range(K):
-                        avg[kk] = 0.0
+                if with_dv:  # logit shares move with next period's values
+                    avg[:] = 0.0
                     for m in range(J):
-                        y = N + (m * S + s1) * n + i
+                        w = mu[j, s1, i, m]
+                        dv = z_next[N + (m * S + s1) * n + i]
                         for kk in range(K):
-                            avg[kk] += mu[j, s1, i, m] * z_next[y, kk]
+                            avg[kk] += w * dv[kk]
+                    for kk in range(K):
+                        src[kk] = dpre[x, kk] - p0 * avg[kk]
+                else:
+                    src[:] = dpre[x]
                 for m in range(J):
                     w = mu[j, s1, i, m]
                     y = (m * S + s1) * n + i
-                    for kk in range(K):
-                        val = dpre[x, kk] * w
-                        if with_dv:
-                            val += p0 * w * (z_next[N + y, kk] - avg[kk])
-                        curly_d[y, s, kk] += val
-
+                    row = curly_d[y, s]
+                    if with_dv:
+                        dv = z_next[N + y]
+                        for kk in range(K):
+                            row[kk] += w * (src[kk] + p0 * dv[kk])
+                    else:
+                        for kk in range(K):
+                            row[kk] += w * src[kk]
 
 
 @njit(cache=True, nogil=True)
