@@ -137,9 +137,9 @@ class HouseholdBlock:
         if d_state_next is not None:
             dz += lin.phi @ d_state_next
         if dx_now is not None:
-            dz += lin.now @ dx_now
+            dz += lin.now_times(dx_now)
         if dx_next is not None:
-            dz += lin.next @ dx_next
+            dz += lin.next_times(dx_next)
         dc = dz[:self.N]
         dap = -lin.P_flat[:, None] * dc
         if dx_now is not None:
@@ -189,7 +189,7 @@ class HouseholdBlock:
         lin, J = self._linearisation(), self.n_loc
         dx = np.asarray(dx, dtype=float)
         z0, (_, dap0, _) = self.backward_jvp(None, dx, None)
-        z_add = np.ascontiguousarray(lin.next @ dx)
+        z_add = np.ascontiguousarray(lin.next_times(dx))
         k = dx.shape[1]
         y = np.empty((T, 2 * J, k))
         curly_d = np.empty((self.N, T, k))
@@ -237,15 +237,43 @@ class _Linear:
         # one): the linearised backward state is consumption alone
         keep = 2 * N if J > 1 else N
         self.phi = _phi(block)[:keep, :keep].tocsr()
-        now, nxt = _input_columns(block)
-        self.now, self.next = now[:keep], nxt[:keep]
+        # input columns on first use (an input nobody shocks costs no EGM steps)
+        self._block, self._keep = block, keep
+        n_in = len(block.inputs)
+        self._now, self._next = np.zeros((keep, n_in)), np.zeros((keep, n_in))
+        self._have = np.zeros(len(block.inputs), dtype=bool)
         self.idx = np.empty(block.shape, dtype=np.int64)
         self.wlo = wlo = np.empty(block.shape)
         dist_kernels.lottery(sol.a_next, block._a, self.idx, wlo)
         self.pre = np.empty(block.shape)
         dist_kernels.pre_migration(sol.dist, self.idx, wlo, p.Pi, self.pre)
-        T, _, _ = _transition_matrix(self.idx, wlo, p.Pi, sol.mig)
-        self.T_transpose = T.T.tocsr()
+        self._T_transpose = None
+
+    @property
+    def T_transpose(self):
+        """Lambda_ss' (CSR; ``expectation_step``), built on first use."""
+        if self._T_transpose is None:
+            b = self._block
+            T, _, _ = _transition_matrix(self.idx, self.wlo, b.sol.params.Pi, b.sol.mig)
+            self._T_transpose = T.T.tocsr()
+        return self._T_transpose
+
+    def now_times(self, dx):
+        """d (c_t, v_t) / d x_t times dx (n_in, k)."""
+        self._columns(dx)
+        return self._now @ dx
+
+    def next_times(self, dx):
+        """d (c_t, v_t) / d x_{t+1} times dx (n_in, k)."""
+        self._columns(dx)
+        return self._next @ dx
+
+    def _columns(self, dx):
+        need = np.flatnonzero(np.any(dx != 0.0, axis=1) & ~self._have)
+        if need.size:
+            now, nxt = _input_columns(self._block, need)
+            self._now[:, need], self._next[:, need] = now[:self._keep], nxt[:self._keep]
+            self._have[need] = True
 
 
 def _phi(block: HouseholdBlock):
@@ -264,20 +292,21 @@ def _phi(block: HouseholdBlock):
     return sparse.csr_matrix((vals[:nnz], (rows[:nnz], cols[:nnz])), shape=(2 * N, 2 * N))
 
 
-def _input_columns(block: HouseholdBlock):
-    """d (c_t, v_t) / d x_t and / d x_{t+1} at the steady state (2N x n_in each), by
-    central differences of one backward step (EPS_INPUT relative to max(1, |x_i|))."""
+def _input_columns(block: HouseholdBlock, which):
+    """d (c_t, v_t) / d x_t and / d x_{t+1} at the steady state for the inputs
+    ``which`` (2N x len(which) each), by central differences of one backward step
+    (EPS_INPUT relative to max(1, |x_i|))."""
     c, v = block.steady_backward()
     x = block._x_ss
     n_in, J = x.size, block.n_loc
-    now, nxt = np.zeros((2 * block.N, n_in)), np.zeros((2 * block.N, n_in))
-    for i in range(n_in):
+    now, nxt = np.zeros((2 * block.N, len(which))), np.zeros((2 * block.N, len(which)))
+    for col, i in enumerate(which):
         h = EPS_INPUT * max(1.0, abs(x[i]))
         dx = np.zeros(n_in)
         dx[i] = h
-        now[:, i] = _central(block, c, v, x + dx, x, x - dx, x, h)
+        now[:, col] = _central(block, c, v, x + dx, x, x - dx, x, h)
         if J <= i < 2 * J or i == n_in - 1:  # P_{t+1} and r_{t+1} enter the continuation
-            nxt[:, i] = _central(block, c, v, x, x + dx, x, x - dx, h)
+            nxt[:, col] = _central(block, c, v, x, x + dx, x, x - dx, h)
     return now, nxt
 
 

@@ -126,19 +126,11 @@ def _forward_fused(dist, idx, a_grid, Pi, mu, pre, theta, dap, z_next, with_dv, 
                     q = h * dap[x, kk]
                     tmp[lo, kk] -= q
                     tmp[lo + 1, kk] += q
-    for j in range(J):
-        for s2 in range(S):
-            for i in range(n):
-                y = (j * S + s2) * n + i
-                for kk in range(K):
-                    acc = 0.0
-                    for s1 in range(S):
-                        acc += Pi[s1, s2] * tmp[(j * S + s1) * n + i, kk]
-                    if J == 1:
-                        curly_d[y, s, kk] = acc
-                    else:
-                        dpre[y, kk] = acc
+    _income_step(Pi, tmp, dpre, J, S, n)
     if J == 1:
+        for x in range(N):
+            for kk in range(K):
+                curly_d[x, s, kk] = dpre[x, kk]
         return
     for x in range(N):
         for kk in range(K):
@@ -202,15 +194,7 @@ def expectation_vectors(idx, wlo, Pi, mu, o, out):
                                 y = (k * S + s2) * n + i
                                 for q in range(m):
                                     mig[x, q] += w * cur[y, q]
-            for j in range(J):
-                for s in range(S):
-                    for i in range(n):
-                        x = (j * S + s) * n + i
-                        for q in range(m):
-                            acc = 0.0
-                            for s2 in range(S):
-                                acc += Pi[s, s2] * mig[(j * S + s2) * n + i, q]
-                            g[x, q] = acc
+            _income_step(Pi.T, mig, g, J, S, n)
             for j in range(J):
                 for s in range(S):
                     for i2 in range(n):
@@ -222,3 +206,25 @@ def expectation_vectors(idx, wlo, Pi, mu, o, out):
         for x in range(N):
             for q in range(m):
                 out[q, t, x] = cur[x, q]
+
+
+@njit(cache=True, nogil=True)
+def _income_step(Pi, src, out, J, S, n):
+    """out[(j, s2, i)] = sum_s1 Pi[s1, s2] src[(j, s1, i)] over rows of src and out (N,
+    K): income states' blocks of n K contiguous numbers, so the loops vectorise."""
+    K = src.shape[1]
+    flat_src = src.reshape(src.size)
+    flat_out = out.reshape(out.size)
+    width = n * K
+    for j in range(J):
+        for s2 in range(S):
+            o = (j * S + s2) * width
+            for u in range(width):
+                flat_out[o + u] = 0.0
+            for s1 in range(S):
+                w = Pi[s1, s2]
+                if w == 0.0:
+                    continue
+                b = (j * S + s1) * width
+                for u in range(width):
+                    flat_out[o + u] += w * flat_src[b + u]
