@@ -1,6 +1,7 @@
 """Spatial-closure transitions: how the cost grows with the number of locations J.
 
     python benchmarks/transitions_spatial.py [--n-a 50] [--T 100] [--J 3 6 12 24]
+    python benchmarks/transitions_spatial.py --economy48 [--n-a 200] --T 50 100 150 300
 
 For each J, the synthetic economy on its first J states (``synthetic_params``), its
 steady state (not timed), then ``SpatialTransition(sol, T, outputs=())`` (household
@@ -18,6 +19,14 @@ Measured (n_a = 50, T = 100, 2 shared cores): J = 3, 6, 12, 24: build 0.51, 0.94
 fixed costs dominate), peak traced memory 0.004, 0.020, 0.086, 0.36 GB (~J^2);
 condition 8e8, 1e13, 6e10, 7e5: the alphabetical subsets with 3-12 states are not
 determinate (``transition_spatial``), the 24-state one is.
+
+``--economy48``: the whole synthetic economy (48 locations, S = 1), for each T in a
+fresh process: ``SpatialTransition(sol, T, outputs=())`` (the household block's
+fake-news Jacobians of the 95 targets in the 95 unknowns, placed into H_U as they
+come, then H_U's LU; seconds of each), then the nonlinear path after Massachusetts'
+productivity falls by 1% for ever (quasi-Newton steps to the new steady state).
+Prints the peak resident memory (getrusage) after the steady states, after the
+build and at the end, and the NumPy memory traced during the path.
 """
 
 from __future__ import annotations

@@ -22,6 +22,14 @@ noise). Savings follow from the budget, d a' = a dr + dy - c dP - P dc where
 a' is inside (a_low, a_max); the distribution's step is linearised in
 ``transition_kernels.forward_jvp``. The grid is the steady state's; with the
 borrowing limit on face value it would move with r, which is not supported.
+
+For the fake-news algorithm the block also offers its backward pass over all
+horizons in one compiled kernel (``fake_news_backward``: Phi_z products, savings,
+aggregates and the distribution's jvp, no Python per horizon) and its expectation
+vectors (``expectation_vectors``: the distribution's step read backward, migration,
+Pi and the lottery, instead of the sparse Lambda'); both equal the jvp-by-jvp
+reference path to rounding (tests/core/incomplete_markets/test_transition_compiled.py).
+The derivatives in inputs are computed on first use, for the inputs shocked only.
 """
 
 from __future__ import annotations

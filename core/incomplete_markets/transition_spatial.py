@@ -164,15 +164,23 @@ class SpatialTransition:
         self.seconds = {"household_jacobians": time.perf_counter() - clock}
         clock = time.perf_counter()
         # only the LU is kept (H_U itself: ``jacobian_times``): at J = 48 each is GBs
-        norm = max(float(np.abs(H_U[:, lo:lo + 512]).sum(axis=0).max())
-                   for lo in range(0, H_U.shape[1], 512))  # no |H_U|-sized temporary
+        self._norm1 = max(float(np.abs(H_U[:, lo:lo + 512]).sum(axis=0).max())
+                          for lo in range(0, H_U.shape[1], 512))  # no |H_U| temporary
         self._lu = lu_factor(H_U, overwrite_a=True, check_finite=False)
         del H_U
         self.seconds["lu"] = time.perf_counter() - clock
-        rcond, _ = dgecon(self._lu[0], norm, norm="1")
-        #: 1-norm condition estimate of H_U (LAPACK dgecon); see the module docstring
-        self.condition = float(np.inf if rcond == 0.0 else 1.0 / rcond)
+        self._condition: float | None = None
         self._shock_cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    @property
+    def condition(self) -> float:
+        """1-norm condition estimate of H_U (LAPACK dgecon; module docstring), on first
+        use: at J = 48, T = 150 the estimate took a minute (dgecon's scaled triangular
+        solves), half the LU's time."""
+        if self._condition is None:
+            rcond, _ = dgecon(self._lu[0], self._norm1, norm="1")
+            self._condition = float(np.inf if rcond == 0.0 else 1.0 / rcond)
+        return self._condition
 
     @property
     def names(self) -> tuple[str, ...]:
