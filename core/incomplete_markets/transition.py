@@ -203,7 +203,7 @@ class HouseholdBlock:
         curly_d = np.empty((self.N, T, k))
         phi = lin.phi
         transition_kernels.fake_news_backward(
-            phi.indptr, phi.indices, phi.data, np.ascontiguousarray(z0),
+            phi.indptr, phi.indices, phi.data, lin.factors(), np.ascontiguousarray(z0),
             np.ascontiguousarray(dap0), z_add, lin.P_flat, lin.free, self.sol.dist, lin.idx,
             self._a, self.sol.params.Pi, self.sol.mig, lin.pre, self.sol.params.theta, y,
             curly_d)
@@ -256,6 +256,7 @@ class _Linear:
         self.pre = np.empty(block.shape)
         dist_kernels.pre_migration(sol.dist, self.idx, wlo, p.Pi, self.pre)
         self._T_transpose = None
+        self._factors = None
 
     @property
     def T_transpose(self):
@@ -265,6 +266,27 @@ class _Linear:
             T, _, _ = _transition_matrix(self.idx, self.wlo, b.sol.params.Pi, b.sol.mig)
             self._T_transpose = T.T.tocsr()
         return self._T_transpose
+
+    def factors(self):
+        """Phi_z in factored form with one location (``transition_kernels.
+        one_location_factors``), else empty arrays (the CSR form is used)."""
+        if self._factors is None:
+            b = self._block
+            if b.n_loc > 1:
+                e = np.empty(0)
+                self._factors = (np.empty(0, dtype=np.int64), e, e, e)
+            else:
+                sol, p = b.sol, b.sol.params
+                R, P = 1.0 + sol.r, float(np.asarray(sol.P, float)[0])
+                c = sol.c.ravel()
+                h = R * (-p.gamma * (c ** (-p.gamma) / P) / c)
+                N = b.N
+                node0, coef0, coef1 = np.empty(N, dtype=np.int64), np.empty(N), np.empty(N)
+                transition_kernels.one_location_factors(
+                    self.phi.indptr, self.phi.indices, self.phi.data, h, p.Pi, b.shape[2],
+                    node0, coef0, coef1)
+                self._factors = (node0, coef0, coef1, h)
+        return self._factors
 
     def now_times(self, dx):
         """d (c_t, v_t) / d x_t times dx (n_in, k)."""

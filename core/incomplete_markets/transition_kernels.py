@@ -54,8 +54,8 @@ def forward_jvp(dist, idx, a_grid, Pi, mu, pre, theta, dap, dv, out):
 
 
 @njit(cache=True, nogil=True)
-def fake_news_backward(indptr, indices, data, z0, dap0, z_add, P_flat, free, dist, idx,
-                       a_grid, Pi, mu, pre, theta, curly_y, curly_d):
+def fake_news_backward(indptr, indices, data, factors, z0, dap0, z_add, P_flat, free, dist,
+                       idx, a_grid, Pi, mu, pre, theta, curly_y, curly_d):
     """The fake-news backward pass of ``HouseholdBlock`` in one call (its
     ``backward_jvp``, ``aggregate_jvp`` and ``forward_jvp`` fused over horizons).
 
@@ -65,6 +65,9 @@ def fake_news_backward(indptr, indices, data, z0, dap0, z_add, P_flat, free, dis
     (CSR indptr, indices, data) + [s == 1] z_add, dc = z_s[:N], da' = -P dc on free
     nodes, values of the next period dv = z_{s-1}[N:] (J > 1). Writes curly_y (T, 2J,
     k): rows A_0..A_{J-1}, C_0..C_{J-1} (L and H do not move); curly_d (N, T, k).
+
+    ``factors`` (node0, coef0, coef1, h), not empty with one location: Phi_z applied
+    in factored form (``one_location_factors``) instead of through the CSR arrays.
     """
     J, S, n = dist.shape
     N = J * S * n
@@ -78,7 +81,10 @@ def fake_news_backward(indptr, indices, data, z0, dap0, z_add, P_flat, free, dis
     dist_flat = dist.ravel()
     for s in range(T):
         if s > 0:
-            csr_times(indptr, indices, data, z, z_new)
+            if len(factors[0]):
+                _phi_one_location(factors, Pi, S, n, z, tmp, dpre, z_new)
+            else:
+                csr_times(indptr, indices, data, z, z_new)
             if s == 1:
                 z_new += z_add
             for x in range(N):
@@ -228,3 +234,48 @@ def _income_step(Pi, src, out, J, S, n):
                 b = (j * S + s1) * width
                 for u in range(width):
                     flat_out[o + u] += w * flat_src[b + u]
+
+
+@njit(cache=True, nogil=True)
+def one_location_factors(indptr, indices, data, h, Pi, n, node0, coef0, coef1):
+    """Phi_z of one location (c alone, N x N CSR) in factored form: row (s, m) reads
+    the saving nodes p, p + 1 of every income state s', its entries coef_side(s, m)
+    Pi[s, s'] h(s', node) (``steady_derivatives.fixed_point_entries``: coef = -g
+    dAdE / P, h = R u''(c) / P = -gamma R u'(c) / (P c)), so
+    (Phi_z z)(s, m) = sum_side coef_side(s, m) (Pi (h z))(s, p + side): S + 2
+    products a state instead of 2 S. Writes node0 = p, coef0, coef1 (N,), read off the
+    CSR entries (so that both forms apply the same matrix)."""
+    N = indptr.size - 1
+    for row in range(N):
+        s = row // n
+        lo = n
+        for p in range(indptr[row], indptr[row + 1]):
+            lo = min(lo, indices[p] % n)
+        node0[row] = min(lo, n - 2)
+        coef0[row] = 0.0
+        coef1[row] = 0.0
+        got0 = False
+        got1 = False
+        for p in range(indptr[row], indptr[row + 1]):
+            col = indices[p]
+            s2, node = col // n, col % n
+            c = data[p] / (Pi[s, s2] * h[col])
+            if node == node0[row] and not got0:
+                coef0[row], got0 = c, True
+            elif node == node0[row] + 1 and not got1:
+                coef1[row], got1 = c, True
+
+
+@njit(cache=True, nogil=True)
+def _phi_one_location(factors, Pi, S, n, z, hz, g, out):
+    """out = Phi_z z in factored form (``one_location_factors``); hz, g: buffers."""
+    node0, coef0, coef1, h = factors
+    N, K = z.shape
+    for x in range(N):
+        for kk in range(K):
+            hz[x, kk] = h[x] * z[x, kk]
+    _income_step(Pi.T, hz, g, 1, S, n)
+    for row in range(N):
+        b = (row // n) * n + node0[row]
+        for kk in range(K):
+            out[row, kk] = coef0[row] * g[b, kk] + coef1[row] * g[b + 1, kk]
