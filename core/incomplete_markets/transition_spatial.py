@@ -51,8 +51,15 @@ shared with other jobs): n_a = 100, T = 150: construction 163 s, peak resident
 memory 3.7 GB (the LU 1.6 GB); n_a = 200, T = 200: 562 s, 7.1 GB (LU 2.9 GB), and the
 nonlinear permanent-shock path 4.6 s (4 quasi-Newton steps to 4e-12). Profile at
 n_a = 100, T = 60: fake-news product 47%, backward pass 42% (Phi_z products 27%, the
-distribution's jvp 11%), LU 6%. At n_a = 200, T = 300 the projected Jacobian and H_U
-are 6.5 GB each and briefly coexist (13 GB), so about 15 GB at peak: not run.
+distribution's jvp 11%), LU 6%. The projected household Jacobian is placed into H_U
+output by output as the fake-news algorithm yields it (``_assemble``), so it never
+exists whole: peak memory is about 0.7 GB (the steady states) + H_U (8 (2J-1)^2 T^2
+bytes: 6.5 GB at T = 300) + curlyD (8 N T (2J-1): 2.2 GB) + chunks (< 1 GB).
+``benchmarks/transitions_spatial.py --economy48``, n_a = 200, 2 cores shared (load
+7-9): T = 50, 100, 150: household Jacobians 49, 252, 458 s, LU 5, 44, 119 s, peak
+resident memory 1.7, 3.2, 4.4 GB; the permanent-shock path 3.8, 6.9, 7.9 s (4
+quasi-Newton steps), its NumPy peak 0.2, 0.4, 0.6 GB. At T = 300 the fake-news
+product alone is (2J-1)^2 (T-1) T N 2 = 1.5e13 flops, as many as the LU.
 
 Nonlinear: U <- U - H_U^-1 F(U), one household path per iteration, until max |F| <
 tol; for a permanent shock the household's terminal state and prices are the new

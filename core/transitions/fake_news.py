@@ -31,7 +31,7 @@ J^3 T^2 n_a S.
 
 Measured (``benchmarks/transitions.py``): Aiyagari, 7 income states, 500 asset
 points, T = 300, Jacobians of A and C in r and w: the product alone (the same flops
-as sequence-jacobian's build_F) is about half of our time and a quarter of
+as sequence-jacobian's build_F) is about half of our time and a fifth of
 sequence-jacobian's; see that script's docstring for the ratio.
 """
 
