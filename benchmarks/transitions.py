@@ -17,13 +17,15 @@ fake-news products alone (the same flops as our one gemm: the floor of any
 implementation of the algorithm). Run by hand on an otherwise idle machine if you
 can (sharing cores skews the ratio).
 
-Measured (2 cores shared with other jobs, load 7-9; OPENBLAS_NUM_THREADS=1
---cpu-time --repeat 9): hetspace 0.156 s, sequence-jacobian 0.363 s, ratio 0.43
-(0.41-0.49 run by run); our pieces: setup 0.008, backward pass 0.051, expectation
-vectors 0.018, the product 0.073 s; sequence-jacobian's four build_F products 0.078 s.
-The product alone is 0.20 of sequence-jacobian's total: one third would need the
-rest (0.083 s) below 0.048 s. Wall time on the same machine: ratio 0.36 (0.19-0.72
-run by run; load slows sequence-jacobian's Python more than our kernels).
+Measured (2 cores shared with other jobs; OPENBLAS_NUM_THREADS=1 --cpu-time --repeat
+9), three runs: hetspace 0.156, 0.119, 0.137 s; sequence-jacobian 0.363, 0.225,
+0.265 s; ratio 0.43, 0.53, 0.52 (the first under load 8, the others 5; 0.39-0.62
+run by run). Our pieces (second run): setup 0.006, backward pass 0.039, expectation
+vectors 0.012, the product 0.059 s; sequence-jacobian's four build_F products
+0.065 s. The product alone is 0.25 of sequence-jacobian's total: one third would
+need the rest (0.057 s) below about 0.02 s. Wall time, two BLAS threads, same
+machine: ratio 0.36 and 0.45 (min against min; 0.19-0.72 run by run: load slows
+sequence-jacobian's Python and its four products more than our kernels).
 """
 
 from __future__ import annotations
