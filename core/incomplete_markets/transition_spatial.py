@@ -56,10 +56,12 @@ output by output as the fake-news algorithm yields it (``_assemble``), so it nev
 exists whole: peak memory is about 0.7 GB (the steady states) + H_U (8 (2J-1)^2 T^2
 bytes: 6.5 GB at T = 300) + curlyD (8 N T (2J-1): 2.2 GB) + chunks (< 1 GB).
 ``benchmarks/transitions_spatial.py --economy48``, n_a = 200, 2 cores shared (load
-7-9): T = 50, 100, 150: household Jacobians 49, 252, 458 s, LU 5, 44, 119 s, peak
-resident memory 1.7, 3.2, 4.4 GB; the permanent-shock path 3.8, 6.9, 7.9 s (4
-quasi-Newton steps), its NumPy peak 0.2, 0.4, 0.6 GB. At T = 300 the fake-news
-product alone is (2J-1)^2 (T-1) T N 2 = 1.5e13 flops, as many as the LU.
+5-9): T = 50, 100, 150, 300: household Jacobians 49, 252, 458, 1856 s, LU 5, 44,
+119, 648 s, peak resident memory 1.7, 3.2, 4.4, 10.5 GB (H_U 0.2, 0.7, 1.6, 6.5 GB);
+the permanent-shock path 3.8, 6.9, 7.9, 12.5 s (4 quasi-Newton steps), its NumPy
+peak 0.2, 0.4, 0.6, 1.2 GB (T = 50 and 100 with earlier, slower kernels). At T = 300
+the fake-news product alone is (2J-1)^2 (T-1) T N 2 = 1.5e13 flops, as many as the
+LU, and the backward pass about 1.8 s a horizon on the loaded machine.
 
 Nonlinear: U <- U - H_U^-1 F(U), one household path per iteration, until max |F| <
 tol; for a permanent shock the household's terminal state and prices are the new
