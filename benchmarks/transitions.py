@@ -1,7 +1,7 @@
 """Household-block Jacobians by fake news: hetspace against sequence-jacobian (ratios
 in one run), and one nonlinear household path.
 
-    python benchmarks/transitions.py [--n-a 500] [--T 300] [--repeat 3]
+    python benchmarks/transitions.py [--n-a 500] [--T 300] [--repeat 9] [--cpu-time]
 
 Aiyagari (1994) with 7 income states, risk aversion 2 (``examples.aiyagari_1994``),
 its capital-closure steady state; the Jacobians of A and C in r and w over T.
@@ -10,14 +10,27 @@ fresh block (its setup: Phi_z in closed form and the input columns, included).
 sequence-jacobian: a het block with the same EGM step on the same grid, chain and
 prices (as in tests/core/incomplete_markets/test_transition_sj.py), its own
 steady state (not timed) and ``jacobian(ss, ["r", "w"], T=T)`` with its default
-h = 1e-4. Both compiled once before timing; medians of ``repeat`` runs. Run by
-hand on an otherwise idle machine (sharing cores skews the ratio).
+h = 1e-4. Both compiled once before timing; the two timed in turn ``repeat`` times
+and the minimum of each taken (load from other processes hits both alike; the
+minimum is the least disturbed run). Then our pieces and sequence-jacobian's
+fake-news products alone (the same flops as our one gemm: the floor of any
+implementation of the algorithm). Run by hand on an otherwise idle machine if you
+can (sharing cores skews the ratio).
+
+Measured (2 cores shared with other jobs; OPENBLAS_NUM_THREADS=1 --cpu-time --repeat
+9), three runs: hetspace 0.156, 0.119, 0.137 s; sequence-jacobian 0.363, 0.225,
+0.265 s; ratio 0.43, 0.53, 0.52 (the first under load 8, the others 5; 0.39-0.62
+run by run). Our pieces (second run): setup 0.006, backward pass 0.039, expectation
+vectors 0.012, the product 0.059 s; sequence-jacobian's four build_F products
+0.065 s. The product alone is 0.25 of sequence-jacobian's total: one third would
+need the rest (0.057 s) below about 0.02 s. Wall time, two BLAS threads, same
+machine: ratio 0.36 and 0.45 (min against min; 0.19-0.72 run by run: load slows
+sequence-jacobian's Python and its four products more than our kernels).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 import tracemalloc
 
@@ -47,21 +60,60 @@ def household(Va_p, a_grid, e_grid, r, w, T, P, beta, gamma):
     return Va, a, c
 
 
-def _median(fn, repeat):
-    times = []
+CLOCK = time.perf_counter  # --cpu-time: time.process_time
+
+
+def _interleaved_min(fns, repeat):
+    """Each function timed ``repeat`` times in turn (so load hits both sides alike); the
+    minimum of each (the run least disturbed by other processes)."""
+    times = {name: [] for name in fns}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t0 = CLOCK()
+            fn()
+            times[name].append(CLOCK() - t0)
+    return {name: min(t) for name, t in times.items()}, times
+
+
+def _pieces(sol, T):
+    """Our pieces: the block's setup (steady-state linearisation), the fused backward
+    pass, the expectation vectors, the fake-news product (one gemm) and recursion."""
+    block = HouseholdBlock(sol)
+    rows = [block.outputs.index("A_0"), block.outputs.index("C_0")]
+    unit = np.zeros((len(block.inputs), 2))
+    unit[[block.inputs.index("w_0"), block.inputs.index("r")], [0, 1]] = 1.0
+    _, d = block.fake_news_backward(T, unit, rows)
+    e = block.expectation_vectors(block.output_vectors()[:, rows], T - 1)
+    E, D = e.reshape(-1, block.N), d.reshape(block.N, -1)
+    prod = np.empty((E.shape[0], D.shape[1]))
+    return {"setup": lambda: HouseholdBlock(sol)._linearisation(),
+            "backward": lambda: block.fake_news_backward(T, unit, rows),
+            "expectations": lambda: block.expectation_vectors(
+                block.output_vectors()[:, rows], T - 1),
+            "product (gemm)": lambda: np.matmul(E, D, out=prod)}
+
+
+def _sj_build_f(ss, T):
+    """sequence-jacobian's fake-news products alone (its build_F, one per output and
+    input: the same flops as our one gemm), on arrays of its shapes."""
+    n = ss.internals["household"]["a"].size
+    E, D = np.ones((T - 1, n)), np.ones((T, n))
+    return lambda: [household.build_F(np.zeros(T), D, E) for _ in range(4)]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n-a", type=int, default=500)
     ap.add_argument("--T", type=int, default=300)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=9)
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="CPU seconds of this process instead of wall time (with "
+                         "OPENBLAS_NUM_THREADS=1: one core each side, less sensitive to "
+                         "other processes than wall time on a shared machine)")
     args = ap.parse_args()
+    global CLOCK
+    if args.cpu_time:
+        CLOCK = time.process_time
     params, num = examples.aiyagari_1994(n_a=args.n_a, risk_aversion=2.0)
     sol = solve(params, num)
     calib = dict(a_grid=sol.a_grid, e_grid=np.asarray(params.e_grid, float),
@@ -77,11 +129,20 @@ def main() -> None:
         return household.jacobian(ss, ["r", "w"], ["A", "C"], T=args.T)
 
     ours(), theirs()  # compile
-    t_ours, t_sj = _median(ours, args.repeat), _median(theirs, args.repeat)
-    print(f"Aiyagari S=7 n_a={args.n_a} T={args.T}: Jacobians of A, C in r, w")
-    print(f"  hetspace fake news   {t_ours:8.3f} s")
-    print(f"  sequence-jacobian    {t_sj:8.3f} s")
-    print(f"  ratio hetspace / SJ  {t_ours / t_sj:8.3f}")
+    best, times = _interleaved_min({"ours": ours, "sj": theirs}, args.repeat)
+    clock = "CPU" if args.cpu_time else "wall"
+    print(f"Aiyagari S=7 n_a={args.n_a} T={args.T}: Jacobians of A, C in r, w "
+          f"(min of {args.repeat}, interleaved, {clock} time)")
+    print(f"  hetspace fake news   {best['ours']:8.3f} s")
+    print(f"  sequence-jacobian    {best['sj']:8.3f} s")
+    each = " ".join(f"{a / b:.2f}" for a, b in zip(times["ours"], times["sj"], strict=True))
+    print(f"  ratio hetspace / SJ  {best['ours'] / best['sj']:8.3f}   (run by run: {each})")
+    pieces = {**_pieces(sol, args.T), "SJ build_F x4": _sj_build_f(ss, args.T)}
+    for fn in pieces.values():
+        fn()
+    part, _ = _interleaved_min(pieces, args.repeat)
+    print("  pieces (min): " + ", ".join(f"{k} {v:.3f} s" for k, v in part.items()))
+    print(f"  floor: our gemm alone / SJ's total = {part['product (gemm)'] / best['sj']:.3f}")
     jac, ref = ours(), theirs()
     err = max(np.abs(jac.get(f"{o}_0", m) - ref[o][i]).max() / np.abs(ref[o][i]).max()
               for o in ("A", "C") for i, m in (("r", "r"), ("w", "w_0")))
@@ -90,7 +151,7 @@ def main() -> None:
     x = np.tile(block.steady_inputs(), (args.T, 1))
     x[:, -1] += 1e-3 * 0.9 ** np.arange(args.T)
     tracemalloc.start()
-    t_path = _median(lambda: transition_path(block, x), args.repeat)
+    t_path = _interleaved_min({"path": lambda: transition_path(block, x)}, 3)[0]["path"]
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     print(f"  one nonlinear household path: {t_path:.3f} s, peak {peak / 2**20:.1f} MiB")

@@ -22,6 +22,14 @@ noise). Savings follow from the budget, d a' = a dr + dy - c dP - P dc where
 a' is inside (a_low, a_max); the distribution's step is linearised in
 ``transition_kernels.forward_jvp``. The grid is the steady state's; with the
 borrowing limit on face value it would move with r, which is not supported.
+
+For the fake-news algorithm the block also offers its backward pass over all
+horizons in one compiled kernel (``fake_news_backward``: Phi_z products, savings,
+aggregates and the distribution's jvp, no Python per horizon) and its expectation
+vectors (``expectation_vectors``: the distribution's step read backward, migration,
+Pi and the lottery, instead of the sparse Lambda'); both equal the jvp-by-jvp
+reference path to rounding (tests/core/incomplete_markets/test_transition_compiled.py).
+The derivatives in inputs are computed on first use, for the inputs shocked only.
 """
 
 from __future__ import annotations
@@ -137,9 +145,9 @@ class HouseholdBlock:
         if d_state_next is not None:
             dz += lin.phi @ d_state_next
         if dx_now is not None:
-            dz += lin.now @ dx_now
+            dz += lin.now_times(dx_now)
         if dx_next is not None:
-            dz += lin.next @ dx_next
+            dz += lin.next_times(dx_next)
         dc = dz[:self.N]
         dap = -lin.P_flat[:, None] * dc
         if dx_now is not None:
@@ -173,6 +181,38 @@ class HouseholdBlock:
     def expectation_step(self, E):
         return self._linearisation().T_transpose @ E
 
+    def expectation_vectors(self, o, n):
+        """(m, n, N): the expectation vectors (Lambda_ss^t o)', t < n, of o (N, m) in one
+        kernel (``transition_kernels.expectation_vectors``; ``fake_news``)."""
+        lin = self._linearisation()
+        out = np.empty((o.shape[1], n, self.N))
+        transition_kernels.expectation_vectors(lin.idx, lin.wlo, self.sol.params.Pi,
+                                               self.sol.mig, np.ascontiguousarray(o), out)
+        return out
+
+    def fake_news_backward(self, T, dx, rows):
+        """The fake-news backward pass (``fake_news._backward_pass``) compiled in one
+        kernel (``transition_kernels.fake_news_backward``): curlyY (T, len(rows), k) and
+        curlyD (N, T, k) for input directions dx (n_in, k), outputs ``rows``."""
+        lin, J = self._linearisation(), self.n_loc
+        dx = np.asarray(dx, dtype=float)
+        z0, (_, dap0, _) = self.backward_jvp(None, dx, None)
+        z_add = np.ascontiguousarray(lin.next_times(dx))
+        k = dx.shape[1]
+        y = np.empty((T, 2 * J, k))
+        curly_d = np.empty((self.N, T, k))
+        phi = lin.phi
+        transition_kernels.fake_news_backward(
+            phi.indptr, phi.indices, phi.data, lin.factors(), np.ascontiguousarray(z0),
+            np.ascontiguousarray(dap0), z_add, lin.P_flat, lin.free, self.sol.dist, lin.idx,
+            self._a, self.sol.params.Pi, self.sol.mig, lin.pre, self.sol.params.theta, y,
+            curly_d)
+        curly_y = np.zeros((T, len(rows), k))  # L and H do not move
+        for out, row in enumerate(rows):
+            if row < 2 * J:
+                curly_y[:, out] = y[:, row]
+        return curly_y, curly_d
+
     def output_vectors(self):
         lin = self._linearisation()
         ind = lin.where.T.toarray()  # (N, J)
@@ -205,15 +245,65 @@ class _Linear:
         # one): the linearised backward state is consumption alone
         keep = 2 * N if J > 1 else N
         self.phi = _phi(block)[:keep, :keep].tocsr()
-        now, nxt = _input_columns(block)
-        self.now, self.next = now[:keep], nxt[:keep]
+        # input columns on first use (an input nobody shocks costs no EGM steps)
+        self._block, self._keep = block, keep
+        n_in = len(block.inputs)
+        self._now, self._next = np.zeros((keep, n_in)), np.zeros((keep, n_in))
+        self._have = np.zeros(len(block.inputs), dtype=bool)
         self.idx = np.empty(block.shape, dtype=np.int64)
-        wlo = np.empty(block.shape)
+        self.wlo = wlo = np.empty(block.shape)
         dist_kernels.lottery(sol.a_next, block._a, self.idx, wlo)
         self.pre = np.empty(block.shape)
         dist_kernels.pre_migration(sol.dist, self.idx, wlo, p.Pi, self.pre)
-        T, _, _ = _transition_matrix(self.idx, wlo, p.Pi, sol.mig)
-        self.T_transpose = T.T.tocsr()
+        self._T_transpose = None
+        self._factors = None
+
+    @property
+    def T_transpose(self):
+        """Lambda_ss' (CSR; ``expectation_step``), built on first use."""
+        if self._T_transpose is None:
+            b = self._block
+            T, _, _ = _transition_matrix(self.idx, self.wlo, b.sol.params.Pi, b.sol.mig)
+            self._T_transpose = T.T.tocsr()
+        return self._T_transpose
+
+    def factors(self):
+        """Phi_z in factored form with one location (``transition_kernels.
+        one_location_factors``), else empty arrays (the CSR form is used)."""
+        if self._factors is None:
+            b = self._block
+            if b.n_loc > 1:
+                e = np.empty(0)
+                self._factors = (np.empty(0, dtype=np.int64), e, e, e)
+            else:
+                sol, p = b.sol, b.sol.params
+                R, P = 1.0 + sol.r, float(np.asarray(sol.P, float)[0])
+                c = sol.c.ravel()
+                h = R * (-p.gamma * (c ** (-p.gamma) / P) / c)
+                N = b.N
+                node0, coef0, coef1 = np.empty(N, dtype=np.int64), np.empty(N), np.empty(N)
+                transition_kernels.one_location_factors(
+                    self.phi.indptr, self.phi.indices, self.phi.data, h, p.Pi, b.shape[2],
+                    node0, coef0, coef1)
+                self._factors = (node0, coef0, coef1, h)
+        return self._factors
+
+    def now_times(self, dx):
+        """d (c_t, v_t) / d x_t times dx (n_in, k)."""
+        self._columns(dx)
+        return self._now @ dx
+
+    def next_times(self, dx):
+        """d (c_t, v_t) / d x_{t+1} times dx (n_in, k)."""
+        self._columns(dx)
+        return self._next @ dx
+
+    def _columns(self, dx):
+        need = np.flatnonzero(np.any(dx != 0.0, axis=1) & ~self._have)
+        if need.size:
+            now, nxt = _input_columns(self._block, need)
+            self._now[:, need], self._next[:, need] = now[:self._keep], nxt[:self._keep]
+            self._have[need] = True
 
 
 def _phi(block: HouseholdBlock):
@@ -232,20 +322,21 @@ def _phi(block: HouseholdBlock):
     return sparse.csr_matrix((vals[:nnz], (rows[:nnz], cols[:nnz])), shape=(2 * N, 2 * N))
 
 
-def _input_columns(block: HouseholdBlock):
-    """d (c_t, v_t) / d x_t and / d x_{t+1} at the steady state (2N x n_in each), by
-    central differences of one backward step (EPS_INPUT relative to max(1, |x_i|))."""
+def _input_columns(block: HouseholdBlock, which):
+    """d (c_t, v_t) / d x_t and / d x_{t+1} at the steady state for the inputs
+    ``which`` (2N x len(which) each), by central differences of one backward step
+    (EPS_INPUT relative to max(1, |x_i|))."""
     c, v = block.steady_backward()
     x = block._x_ss
     n_in, J = x.size, block.n_loc
-    now, nxt = np.zeros((2 * block.N, n_in)), np.zeros((2 * block.N, n_in))
-    for i in range(n_in):
+    now, nxt = np.zeros((2 * block.N, len(which))), np.zeros((2 * block.N, len(which)))
+    for col, i in enumerate(which):
         h = EPS_INPUT * max(1.0, abs(x[i]))
         dx = np.zeros(n_in)
         dx[i] = h
-        now[:, i] = _central(block, c, v, x + dx, x, x - dx, x, h)
+        now[:, col] = _central(block, c, v, x + dx, x, x - dx, x, h)
         if J <= i < 2 * J or i == n_in - 1:  # P_{t+1} and r_{t+1} enter the continuation
-            nxt[:, i] = _central(block, c, v, x, x + dx, x, x - dx, h)
+            nxt[:, col] = _central(block, c, v, x, x + dx, x, x - dx, h)
     return now, nxt
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..transitions.kernels import csr_times
+
 
 @njit(cache=True, nogil=True)
 def forward_jvp(dist, idx, a_grid, Pi, mu, pre, theta, dap, dv, out):
@@ -49,3 +51,231 @@ def forward_jvp(dist, idx, a_grid, Pi, mu, pre, theta, dap, dv, out):
                         out[k, m, s, i] += (dpre[j, s, i] * mu[j, s, i, m]
                                             + pre[j, s, i] * theta * mu[j, s, i, m]
                                             * (dv[k, m, s, i] - avg))
+
+
+@njit(cache=True, nogil=True)
+def fake_news_backward(indptr, indices, data, factors, z0, dap0, z_add, P_flat, free, dist,
+                       idx, a_grid, Pi, mu, pre, theta, curly_y, curly_d):
+    """The fake-news backward pass of ``HouseholdBlock`` in one call (its
+    ``backward_jvp``, ``aggregate_jvp`` and ``forward_jvp`` fused over horizons).
+
+    z0 (n_z, k): the backward state's change at horizon 0 (c, then v if J > 1), dap0
+    (N, k) its savings' change (the inputs' own terms included); z_add (n_z, k) enters
+    at horizon 1 (the shocked date's inputs as x_{t+1}). Horizon s: z_s = Phi_z z_{s-1}
+    (CSR indptr, indices, data) + [s == 1] z_add, dc = z_s[:N], da' = -P dc on free
+    nodes, values of the next period dv = z_{s-1}[N:] (J > 1). Writes curly_y (T, 2J,
+    k): rows A_0..A_{J-1}, C_0..C_{J-1} (L and H do not move); curly_d (N, T, k).
+
+    ``factors`` (node0, coef0, coef1, h), not empty with one location: Phi_z applied
+    in factored form (``one_location_factors``) instead of through the CSR arrays.
+    """
+    J, S, n = dist.shape
+    N = J * S * n
+    T = curly_y.shape[0]
+    n_z, K = z0.shape
+    z = z0.copy()
+    z_new = np.empty_like(z0)
+    dap = dap0.copy()
+    dpre = np.empty((N, K))
+    tmp = np.empty((N, K))
+    dist_flat = dist.ravel()
+    for s in range(T):
+        if s > 0:
+            if len(factors[0]):
+                _phi_one_location(factors, Pi, S, n, z, tmp, dpre, z_new)
+            else:
+                csr_times(indptr, indices, data, z, z_new)
+            if s == 1:
+                z_new += z_add
+            for x in range(N):
+                f = -P_flat[x] * free[x]
+                for kk in range(K):
+                    dap[x, kk] = f * z_new[x, kk]
+        zc = z if s == 0 else z_new
+        for j in range(J):  # sums in registers (a sum in memory is a store-load chain)
+            for kk in range(K):
+                acc_a = 0.0
+                acc_c = 0.0
+                for x in range(j * S * n, (j + 1) * S * n):
+                    acc_a += dist_flat[x] * dap[x, kk]
+                    acc_c += dist_flat[x] * zc[x, kk]
+                curly_y[s, j, kk] = acc_a
+                curly_y[s, J + j, kk] = acc_c
+        _forward_fused(dist, idx, a_grid, Pi, mu, pre, theta, dap, z, s > 0 and n_z > N,
+                       tmp, dpre, curly_d, s)
+        if s > 0:
+            z, z_new = z_new, z
+
+
+@njit(cache=True, nogil=True)
+def _forward_fused(dist, idx, a_grid, Pi, mu, pre, theta, dap, z_next, with_dv, tmp, dpre,
+                   curly_d, s):
+    """curly_d[:, s, :] = d (T D) along dap (N, K) and, if ``with_dv``, next-period
+    values z_next[N:] (N, K): ``forward_jvp`` with directions on the last axis."""
+    J, S, n = dist.shape
+    N = J * S * n
+    K = dap.shape[1]
+    # Young's lottery moves mass q = dist da' / (a_{i+1} - a_i) from node i to i + 1
+    # within the income state; then e' by Pi (one dense S x S step per location)
+    tmp[:] = 0.0
+    for j in range(J):
+        for s1 in range(S):
+            for m in range(n):
+                x = (j * S + s1) * n + m
+                d = dist[j, s1, m]
+                if d == 0.0:
+                    continue
+                i = idx[j, s1, m]
+                h = d / (a_grid[i + 1] - a_grid[i])
+                lo = (j * S + s1) * n + i
+                for kk in range(K):
+                    q = h * dap[x, kk]
+                    tmp[lo, kk] -= q
+                    tmp[lo + 1, kk] += q
+    _income_step(Pi, tmp, dpre, J, S, n)
+    if J == 1:
+        for x in range(N):
+            for kk in range(K):
+                curly_d[x, s, kk] = dpre[x, kk]
+        return
+    for x in range(N):
+        for kk in range(K):
+            curly_d[x, s, kk] = 0.0
+    avg = np.empty(K)
+    src = np.empty(K)
+    for j in range(J):
+        for s1 in range(S):
+            for i in range(n):
+                x = (j * S + s1) * n + i
+                p0 = pre[j, s1, i] * theta
+                if with_dv:  # logit shares move with next period's values
+                    avg[:] = 0.0
+                    for m in range(J):
+                        w = mu[j, s1, i, m]
+                        dv = z_next[N + (m * S + s1) * n + i]
+                        for kk in range(K):
+                            avg[kk] += w * dv[kk]
+                    for kk in range(K):
+                        src[kk] = dpre[x, kk] - p0 * avg[kk]
+                else:
+                    src[:] = dpre[x]
+                for m in range(J):
+                    w = mu[j, s1, i, m]
+                    y = (m * S + s1) * n + i
+                    row = curly_d[y, s]
+                    if with_dv:
+                        dv = z_next[N + y]
+                        for kk in range(K):
+                            row[kk] += w * (src[kk] + p0 * dv[kk])
+                    else:
+                        for kk in range(K):
+                            row[kk] += w * src[kk]
+
+
+@njit(cache=True, nogil=True)
+def expectation_vectors(idx, wlo, Pi, mu, o, out):
+    """out[:, t] = (Lambda_ss^t o)' for t < out.shape[1] (o (N, m), out (m, n, N)):
+    E_{t+1}(j, s, m) = expected E_t next period from (j, s, m), the distribution's step
+    read backward: migration from the pre-migration state (j, s', i) by mu, then e' by
+    Pi, then Young's lottery (weight wlo on node idx, 1 - wlo on idx + 1). (J + S + 2)
+    flops a state and column where the sparse Lambda_ss' takes 2 S J."""
+    J, S, n = idx.shape
+    N, m = o.shape
+    cur = o.copy()
+    mig = np.empty((N, m))
+    g = np.empty((N, m))
+    for t in range(out.shape[1]):
+        if t > 0:
+            if J == 1:
+                mig[:] = cur
+            else:
+                for j in range(J):
+                    for s2 in range(S):
+                        for i in range(n):
+                            x = (j * S + s2) * n + i
+                            for q in range(m):
+                                mig[x, q] = 0.0
+                            for k in range(J):
+                                w = mu[j, s2, i, k]
+                                y = (k * S + s2) * n + i
+                                for q in range(m):
+                                    mig[x, q] += w * cur[y, q]
+            _income_step(Pi.T, mig, g, J, S, n)
+            for j in range(J):
+                for s in range(S):
+                    for i2 in range(n):
+                        x = (j * S + s) * n + i2
+                        lo = (j * S + s) * n + idx[j, s, i2]
+                        w = wlo[j, s, i2]
+                        for q in range(m):
+                            cur[x, q] = w * g[lo, q] + (1.0 - w) * g[lo + 1, q]
+        for x in range(N):
+            for q in range(m):
+                out[q, t, x] = cur[x, q]
+
+
+@njit(cache=True, nogil=True)
+def _income_step(Pi, src, out, J, S, n):
+    """out[(j, s2, i)] = sum_s1 Pi[s1, s2] src[(j, s1, i)] over rows of src and out (N,
+    K): income states' blocks of n K contiguous numbers, so the loops vectorise."""
+    K = src.shape[1]
+    flat_src = src.reshape(src.size)
+    flat_out = out.reshape(out.size)
+    width = n * K
+    for j in range(J):
+        for s2 in range(S):
+            o = (j * S + s2) * width
+            for u in range(width):
+                flat_out[o + u] = 0.0
+            for s1 in range(S):
+                w = Pi[s1, s2]
+                if w == 0.0:
+                    continue
+                b = (j * S + s1) * width
+                for u in range(width):
+                    flat_out[o + u] += w * flat_src[b + u]
+
+
+@njit(cache=True, nogil=True)
+def one_location_factors(indptr, indices, data, h, Pi, n, node0, coef0, coef1):
+    """Phi_z of one location (c alone, N x N CSR) in factored form: row (s, m) reads
+    the saving nodes p, p + 1 of every income state s', its entries coef_side(s, m)
+    Pi[s, s'] h(s', node) (``steady_derivatives.fixed_point_entries``: coef = -g
+    dAdE / P, h = R u''(c) / P = -gamma R u'(c) / (P c)), so
+    (Phi_z z)(s, m) = sum_side coef_side(s, m) (Pi (h z))(s, p + side): S + 2
+    products a state instead of 2 S. Writes node0 = p, coef0, coef1 (N,), read off the
+    CSR entries (so that both forms apply the same matrix)."""
+    N = indptr.size - 1
+    for row in range(N):
+        s = row // n
+        lo = n
+        for p in range(indptr[row], indptr[row + 1]):
+            lo = min(lo, indices[p] % n)
+        node0[row] = min(lo, n - 2)
+        coef0[row] = 0.0
+        coef1[row] = 0.0
+        got0 = False
+        got1 = False
+        for p in range(indptr[row], indptr[row + 1]):
+            col = indices[p]
+            s2, node = col // n, col % n
+            c = data[p] / (Pi[s, s2] * h[col])
+            if node == node0[row] and not got0:
+                coef0[row], got0 = c, True
+            elif node == node0[row] + 1 and not got1:
+                coef1[row], got1 = c, True
+
+
+@njit(cache=True, nogil=True)
+def _phi_one_location(factors, Pi, S, n, z, hz, g, out):
+    """out = Phi_z z in factored form (``one_location_factors``); hz, g: buffers."""
+    node0, coef0, coef1, h = factors
+    N, K = z.shape
+    for x in range(N):
+        for kk in range(K):
+            hz[x, kk] = h[x] * z[x, kk]
+    _income_step(Pi.T, hz, g, 1, S, n)
+    for row in range(N):
+        b = (row // n) * n + node0[row]
+        for kk in range(K):
+            out[row, kk] = coef0[row] * g[b, kk] + coef1[row] * g[b + 1, kk]

@@ -51,8 +51,17 @@ shared with other jobs): n_a = 100, T = 150: construction 163 s, peak resident
 memory 3.7 GB (the LU 1.6 GB); n_a = 200, T = 200: 562 s, 7.1 GB (LU 2.9 GB), and the
 nonlinear permanent-shock path 4.6 s (4 quasi-Newton steps to 4e-12). Profile at
 n_a = 100, T = 60: fake-news product 47%, backward pass 42% (Phi_z products 27%, the
-distribution's jvp 11%), LU 6%. At n_a = 200, T = 300 the projected Jacobian and H_U
-are 6.5 GB each and briefly coexist (13 GB), so about 15 GB at peak: not run.
+distribution's jvp 11%), LU 6%. The projected household Jacobian is placed into H_U
+output by output as the fake-news algorithm yields it (``_assemble``), so it never
+exists whole: peak memory is about 0.7 GB (the steady states) + H_U (8 (2J-1)^2 T^2
+bytes: 6.5 GB at T = 300) + curlyD (8 N T (2J-1): 2.2 GB) + chunks (< 1 GB).
+``benchmarks/transitions_spatial.py --economy48``, n_a = 200, 2 cores shared (load
+5-9): T = 50, 100, 150, 300: household Jacobians 49, 252, 458, 1856 s, LU 5, 44,
+119, 648 s, peak resident memory 1.7, 3.2, 4.4, 10.5 GB (H_U 0.2, 0.7, 1.6, 6.5 GB);
+the permanent-shock path 3.8, 6.9, 7.9, 12.5 s (4 quasi-Newton steps), its NumPy
+peak 0.2, 0.4, 0.6, 1.2 GB (T = 50 and 100 with earlier, slower kernels). At T = 300
+the fake-news product alone is (2J-1)^2 (T-1) T N 2 = 1.5e13 flops, as many as the
+LU, and the backward pass about 1.8 s a horizon on the loaded machine.
 
 Nonlinear: U <- U - H_U^-1 F(U), one household path per iteration, until max |F| <
 tol; for a permanent shock the household's terminal state and prices are the new
@@ -76,6 +85,7 @@ determinate.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,7 +93,7 @@ from scipy.linalg import lu_factor, lu_solve
 from scipy.linalg.lapack import dgecon
 
 from ..errors import InvalidParamsError, SolverConvergenceError, Violation
-from ..transitions import Path, ProjectedBlock, fake_news_jacobian
+from ..transitions import Path, ProjectedBlock, fake_news_chunks, fake_news_jacobian
 from .params import Params
 from .result import Solution
 from .spatial_jacobian import central_jacobian
@@ -156,20 +166,30 @@ class SpatialTransition:
         self._C = C
         self._names_in = (*(f"w_{j}" for j in range(1, J)),
                           *(f"logL_{j}" for j in range(1, J)), "r")
-        G = fake_news_jacobian(ProjectedBlock(self.block, self._P_u, C, self._names_in,
-                                              self._target_names()), self.T).J
-        self._G_tracked = G[self.m:].copy()  # not a view: G itself is freed below
-        self._G_r0 = G[:, -1, :, 0].copy()  # r_0, not an unknown: for ``linear_from``
-        H_U = self._assemble(G, self._M_u)
-        del G
+        clock = time.perf_counter()
+        H_U = self._assemble(ProjectedBlock(self.block, self._P_u, C, self._names_in,
+                                            self._target_names()))
+        #: seconds of the construction's two costly parts (``benchmarks/``)
+        self.seconds = {"household_jacobians": time.perf_counter() - clock}
+        clock = time.perf_counter()
         # only the LU is kept (H_U itself: ``jacobian_times``): at J = 48 each is GBs
-        norm = float(np.abs(H_U).sum(axis=0).max())
+        self._norm1 = max(float(np.abs(H_U[:, lo:lo + 512]).sum(axis=0).max())
+                          for lo in range(0, H_U.shape[1], 512))  # no |H_U| temporary
         self._lu = lu_factor(H_U, overwrite_a=True, check_finite=False)
         del H_U
-        rcond, _ = dgecon(self._lu[0], norm, norm="1")
-        #: 1-norm condition estimate of H_U (LAPACK dgecon); see the module docstring
-        self.condition = float(np.inf if rcond == 0.0 else 1.0 / rcond)
+        self.seconds["lu"] = time.perf_counter() - clock
+        self._condition: float | None = None
         self._shock_cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    @property
+    def condition(self) -> float:
+        """1-norm condition estimate of H_U (LAPACK dgecon; module docstring), on first
+        use: at J = 48, T = 150 the estimate took a minute (dgecon's scaled triangular
+        solves), half the LU's time."""
+        if self._condition is None:
+            rcond, _ = dgecon(self._lu[0], self._norm1, norm="1")
+            self._condition = float(np.inf if rcond == 0.0 else 1.0 / rcond)
+        return self._condition
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -348,20 +368,30 @@ class SpatialTransition:
             self._shock_cache[name] = (H[:-1], P_z, G[self.m:])
         return self._shock_cache[name]
 
-    def _assemble(self, G: np.ndarray, M_u: np.ndarray) -> np.ndarray:
-        """H_U (Fortran order, for the LU in place) from the projected household
-        Jacobian G (rows >= m: tracked outputs, ignored) and M_u: rows (target a, t)
-        without the bond at T - 1, columns (unknown b, s) without r at s = 0."""
+    def _assemble(self, proj: ProjectedBlock) -> np.ndarray:
+        """H_U (Fortran order, for the LU in place) from the projected household block's
+        fake-news Jacobian G, placed output by output as ``fake_news_chunks`` yields it
+        (G itself never exists: at J = 48, T = 300 it is as large as H_U, 6.5 GB), plus
+        M_u: rows (target a, t) without the bond at T - 1, columns (unknown b, s)
+        without r at s = 0. Keeps the tracked outputs' rows of G and G's r_0 column."""
         T, m = self.T, self.m
         n = m * T - 1
         H = np.empty((n, n), order="F")
-        for a in range(m):
-            nt = T - 1 if a == m - 1 else T  # the bond market at T - 1 is not a target
-            for b in range(m):
-                s0 = 1 if b == m - 1 else 0  # r_0 is not an unknown
-                H[a * T:a * T + nt, b * T:(b + 1) * T - s0] = G[a, b, :nt, s0:]
-                t = np.arange(s0, nt)
-                H[a * T + t, b * T + t - s0] += M_u[a, b]
+        self._G_tracked = np.empty((len(self.tracked), m, T, T))
+        self._G_r0 = np.empty((m + len(self.tracked), T))  # r_0: for ``linear_from``
+        for lo, hi, part in fake_news_chunks(proj, T):
+            self._G_r0[lo:hi] = part[:, -1, :, 0]
+            for a in range(lo, hi):
+                if a >= m:
+                    self._G_tracked[a - m] = part[a - lo]
+                    continue
+                nt = T - 1 if a == m - 1 else T  # the bond market at T - 1 is not a target
+                for b in range(m):
+                    s0 = 1 if b == m - 1 else 0  # r_0 is not an unknown
+                    H[a * T:a * T + nt, b * T:(b + 1) * T - s0] = part[a - lo, b, :nt, s0:]
+                    t = np.arange(s0, nt)
+                    H[a * T + t, b * T + t - s0] += self._M_u[a, b]
+            del part
         return H
 
     def jacobian_times(self, v: np.ndarray) -> np.ndarray:

@@ -17,24 +17,40 @@ its steady state, everything follows from T backward steps per input (the
 
 Cost: T linearised backward steps for all inputs at once (batched), T - 1
 expectation steps for all outputs at once, and one matrix product of
-(n_out (T-1)) x N by N x (T n_in). Memory: curlyD (T N n_in) and curlyE
-(T N n_out) floats, only for the ``outputs`` asked for. With J locations, n_in,
-n_out and N all grow like J, so memory grows like J^2 T n_a S and the product
-like J^3 T^2 n_a S (the 48-location economy will need chunks of outputs).
+(n_out (T-1)) x N by N x (T n_in) (float64 gemm; chunks of outputs when it would
+exceed CHUNK_BYTES), then the recursion in one compiled pass. A block may do steps
+1 and 2 in compiled code (``fake_news_backward(T, unit, rows)``,
+``expectation_vectors(o, n)``; the workhorse's ``HouseholdBlock`` does), else they
+run one horizon at a time through its jvps (the reference path; the planner's
+block). Memory: curlyD (T N n_in floats), curlyE for at most EXPECTATION_BYTES of
+outputs at a time, and the Jacobian; ``fake_news_chunks`` hands the Jacobian out
+by chunks of outputs so that it need never exist whole (the 48-location GE
+Jacobian, ``transition_spatial``). With J locations, n_in, n_out and N all grow
+like J, so memory grows like J^2 T n_a S + J^2 T^2 and the product like
+J^3 T^2 n_a S.
+
+Measured (``benchmarks/transitions.py``): Aiyagari, 7 income states, 500 asset
+points, T = 300, Jacobians of A and C in r and w: the product alone (the same flops
+as sequence-jacobian's build_F) is about half of our time and a fifth of
+sequence-jacobian's; see that script's docstring for the ratio.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InvalidParamsError, Violation
+from . import kernels
 from .block import HetBlock, _index
 
-__all__ = ["SequenceJacobian", "fake_news_jacobian"]
+__all__ = ["SequenceJacobian", "fake_news_chunks", "fake_news_jacobian"]
+
+CHUNK_BYTES = 256 * 2**20  # fake-news product and Jacobian chunk (each) of fake_news_chunks
+EXPECTATION_BYTES = 512 * 2**20  # expectation vectors computed at once
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +94,35 @@ def fake_news_jacobian(block: HetBlock, T: int, inputs: Sequence[str] | None = N
     backward pass's state at horizon s, hence dist_0 by curlyR[s] = initial_jvp(that),
     and the outputs at t by curlyE[t]' curlyR[s], added to the time-invariant part.
     """
+    names, outs = _names(block, inputs, outputs)
+    F = np.empty((len(outs), len(names), T, T))
+    for _ in _chunks(block, T, names, outs, initial, F):
+        pass
+    return SequenceJacobian(names, outs, F)
+
+
+def fake_news_chunks(block: HetBlock, T: int, inputs: Sequence[str] | None = None,
+                     outputs: Sequence[str] | None = None, *, initial: bool = False,
+                     max_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``fake_news_jacobian`` output by output: yields (lo, hi, J[lo:hi]) with J[lo:hi]
+    (hi - lo, n_in, T, T) of at most about ``max_bytes``, a fresh array each time, so
+    that a caller can place the Jacobian where it is needed (e.g. into a larger GE
+    Jacobian) without the whole of it ever existing on its own."""
+    names, outs = _names(block, inputs, outputs)
+    yield from _chunks(block, T, names, outs, initial, None, max_bytes)
+
+
+def _names(block, inputs, outputs):
     names = tuple(block.inputs) if inputs is None else tuple(inputs)
     outs = tuple(block.outputs) if outputs is None else tuple(outputs)
+    return names, outs
+
+
+def _chunks(block, T, names, outs, initial, out, max_bytes=CHUNK_BYTES):
+    """The fake-news steps (module docstring) for chunks of outputs: one backward pass
+    for all inputs; expectation vectors for up to EXPECTATION_BYTES of them at once;
+    per chunk of outputs one matrix product and the recursion. Writes into out[lo:hi]
+    if ``out`` is given, else into fresh arrays; yields (lo, hi, that)."""
     _check(block, T, names, outs)
     if initial and not callable(getattr(block, "initial_jvp", None)):
         raise InvalidParamsError("fake_news_jacobian", [Violation(
@@ -91,22 +134,46 @@ def fake_news_jacobian(block: HetBlock, T: int, inputs: Sequence[str] | None = N
     unit = np.zeros((n_in, k))
     unit[sel, np.arange(k)] = 1.0
     curly_y, curly_d, curly_r = _backward_pass(block, T, unit, rows, initial)
-    curly_e = _expectation_vectors(block, T if initial else T - 1, rows)
-    F = _fake_news_matrix(curly_y, curly_d, curly_e[:, :T - 1])
-    for t in range(1, T):
-        F[:, :, t, 1:] += F[:, :, t - 1, :-1]
-    if initial:
-        N = curly_r.shape[0]
-        k = curly_r.shape[2]
-        for o in range(len(rows)):  # F[o, i, t, s] += curlyE[o, t] . curlyR[:, s, i]
-            F[o] += (curly_e[o] @ curly_r.reshape(N, T * k)).reshape(T, T, k).transpose(2, 0, 1)
-    return SequenceJacobian(names, outs, F)
+    N = curly_d.shape[0]
+    d = curly_d.reshape(N, T * k)
+    n_e = T if initial else T - 1
+    step_e = max(1, EXPECTATION_BYTES // max(1, 8 * n_e * N))
+    step_f = max(1, max_bytes // (8 * T * T * k))
+    for lo_e in range(0, len(rows), step_e):
+        hi_e = min(lo_e + step_e, len(rows))
+        curly_e = _expectation_vectors(block, n_e, rows[lo_e:hi_e])
+        for lo in range(lo_e, hi_e, step_f):
+            hi = min(lo + step_f, hi_e)
+            J = np.empty((hi - lo, k, T, T)) if out is None else out[lo:hi]
+            e = curly_e[lo - lo_e:hi - lo_e, :T - 1]
+            prod = np.empty((hi - lo, T - 1, T, k))
+            if T > 1:
+                np.matmul(e.reshape((hi - lo) * (T - 1), N), d,
+                          out=prod.reshape((hi - lo) * (T - 1), T * k))
+            kernels.jacobian_from_news(np.ascontiguousarray(curly_y[:, lo:hi]), prod, J)
+            del prod
+            if initial:
+                r = curly_r.reshape(N, T * k)
+                for o in range(lo, hi):  # J[o, i, t, s] += curlyE[o, t] . curlyR[:, s, i]
+                    J[o - lo] += (curly_e[o - lo_e] @ r).reshape(T, T, k).transpose(2, 0, 1)
+            yield lo, hi, J
 
 
 def _backward_pass(block, T, unit, rows, initial=False):
     """curlyY (T, n_out, k) and curlyD (N, T, k): effects at dates 0 and 1 of the news
     at date 0 of shocks s = 0..T-1 periods ahead; with ``initial``, curlyR (N, T, k):
-    their effects on the date-0 distribution (None otherwise)."""
+    their effects on the date-0 distribution (None otherwise). A block's compiled
+    ``fake_news_backward(T, unit, rows)`` does the same in one call (not with
+    ``initial``)."""
+    fused = getattr(block, "fake_news_backward", None)
+    if callable(fused) and not initial:
+        curly_y, curly_d = fused(T, unit, rows)
+        return curly_y, curly_d, None
+    return _backward_loop(block, T, unit, rows, initial)
+
+
+def _backward_loop(block, T, unit, rows, initial=False):
+    """``_backward_pass`` from the block's jvps, one horizon at a time."""
     d_state, d_pol = block.backward_jvp(None, unit, None)
     y0, d0 = block.aggregate_jvp(d_pol)[rows], block.forward_jvp(d_pol)
     curly_y = np.empty((T, *y0.shape))
@@ -126,8 +193,12 @@ def _backward_pass(block, T, unit, rows, initial=False):
 
 
 def _expectation_vectors(block, n, rows):
-    """curlyE (n_out, n, N): E_0 = o, E_t = Lambda_ss E_{t-1}."""
+    """curlyE (n_out, n, N): E_0 = o, E_t = Lambda_ss E_{t-1}; by the block's own
+    ``expectation_vectors(o, n)`` (compiled, say) if it has one."""
     o = block.output_vectors()[:, rows]
+    compiled = getattr(block, "expectation_vectors", None)
+    if callable(compiled):
+        return compiled(o, max(n, 0))
     out = np.empty((o.shape[1], max(n, 0), o.shape[0]))
     E = o
     for t in range(n):
@@ -135,22 +206,6 @@ def _expectation_vectors(block, n, rows):
             E = block.expectation_step(E)
         out[:, t] = E.T
     return out
-
-
-def _fake_news_matrix(curly_y, curly_d, curly_e):
-    """F (n_out, k, T, T) from the backward pass and the expectation vectors."""
-    T, n_out, k = curly_y.shape
-    N = curly_d.shape[0]
-    F = np.empty((n_out, k, T, T))
-    F[:, :, 0, :] = curly_y.transpose(1, 2, 0)
-    if T > 1:
-        d = curly_d.reshape(N, T * k)
-        step = -(-n_out // 8)  # outputs in chunks: temporaries of at most F / 8
-        for lo in range(0, n_out, step):
-            hi = min(lo + step, n_out)
-            prod = curly_e[lo:hi].reshape((hi - lo) * (T - 1), N) @ d
-            F[lo:hi, :, 1:, :] = prod.reshape(hi - lo, T - 1, T, k).transpose(0, 3, 1, 2)
-    return F
 
 
 def _check(block, T, names, outs) -> None:

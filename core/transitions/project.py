@@ -46,6 +46,11 @@ class ProjectedBlock:
         self.block, self.B, self.C = block, B, C
         self.inputs, self.outputs = tuple(inputs), tuple(outputs)
         self._x_ss = block.steady_inputs()
+        # compiled fake-news pieces of the block, if it has them (``fake_news``)
+        if callable(getattr(block, "fake_news_backward", None)):
+            self.fake_news_backward = self._fake_news_backward
+        if callable(getattr(block, "expectation_vectors", None)):
+            self.expectation_vectors = block.expectation_vectors
 
     # ---- nonlinear: along B from the steady state ------------------------------------
     def steady_inputs(self) -> np.ndarray:
@@ -83,3 +88,8 @@ class ProjectedBlock:
 
     def output_vectors(self):
         return self.block.output_vectors() @ self.C.T
+
+    def _fake_news_backward(self, T, dx, rows):
+        curly_y, curly_d = self.block.fake_news_backward(T, self.B @ dx,
+                                                         list(range(len(self.block.outputs))))
+        return np.einsum("ro,tok->trk", self.C[rows], curly_y), curly_d
