@@ -263,6 +263,11 @@ def list_models() -> list[str]:
     return REGISTRY.names()
 
 
+def builtin_models() -> list[str]:
+    """Names of the models hetspace ships (``list_models`` adds those a user registered)."""
+    return sorted(_Registry.builtin)
+
+
 def register_model(spec: ModelSpec) -> None:
     """Register a model defined outside hetspace (e.g. in a user's package)."""
     REGISTRY.register(spec)
