@@ -76,6 +76,14 @@ def surplus_at(S_m, X_m, b_m, v0, h, v):
 
 
 @njit(cache=True, nogil=True)
+def resample(S, X, B, v0, h, v_new, S_out, X_out):
+    """S_out, X_out (J, len(v_new)): ``surplus_at`` of every location at each v_new."""
+    for m in range(S.shape[0]):
+        for k in range(v_new.shape[0]):
+            S_out[m, k], X_out[m, k], _b, _dS = surplus_at(S[m], X[m], B[m], v0, h, v_new[k])
+
+
+@njit(cache=True, nogil=True)
 def g_top(S_m, X_m, b_m, theta):
     """G_m(-inf) = theta S_m(-inf): B.44 has no interior solution for M at or above it."""
     return theta * (S_m[0] + X_m[0] / b_m[0])
@@ -486,32 +494,39 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
     h = v_grid[1] - v_grid[0]
     cnt = 0
     ncnt = 0
-    if X_lot.shape[0] == 0:  # (with X_lot given, x_pol is not written: not needed)
-        for i in range(J):
-            for k in range(n):
-                D = _policies_guessed(log_chi[i], M_pol[i, k], S, X, B, v_grid[0], h, theta,
-                                      guess, work, mu)
-                x_pol[i, k] = D / bR
-    lot = x_pol if X_lot.shape[0] == 0 else X_lot
+    # the policies at every node (and the newborns'), computed once: v' (vp), Xi(v')
+    # (xp) and the shares (mus); x_pol needs all of them before any lottery
+    vp = np.empty((J, n + 1, J))
+    xp = np.empty((J, n + 1, J))
+    mus = np.empty((J, n + 1, J))
     for i in range(J):
         for k in range(n + 1):
             M = M_pol[i, k] if k < n else Mn[i]
-            _policies_guessed(log_chi[i], M, S, X, B, v_grid[0], h, theta, guess, work, mu)
+            D = _policies_guessed(log_chi[i], M, S, X, B, v_grid[0], h, theta, guess, work, mu)
+            if k < n and X_lot.shape[0] == 0:  # (with X_lot given, x_pol is not needed)
+                x_pol[i, k] = D / bR
+            vp[i, k] = work[0]
+            xp[i, k] = work[2]
+            mus[i, k] = mu
+    lot = x_pol if X_lot.shape[0] == 0 else X_lot
+    for i in range(J):
+        for k in range(n + 1):
             for m in range(J):
-                if mu[m] <= 0.0:
+                mu_m = mus[i, k, m]
+                if mu_m <= 0.0:
                     continue
-                lo, wlo, out = _lottery(lot[m], v_grid, work[0, m], work[2, m])
+                lo, wlo, out = _lottery(lot[m], v_grid, vp[i, k, m], xp[i, k, m])
                 if k < n:
-                    mass_out[i, k] += mu[m] * out
+                    mass_out[i, k] += mu_m * out
                     for z in range(2):
                         rows[cnt + z] = i * n + k
-                    pr = omega * mu[m]
+                    pr = omega * mu_m
                     idx = cnt
                     cnt += 2
                 else:
                     for z in range(2):
                         nrows[ncnt + z] = i
-                    pr = (1.0 - omega) * mu[m]
+                    pr = (1.0 - omega) * mu_m
                     idx = ncnt
                     ncnt += 2
                 c_arr = cols if k < n else ncols

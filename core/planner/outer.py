@@ -78,18 +78,36 @@ def own_jacobian(params: Params, aggregates: Callable, x: np.ndarray, step: floa
 
 
 def solve_outer(params: Params, numerics: Numerics, x0: np.ndarray, aggregates: Callable,
-                name: str, own: bool = False):
-    """Newton on the residual block from x0 (Jacobian: the first best's, or the
-    allocation's own by differences when ``own``); returns the NewtonResult or raises."""
+                name: str, own: bool = False, jac0: np.ndarray | None = None,
+                inexact: InexactInner | None = None):
+    """Newton on the residual block from x0 (Jacobian: ``jac0``, e.g. a neighbour's at
+    its solution, else the first best's, or the allocation's own by differences when
+    ``own``); returns the NewtonResult or raises. ``inexact``: the inner solves'
+    tolerance follows |F| (``InexactInner``); x is accepted only at an evaluation
+    made with the full inner tolerance."""
     tol = numerics.tol_outer
     last_error = [""]
+    last_x = [None]
 
     def F(x):
+        last_x[0] = x.copy()
         try:
-            return residual(params, x, aggregates)
+            Fx = residual(params, x, aggregates)
         except SolverConvergenceError as err:  # not admissible: the line search backtracks
             last_error[0] = f"; last inner failure: {err}"
             return None
+        if inexact is not None:
+            inexact.observe(float(np.max(np.abs(Fx))))
+        return Fx
+
+    def done(x, Fx, dx):
+        if float(np.max(np.abs(Fx))) > tol:
+            return False
+        if inexact is not None and not (inexact.exact() and np.array_equal(x, last_x[0])):
+            # newton_solve evaluates x again, now exactly
+            inexact.tighten()
+            return False
+        return True
 
     def jac(x):
         return own_jacobian(params, aggregates, x) if own else fb_jacobian(params, numerics, x)
@@ -99,8 +117,7 @@ def solve_outer(params: Params, numerics: Numerics, x0: np.ndarray, aggregates: 
     # populations in the synthetic AL-MA-WA economy the second best then crawled at
     # |F| x 0.88 per step (1.2e-4 after 40 steps). Keep the updated Jacobian while
     # |F| falls; a fresh model only when a step fails to reduce it.
-    res = newton_solve(F, x0, jac,
-                       done=lambda x, Fx, dx: float(np.max(np.abs(Fx))) <= tol,
+    res = newton_solve(F, x0, jac, done=done, jac0=jac0,
                        max_iter=numerics.max_iter_outer, max_step=1.0,
                        refresh=0.5 if own else 1.0)
     if not res.converged:
@@ -108,6 +125,39 @@ def solve_outer(params: Params, numerics: Numerics, x0: np.ndarray, aggregates: 
             f"{name}: outer problem (w, L) did not converge ({res.message}{last_error[0]})",
             residuals={"max_abs_residual": float(np.max(np.abs(res.F)))}, n_iter=res.n_iter)
     return res
+
+
+class InexactInner:
+    """The inner tolerance of an inexact Newton on the outer problem: while |F| is
+    large an inner solve need not be exact, only accurate next to |F| (``eta`` |F|,
+    never above ``loosest``, never below the full ``tol_inner``); the point accepted
+    is one evaluated at the full tolerance (``tighten``: the next evaluation is
+    exact). Changes only where the inner iteration stops on the way, not the answer.
+    ``tol`` is what the next inner solve uses; ``used`` what the last one used."""
+
+    def __init__(self, tol_inner: float, eta: float = 1e-3, loosest: float = 1e-6):
+        self.full, self.eta, self.loosest = tol_inner, eta, loosest
+        self.tol = max(loosest, tol_inner)
+        self.used = self.tol
+        self.redo = False  # tightened: the point just evaluated is evaluated again
+
+    def observe(self, F_norm: float) -> None:
+        self.tol = min(self.loosest, max(self.full, self.eta * F_norm))
+
+    def exact(self) -> bool:
+        return self.used <= self.full
+
+    def tighten(self) -> None:
+        self.tol, self.redo = self.full, True
+
+    def take(self, same_point: bool) -> float | None:
+        """The tolerance of the next inner solve, None if the last evaluation (at the
+        same point) stands."""
+        if same_point and not (self.redo and self.used > self.full):
+            return None
+        self.redo = False
+        self.used = self.tol
+        return self.tol
 
 
 def start_from(w: np.ndarray, L: np.ndarray) -> np.ndarray:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -81,6 +82,15 @@ class Solution:
     # second best: the component problem's (S, Xi) on the grid and policies, for warm
     # starts and diagnostics (None otherwise)
     component: object = None
+    # warm starts: x_first_best, the outer unknowns (outer.start_from) of the first best
+    # of these fundamentals (second best: its v-grid comes from it), and the outer
+    # Newton's Jacobian at the solution (Broyden-updated); None where not built
+    x_first_best: np.ndarray | None = None
+    outer_jacobian: np.ndarray | None = None
+    # work counts of the solve: outer_iterations, outer_jacobians (fresh model Jacobians);
+    # second best also inner_solves (component problems solved, each with its
+    # distribution) and sweeps (Bellman sweeps over all of them)
+    work: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def welfare_ce(self) -> float:

@@ -82,6 +82,19 @@ def initial_surplus(params: Params, fb: Allocation, v_grid: np.ndarray):
     return fb.S[:, None] - (X - lam) / a, X
 
 
+def regrid(S: np.ndarray, X: np.ndarray, v_old: np.ndarray, v_new: np.ndarray):
+    """(S, Xi) of (J, n) node values on ``v_old`` evaluated at the nodes of ``v_new``
+    (the interpolant and extrapolation of ``kernels``): a neighbour's surplus as the
+    start of an inner solve on this economy's grid."""
+    if v_old.shape == v_new.shape and np.array_equal(v_old, v_new):
+        return S.copy(), X.copy()
+    J = S.shape[0]
+    B = kernels.log_slopes(X, v_old[1] - v_old[0])
+    S_new, X_new = np.empty((J, v_new.size)), np.empty((J, v_new.size))
+    kernels.resample(S, X, B, v_old[0], v_old[1] - v_old[0], v_new, S_new, X_new)
+    return S_new, X_new
+
+
 def m_grid(S: np.ndarray, X: np.ndarray, v_grid: np.ndarray, theta: float,
            n_m: int) -> np.ndarray:
     """Increasing EGM grid: quantiles of G at all nodes of all locations, extended on
