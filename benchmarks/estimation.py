@@ -169,7 +169,7 @@ def smm3_simulated_case() -> Case:
     base = EstimationSpec.from_dict({**raw, "name": "smm3_base"})  # for params and numerics
     truth = base.params.with_(**SMM3_TRUTH)
     sol = get_model(raw["model"]).solve(truth, numerics=base.numerics)
-    own = model_moments(sol, base.simulation)  # what the actors compute at the truth
+    own = model_moments(sol, base.simulation, base.model)  # what the actors compute
     raw["targets"] = {"moments": {n: own[n] for n in SMM3_SIMULATED}, "weighting": "identity"}
     spec = EstimationSpec.from_dict(raw)
     return Case("smm3-simulated", spec, np.array([SMM3_TRUTH[n] for n in spec.names]), 0.0)

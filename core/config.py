@@ -229,6 +229,20 @@ _ConfigLoader.add_implicit_resolver(
 MAX_CONFIG_BYTES = 1_000_000
 
 
+def write_frame(frame: Any, path: Path, fmt: str) -> None:
+    """Write ``frame`` to ``path`` as csv (17 digits) or parquet, atomically (temp + rename),
+    with the mode an ordinary ``open`` gives (``atomic_write``); ``frame`` a pandas
+    DataFrame."""
+
+    def write(fh) -> None:
+        if fmt == "parquet":
+            frame.to_parquet(fh, index=False)
+        else:
+            fh.write(frame.to_csv(index=False, float_format="%.17g").encode())
+
+    atomic_write(Path(path), write)
+
+
 def read_text(path: Path, source: str) -> str:
     """The UTF-8 text of the config file ``path``; ``InvalidConfigError`` (named ``source``)
     if it is missing, a directory, unreadable or not UTF-8."""

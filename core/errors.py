@@ -57,6 +57,15 @@ class InvalidConfigError(HetspaceError, ValueError):
         super().__init__(f"{source}:\n{lines}" if self.problems else source)
 
 
+class DataSourceError(InvalidConfigError):
+    """A problem with an observed-data source a model reads (``ModelSpec.observed``):
+    ``key`` in the source mapping ("" for the whole mapping) and the text."""
+
+    def __init__(self, what: str, key: str, text: str):
+        self.key, self.text = key, text
+        super().__init__(what + (f" ({key})" if key else ""), [text])
+
+
 class SolverConvergenceError(HetspaceError, RuntimeError):
     """A solver stopped without meeting its tolerance; carries residuals and iteration counts."""
 

@@ -180,9 +180,22 @@ class ModelSpec:
     would be: estimation (``simulation: {statistics: model}``) averages such samples
     and takes their spread as the sampling noise of the data. ``simulated_names``:
     the names it always returns (NaN where a statistic is undefined at some
-    parameters), checked when an estimation spec loads. None: the model simulates
-    nothing itself (estimation may still simulate it through a panel function of its
-    own, as for ``incomplete_markets``).
+    parameters), checked when an estimation spec loads. None: the model simulates no
+    statistics of its own.
+
+    ``panel(solution, n_households, n_periods, seed) -> PanelArrays`` (optional): a
+    simulated household panel (:class:`~hetspace.core.panel.PanelArrays`, axes
+    (periods, households)) drawn with ``np.random.default_rng(seed)``, common random
+    numbers as for ``simulate``. Estimation applies its panel statistics (panel moments,
+    auxiliary regressions) to it and to a data panel alike. None: the model has no
+    household panel (estimation then offers ``statistics: model``, given ``simulate``).
+
+    ``observed(source, base_dir) -> {name: value}`` (optional): moments of observed data
+    that ``source`` (a spec's ``targets.spatial`` mapping; paths relative to
+    ``base_dir``) describes, computed by the same function as the solution's own
+    moments of those names, so that an estimation compares like with like;
+    ``DataSourceError`` (its ``key`` in the mapping) on a bad source.
+    ``observed_names``: the names it returns. None: the model reads no observed data.
     """
 
     name: str
@@ -200,6 +213,9 @@ class ModelSpec:
     dynamics_names: Callable[[Sequence[int]], tuple[str, ...]] | None = None
     simulate: Callable[[Any, int, int], Mapping[str, float]] | None = None
     simulated_names: tuple[str, ...] | None = None
+    panel: Callable[[Any, int, int, int], Any] | None = None
+    observed: Callable[[Mapping[str, Any], Any], Mapping[str, float]] | None = None
+    observed_names: tuple[str, ...] | None = None
 
     def params_from_dict(self, data: Mapping[str, Any] | None):
         return self.Params.from_dict(data)

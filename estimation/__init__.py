@@ -7,10 +7,13 @@ result = estimate(spec, "out/estimation/calibration_huggett")
 result.estimates, result.inference.se
 ```
 
+The package names no model: simulated household panels and observed data come from
+the model's hooks (``ModelSpec.panel``, ``ModelSpec.observed``), its own simulated
+statistics from ``ModelSpec.simulate``.
+
 Modules: ``spec`` (estimation specs), ``targets`` (the targets section: inline values,
 synthetic data, panel files, spatial data; W and Omega), ``data`` (household panel
-files: schema, reading, writing, bootstrap covariance), ``locations`` (location
-moments shared by SpatialData and the model), ``transforms`` (bounds, log/logit search
+files: schema, reading, writing, bootstrap covariance), ``transforms`` (bounds, log/logit search
 coordinates), ``objective`` (Q = g'Wg; analytic or simulated moments; auxiliary
 statistics), ``evaluate`` (the estimation actor and the driver's evaluator),
 ``study`` (Optuna ask/tell on the actors, journal storage, resume), ``fingerprint``
@@ -27,15 +30,13 @@ from .data import PanelError, bootstrap_covariance, read_panel, write_panel
 from .driver import EstimationResult, estimate
 from .fingerprint import StudyChangedError
 from .inference import Inference, identification, j_test, sandwich
-from .locations import LOCATION_MOMENTS, location_moments, spatial_data_moments
-from .objective import STATISTICS, Objective, PanelArrays, Simulation, panel_from_simulation
+from .objective import STATISTICS, Objective, PanelArrays, Simulation
 from .spec import EstimationSpec, load_estimation_spec
 from .study import StudyExistsError
 from .transforms import Parameter
 
-__all__ = ["LOCATION_MOMENTS", "STATISTICS", "EstimationResult", "EstimationSpec", "Inference",
+__all__ = ["STATISTICS", "EstimationResult", "EstimationSpec", "Inference",
            "Objective", "PanelArrays", "PanelError", "Parameter", "Simulation",
            "StudyChangedError", "StudyExistsError", "bootstrap_covariance", "estimate",
            "identification", "j_test",
-           "load_estimation_spec", "location_moments", "panel_from_simulation", "read_panel",
-           "sandwich", "spatial_data_moments", "write_panel"]
+           "load_estimation_spec", "read_panel", "sandwich", "write_panel"]

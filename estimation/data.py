@@ -49,8 +49,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hetspace.core.config import write_frame
 from hetspace.core.errors import InvalidConfigError
-from hetspace.core.incomplete_markets.data import write_frame
 
 from .objective import STATISTIC_COLUMNS, STATISTICS, PanelArrays
 

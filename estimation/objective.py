@@ -1,8 +1,9 @@
 """The estimation objective Q(theta) = g' W g, g = m(theta) - m_data, and the moments m.
 
 Moments come either from the solved steady state (``Solution.moments()``,
-"analytic": exact up to solver tolerance) or from simulated panels
-(``simulate_panel``) summarised by a statistics function. Simulated panels use
+"analytic": exact up to solver tolerance) or from simulated panels (the model's
+``ModelSpec.panel`` hook: ``incomplete_markets.panel_arrays`` for the workhorse)
+summarised by a statistics function. Simulated panels use
 common random numbers: replicate s of every evaluation draws with seed
 ``seed + s``, so two evaluations differ only through theta. (The workhorse
 simulates on its asset grid with Young's lottery, so a simulated moment is a
@@ -10,7 +11,7 @@ step function of theta with steps of order 1 / (households x periods); with
 thousands of household-periods they are far below the finite-difference
 steps of :mod:`hetspace.estimation.inference`.)
 
-A statistics function maps a panel (``PanelArrays``: consumption, income,
+A statistics function maps a panel (:class:`~hetspace.core.panel.PanelArrays`: consumption, income,
 assets, axes (periods, households)) to named statistics, and is applied
 identically to data panels and simulated ones: with ``panel_moments`` this is
 SMM on cross-sectional moments, with ``ar1_log_consumption`` or
@@ -38,24 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from hetspace.core.incomplete_markets import Panel, simulate_panel
+from hetspace.core.panel import PanelArrays
 from hetspace.core.protocol import ModelSpec
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class PanelArrays:
-    """A household panel, arrays of axes (n_periods, n_households).
-
-    consumption: real consumption; income: labour income w_j e_s (model units);
-    assets: assets at the start of the period; at_limit: savings at the borrowing limit;
-    location: location index j (None when not recorded).
-    """
-
-    consumption: np.ndarray
-    income: np.ndarray
-    assets: np.ndarray
-    at_limit: np.ndarray
-    location: np.ndarray | None = None
 
 
 def _ols(y: np.ndarray, x: np.ndarray) -> tuple[float, float, float]:
@@ -124,28 +109,6 @@ class Simulation:
     seed: int = 0
 
 
-def panel_arrays(sol: Any, n_households: int, n_periods: int, seed: int,
-                 burn_in: int = 0) -> PanelArrays:
-    """Simulate a panel from ``sol`` and convert it to :class:`PanelArrays`."""
-    panel = simulate_panel(sol, n_households, n_periods + burn_in, seed)
-    return panel_from_simulation(sol, panel, burn_in)
-
-
-def panel_from_simulation(sol: Any, panel: Panel, burn_in: int = 0) -> PanelArrays:
-    """:class:`PanelArrays` of a ``simulate_panel`` result, without its first ``burn_in``
-    periods: income w_j e_s (times the wage), at_limit where a_next is the grid's lowest node."""
-    keep = slice(burn_in, None)
-    loc, state = np.asarray(panel.location[keep]), np.asarray(panel.income_state[keep])
-    w = np.asarray(sol.w, dtype=float)
-    e = np.asarray(sol.params.e_grid, dtype=float)
-    node = np.asarray(panel.asset_node[keep])
-    a_next = np.asarray(sol.a_next)[loc, state, node]
-    limit = float(sol.a_grid[0])
-    return PanelArrays(consumption=np.asarray(panel.consumption[keep]),
-                       income=sol.wage * w[loc] * e[state], assets=np.asarray(panel.assets[keep]),
-                       at_limit=a_next <= limit + 1e-12 * (1.0 + abs(limit)), location=loc)
-
-
 def replicate_statistics(sol: Any, sim: Simulation, seeds: Sequence[int],
                          model: ModelSpec | None = None) -> np.ndarray:
     """(len(seeds), k) statistics of one panel (or model sample) per seed; columns in
@@ -155,8 +118,11 @@ def replicate_statistics(sol: Any, sim: Simulation, seeds: Sequence[int],
         rows = [model.simulate(sol, sim.n_households, int(s)) for s in seeds]
         return np.array([[float(r[n]) for n in names] for r in rows])
     fn = STATISTICS[sim.statistics]
-    rows = [fn(panel_arrays(sol, sim.n_households, sim.n_periods, int(s), sim.burn_in))
-            for s in seeds]
+    if model is None or model.panel is None:
+        name = "no model" if model is None else f"model {model.name!r}"
+        raise ValueError(f"{name} simulates no household panel (ModelSpec.panel)")
+    rows = [fn(model.panel(sol, sim.n_households, sim.n_periods + sim.burn_in,
+                           int(s)).after(sim.burn_in)) for s in seeds]
     return np.array([list(r.values()) for r in rows])
 
 

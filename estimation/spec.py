@@ -328,6 +328,11 @@ def _simulation(body: dict, given: bool, method: str, panel: PanelSource | None,
                    ("simulation", "statistics"), problems)
     if stat == MODEL_STATISTICS:
         _check_model_simulation(body, model, own, problems)
+    elif stat in STATISTICS and model is not None and model.panel is None:
+        hint = f"; it simulates its own statistics: {MODEL_STATISTICS}" if own else ""
+        problems.add(("simulation", "statistics"), f"{stat} needs a simulated household "
+                     f"panel, and model {model.name!r} has none (no ModelSpec.panel hook)"
+                     f"{hint}")
     size = {} if panel is None else dict(zip(("n_periods", "n_households"), panel.shape,
                                              strict=True))
     return Simulation(**{**size, **body, "statistics": stat}) if not problems.lines else None

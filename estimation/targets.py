@@ -14,7 +14,8 @@ Data values come from exactly one place:
   hand-typed matrix; ``covariance: none`` leaves Omega to ``targets.covariance``
   or to the driver;
 - ``spatial: {dataset | directory | trade, migration, locations}``: observed
-  spatial data (:mod:`hetspace.estimation.locations`), whose location moments
+  spatial data (the model's ``ModelSpec.observed`` hook: for ``incomplete_markets``,
+  :mod:`hetspace.core.incomplete_markets.observed`), whose location moments
   the model's analytic moments provide through the same function.
 
 With data, panel or spatial, ``moments`` is a list of names. Paths are relative
@@ -32,10 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from hetspace.core.config import did_you_mean
-from hetspace.core.errors import HetspaceError, InvalidParamsError
+from hetspace.core.errors import DataSourceError, HetspaceError, InvalidParamsError
 
 from .data import DEFAULT_BOOTSTRAP, PanelError, bootstrap_covariance, data_statistics, read_panel
-from .locations import LOCATION_MOMENTS, SpatialError, load_spatial, spatial_data_moments
 from .objective import (
     MODEL_STATISTICS,
     STATISTICS,
@@ -147,7 +147,7 @@ def parse_targets(body: dict, model, params, numerics, sim, panel: PanelSource |
     elif panel is not None:
         values, cov = _panel_values(panel, names, sim, cov, problems)
     elif "spatial" in body:
-        values = _spatial_values(body["spatial"], names, base_dir, problems)
+        values = _spatial_values(body["spatial"], names, model, base_dir, problems)
     W = _weighting(body, cov, len(names), problems)
     if problems.lines:
         return None, None
@@ -253,20 +253,25 @@ def _warn_sizes(source: PanelSource, sim) -> None:
                        sim.n_periods, sim.n_households, source.path, T, H)
 
 
-def _spatial_values(body, names, base_dir: Path, problems) -> list[float]:
-    """Location moments of a SpatialData source (the model's come from the same function)."""
+def _spatial_values(body, names, model, base_dir: Path, problems) -> list[float]:
+    """Moments of an observed-data source, by the model's ``observed`` hook (the model's
+    own moments of those names come from the same function)."""
+    if model.observed is None:
+        problems.add(("targets", "spatial"), f"model {model.name!r} reads no observed data "
+                     "(no ModelSpec.observed hook)")
+        return []
+    available = model.observed_names or ()
     for n in names:
-        if n not in LOCATION_MOMENTS:
+        if n not in available:
             problems.add(("targets", "moments", n), "is not a location moment spatial data "
-                         f"give; available: {', '.join(LOCATION_MOMENTS)}")
+                         f"give; available: {', '.join(available)}")
     if problems.lines:
         return []
     try:
-        data = load_spatial(body, base_dir)
-    except SpatialError as e:
+        found = model.observed(body, base_dir)
+    except DataSourceError as e:
         problems.add(("targets", "spatial", *([e.key] if e.key else [])), e.text)
         return []
-    found = spatial_data_moments(data)
     return [found[n] for n in names]
 
 

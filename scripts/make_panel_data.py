@@ -19,9 +19,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hetspace.core.incomplete_markets import examples, simulate_panel, solve
+from hetspace.core.incomplete_markets import (
+    examples,
+    panel_from_simulation,
+    simulate_panel,
+    solve,
+)
 from hetspace.estimation.data import write_panel
-from hetspace.estimation.objective import panel_from_simulation
 
 DEFAULT_OUT = (Path(__file__).resolve().parents[1] / "configs" / "estimation" / "data"
                / "huggett_panel.parquet")

@@ -9,11 +9,12 @@ from ..protocol import ModelSpec
 from . import examples
 from .data import SpatialData, load_synthetic
 from .dynamics import DYNAMICS_INFO, dynamics_names, shock_dynamics
-from .moments import MOMENT_INFO, MOMENT_NAMES, PARAM_INFO
+from .moments import LOCATION_MOMENTS, MOMENT_INFO, MOMENT_NAMES, PARAM_INFO
+from .observed import observed_moments
 from .params import Guess, Numerics, Params
 from .result import Solution
 from .shocks import RegionShock, region_shock, shocked_params
-from .simulate import Panel, simulate_panel
+from .simulate import Panel, panel_arrays, panel_from_simulation, simulate_panel
 from .solve import extrapolate, solve
 from .transition import HouseholdBlock, transition_path
 from .transition_ge import Impulse, linear_impulse, nonlinear_impulse
@@ -38,11 +39,36 @@ MODEL = ModelSpec(
     moment_names=MOMENT_NAMES,
     dynamics=shock_dynamics,
     dynamics_names=dynamics_names,
+    panel=panel_arrays,
+    observed=observed_moments,
+    observed_names=tuple(LOCATION_MOMENTS),
 )
 
-__all__ = ["MODEL", "Guess", "HouseholdBlock", "Impulse", "Numerics", "Panel", "Params",
-           "RegionShock", "Solution", "SpatialData", "SpatialImpulse", "SpatialTransition",
-           "TransitionWelfare", "examples", "linear_impulse", "load_synthetic",
-           "nonlinear_impulse", "region_shock", "shock_dynamics", "shocked_params",
-           "simulate_panel", "solve",
-           "transition_path", "transition_welfare"]
+__all__ = [
+    "MODEL",
+    "Guess",
+    "HouseholdBlock",
+    "Impulse",
+    "Numerics",
+    "Panel",
+    "Params",
+    "RegionShock",
+    "Solution",
+    "SpatialData",
+    "SpatialImpulse",
+    "SpatialTransition",
+    "TransitionWelfare",
+    "examples",
+    "linear_impulse",
+    "load_synthetic",
+    "nonlinear_impulse",
+    "panel_arrays",
+    "panel_from_simulation",
+    "region_shock",
+    "shock_dynamics",
+    "shocked_params",
+    "simulate_panel",
+    "solve",
+    "transition_path",
+    "transition_welfare",
+]

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import atomic_write
+from ..config import write_frame
 from ..errors import Described, InvalidConfigError, Violation
 from ..protocol import Record
 from ..validation import Checker
@@ -216,14 +216,3 @@ def _tidy(matrix: np.ndarray, names: list[str]) -> pd.DataFrame:
                          "value": matrix.ravel()})
 
 
-def write_frame(frame: pd.DataFrame, path: Path, fmt: str) -> None:
-    """Write ``frame`` to ``path`` as csv (17 digits) or parquet, atomically (temp + rename),
-    with the mode an ordinary ``open`` gives (``config.atomic_write``)."""
-
-    def write(fh) -> None:
-        if fmt == "parquet":
-            frame.to_parquet(fh, index=False)
-        else:
-            fh.write(frame.to_csv(index=False, float_format="%.17g").encode())
-
-    atomic_write(Path(path), write)

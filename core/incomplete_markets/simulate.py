@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import InvalidParamsError, Violation
+from ..panel import PanelArrays
 from ..protocol import readonly
 from . import dist_kernels
 from .result import Solution
@@ -108,3 +109,25 @@ def _check(n_households, n_periods, seed) -> None:
         problems.append(Violation("seed", "must be an integer >= 0", seed))
     if problems:
         raise InvalidParamsError("simulate_panel", problems)
+
+
+def panel_arrays(sol: Solution, n_households: int, n_periods: int, seed: int) -> PanelArrays:
+    """The model's ``ModelSpec.panel`` hook: a simulated panel as
+    :class:`~hetspace.core.panel.PanelArrays`."""
+    return panel_from_simulation(sol, simulate_panel(sol, n_households, n_periods, seed))
+
+
+def panel_from_simulation(sol: Solution, panel: Panel, burn_in: int = 0) -> PanelArrays:
+    """:class:`~hetspace.core.panel.PanelArrays` of a ``simulate_panel`` result, without its
+    first ``burn_in`` periods: income w_j e_s (times the wage), at_limit where the savings
+    are the grid's lowest node."""
+    keep = slice(burn_in, None)
+    loc, state = np.asarray(panel.location[keep]), np.asarray(panel.income_state[keep])
+    w = np.asarray(sol.w, dtype=float)
+    e = np.asarray(sol.params.e_grid, dtype=float)
+    node = np.asarray(panel.asset_node[keep])
+    a_next = np.asarray(sol.a_next)[loc, state, node]
+    limit = float(sol.a_grid[0])
+    return PanelArrays(consumption=np.asarray(panel.consumption[keep]),
+                       income=sol.wage * w[loc] * e[state], assets=np.asarray(panel.assets[keep]),
+                       at_limit=a_next <= limit + 1e-12 * (1.0 + abs(limit)), location=loc)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hetspace.core import incomplete_markets
+from hetspace.core import get_model, incomplete_markets
 from hetspace.core.errors import InvalidConfigError
 from hetspace.core.incomplete_markets import (
     Numerics,
@@ -23,9 +23,12 @@ from hetspace.core.incomplete_markets import (
     SpatialData,
     examples,
     load_synthetic,
+    panel_from_simulation,
     simulate_panel,
     solve,
 )
+from hetspace.core.incomplete_markets.moments import LOCATION_MOMENTS
+from hetspace.core.incomplete_markets.observed import load_spatial, observed_moments
 from hetspace.estimation import EstimationSpec, estimate
 from hetspace.estimation.data import (
     PanelError,
@@ -33,21 +36,16 @@ from hetspace.estimation.data import (
     read_panel,
     write_panel,
 )
-from hetspace.estimation.locations import (
-    LOCATION_MOMENTS,
-    load_spatial,
-    spatial_data_moments,
-)
 from hetspace.estimation.objective import (
     STATISTICS,
     Simulation,
     model_moments,
-    panel_from_simulation,
 )
 
 from .conftest import huggett_spec
 
 TRUTH = {"beta": 0.99, "a_low": -3.5}  # as in test_estimate
+IM = get_model("incomplete_markets")
 PANEL_SIM = {"statistics": "panel_moments", "n_households": 300, "n_periods": 8, "seed": 3}
 
 
@@ -96,7 +94,8 @@ def test_panel_file_gives_the_objectives_statistics_exactly(tmp_path, huggett, f
     for source in (path, tmp_path / "shuffled.csv"):
         for name in STATISTICS:
             data = read_panel(source, name)
-            in_memory = model_moments(huggett, Simulation(**{**PANEL_SIM, "statistics": name}))
+            in_memory = model_moments(huggett, Simulation(**{**PANEL_SIM, "statistics": name}),
+                                      IM)
             assert STATISTICS[name](data) == in_memory, (source, name)
     back = read_panel(path, "panel_moments")
     assert back.consumption.shape == (8, 300)
@@ -115,7 +114,7 @@ def test_spec_panel_source_equals_the_models_simulated_statistics(tmp_path, hugg
                  "weighting": "optimal"},
         simulation={"statistics": "panel_moments", "seed": 3}), base_dir=tmp_path)
     assert (spec.simulation.n_households, spec.simulation.n_periods) == (300, 8)
-    model = model_moments(huggett, spec.simulation)
+    model = model_moments(huggett, spec.simulation, spec.model)
     assert spec.objective.value(model) == 0.0
     data = read_panel(tmp_path / "panel.parquet", "panel_moments")
     omega = bootstrap_covariance(data, "panel_moments", names, 500, seed=4)
@@ -182,7 +181,7 @@ def test_spatial_source_on_the_shipped_data_equals_the_model_at_its_fundamentals
     w, P, T = data.normalised_prices()
     start = solve(truth.with_(closure="partial", r=fund["r"], w=w, P=P, T=T), numerics)
     sol = solve(truth, numerics, warm_start=start)
-    model, found = sol.moments(), spatial_data_moments(data)
+    model, found = sol.moments(), observed_moments({"dataset": "synthetic_us48"})
     assert set(found) == set(LOCATION_MOMENTS)
     for name in LOCATION_MOMENTS:
         assert found[name] == pytest.approx(model[name], rel=1e-6, abs=1e-7), name

@@ -13,6 +13,8 @@ psi 0.8688 (0.0018), chi 0.975 (0.026) against 20, 0.86, 0.87, 0.95.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import yaml
@@ -20,8 +22,14 @@ from mlflow.tracking import MlflowClient
 
 from hetspace.core import get_model
 from hetspace.core.errors import InvalidConfigError
+from hetspace.core.panel import PanelArrays
 from hetspace.estimation import EstimationSpec, estimate
-from hetspace.estimation.objective import Simulation, model_moments, statistic_names
+from hetspace.estimation.objective import (
+    STATISTICS,
+    Simulation,
+    model_moments,
+    statistic_names,
+)
 
 from .conftest import REPO_CONFIGS, huggett_spec
 
@@ -95,6 +103,50 @@ def test_a_model_without_the_hook_cannot_use_model_statistics():
     with pytest.raises(InvalidConfigError, match=r"simulation\.statistics: model "
                        r"'incomplete_markets' does not simulate itself"):
         EstimationSpec.from_dict(spec)
+
+
+def test_panel_statistics_need_the_models_panel_hook():
+    # hadsge simulates its own statistics but no household panel (ModelSpec.panel)
+    data = ii_spec(simulation={"statistics": "panel_moments", "n_households": 100,
+                               "n_sims": 1, "seed": 0})
+    with pytest.raises(InvalidConfigError, match=r"simulation\.statistics: panel_moments "
+                       r"needs a simulated household panel, and model 'hadsge' has none"):
+        build(data)
+
+
+def test_observed_data_need_the_models_observed_hook():
+    # spatial data are read by the model's hook (incomplete_markets has it; hadsge not)
+    data = ii_spec(targets={"moments": ["mobility", "theta_work", "theta_retire",
+                                       "wealth_retire"],
+                           "spatial": {"dataset": "synthetic_us48"}})
+    data.pop("simulation", None)
+    data["method"] = "smm"
+    with pytest.raises(InvalidConfigError, match=r"targets\.spatial: model 'hadsge' reads no "
+                       r"observed data \(no ModelSpec\.observed hook\)"):
+        build(data)
+
+
+def test_panel_statistics_summarise_whatever_panel_the_hook_draws():
+    # estimation asks the model for its panel (no model is special-cased): a model whose
+    # hook draws a given panel gets the statistics of exactly that panel, at each seed
+    im = get_model("incomplete_markets")
+    rng = np.random.default_rng(0)
+    drawn = {}
+
+    def panel(sol, n_households, n_periods, seed):
+        c = np.exp(rng.normal(size=(n_periods, n_households)))
+        drawn[seed] = PanelArrays(consumption=c, income=c, assets=c, at_limit=c > 2.0)
+        return drawn[seed]
+
+    toy = dataclasses.replace(im, name="panel_toy", panel=panel)
+    sim = Simulation(statistics="panel_moments", n_households=50, n_periods=6, burn_in=2,
+                     n_sims=2, seed=10)
+    got = model_moments(None, sim, toy)
+    assert sorted(drawn) == [10, 11]
+    expected = [STATISTICS["panel_moments"](drawn[s].after(2)) for s in (10, 11)]
+    for name, value in got.items():
+        assert value == pytest.approx(np.mean([e[name] for e in expected]), rel=1e-12)
+    assert drawn[10].consumption.shape == (8, 50)  # periods + burn_in drawn, burn_in dropped
 
 
 def test_a_data_panel_is_not_summarised_by_the_model_hook():

@@ -59,13 +59,14 @@ def test_insurance_slope_of_a_known_pass_through():
 
 def test_simulated_moments_use_common_random_numbers():
     params, numerics = examples.huggett_1993(n_a=120)
-    sol = get_model("incomplete_markets").solve(params, numerics)
+    model = get_model("incomplete_markets")
+    sol = model.solve(params, numerics)
     sim = Simulation(statistics="panel_moments", n_households=300, n_periods=10, n_sims=2,
                      seed=5)
-    first, again = model_moments(sol, sim), model_moments(sol, sim)
+    first, again = model_moments(sol, sim, model), model_moments(sol, sim, model)
     assert first == again
     other = model_moments(sol, Simulation(statistics="panel_moments", n_households=300,
-                                          n_periods=10, n_sims=2, seed=6))
+                                          n_periods=10, n_sims=2, seed=6), model)
     assert other != first
     # the simulated panel is drawn from the stationary distribution: its mean consumption is
     # the analytic one up to Monte Carlo error (endowment mean 0.8826; s.d. of a household

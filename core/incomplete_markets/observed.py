@@ -1,8 +1,9 @@
-"""Observed spatial data for estimation: where it comes from and its location moments.
+"""Observed spatial data: where it comes from and its location moments (the model's
+``ModelSpec.observed`` hook, which an estimation's ``targets.spatial`` calls).
 
 The location moments themselves are defined once, in
 :mod:`hetspace.core.incomplete_markets.moments` (``location_moments``, with the
-table of which data and model arrays enter them): ``spatial_data_moments`` is
+table of which data and model arrays enter them): ``observed_moments`` is
 its data side and ``Solution.moments()`` its model side, so an estimation
 compares like with like by construction.
 
@@ -20,13 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hetspace.core.errors import HetspaceError, InvalidConfigError
-from hetspace.core.incomplete_markets.data import SYNTHETIC, SpatialData, load_synthetic
-from hetspace.core.incomplete_markets.moments import LOCATION_MOMENTS, location_moments
-from hetspace.core.incomplete_markets.moments import data_moments as spatial_data_moments
-
-__all__ = ["LOCATION_MOMENTS", "SpatialError", "load_spatial", "location_moments",
-           "spatial_data_moments"]
+from ..errors import DataSourceError, HetspaceError
+from .data import SYNTHETIC, SpatialData, load_synthetic
+from .moments import data_moments
 
 SPATIAL_KEYS = ("dataset", "directory", "trade", "migration", "locations", "rtol")
 _TABLES = ("trade", "migration", "locations")
@@ -65,12 +62,17 @@ def load_spatial(body: Mapping[str, Any], base_dir: str | Path = ".") -> Spatial
                            f"{text}") from e
 
 
-class SpatialError(InvalidConfigError):
+def observed_moments(body: Mapping[str, Any], base_dir: str | Path = ".") -> dict[str, float]:
+    """The location moments (``moments.LOCATION_MOMENTS``) of the spatial data that
+    ``body`` describes (``load_spatial``): the ``observed`` hook of the model."""
+    return data_moments(load_spatial(body, base_dir))
+
+
+class SpatialError(DataSourceError):
     """A problem with a spatial data source: ``key`` in the source mapping and the text."""
 
     def __init__(self, key: str, text: str):
-        self.key, self.text = key, text
-        super().__init__("spatial data source" + (f" ({key})" if key else ""), [text])
+        super().__init__("spatial data source", key, text)
 
 
 def _table_files(body: Mapping[str, Any], base_dir: Path) -> dict[str, Path]:
