@@ -196,6 +196,20 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     return path
 
 
+def write_frame(frame: Any, path: Path, fmt: str) -> None:
+    """Write ``frame`` to ``path`` as csv (17 digits) or parquet, atomically (temp + rename),
+    with the mode an ordinary ``open`` gives (``atomic_write``); ``frame`` a pandas
+    DataFrame."""
+
+    def write(fh) -> None:
+        if fmt == "parquet":
+            frame.to_parquet(fh, index=False)
+        else:
+            fh.write(frame.to_csv(index=False, float_format="%.17g").encode())
+
+    atomic_write(Path(path), write)
+
+
 @functools.cache
 def _umask() -> int:
     """The process's umask (read once: setting it to read it is not thread-safe)."""
@@ -227,20 +241,6 @@ _ConfigLoader.add_implicit_resolver(
 #: The largest config file read (10 times the largest shipped one, spatial48.yaml);
 #: the YAML parser reads about 0.1-0.2 MB a second.
 MAX_CONFIG_BYTES = 1_000_000
-
-
-def write_frame(frame: Any, path: Path, fmt: str) -> None:
-    """Write ``frame`` to ``path`` as csv (17 digits) or parquet, atomically (temp + rename),
-    with the mode an ordinary ``open`` gives (``atomic_write``); ``frame`` a pandas
-    DataFrame."""
-
-    def write(fh) -> None:
-        if fmt == "parquet":
-            frame.to_parquet(fh, index=False)
-        else:
-            fh.write(frame.to_csv(index=False, float_format="%.17g").encode())
-
-    atomic_write(Path(path), write)
 
 
 def read_text(path: Path, source: str) -> str:

@@ -196,7 +196,8 @@ class Evaluator:
 
     def evaluate(self, x: Sequence[float]) -> Evaluation:
         """One evaluation on the nearest idle actor (blocking; nothing else in flight)."""
-        call = self.submit(self.nearest(x), x, self.spec.params_at(x), _key(self.spec, x))
+        params = self.spec.params_at(x)
+        call = self.submit(self.nearest(x), x, params, _key(self.spec, params))
         try:
             while True:
                 for event in self.events():
@@ -233,8 +234,7 @@ class Evaluator:
         actor; ``ordered`` makes the tour the given order (the first point first).
         """
         spec = self.spec
-        jobs = [Job(Task(point_key(spec.model.name, p, spec.numerics, spec.seed)[:16], p,
-                         spec.numerics, spec.seed),
+        jobs = [Job(Task(_key(spec, p), p, spec.numerics, spec.seed),
                     coords=(float(i),) if ordered else tuple(unit(spec.parameters, x)), item=i)
                 for i, (x, p) in enumerate(zip(xs, map(spec.params_at, xs), strict=True))]
         out: dict[int, Evaluation] = {}
@@ -262,5 +262,5 @@ class Evaluator:
         self.pool.shutdown()
 
 
-def _key(spec: Any, x: Sequence[float]) -> str:
-    return point_key(spec.model.name, spec.params_at(x), spec.numerics, spec.seed)[:16]
+def _key(spec: Any, params: Any) -> str:
+    return point_key(spec.model.name, params, spec.numerics, spec.seed)[:16]

@@ -113,14 +113,14 @@ def run_points(pool: SteadyStatePool, points: Sequence[Point], numerics: Any,
     while the actors started; the tour of a 64-point grid takes a few milliseconds,
     with every actor waiting). ``rule``: :func:`run_jobs`' keywords.
     """
-    jobs = {p.key: Job(Task(p.key, p.params, numerics, p.seed, p.dynamics), p.coords, p)
-            for p in points}
+    jobs = [Job(Task(p.key, p.params, numerics, p.seed, p.dynamics), p.coords, p)
+            for p in points]
     if chains is not None:
-        if sorted(p.key for c in chains for p in c) != sorted(jobs):
+        if sorted(p.key for c in chains for p in c) != sorted(p.key for p in points):
             raise ValueError("chains must hold exactly the points to evaluate")
-        chains = [[jobs[p.key] for p in c] for c in chains]
-    return run_jobs(pool, list(jobs.values()), lambda job, ev: on_row(job.item, ev),
-                    chains=chains, **rule)
+        by_key = {job.key: job for job in jobs}
+        chains = [[by_key[p.key] for p in c] for c in chains]
+    return run_jobs(pool, jobs, lambda job, ev: on_row(job.item, ev), chains=chains, **rule)
 
 
 def run_jobs(pool: SteadyStatePool, jobs: Sequence[Job],
@@ -339,7 +339,7 @@ class _Run:
             slot.queue.extendleft(reversed(again))
 
     def _retire(self, slot: _Slot) -> None:
-        logger.warning("actor %d is gone for good; its points go to the others", slot.index)
+        """The pool gave the actor up (and said so): its queued points go to the others."""
         if slot.queue:
             self.pending.append(slot.queue)
             slot.queue = collections.deque()
