@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 
 import numpy as np
@@ -91,6 +91,18 @@ class Solution:
     # second best also inner_solves (component problems solved, each with its
     # distribution) and sweeps (Bellman sweeps over all of them)
     work: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    # pickling (a held solution returned by an actor's query, a saved warm start): the
+    # read-only mappings travel as dicts
+    def __getstate__(self):
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {
+            "residuals": dict(self.residuals), "work": dict(self.work)}
+
+    def __setstate__(self, state) -> None:
+        state = dict(state, residuals=MappingProxyType(state["residuals"]),
+                     work=MappingProxyType(state["work"]))
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
     @property
     def welfare_ce(self) -> float:

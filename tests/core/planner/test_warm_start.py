@@ -77,3 +77,23 @@ def test_inexact_inner_tolerance_follows_residual_and_ends_exact():
     assert inexact.exact()
     inexact.observe(1e-12)  # never below the full tolerance
     assert inexact.take(same_point=False) == 1e-10
+
+
+def test_a_solution_pickles_and_warm_starts_after_the_round_trip(cold):
+    """A held solution travels by pickle (an actor's query returns it; a sweep saves a
+    warm start): every field survives, the read-only mappings stay read-only, and the
+    unpickled copy warm-starts to the cold answer as the original does."""
+    import pickle
+    from types import MappingProxyType
+
+    sol = cold["theta_below"]
+    back = pickle.loads(pickle.dumps(sol))
+    assert isinstance(back.residuals, MappingProxyType)
+    assert isinstance(back.work, MappingProxyType)
+    assert dict(back.residuals) == dict(sol.residuals) and dict(back.work) == dict(sol.work)
+    for name in ("w", "P", "population", "S", "dist", "C", "outer_jacobian", "x_first_best"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(sol, name), err_msg=name)
+    np.testing.assert_array_equal(back.component.X, sol.component.X)
+    warm = get_model("planner").solve(economy(theta=0.52), NUM, warm_start=back)
+    np.testing.assert_allclose(warm.population, cold["target"].population, rtol=1e-6)
+    np.testing.assert_allclose(warm.welfare, cold["target"].welfare, rtol=1e-7)
