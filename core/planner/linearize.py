@@ -128,6 +128,7 @@ def sweep_jacobian(S, X, v_grid, M_pol, Mn, theta, log_chi, beta, omega, r_inv,
     h = v_grid[1] - v_grid[0]
     v0 = v_grid[0]
     B = kernels.log_slopes(X, h)
+    L = np.log(X)
     work = np.empty((6, J))
     mu = np.empty(J)
     guess = np.full(J, np.nan)
@@ -142,7 +143,7 @@ def sweep_jacobian(S, X, v_grid, M_pol, Mn, theta, log_chi, beta, omega, r_inv,
     for i in range(J):
         for k in range(n + 1):
             M = M_pol[i, k] if k < n else Mn[i]
-            kernels.destinations(S, X, B, v0, h, theta, M, guess, work[0], work[1], work[2],
+            kernels.destinations(S, X, L, B, v0, h, theta, M, guess, work[0], work[1], work[2],
                                  work[3], work[4], work[5])
             for m in range(J):  # the next node's destinations are close: start there
                 guess[m] = work[0, m] if work[0, m] > kernels.NEG_INF else np.nan

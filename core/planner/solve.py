@@ -140,9 +140,11 @@ def _second_best(params, numerics, x0, warm) -> Solution:
     if warm is not None:
         # the grid is the cold solve's (from this economy's first best), whatever the
         # neighbour: a warm solve then finds the cold one's fixed point
-        x_fb = warm.x_first_best if warm.x_first_best is not None else x0
-        x_fb = solve_outer(fbp, numerics, x_fb, fb_aggregates(fbp, numerics),
+        x_fb_nb = warm.x_first_best if warm.x_first_best is not None else x0
+        x_fb = solve_outer(fbp, numerics, x_fb_nb, fb_aggregates(fbp, numerics),
                            "first best (the grid of a warm start)").x
+        if warm.x_first_best is not None:
+            x0 = x0 + (x_fb - x_fb_nb)
         if warm.params.allocation == "second_best":
             jac0 = warm.outer_jacobian
     w, _L, P, _ = prices(params, x_fb)

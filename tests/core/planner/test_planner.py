@@ -192,7 +192,8 @@ def test_brute_force_maximisation_two_locations():
         x = log_chi[i] + THETA * vp
         iv = (x.max() + np.log(np.sum(np.exp(x - x.max())))) / THETA
         mu = np.exp(x - THETA * iv)
-        S = [kernels.surplus_at(c.S[m], c.X[m], B[m], g[0], h, vp[m])[0] for m in range(2)]
+        S = [kernels.surplus_at(c.S[m], c.X[m], np.log(c.X[m]), B[m], g[0], h,
+                                 vp[m])[0] for m in range(2)]
         return iv, mu @ np.array(S)
 
     def rhs(i, v, vp):
@@ -345,7 +346,7 @@ def test_xi_interpolant_is_c1_and_its_log_slope_is_its_derivative():
     eps = 1e-9
 
     def at(x):
-        _S, Xi, b, _dS = kernels.surplus_at(S[0], X[0], B, v[0], h, x)
+        _S, Xi, b, _dS = kernels.surplus_at(S[0], X[0], np.log(X[0]), B, v[0], h, x)
         return np.log(Xi), b
 
     for x in v:  # interior nodes and the two ends
