@@ -87,6 +87,9 @@ class Solution:
     # Newton's Jacobian at the solution (Broyden-updated); None where not built
     x_first_best: np.ndarray | None = None
     outer_jacobian: np.ndarray | None = None
+    # second best: the first best's outer Jacobian near x_first_best (where the next
+    # warm start's first-best Newton begins)
+    first_best_jacobian: np.ndarray | None = None
     # work counts of the solve: outer_iterations, outer_jacobians (fresh model Jacobians);
     # second best also inner_solves (component problems solved, each with its
     # distribution) and sweeps (Bellman sweeps over all of them)
