@@ -20,8 +20,10 @@ same fundamentals, NOT US data).
 
 The paper finds that the planner reallocates more in the short run and less in the
 long run. The planner's Jacobian is built by differences of whole periods
-(``PlannerBlock``): about 0.2 s per input and period at 8 locations x 240 nodes, so
-T = 100 takes about 6 minutes on one core; 48 locations are out of reach this way.
+(``PlannerBlock``): about 0.1 s per input and period at 8 locations x 240 nodes, so
+T = 100 takes about 3 minutes on one core (176 s measured, 16 inputs); at 48
+locations (96 inputs, about 0.9 s each per period) T = 100 would take over two
+hours: out of reach this way.
 """
 
 from __future__ import annotations

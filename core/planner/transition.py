@@ -24,8 +24,9 @@ and outputs at the steady-state distribution) along each direction, with the
 perturbation scaled to ``eps`` in max norm: each direction costs two sweeps and two
 distribution steps, so the fake-news Jacobian over T periods costs 2 T k sweeps for k
 input directions. That is cheap at a few locations (a sweep of 3 locations x 60 nodes
-takes milliseconds) and too slow at 48 (about a second per sweep), where the sweep's
-analytic Jacobian (``linearize``) and the policies' own derivatives will be needed.
+takes milliseconds) and too slow at 48 (0.2 s per sweep and as much per distribution
+step, times 96 inputs and T periods), where the sweep's analytic Jacobian
+(``linearize``) and the policies' own derivatives will be needed.
 Each node's problem is solved exactly (to rounding) by the sweep, so the differences
 carry no solver noise; Young lotteries are piecewise linear in Xi, so a difference
 that straddles a lottery's kink (a destination crossing a node) is off for that
