@@ -217,23 +217,24 @@ def expectation_vectors(idx, wlo, Pi, mu, o, out):
 @njit(cache=True, nogil=True)
 def _income_step(Pi, src, out, J, S, n):
     """out[(j, s2, i)] = sum_s1 Pi[s1, s2] src[(j, s1, i)] over rows of src and out (N,
-    K): income states' blocks of n K contiguous numbers, so the loops vectorise."""
-    K = src.shape[1]
-    flat_src = src.reshape(src.size)
-    flat_out = out.reshape(out.size)
-    width = n * K
+    K): income states' blocks of n K contiguous numbers, so the loops vectorise. The
+    blocks are rows of 2-d views: with offsets into flat views LLVM cannot tell that
+    out and src do not overlap and the loop stays scalar (six times slower at n = 500,
+    S = 7, K = 2)."""
+    width = n * src.shape[1]
+    rows_src = src.reshape((J * S, width))
+    rows_out = out.reshape((J * S, width))
     for j in range(J):
         for s2 in range(S):
-            o = (j * S + s2) * width
-            for u in range(width):
-                flat_out[o + u] = 0.0
+            dst = rows_out[j * S + s2]
+            dst[:] = 0.0
             for s1 in range(S):
                 w = Pi[s1, s2]
                 if w == 0.0:
                     continue
-                b = (j * S + s1) * width
+                row = rows_src[j * S + s1]
                 for u in range(width):
-                    flat_out[o + u] += w * flat_src[b + u]
+                    dst[u] += w * row[u]
 
 
 @njit(cache=True, nogil=True)
