@@ -38,7 +38,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import InvalidParamsError, SolverConvergenceError, Violation
-from ..transitions import Path, nonlinear_path
+from ..transitions import OutputIdentity, Path, nonlinear_path
 from . import dist_kernels, kernels, transition_kernels
 from .household import _STATUS_TEXT, _transition_matrix, forward_step
 from .result import Solution
@@ -212,6 +212,31 @@ class HouseholdBlock:
             if row < 2 * J:
                 curly_y[:, out] = y[:, row]
         return curly_y, curly_d
+
+    def output_identities(self):
+        """With one location, C, L and H from A (``transitions.OutputIdentity``; none
+        with several). Summing the budget P_t c + a' = (1 + r_t) a + w_t e + T_t over
+        dphi_t: P_t C_t + A_t = (1 + r_t) int a dphi_t + w_t H_t + T_t L_t, where
+        int a dphi_t = A_{t-1} for t >= 1 (Young's lottery keeps the mean of a' on
+        [a_low, a_max], as do e' and deaths, whose newborns inherit assets) and dphi_0 is
+        the steady state's; L and H stay put (mass; the income states' stationary
+        shares). So P dC_t = -dA_t + (1 + r) dA_{t-1} + a_ss dr_t + H dw_t + L dT_t -
+        C dP_t, with a_ss = int a dphi_ss and L, H, C at the steady state. The linearised
+        block keeps this exactly (the budget holds node by node at the steady state;
+        savings move by it on free nodes and not at all on the bounds, where c takes
+        the whole change), so it agrees with C's own fake-news Jacobian to rounding
+        (tests/core/incomplete_markets/test_transition_identity.py)."""
+        if self.n_loc > 1:
+            return ()
+        D = self.sol.dist.ravel()
+        lin = self._linearisation()
+        P, R = float(self.sol.P[0]), 1.0 + float(self.sol.r)
+        e_flat = np.broadcast_to(self._e[None, :, None], self.shape).ravel()
+        direct = {"w_0": D @ e_flat / P, "P_0": -(D @ lin.c_flat) / P, "T_0": D.sum() / P,
+                  "r": D @ lin.a_flat / P}
+        return (OutputIdentity(output="C_0", base="A_0", now=-1.0 / P, lag=R / P,
+                               direct=direct),
+                OutputIdentity(output="L_0", base="A_0"), OutputIdentity(output="H_0", base="A_0"))
 
     def output_vectors(self):
         lin = self._linearisation()

@@ -119,15 +119,72 @@ def _names(block, inputs, outputs):
 
 
 def _chunks(block, T, names, outs, initial, out, max_bytes=CHUNK_BYTES):
-    """The fake-news steps (module docstring) for chunks of outputs: one backward pass
-    for all inputs; expectation vectors for up to EXPECTATION_BYTES of them at once;
-    per chunk of outputs one matrix product and the recursion. Writes into out[lo:hi]
-    if ``out`` is given, else into fresh arrays; yields (lo, hi, that)."""
+    """The Jacobian by chunks of outputs (``_news_chunks``); outputs the block derives
+    from others by an ``OutputIdentity`` (not with ``initial``: the date-0
+    distribution moves) come from their base's Jacobian, computed whole first. Writes
+    into out[lo:hi] if ``out`` is given, else into fresh arrays; yields (lo, hi, that)."""
     _check(block, T, names, outs)
     if initial and not callable(getattr(block, "initial_jvp", None)):
         raise InvalidParamsError("fake_news_jacobian", [Violation(
             "initial", "needs a block with initial_jvp (a date-0 distribution chosen with "
             "foresight)", type(block).__name__)])
+    derived = {} if initial else _identities(block, names, outs)
+    if not derived:
+        yield from _news_chunks(block, T, names, outs, initial, out, max_bytes)
+        return
+    base_names = tuple(dict.fromkeys([o for o in outs if o not in derived]
+                                     + [ident.base for ident in derived.values()]))
+    k = len(names)
+    base = np.empty((len(base_names), k, T, T))
+    for _ in _news_chunks(block, T, names, base_names, False, base, max_bytes):
+        pass
+    step = max(1, max_bytes // (8 * T * T * k))
+    for lo in range(0, len(outs), step):
+        hi = min(lo + step, len(outs))
+        J = np.empty((hi - lo, k, T, T)) if out is None else out[lo:hi]
+        for o in range(lo, hi):
+            ident = derived.get(outs[o])
+            if ident is None:
+                J[o - lo] = base[base_names.index(outs[o])]
+            else:
+                _derive(ident, base[base_names.index(ident.base)], names, J[o - lo])
+        yield lo, hi, J
+
+
+def _identities(block, names, outs):
+    """{output: OutputIdentity} for the requested outputs the block derives from an
+    output that is not itself derived; {} if the block offers none."""
+    offer = getattr(block, "output_identities", None)
+    if not callable(offer):
+        return {}
+    known = {ident.output: ident for ident in offer()}
+    problems = [Violation(f"output_identities[{ident.output!r}]", "must name the block's "
+                          "outputs and inputs", (ident.base, sorted(ident.direct)))
+                for ident in known.values()
+                if ident.output not in block.outputs or ident.base not in block.outputs
+                or not set(ident.direct) <= set(block.inputs)]
+    if problems:
+        raise InvalidParamsError("fake_news_jacobian", problems)
+    return {o: known[o] for o in outs if o in known and known[o].base not in known}
+
+
+def _derive(ident, base, names, out):
+    """out (k, T, T): the Jacobian of ident.output from its base's (k, T, T) and the
+    inputs ``names`` (``block.OutputIdentity``): now J_b[t, s] + lag J_b[t - 1, s] +
+    direct[i] [t == s]."""
+    np.multiply(base, ident.now, out=out)
+    if ident.lag != 0.0:
+        out[:, 1:] += ident.lag * base[:, :-1]
+    diag = np.arange(out.shape[-1])
+    for i, name in enumerate(names):
+        out[i, diag, diag] += ident.direct.get(name, 0.0)
+
+
+def _news_chunks(block, T, names, outs, initial, out, max_bytes):
+    """The fake-news steps (module docstring) for chunks of outputs: one backward pass
+    for all inputs; expectation vectors for up to EXPECTATION_BYTES of them at once;
+    per chunk of outputs one matrix product and the recursion. Writes into out[lo:hi]
+    if ``out`` is given, else into fresh arrays; yields (lo, hi, that)."""
     sel = [block.inputs.index(name) for name in names]
     rows = [block.outputs.index(name) for name in outs]
     n_in, k = len(block.inputs), len(sel)
