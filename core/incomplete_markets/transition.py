@@ -192,21 +192,32 @@ class HouseholdBlock:
 
     def fake_news_backward(self, T, dx, rows):
         """The fake-news backward pass (``fake_news._backward_pass``) compiled in one
-        kernel (``transition_kernels.fake_news_backward``): curlyY (T, len(rows), k) and
-        curlyD (N, T, k) for input directions dx (n_in, k), outputs ``rows``."""
+        kernel (``transition_kernels.one_location_backward`` with one location, else
+        ``fake_news_backward``): curlyY (T, len(rows), k) and curlyD (N, T, k) for input
+        directions dx (n_in, k), outputs ``rows``. With one location curlyD is a view of
+        a (T, k, N) array (each horizon's and direction's column written contiguously;
+        ``fake_news`` reshapes it to (N, T k) without a copy)."""
         lin, J = self._linearisation(), self.n_loc
         dx = np.asarray(dx, dtype=float)
         z0, (_, dap0, _) = self.backward_jvp(None, dx, None)
-        z_add = np.ascontiguousarray(lin.next_times(dx))
+        z_add = lin.next_times(dx)
         k = dx.shape[1]
         y = np.empty((T, 2 * J, k))
-        curly_d = np.empty((self.N, T, k))
-        phi = lin.phi
-        transition_kernels.fake_news_backward(
-            phi.indptr, phi.indices, phi.data, lin.factors(), np.ascontiguousarray(z0),
-            np.ascontiguousarray(dap0), z_add, lin.P_flat, lin.free, self.sol.dist, lin.idx,
-            self._a, self.sol.params.Pi, self.sol.mig, lin.pre, self.sol.params.theta, y,
-            curly_d)
+        p = self.sol.params
+        if J == 1:
+            d = np.empty((T, k, self.N))
+            transition_kernels.one_location_backward(
+                *lin.one_location(), p.Pi, np.ascontiguousarray(z0.T),
+                np.ascontiguousarray(dap0.T), np.ascontiguousarray(z_add.T), y, d)
+            curly_d = d.transpose(2, 0, 1)
+        else:
+            curly_d = np.empty((self.N, T, k))
+            phi = lin.phi
+            transition_kernels.fake_news_backward(
+                phi.indptr, phi.indices, phi.data, np.ascontiguousarray(z0),
+                np.ascontiguousarray(dap0), np.ascontiguousarray(z_add), lin.P_flat,
+                lin.free, self.sol.dist, lin.idx, self._a, p.Pi, self.sol.mig, lin.pre,
+                p.theta, y, curly_d)
         curly_y = np.zeros((T, len(rows), k))  # L and H do not move
         for out, row in enumerate(rows):
             if row < 2 * J:
@@ -281,7 +292,7 @@ class _Linear:
         self.pre = np.empty(block.shape)
         dist_kernels.pre_migration(sol.dist, self.idx, wlo, p.Pi, self.pre)
         self._T_transpose = None
-        self._factors = None
+        self._one = None
 
     @property
     def T_transpose(self):
@@ -292,26 +303,29 @@ class _Linear:
             self._T_transpose = T.T.tocsr()
         return self._T_transpose
 
-    def factors(self):
-        """Phi_z in factored form with one location (``transition_kernels.
-        one_location_factors``), else empty arrays (the CSR form is used)."""
-        if self._factors is None:
+    def one_location(self):
+        """The arrays of ``transition_kernels.one_location_backward`` (one location):
+        Phi_z in factored form (``one_location_factors``; node as a flat index), the
+        savings' response f = -P on free nodes, the steady-state distribution, the
+        lottery's mass moved per unit of savings w_q and its lower node lo (flat)."""
+        if self._one is None:
             b = self._block
-            if b.n_loc > 1:
-                e = np.empty(0)
-                self._factors = (np.empty(0, dtype=np.int64), e, e, e)
-            else:
-                sol, p = b.sol, b.sol.params
-                R, P = 1.0 + sol.r, float(np.asarray(sol.P, float)[0])
-                c = sol.c.ravel()
-                h = R * (-p.gamma * (c ** (-p.gamma) / P) / c)
-                N = b.N
-                node0, coef0, coef1 = np.empty(N, dtype=np.int64), np.empty(N), np.empty(N)
-                transition_kernels.one_location_factors(
-                    self.phi.indptr, self.phi.indices, self.phi.data, h, p.Pi, b.shape[2],
-                    node0, coef0, coef1)
-                self._factors = (node0, coef0, coef1, h)
-        return self._factors
+            sol, p = b.sol, b.sol.params
+            R, P = 1.0 + sol.r, float(np.asarray(sol.P, float)[0])
+            c = sol.c.ravel()
+            h = R * (-p.gamma * (c ** (-p.gamma) / P) / c)
+            N, n = b.N, b.shape[2]
+            node0, coef0, coef1 = np.empty(N, dtype=np.int64), np.empty(N), np.empty(N)
+            transition_kernels.one_location_factors(
+                self.phi.indptr, self.phi.indices, self.phi.data, h, p.Pi, n, node0, coef0,
+                coef1)
+            start = np.arange(N) // n * n
+            i = self.idx.ravel()
+            dist = np.ascontiguousarray(sol.dist.ravel())
+            w_q = dist / (b._a[i + 1] - b._a[i])
+            self._one = (start + node0, coef0, coef1, h, -self.P_flat * self.free, dist, w_q,
+                         start + i)
+        return self._one
 
     def now_times(self, dx):
         """d (c_t, v_t) / d x_t times dx (n_in, k)."""

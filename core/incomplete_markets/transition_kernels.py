@@ -54,8 +54,8 @@ def forward_jvp(dist, idx, a_grid, Pi, mu, pre, theta, dap, dv, out):
 
 
 @njit(cache=True, nogil=True)
-def fake_news_backward(indptr, indices, data, factors, z0, dap0, z_add, P_flat, free, dist,
-                       idx, a_grid, Pi, mu, pre, theta, curly_y, curly_d):
+def fake_news_backward(indptr, indices, data, z0, dap0, z_add, P_flat, free, dist, idx,
+                       a_grid, Pi, mu, pre, theta, curly_y, curly_d):
     """The fake-news backward pass of ``HouseholdBlock`` in one call (its
     ``backward_jvp``, ``aggregate_jvp`` and ``forward_jvp`` fused over horizons).
 
@@ -65,9 +65,7 @@ def fake_news_backward(indptr, indices, data, factors, z0, dap0, z_add, P_flat, 
     (CSR indptr, indices, data) + [s == 1] z_add, dc = z_s[:N], da' = -P dc on free
     nodes, values of the next period dv = z_{s-1}[N:] (J > 1). Writes curly_y (T, 2J,
     k): rows A_0..A_{J-1}, C_0..C_{J-1} (L and H do not move); curly_d (N, T, k).
-
-    ``factors`` (node0, coef0, coef1, h), not empty with one location: Phi_z applied
-    in factored form (``one_location_factors``) instead of through the CSR arrays.
+    With one location ``one_location_backward`` does the same faster.
     """
     J, S, n = dist.shape
     N = J * S * n
@@ -81,10 +79,7 @@ def fake_news_backward(indptr, indices, data, factors, z0, dap0, z_add, P_flat, 
     dist_flat = dist.ravel()
     for s in range(T):
         if s > 0:
-            if len(factors[0]):
-                _phi_one_location(factors, Pi, S, n, z, tmp, dpre, z_new)
-            else:
-                csr_times(indptr, indices, data, z, z_new)
+            csr_times(indptr, indices, data, z, z_new)
             if s == 1:
                 z_new += z_add
             for x in range(N):
@@ -268,15 +263,72 @@ def one_location_factors(indptr, indices, data, h, Pi, n, node0, coef0, coef1):
 
 
 @njit(cache=True, nogil=True)
-def _phi_one_location(factors, Pi, S, n, z, hz, g, out):
-    """out = Phi_z z in factored form (``one_location_factors``); hz, g: buffers."""
-    node0, coef0, coef1, h = factors
-    N, K = z.shape
-    for x in range(N):
-        for kk in range(K):
-            hz[x, kk] = h[x] * z[x, kk]
-    _income_step(Pi.T, hz, g, 1, S, n)
-    for row in range(N):
-        b = (row // n) * n + node0[row]
-        for kk in range(K):
-            out[row, kk] = coef0[row] * g[b, kk] + coef1[row] * g[b + 1, kk]
+def one_location_backward(node, coef0, coef1, h, f, dist, w_q, lo, Pi, z0, dap0, z_add,
+                          curly_y, curly_d):
+    """``fake_news_backward`` with one location, a direction at a time (k of K).
+
+    Horizon s >= 1: consumption z_s = Phi_z z_{s-1} (+ z_add at s = 1) in factored
+    form (``one_location_factors``: g = Pi (h z_{s-1}), z_s(x) = coef0(x) g(node(x)) +
+    coef1(x) g(node(x) + 1)), savings da' = f z_s (f = -P on free nodes, 0 on the
+    bounds); horizon 0: z0 and dap0 (the inputs' own terms). Then A = dist . da',
+    C = dist . z_s, and the distribution's step: the lottery moves w_q(x) da'(x) (w_q =
+    dist / (a_{i+1} - a_i)) from node lo(x) = (s, i) to lo(x) + 1, then e' by Pi. One
+    pass over the states a horizon, plus two S x S income steps. z0, dap0, z_add
+    (K, N); writes curly_y (T, 2, K) (A, C) and curly_d (T, K, N)."""
+    K, N = z0.shape
+    S = Pi.shape[0]
+    n = N // S
+    T = curly_y.shape[0]
+    Pi_t = np.ascontiguousarray(Pi.T)
+    hz = np.empty(N)
+    g = np.empty(N)
+    z = np.empty(N)
+    d = np.empty(N)
+    moved = np.empty(N)
+    for k in range(K):
+        z[:] = z0[k]
+        d[:] = dap0[k]
+        for s in range(T):
+            if s > 0:
+                _income_step(Pi_t, hz.reshape((N, 1)), g.reshape((N, 1)), 1, S, n)
+                for x in range(N):
+                    p = node[x]
+                    z[x] = coef0[x] * g[p] + coef1[x] * g[p + 1]
+                if s == 1:
+                    z += z_add[k]
+                for x in range(N):
+                    d[x] = f[x] * z[x]
+            acc_a = 0.0
+            acc_c = 0.0
+            for x in range(N):
+                acc_a += dist[x] * d[x]
+                acc_c += dist[x] * z[x]
+                hz[x] = h[x] * z[x]
+            curly_y[s, 0, k] = acc_a
+            curly_y[s, 1, k] = acc_c
+            _lottery_moves(w_q, lo, d, moved)
+            _income_step(Pi, moved.reshape((N, 1)), curly_d[s, k].reshape((N, 1)), 1, S, n)
+
+
+@njit(cache=True, nogil=True)
+def _lottery_moves(w_q, lo, d, out):
+    """out = the lottery's change of mass: w_q(x) d(x) leaves node lo(x) for lo(x) + 1.
+    lo is nondecreasing when savings are monotone, so a node's sum stays in registers
+    until lo moves on (a sum in memory is a store-load chain); any order is right."""
+    out[:] = 0.0
+    cur = lo[0]
+    acc0 = 0.0
+    acc1 = 0.0
+    for x in range(d.size):
+        p = lo[x]
+        if p != cur:
+            out[cur] += acc0
+            out[cur + 1] += acc1
+            cur = p
+            acc0 = 0.0
+            acc1 = 0.0
+        q = w_q[x] * d[x]
+        acc0 -= q
+        acc1 += q
+    out[cur] += acc0
+    out[cur + 1] += acc1
