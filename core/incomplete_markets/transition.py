@@ -141,7 +141,7 @@ class HouseholdBlock:
     def backward_jvp(self, d_state_next, dx_now, dx_next):
         lin = self._linearisation()
         k = next(a.shape[1] for a in (d_state_next, dx_now, dx_next) if a is not None)
-        dz = np.zeros((lin.phi.shape[0], k))
+        dz = np.zeros((lin.n_z, k))
         if d_state_next is not None:
             dz += lin.phi @ d_state_next
         if dx_now is not None:
@@ -280,7 +280,8 @@ class _Linear:
         # with one location values do not feed back into consumption (logit shares are
         # one): the linearised backward state is consumption alone
         keep = 2 * N if J > 1 else N
-        self.phi = _phi(block)[:keep, :keep].tocsr()
+        self.n_z = keep
+        self._entries, self._phi = _phi_entries(block), None
         # input columns on first use (an input nobody shocks costs no EGM steps)
         self._block, self._keep = block, keep
         n_in = len(block.inputs)
@@ -293,6 +294,17 @@ class _Linear:
         dist_kernels.pre_migration(sol.dist, self.idx, wlo, p.Pi, self.pre)
         self._T_transpose = None
         self._one = None
+
+    @property
+    def phi(self):
+        """Phi_z (CSR, n_z x n_z), built on first use (with one location the compiled
+        path reads its entries in factored form instead)."""
+        if self._phi is None:
+            rows, cols, vals = self._entries
+            N2 = 2 * self._block.N
+            phi = sparse.csr_matrix((vals, (rows, cols)), shape=(N2, N2))
+            self._phi = phi[:self.n_z, :self.n_z].tocsr()
+        return self._phi
 
     @property
     def T_transpose(self):
@@ -316,9 +328,8 @@ class _Linear:
             h = R * (-p.gamma * (c ** (-p.gamma) / P) / c)
             N, n = b.N, b.shape[2]
             node0, coef0, coef1 = np.empty(N, dtype=np.int64), np.empty(N), np.empty(N)
-            transition_kernels.one_location_factors(
-                self.phi.indptr, self.phi.indices, self.phi.data, h, p.Pi, n, node0, coef0,
-                coef1)
+            transition_kernels.one_location_factors(*self._entries, h, p.Pi, n, node0,
+                                                    coef0, coef1)
             start = np.arange(N) // n * n
             i = self.idx.ravel()
             dist = np.ascontiguousarray(sol.dist.ravel())
@@ -345,8 +356,9 @@ class _Linear:
             self._have[need] = True
 
 
-def _phi(block: HouseholdBlock):
-    """Phi_z: d (c_t, v_t) / d (c_{t+1}, v_{t+1}) at the steady state (CSR, 2N x 2N)."""
+def _phi_entries(block: HouseholdBlock):
+    """Phi_z: d (c_t, v_t) / d (c_{t+1}, v_{t+1}) at the steady state, as COO entries
+    (rows, cols, vals) of a 2N x 2N matrix (``fixed_point_entries``)."""
     sol, p, N = block.sol, block.sol.params, block.N
     J, S, _ = block.shape
     x = block._x_ss
@@ -358,7 +370,7 @@ def _phi(block: HouseholdBlock):
                               np.ascontiguousarray(sol.a_next), block._a, y,
                               np.ascontiguousarray(x[J:2 * J]), p.Pi, block._chi, p.theta,
                               1.0 + sol.r, p.beta * p.omega, p.gamma, rows, cols, vals)
-    return sparse.csr_matrix((vals[:nnz], (rows[:nnz], cols[:nnz])), shape=(2 * N, 2 * N))
+    return rows[:nnz], cols[:nnz], vals[:nnz]
 
 
 def _input_columns(block: HouseholdBlock, which):

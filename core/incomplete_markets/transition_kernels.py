@@ -176,6 +176,9 @@ def expectation_vectors(idx, wlo, Pi, mu, o, out):
     flops a state and column where the sparse Lambda_ss' takes 2 S J."""
     J, S, n = idx.shape
     N, m = o.shape
+    if J == 1:
+        _one_location_expectations(idx, wlo, Pi, o, out)
+        return
     cur = o.copy()
     mig = np.empty((N, m))
     g = np.empty((N, m))
@@ -210,6 +213,31 @@ def expectation_vectors(idx, wlo, Pi, mu, o, out):
 
 
 @njit(cache=True, nogil=True)
+def _one_location_expectations(idx, wlo, Pi, o, out):
+    """``expectation_vectors`` with one location: a vector at a time, each step read
+    from the last row of ``out`` and written into the next (no migration, no copies)."""
+    _, S, n = idx.shape
+    N, m = o.shape
+    Pi_t = np.ascontiguousarray(Pi.T)
+    g = np.empty((N, 1))
+    lo = np.empty(N, dtype=np.int64)
+    for s in range(S):
+        for i in range(n):
+            lo[s * n + i] = s * n + idx[0, s, i]
+    w = wlo.ravel()
+    if out.shape[1] == 0:
+        return
+    for q in range(m):
+        out[q, 0] = o[:, q]
+        for t in range(1, out.shape[1]):
+            _income_step(Pi_t, out[q, t - 1].reshape((N, 1)), g, 1, S, n)
+            row = out[q, t]
+            for x in range(N):
+                p = lo[x]
+                row[x] = w[x] * g[p, 0] + (1.0 - w[x]) * g[p + 1, 0]
+
+
+@njit(cache=True, nogil=True)
 def _income_step(Pi, src, out, J, S, n):
     """out[(j, s2, i)] = sum_s1 Pi[s1, s2] src[(j, s1, i)] over rows of src and out (N,
     K): income states' blocks of n K contiguous numbers, so the loops vectorise. The
@@ -233,33 +261,34 @@ def _income_step(Pi, src, out, J, S, n):
 
 
 @njit(cache=True, nogil=True)
-def one_location_factors(indptr, indices, data, h, Pi, n, node0, coef0, coef1):
-    """Phi_z of one location (c alone, N x N CSR) in factored form: row (s, m) reads
-    the saving nodes p, p + 1 of every income state s', its entries coef_side(s, m)
-    Pi[s, s'] h(s', node) (``steady_derivatives.fixed_point_entries``: coef = -g
-    dAdE / P, h = R u''(c) / P = -gamma R u'(c) / (P c)), so
-    (Phi_z z)(s, m) = sum_side coef_side(s, m) (Pi (h z))(s, p + side): S + 2
-    products a state instead of 2 S. Writes node0 = p, coef0, coef1 (N,), read off the
-    CSR entries (so that both forms apply the same matrix)."""
-    N = indptr.size - 1
+def one_location_factors(rows, cols, vals, h, Pi, n, node0, coef0, coef1):
+    """Phi_z of one location (c alone: the entries of Phi_z's COO form (rows, cols,
+    vals) with row and column below N) in factored form: row (s, m) reads the saving
+    nodes p, p + 1 of every income state s', its entries coef_side(s, m) Pi[s, s']
+    h(s', node) (``steady_derivatives.fixed_point_entries``: coef = -g dAdE / P, h =
+    R u''(c) / P = -gamma R u'(c) / (P c)), so (Phi_z z)(s, m) = sum_side
+    coef_side(s, m) (Pi (h z))(s, p + side): S + 2 products a state instead of 2 S.
+    Writes node0 = p, coef0, coef1 (N,), read off the entries (so that both forms
+    apply the same matrix); a row without entries (savings on a bound) gets zeros."""
+    N = node0.size
+    node0[:] = n
+    coef0[:] = 0.0
+    coef1[:] = 0.0
+    for e in range(rows.size):
+        if rows[e] < N and cols[e] < N:
+            node0[rows[e]] = min(node0[rows[e]], cols[e] % n)
     for row in range(N):
-        s = row // n
-        lo = n
-        for p in range(indptr[row], indptr[row + 1]):
-            lo = min(lo, indices[p] % n)
-        node0[row] = min(lo, n - 2)
-        coef0[row] = 0.0
-        coef1[row] = 0.0
-        got0 = False
-        got1 = False
-        for p in range(indptr[row], indptr[row + 1]):
-            col = indices[p]
-            s2, node = col // n, col % n
-            c = data[p] / (Pi[s, s2] * h[col])
-            if node == node0[row] and not got0:
-                coef0[row], got0 = c, True
-            elif node == node0[row] + 1 and not got1:
-                coef1[row], got1 = c, True
+        node0[row] = min(node0[row], n - 2)
+    for e in range(rows.size):
+        row, col = rows[e], cols[e]
+        if row >= N or col >= N:
+            continue
+        s, s2, node = row // n, col // n, col % n
+        c = vals[e] / (Pi[s, s2] * h[col])
+        if node == node0[row]:
+            coef0[row] = c
+        elif node == node0[row] + 1:
+            coef1[row] = c
 
 
 @njit(cache=True, nogil=True)

@@ -112,3 +112,9 @@ def test_lottery_moves_in_any_order():
     out = np.full(n, np.nan)
     transition_kernels._lottery_moves(w_q, lo, d, out)
     np.testing.assert_allclose(out, expected, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("horizon", [1, 2])
+def test_short_horizons_equal_reference_path(block, horizon):
+    _close(fake_news_jacobian(_Compiled(block), horizon).J,
+           fake_news_jacobian(_Protocol(block), horizon).J)
