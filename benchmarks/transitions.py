@@ -76,20 +76,27 @@ def _interleaved_min(fns, repeat):
 
 
 def _pieces(sol, T):
-    """Our pieces: the block's setup (steady-state linearisation), the fused backward
-    pass, the expectation vectors, the fake-news product (one gemm) and recursion."""
+    """Our pieces: the block's setup (steady-state linearisation, Phi_z's factors and
+    the two input columns), the fused backward pass, the expectation vectors and the
+    fake-news product (one gemm) of A alone (C follows from A by the block's output
+    identity, ``HouseholdBlock.output_identities``)."""
     block = HouseholdBlock(sol)
     rows = [block.outputs.index("A_0"), block.outputs.index("C_0")]
     unit = np.zeros((len(block.inputs), 2))
     unit[[block.inputs.index("w_0"), block.inputs.index("r")], [0, 1]] = 1.0
     _, d = block.fake_news_backward(T, unit, rows)
-    e = block.expectation_vectors(block.output_vectors()[:, rows], T - 1)
+    o = block.output_vectors()[:, rows[:1]]
+    e = block.expectation_vectors(o, T - 1)
     E, D = e.reshape(-1, block.N), d.reshape(block.N, -1)
     prod = np.empty((E.shape[0], D.shape[1]))
-    return {"setup": lambda: HouseholdBlock(sol)._linearisation(),
+
+    def setup():
+        lin = HouseholdBlock(sol)._linearisation()
+        lin.one_location(), lin.now_times(unit), lin.next_times(unit)
+
+    return {"setup": setup,
             "backward": lambda: block.fake_news_backward(T, unit, rows),
-            "expectations": lambda: block.expectation_vectors(
-                block.output_vectors()[:, rows], T - 1),
+            "expectations": lambda: block.expectation_vectors(o, T - 1),
             "product (gemm)": lambda: np.matmul(E, D, out=prod)}
 
 

@@ -302,62 +302,49 @@ def one_location_backward(node, coef0, coef1, h, f, dist, w_q, lo, Pi, z0, dap0,
     bounds); horizon 0: z0 and dap0 (the inputs' own terms). Then A = dist . da',
     C = dist . z_s, and the distribution's step: the lottery moves w_q(x) da'(x) (w_q =
     dist / (a_{i+1} - a_i)) from node lo(x) = (s, i) to lo(x) + 1, then e' by Pi. One
-    pass over the states a horizon, plus two S x S income steps. z0, dap0, z_add
-    (K, N); writes curly_y (T, 2, K) (A, C) and curly_d (T, K, N)."""
+    pass over the states a horizon (sums in registers, the moves summed by lower node),
+    plus two S x S income steps. z0, dap0, z_add (K, N); writes curly_y (T, 2, K) (A,
+    C) and curly_d (T, K, N)."""
     K, N = z0.shape
     S = Pi.shape[0]
     n = N // S
     T = curly_y.shape[0]
     Pi_t = np.ascontiguousarray(Pi.T)
+    w_a = dist * f  # A per unit of consumption
+    w_m = w_q * f  # mass moved per unit of consumption
     hz = np.empty(N)
     g = np.empty(N)
-    z = np.empty(N)
-    d = np.empty(N)
+    by_lo = np.empty(N)
     moved = np.empty(N)
     for k in range(K):
-        z[:] = z0[k]
-        d[:] = dap0[k]
+        acc_a = 0.0
+        acc_c = 0.0
+        by_lo[:] = 0.0
+        for x in range(N):
+            acc_a += dist[x] * dap0[k, x]
+            acc_c += dist[x] * z0[k, x]
+            hz[x] = h[x] * z0[k, x]
+            by_lo[lo[x]] += w_q[x] * dap0[k, x]
         for s in range(T):
             if s > 0:
                 _income_step(Pi_t, hz.reshape((N, 1)), g.reshape((N, 1)), 1, S, n)
+                acc_a = 0.0
+                acc_c = 0.0
+                by_lo[:] = 0.0
                 for x in range(N):
                     p = node[x]
-                    z[x] = coef0[x] * g[p] + coef1[x] * g[p + 1]
-                if s == 1:
-                    z += z_add[k]
-                for x in range(N):
-                    d[x] = f[x] * z[x]
-            acc_a = 0.0
-            acc_c = 0.0
-            for x in range(N):
-                acc_a += dist[x] * d[x]
-                acc_c += dist[x] * z[x]
-                hz[x] = h[x] * z[x]
+                    zx = coef0[x] * g[p] + coef1[x] * g[p + 1]
+                    if s == 1:
+                        zx += z_add[k, x]
+                    acc_a += w_a[x] * zx
+                    acc_c += dist[x] * zx
+                    hz[x] = h[x] * zx
+                    by_lo[lo[x]] += w_m[x] * zx
             curly_y[s, 0, k] = acc_a
             curly_y[s, 1, k] = acc_c
-            _lottery_moves(w_q, lo, d, moved)
+            # node i gains what leaves i - 1 and loses what leaves it (the top node of an
+            # income state is nobody's lower node, so the flat shift stays in its block)
+            moved[0] = -by_lo[0]
+            for i in range(1, N):
+                moved[i] = by_lo[i - 1] - by_lo[i]
             _income_step(Pi, moved.reshape((N, 1)), curly_d[s, k].reshape((N, 1)), 1, S, n)
-
-
-@njit(cache=True, nogil=True)
-def _lottery_moves(w_q, lo, d, out):
-    """out = the lottery's change of mass: w_q(x) d(x) leaves node lo(x) for lo(x) + 1.
-    lo is nondecreasing when savings are monotone, so a node's sum stays in registers
-    until lo moves on (a sum in memory is a store-load chain); any order is right."""
-    out[:] = 0.0
-    cur = lo[0]
-    acc0 = 0.0
-    acc1 = 0.0
-    for x in range(d.size):
-        p = lo[x]
-        if p != cur:
-            out[cur] += acc0
-            out[cur + 1] += acc1
-            cur = p
-            acc0 = 0.0
-            acc1 = 0.0
-        q = w_q[x] * d[x]
-        acc0 -= q
-        acc1 += q
-    out[cur] += acc0
-    out[cur + 1] += acc1

@@ -12,7 +12,7 @@ the J = 3 cases (checked by hand).
 import numpy as np
 import pytest
 
-from hetspace.core.incomplete_markets import Numerics, Params, examples, solve, transition_kernels
+from hetspace.core.incomplete_markets import Numerics, Params, examples, solve
 from hetspace.core.incomplete_markets.transition import HouseholdBlock
 from hetspace.core.transitions import ProjectedBlock, fake_news_chunks, fake_news_jacobian
 
@@ -95,23 +95,6 @@ def test_chunks_equal_the_whole_jacobian(block):
         np.testing.assert_array_equal(part, whole.J[lo:hi])
         seen.extend(range(lo, hi))
     assert seen == list(range(len(block.outputs)))
-
-
-def test_lottery_moves_in_any_order():
-    """The lottery's moves summed in registers while the lower node repeats (savings
-    monotone) equal a plain scatter, whatever the order of the nodes."""
-    rng = np.random.default_rng(5)
-    n = 50
-    lo = np.sort(rng.integers(0, n - 1, size=80))
-    lo[10:20] = lo[10:20][::-1]  # not monotone in places
-    lo[40:45] = 3
-    w_q, d = rng.random(80), rng.normal(size=80)
-    expected = np.zeros(n)
-    np.add.at(expected, lo, -w_q * d)
-    np.add.at(expected, lo + 1, w_q * d)
-    out = np.full(n, np.nan)
-    transition_kernels._lottery_moves(w_q, lo, d, out)
-    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-14)
 
 
 @pytest.mark.parametrize("horizon", [1, 2])
