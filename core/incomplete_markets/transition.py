@@ -25,11 +25,16 @@ borrowing limit on face value it would move with r, which is not supported.
 
 For the fake-news algorithm the block also offers its backward pass over all
 horizons in one compiled kernel (``fake_news_backward``: Phi_z products, savings,
-aggregates and the distribution's jvp, no Python per horizon) and its expectation
-vectors (``expectation_vectors``: the distribution's step read backward, migration,
-Pi and the lottery, instead of the sparse Lambda'); both equal the jvp-by-jvp
-reference path to rounding (tests/core/incomplete_markets/test_transition_compiled.py).
-The derivatives in inputs are computed on first use, for the inputs shocked only.
+aggregates and the distribution's jvp, no Python per horizon; with one location
+``transition_kernels.one_location_backward``, Phi_z in factored form) and its
+expectation vectors (``expectation_vectors``: the distribution's step read
+backward, migration, Pi and the lottery, instead of the sparse Lambda'); both equal
+the jvp-by-jvp reference path to rounding
+(tests/core/incomplete_markets/test_transition_compiled.py). With one location it
+derives C, L and H from A (``output_identities``: the aggregate budget), so their
+Jacobians cost no expectation vectors or product of their own
+(tests/core/incomplete_markets/test_transition_identity.py). The derivatives in
+inputs are computed on first use, for the inputs shocked only.
 """
 
 from __future__ import annotations

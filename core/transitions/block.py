@@ -19,8 +19,10 @@ state is the steady state's.
 The linearised methods are derivatives at the steady state and take directions
 batched along the last axis (k of them); how the block computes them
 (closed form, differences of its own steps) is its business. The fake-news
-algorithm (``fake_news.py``) uses only these; ``nonlinear_path`` only the
-nonlinear ones.
+algorithm (``fake_news.py``) uses only these, and optional faster equivalents
+if a block has them (``fake_news_backward``, ``expectation_vectors``,
+``output_identities``; ``initial_jvp`` for a date-0 distribution chosen with
+foresight); ``nonlinear_path`` only the nonlinear ones.
 """
 
 from __future__ import annotations

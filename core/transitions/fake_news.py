@@ -22,17 +22,24 @@ exceed CHUNK_BYTES), then the recursion in one compiled pass. A block may do ste
 1 and 2 in compiled code (``fake_news_backward(T, unit, rows)``,
 ``expectation_vectors(o, n)``; the workhorse's ``HouseholdBlock`` does), else they
 run one horizon at a time through its jvps (the reference path; the planner's
-block). Memory: curlyD (T N n_in floats), curlyE for at most EXPECTATION_BYTES of
-outputs at a time, and the Jacobian; ``fake_news_chunks`` hands the Jacobian out
+block). A block may also name outputs that are exact linear functions of another
+output and the inputs (``output_identities()``, ``block.OutputIdentity``: an
+aggregate budget, say); those outputs then cost no expectation vectors and no share
+of the product: their Jacobians follow from the base's (not with ``initial``, where
+the date-0 distribution moves).
+
+Memory: curlyD (T N n_in floats), curlyE for at most EXPECTATION_BYTES of outputs
+at a time, and the Jacobian; ``fake_news_chunks`` hands the Jacobian out
 by chunks of outputs so that it need never exist whole (the 48-location GE
 Jacobian, ``transition_spatial``). With J locations, n_in, n_out and N all grow
 like J, so memory grows like J^2 T n_a S + J^2 T^2 and the product like
 J^3 T^2 n_a S.
 
 Measured (``benchmarks/transitions.py``): Aiyagari, 7 income states, 500 asset
-points, T = 300, Jacobians of A and C in r and w: the product alone (the same flops
-as sequence-jacobian's build_F) is about half of our time and a fifth of
-sequence-jacobian's; see that script's docstring for the ratio.
+points, T = 300, Jacobians of A and C in r and w: C follows from A by the household
+block's budget identity, so the product is A's alone (half of sequence-jacobian's
+build_F flops), about 0.6 of our time and 0.15 of sequence-jacobian's; see that
+script's docstring for the ratio.
 """
 
 from __future__ import annotations
@@ -107,7 +114,8 @@ def fake_news_chunks(block: HetBlock, T: int, inputs: Sequence[str] | None = Non
     """``fake_news_jacobian`` output by output: yields (lo, hi, J[lo:hi]) with J[lo:hi]
     (hi - lo, n_in, T, T) of at most about ``max_bytes``, a fresh array each time, so
     that a caller can place the Jacobian where it is needed (e.g. into a larger GE
-    Jacobian) without the whole of it ever existing on its own."""
+    Jacobian) without the whole of it ever existing on its own. Outputs derived by a
+    block's ``output_identities`` need their bases' Jacobians whole first."""
     names, outs = _names(block, inputs, outputs)
     yield from _chunks(block, T, names, outs, initial, None, max_bytes)
 
