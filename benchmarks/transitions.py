@@ -6,26 +6,30 @@ in one run), and one nonlinear household path.
 Aiyagari (1994) with 7 income states, risk aversion 2 (``examples.aiyagari_1994``),
 its capital-closure steady state; the Jacobians of A and C in r and w over T.
 hetspace: ``fake_news_jacobian(HouseholdBlock(sol), T, ["w_0", "r"], ["A_0", "C_0"])``, a
-fresh block (its setup: Phi_z in closed form and the input columns, included).
-sequence-jacobian: a het block with the same EGM step on the same grid, chain and
-prices (as in tests/core/incomplete_markets/test_transition_sj.py), its own
-steady state (not timed) and ``jacobian(ss, ["r", "w"], T=T)`` with its default
-h = 1e-4. Both compiled once before timing; the two timed in turn ``repeat`` times
-and the minimum of each taken (load from other processes hits both alike; the
-minimum is the least disturbed run). Then our pieces and sequence-jacobian's
-fake-news products alone (the same flops as our one gemm: the floor of any
-implementation of the algorithm). Run by hand on an otherwise idle machine if you
-can (sharing cores skews the ratio).
+fresh block (its setup: Phi_z's factors and the input columns, included); with one
+location the block derives C from A by the aggregate budget
+(``HouseholdBlock.output_identities``), so the expectation vectors and the product
+are A's alone. sequence-jacobian: a het block with the same EGM step on the same
+grid, chain and prices (as in tests/core/incomplete_markets/test_transition_sj.py),
+its own steady state (not timed) and ``jacobian(ss, ["r", "w"], ["A", "C"], T=T)``
+with its default h = 1e-4. Both compiled once before timing; the two timed in turn
+``repeat`` times and the minimum of each taken (load from other processes hits both
+alike; the minimum is the least disturbed run). Then our pieces (setup, backward
+pass, A's expectation vectors, A's product) and sequence-jacobian's four fake-news
+products alone (twice the flops of our one gemm). Run by hand on an otherwise idle
+machine if you can (sharing cores skews the ratio).
 
-Measured (2 cores shared with other jobs; OPENBLAS_NUM_THREADS=1 --cpu-time --repeat
-9), three runs: hetspace 0.156, 0.119, 0.137 s; sequence-jacobian 0.363, 0.225,
-0.265 s; ratio 0.43, 0.53, 0.52 (the first under load 8, the others 5; 0.39-0.62
-run by run). Our pieces (second run): setup 0.006, backward pass 0.039, expectation
-vectors 0.012, the product 0.059 s; sequence-jacobian's four build_F products
-0.065 s. The product alone is 0.25 of sequence-jacobian's total: one third would
-need the rest (0.057 s) below about 0.02 s. Wall time, two BLAS threads, same
-machine: ratio 0.36 and 0.45 (min against min; 0.19-0.72 run by run: load slows
-sequence-jacobian's Python and its four products more than our kernels).
+Measured (2 cores shared with another session, load 1.4-1.6; OPENBLAS_NUM_THREADS=1
+--cpu-time --repeat 9), three runs: hetspace 0.054, 0.053, 0.051 s;
+sequence-jacobian 0.222, 0.215, 0.216 s; ratio 0.243, 0.244, 0.238 (run by run
+0.23-0.30). Pieces (third run): setup 0.006 s (Phi_z's entries and factors, the
+lottery, two input columns by central differences: six EGM steps), backward pass
+0.016 s (0.011-0.013 on a quiet core), A's expectation vectors 0.002 s, A's product
+(a 299 x 3500 by 3500 x 600 gemm, at about the peak of one core) 0.030 s;
+sequence-jacobian's four build_F products 0.062 s. The product is 0.14 of
+sequence-jacobian's total, and about 0.6 of ours. Before issue 13's last step
+(C by its own expectation vectors and product, the backward pass through
+Phi_z's CSR rows): hetspace 0.122 s, ratio 0.53.
 """
 
 from __future__ import annotations
