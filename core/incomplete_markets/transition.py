@@ -309,6 +309,8 @@ class _Linear:
             N2 = 2 * self._block.N
             phi = sparse.csr_matrix((vals, (rows, cols)), shape=(N2, N2))
             self._phi = phi[:self.n_z, :self.n_z].tocsr()
+            if self._block.n_loc > 1:  # only one location reads the entries again
+                self._entries = None
         return self._phi
 
     @property
@@ -375,7 +377,7 @@ def _phi_entries(block: HouseholdBlock):
                               np.ascontiguousarray(sol.a_next), block._a, y,
                               np.ascontiguousarray(x[J:2 * J]), p.Pi, block._chi, p.theta,
                               1.0 + sol.r, p.beta * p.omega, p.gamma, rows, cols, vals)
-    return rows[:nnz], cols[:nnz], vals[:nnz]
+    return rows[:nnz].copy(), cols[:nnz].copy(), vals[:nnz].copy()
 
 
 def _input_columns(block: HouseholdBlock, which):
