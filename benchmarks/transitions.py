@@ -19,15 +19,16 @@ pass, A's expectation vectors, A's product) and sequence-jacobian's four fake-ne
 products alone (twice the flops of our one gemm). Run by hand on an otherwise idle
 machine if you can (sharing cores skews the ratio).
 
-Measured (2 cores shared with another session, load 1.4-1.6; OPENBLAS_NUM_THREADS=1
---cpu-time --repeat 9), three runs: hetspace 0.054, 0.053, 0.051 s;
-sequence-jacobian 0.222, 0.215, 0.216 s; ratio 0.243, 0.244, 0.238 (run by run
-0.23-0.30). Pieces (third run): setup 0.006 s (Phi_z's entries and factors, the
-lottery, two input columns by central differences: six EGM steps), backward pass
-0.016 s (0.011-0.013 on a quiet core), A's expectation vectors 0.002 s, A's product
-(a 299 x 3500 by 3500 x 600 gemm, at about the peak of one core) 0.030 s;
-sequence-jacobian's four build_F products 0.062 s. The product is 0.14 of
-sequence-jacobian's total, and about 0.6 of ours. Before issue 13's last step
+Measured (2 cores shared with another session; OPENBLAS_NUM_THREADS=1 --cpu-time
+--repeat 9), three runs at load 2.3-2.6: hetspace 0.059, 0.056, 0.054 s;
+sequence-jacobian 0.213, 0.211, 0.210 s; ratio 0.276, 0.267, 0.257 (run by run
+0.19-0.37); three earlier runs at load 1.4-1.6: ratio 0.243, 0.244, 0.238 (run by
+run 0.23-0.30). Pieces (third run): setup 0.006 s (Phi_z's entries and factors,
+the lottery, two input columns by central differences: six EGM steps), backward
+pass 0.017 s (0.011-0.013 on a quiet core), A's expectation vectors 0.002 s, A's
+product (a 299 x 3500 by 3500 x 600 gemm, at about the peak of one core) 0.030 s;
+sequence-jacobian's four build_F products 0.061 s. The product is 0.14 of
+sequence-jacobian's total, and about 0.55 of ours. Before issue 13's last step
 (C by its own expectation vectors and product, the backward pass through
 Phi_z's CSR rows): hetspace 0.122 s, ratio 0.53.
 """
