@@ -6,26 +6,31 @@ in one run), and one nonlinear household path.
 Aiyagari (1994) with 7 income states, risk aversion 2 (``examples.aiyagari_1994``),
 its capital-closure steady state; the Jacobians of A and C in r and w over T.
 hetspace: ``fake_news_jacobian(HouseholdBlock(sol), T, ["w_0", "r"], ["A_0", "C_0"])``, a
-fresh block (its setup: Phi_z in closed form and the input columns, included).
-sequence-jacobian: a het block with the same EGM step on the same grid, chain and
-prices (as in tests/core/incomplete_markets/test_transition_sj.py), its own
-steady state (not timed) and ``jacobian(ss, ["r", "w"], T=T)`` with its default
-h = 1e-4. Both compiled once before timing; the two timed in turn ``repeat`` times
-and the minimum of each taken (load from other processes hits both alike; the
-minimum is the least disturbed run). Then our pieces and sequence-jacobian's
-fake-news products alone (the same flops as our one gemm: the floor of any
-implementation of the algorithm). Run by hand on an otherwise idle machine if you
-can (sharing cores skews the ratio).
+fresh block (its setup: Phi_z's factors and the input columns, included); with one
+location the block derives C from A by the aggregate budget
+(``HouseholdBlock.output_identities``), so the expectation vectors and the product
+are A's alone. sequence-jacobian: a het block with the same EGM step on the same
+grid, chain and prices (as in tests/core/incomplete_markets/test_transition_sj.py),
+its own steady state (not timed) and ``jacobian(ss, ["r", "w"], ["A", "C"], T=T)``
+with its default h = 1e-4. Both compiled once before timing; the two timed in turn
+``repeat`` times and the minimum of each taken (load from other processes hits both
+alike; the minimum is the least disturbed run). Then our pieces (setup, backward
+pass, A's expectation vectors, A's product) and sequence-jacobian's four fake-news
+products alone (twice the flops of our one gemm). Run by hand on an otherwise idle
+machine if you can (sharing cores skews the ratio).
 
-Measured (2 cores shared with other jobs; OPENBLAS_NUM_THREADS=1 --cpu-time --repeat
-9), three runs: hetspace 0.156, 0.119, 0.137 s; sequence-jacobian 0.363, 0.225,
-0.265 s; ratio 0.43, 0.53, 0.52 (the first under load 8, the others 5; 0.39-0.62
-run by run). Our pieces (second run): setup 0.006, backward pass 0.039, expectation
-vectors 0.012, the product 0.059 s; sequence-jacobian's four build_F products
-0.065 s. The product alone is 0.25 of sequence-jacobian's total: one third would
-need the rest (0.057 s) below about 0.02 s. Wall time, two BLAS threads, same
-machine: ratio 0.36 and 0.45 (min against min; 0.19-0.72 run by run: load slows
-sequence-jacobian's Python and its four products more than our kernels).
+Measured (2 cores shared with another session; OPENBLAS_NUM_THREADS=1 --cpu-time
+--repeat 9), three runs at load 2.3-2.6: hetspace 0.059, 0.056, 0.054 s;
+sequence-jacobian 0.213, 0.211, 0.210 s; ratio 0.276, 0.267, 0.257 (run by run
+0.19-0.37); three earlier runs at load 1.4-1.6: ratio 0.243, 0.244, 0.238 (run by
+run 0.23-0.30). Pieces (third run): setup 0.006 s (Phi_z's entries and factors,
+the lottery, two input columns by central differences: six EGM steps), backward
+pass 0.017 s (0.011-0.013 on a quiet core), A's expectation vectors 0.002 s, A's
+product (a 299 x 3500 by 3500 x 600 gemm, at about the peak of one core) 0.030 s;
+sequence-jacobian's four build_F products 0.061 s. The product is 0.14 of
+sequence-jacobian's total, and about 0.55 of ours. Before issue 13's last step
+(C by its own expectation vectors and product, the backward pass through
+Phi_z's CSR rows): hetspace 0.122 s, ratio 0.53.
 """
 
 from __future__ import annotations
@@ -76,20 +81,27 @@ def _interleaved_min(fns, repeat):
 
 
 def _pieces(sol, T):
-    """Our pieces: the block's setup (steady-state linearisation), the fused backward
-    pass, the expectation vectors, the fake-news product (one gemm) and recursion."""
+    """Our pieces: the block's setup (steady-state linearisation, Phi_z's factors and
+    the two input columns), the fused backward pass, the expectation vectors and the
+    fake-news product (one gemm) of A alone (C follows from A by the block's output
+    identity, ``HouseholdBlock.output_identities``)."""
     block = HouseholdBlock(sol)
     rows = [block.outputs.index("A_0"), block.outputs.index("C_0")]
     unit = np.zeros((len(block.inputs), 2))
     unit[[block.inputs.index("w_0"), block.inputs.index("r")], [0, 1]] = 1.0
     _, d = block.fake_news_backward(T, unit, rows)
-    e = block.expectation_vectors(block.output_vectors()[:, rows], T - 1)
+    o = block.output_vectors()[:, rows[:1]]
+    e = block.expectation_vectors(o, T - 1)
     E, D = e.reshape(-1, block.N), d.reshape(block.N, -1)
     prod = np.empty((E.shape[0], D.shape[1]))
-    return {"setup": lambda: HouseholdBlock(sol)._linearisation(),
+
+    def setup():
+        lin = HouseholdBlock(sol)._linearisation()
+        lin.one_location(), lin.now_times(unit), lin.next_times(unit)
+
+    return {"setup": setup,
             "backward": lambda: block.fake_news_backward(T, unit, rows),
-            "expectations": lambda: block.expectation_vectors(
-                block.output_vectors()[:, rows], T - 1),
+            "expectations": lambda: block.expectation_vectors(o, T - 1),
             "product (gemm)": lambda: np.matmul(E, D, out=prod)}
 
 

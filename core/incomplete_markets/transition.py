@@ -25,11 +25,16 @@ borrowing limit on face value it would move with r, which is not supported.
 
 For the fake-news algorithm the block also offers its backward pass over all
 horizons in one compiled kernel (``fake_news_backward``: Phi_z products, savings,
-aggregates and the distribution's jvp, no Python per horizon) and its expectation
-vectors (``expectation_vectors``: the distribution's step read backward, migration,
-Pi and the lottery, instead of the sparse Lambda'); both equal the jvp-by-jvp
-reference path to rounding (tests/core/incomplete_markets/test_transition_compiled.py).
-The derivatives in inputs are computed on first use, for the inputs shocked only.
+aggregates and the distribution's jvp, no Python per horizon; with one location
+``transition_kernels.one_location_backward``, Phi_z in factored form) and its
+expectation vectors (``expectation_vectors``: the distribution's step read
+backward, migration, Pi and the lottery, instead of the sparse Lambda'); both equal
+the jvp-by-jvp reference path to rounding
+(tests/core/incomplete_markets/test_transition_compiled.py). With one location it
+derives C, L and H from A (``output_identities``: the aggregate budget), so their
+Jacobians cost no expectation vectors or product of their own
+(tests/core/incomplete_markets/test_transition_identity.py). The derivatives in
+inputs are computed on first use, for the inputs shocked only.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import InvalidParamsError, SolverConvergenceError, Violation
-from ..transitions import Path, nonlinear_path
+from ..transitions import OutputIdentity, Path, nonlinear_path
 from . import dist_kernels, kernels, transition_kernels
 from .household import _STATUS_TEXT, _transition_matrix, forward_step
 from .result import Solution
@@ -141,7 +146,7 @@ class HouseholdBlock:
     def backward_jvp(self, d_state_next, dx_now, dx_next):
         lin = self._linearisation()
         k = next(a.shape[1] for a in (d_state_next, dx_now, dx_next) if a is not None)
-        dz = np.zeros((lin.phi.shape[0], k))
+        dz = np.zeros((lin.n_z, k))
         if d_state_next is not None:
             dz += lin.phi @ d_state_next
         if dx_now is not None:
@@ -192,26 +197,62 @@ class HouseholdBlock:
 
     def fake_news_backward(self, T, dx, rows):
         """The fake-news backward pass (``fake_news._backward_pass``) compiled in one
-        kernel (``transition_kernels.fake_news_backward``): curlyY (T, len(rows), k) and
-        curlyD (N, T, k) for input directions dx (n_in, k), outputs ``rows``."""
+        kernel (``transition_kernels.one_location_backward`` with one location, else
+        ``fake_news_backward``): curlyY (T, len(rows), k) and curlyD (N, T, k) for input
+        directions dx (n_in, k), outputs ``rows``. With one location curlyD is a view of
+        a (T, k, N) array (each horizon's and direction's column written contiguously;
+        ``fake_news`` reshapes it to (N, T k) without a copy)."""
         lin, J = self._linearisation(), self.n_loc
         dx = np.asarray(dx, dtype=float)
         z0, (_, dap0, _) = self.backward_jvp(None, dx, None)
-        z_add = np.ascontiguousarray(lin.next_times(dx))
+        z_add = lin.next_times(dx)
         k = dx.shape[1]
         y = np.empty((T, 2 * J, k))
-        curly_d = np.empty((self.N, T, k))
-        phi = lin.phi
-        transition_kernels.fake_news_backward(
-            phi.indptr, phi.indices, phi.data, lin.factors(), np.ascontiguousarray(z0),
-            np.ascontiguousarray(dap0), z_add, lin.P_flat, lin.free, self.sol.dist, lin.idx,
-            self._a, self.sol.params.Pi, self.sol.mig, lin.pre, self.sol.params.theta, y,
-            curly_d)
+        p = self.sol.params
+        if J == 1:
+            d = np.empty((T, k, self.N))
+            transition_kernels.one_location_backward(
+                *lin.one_location(), p.Pi, np.ascontiguousarray(z0.T),
+                np.ascontiguousarray(dap0.T), np.ascontiguousarray(z_add.T), y, d)
+            curly_d = d.transpose(2, 0, 1)
+        else:
+            curly_d = np.empty((self.N, T, k))
+            phi = lin.phi
+            transition_kernels.fake_news_backward(
+                phi.indptr, phi.indices, phi.data, np.ascontiguousarray(z0),
+                np.ascontiguousarray(dap0), np.ascontiguousarray(z_add), lin.P_flat,
+                lin.free, self.sol.dist, lin.idx, self._a, p.Pi, self.sol.mig, lin.pre,
+                p.theta, y, curly_d)
         curly_y = np.zeros((T, len(rows), k))  # L and H do not move
         for out, row in enumerate(rows):
             if row < 2 * J:
                 curly_y[:, out] = y[:, row]
         return curly_y, curly_d
+
+    def output_identities(self):
+        """With one location, C, L and H from A (``transitions.OutputIdentity``; none
+        with several). Summing the budget P_t c + a' = (1 + r_t) a + w_t e + T_t over
+        dphi_t: P_t C_t + A_t = (1 + r_t) int a dphi_t + w_t H_t + T_t L_t, where
+        int a dphi_t = A_{t-1} for t >= 1 (Young's lottery keeps the mean of a' on
+        [a_low, a_max], as do e' and deaths, whose newborns inherit assets) and dphi_0 is
+        the steady state's; L and H stay put (mass; the income states' stationary
+        shares). So P dC_t = -dA_t + (1 + r) dA_{t-1} + a_ss dr_t + H dw_t + L dT_t -
+        C dP_t, with a_ss = int a dphi_ss and L, H, C at the steady state. The linearised
+        block keeps this exactly (the budget holds node by node at the steady state;
+        savings move by it on free nodes and not at all on the bounds, where c takes
+        the whole change), so it agrees with C's own fake-news Jacobian to rounding
+        (tests/core/incomplete_markets/test_transition_identity.py)."""
+        if self.n_loc > 1:
+            return ()
+        D = self.sol.dist.ravel()
+        lin = self._linearisation()
+        P, R = float(self.sol.P[0]), 1.0 + float(self.sol.r)
+        e_flat = np.broadcast_to(self._e[None, :, None], self.shape).ravel()
+        direct = {"w_0": D @ e_flat / P, "P_0": -(D @ lin.c_flat) / P, "T_0": D.sum() / P,
+                  "r": D @ lin.a_flat / P}
+        return (OutputIdentity(output="C_0", base="A_0", now=-1.0 / P, lag=R / P,
+                               direct=direct),
+                OutputIdentity(output="L_0", base="A_0"), OutputIdentity(output="H_0", base="A_0"))
 
     def output_vectors(self):
         lin = self._linearisation()
@@ -244,7 +285,8 @@ class _Linear:
         # with one location values do not feed back into consumption (logit shares are
         # one): the linearised backward state is consumption alone
         keep = 2 * N if J > 1 else N
-        self.phi = _phi(block)[:keep, :keep].tocsr()
+        self.n_z = keep
+        self._entries, self._phi = _phi_entries(block), None
         # input columns on first use (an input nobody shocks costs no EGM steps)
         self._block, self._keep = block, keep
         n_in = len(block.inputs)
@@ -256,7 +298,20 @@ class _Linear:
         self.pre = np.empty(block.shape)
         dist_kernels.pre_migration(sol.dist, self.idx, wlo, p.Pi, self.pre)
         self._T_transpose = None
-        self._factors = None
+        self._one = None
+
+    @property
+    def phi(self):
+        """Phi_z (CSR, n_z x n_z), built on first use (with one location the compiled
+        path reads its entries in factored form instead)."""
+        if self._phi is None:
+            rows, cols, vals = self._entries
+            N2 = 2 * self._block.N
+            phi = sparse.csr_matrix((vals, (rows, cols)), shape=(N2, N2))
+            self._phi = phi[:self.n_z, :self.n_z].tocsr()
+            if self._block.n_loc > 1:  # only one location reads the entries again
+                self._entries = None
+        return self._phi
 
     @property
     def T_transpose(self):
@@ -267,26 +322,28 @@ class _Linear:
             self._T_transpose = T.T.tocsr()
         return self._T_transpose
 
-    def factors(self):
-        """Phi_z in factored form with one location (``transition_kernels.
-        one_location_factors``), else empty arrays (the CSR form is used)."""
-        if self._factors is None:
+    def one_location(self):
+        """The arrays of ``transition_kernels.one_location_backward`` (one location):
+        Phi_z in factored form (``one_location_factors``; node as a flat index), the
+        savings' response f = -P on free nodes, the steady-state distribution, the
+        lottery's mass moved per unit of savings w_q and its lower node lo (flat)."""
+        if self._one is None:
             b = self._block
-            if b.n_loc > 1:
-                e = np.empty(0)
-                self._factors = (np.empty(0, dtype=np.int64), e, e, e)
-            else:
-                sol, p = b.sol, b.sol.params
-                R, P = 1.0 + sol.r, float(np.asarray(sol.P, float)[0])
-                c = sol.c.ravel()
-                h = R * (-p.gamma * (c ** (-p.gamma) / P) / c)
-                N = b.N
-                node0, coef0, coef1 = np.empty(N, dtype=np.int64), np.empty(N), np.empty(N)
-                transition_kernels.one_location_factors(
-                    self.phi.indptr, self.phi.indices, self.phi.data, h, p.Pi, b.shape[2],
-                    node0, coef0, coef1)
-                self._factors = (node0, coef0, coef1, h)
-        return self._factors
+            sol, p = b.sol, b.sol.params
+            R, P = 1.0 + sol.r, float(np.asarray(sol.P, float)[0])
+            c = sol.c.ravel()
+            h = R * (-p.gamma * (c ** (-p.gamma) / P) / c)
+            N, n = b.N, b.shape[2]
+            node0, coef0, coef1 = np.empty(N, dtype=np.int64), np.empty(N), np.empty(N)
+            transition_kernels.one_location_factors(*self._entries, h, p.Pi, n, node0,
+                                                    coef0, coef1)
+            start = np.arange(N) // n * n
+            i = self.idx.ravel()
+            dist = np.ascontiguousarray(sol.dist.ravel())
+            w_q = dist / (b._a[i + 1] - b._a[i])
+            self._one = (start + node0, coef0, coef1, h, -self.P_flat * self.free, dist, w_q,
+                         start + i)
+        return self._one
 
     def now_times(self, dx):
         """d (c_t, v_t) / d x_t times dx (n_in, k)."""
@@ -306,8 +363,9 @@ class _Linear:
             self._have[need] = True
 
 
-def _phi(block: HouseholdBlock):
-    """Phi_z: d (c_t, v_t) / d (c_{t+1}, v_{t+1}) at the steady state (CSR, 2N x 2N)."""
+def _phi_entries(block: HouseholdBlock):
+    """Phi_z: d (c_t, v_t) / d (c_{t+1}, v_{t+1}) at the steady state, as COO entries
+    (rows, cols, vals) of a 2N x 2N matrix (``fixed_point_entries``)."""
     sol, p, N = block.sol, block.sol.params, block.N
     J, S, _ = block.shape
     x = block._x_ss
@@ -319,7 +377,7 @@ def _phi(block: HouseholdBlock):
                               np.ascontiguousarray(sol.a_next), block._a, y,
                               np.ascontiguousarray(x[J:2 * J]), p.Pi, block._chi, p.theta,
                               1.0 + sol.r, p.beta * p.omega, p.gamma, rows, cols, vals)
-    return sparse.csr_matrix((vals[:nnz], (rows[:nnz], cols[:nnz])), shape=(2 * N, 2 * N))
+    return rows[:nnz].copy(), cols[:nnz].copy(), vals[:nnz].copy()
 
 
 def _input_columns(block: HouseholdBlock, which):

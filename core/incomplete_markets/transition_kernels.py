@@ -54,8 +54,8 @@ def forward_jvp(dist, idx, a_grid, Pi, mu, pre, theta, dap, dv, out):
 
 
 @njit(cache=True, nogil=True)
-def fake_news_backward(indptr, indices, data, factors, z0, dap0, z_add, P_flat, free, dist,
-                       idx, a_grid, Pi, mu, pre, theta, curly_y, curly_d):
+def fake_news_backward(indptr, indices, data, z0, dap0, z_add, P_flat, free, dist, idx,
+                       a_grid, Pi, mu, pre, theta, curly_y, curly_d):
     """The fake-news backward pass of ``HouseholdBlock`` in one call (its
     ``backward_jvp``, ``aggregate_jvp`` and ``forward_jvp`` fused over horizons).
 
@@ -65,9 +65,7 @@ def fake_news_backward(indptr, indices, data, factors, z0, dap0, z_add, P_flat, 
     (CSR indptr, indices, data) + [s == 1] z_add, dc = z_s[:N], da' = -P dc on free
     nodes, values of the next period dv = z_{s-1}[N:] (J > 1). Writes curly_y (T, 2J,
     k): rows A_0..A_{J-1}, C_0..C_{J-1} (L and H do not move); curly_d (N, T, k).
-
-    ``factors`` (node0, coef0, coef1, h), not empty with one location: Phi_z applied
-    in factored form (``one_location_factors``) instead of through the CSR arrays.
+    With one location ``one_location_backward`` does the same faster.
     """
     J, S, n = dist.shape
     N = J * S * n
@@ -81,10 +79,7 @@ def fake_news_backward(indptr, indices, data, factors, z0, dap0, z_add, P_flat, 
     dist_flat = dist.ravel()
     for s in range(T):
         if s > 0:
-            if len(factors[0]):
-                _phi_one_location(factors, Pi, S, n, z, tmp, dpre, z_new)
-            else:
-                csr_times(indptr, indices, data, z, z_new)
+            csr_times(indptr, indices, data, z, z_new)
             if s == 1:
                 z_new += z_add
             for x in range(N):
@@ -181,6 +176,9 @@ def expectation_vectors(idx, wlo, Pi, mu, o, out):
     flops a state and column where the sparse Lambda_ss' takes 2 S J."""
     J, S, n = idx.shape
     N, m = o.shape
+    if J == 1:
+        _one_location_expectations(idx, wlo, Pi, o, out)
+        return
     cur = o.copy()
     mig = np.empty((N, m))
     g = np.empty((N, m))
@@ -215,67 +213,138 @@ def expectation_vectors(idx, wlo, Pi, mu, o, out):
 
 
 @njit(cache=True, nogil=True)
+def _one_location_expectations(idx, wlo, Pi, o, out):
+    """``expectation_vectors`` with one location: a vector at a time, each step read
+    from the last row of ``out`` and written into the next (no migration, no copies)."""
+    _, S, n = idx.shape
+    N, m = o.shape
+    Pi_t = np.ascontiguousarray(Pi.T)
+    g = np.empty((N, 1))
+    lo = np.empty(N, dtype=np.int64)
+    for s in range(S):
+        for i in range(n):
+            lo[s * n + i] = s * n + idx[0, s, i]
+    w = wlo.ravel()
+    if out.shape[1] == 0:
+        return
+    for q in range(m):
+        out[q, 0] = o[:, q]
+        for t in range(1, out.shape[1]):
+            _income_step(Pi_t, out[q, t - 1].reshape((N, 1)), g, 1, S, n)
+            row = out[q, t]
+            for x in range(N):
+                p = lo[x]
+                row[x] = w[x] * g[p, 0] + (1.0 - w[x]) * g[p + 1, 0]
+
+
+@njit(cache=True, nogil=True)
 def _income_step(Pi, src, out, J, S, n):
     """out[(j, s2, i)] = sum_s1 Pi[s1, s2] src[(j, s1, i)] over rows of src and out (N,
-    K): income states' blocks of n K contiguous numbers, so the loops vectorise."""
-    K = src.shape[1]
-    flat_src = src.reshape(src.size)
-    flat_out = out.reshape(out.size)
-    width = n * K
+    K): income states' blocks of n K contiguous numbers, so the loops vectorise. The
+    blocks are rows of 2-d views: with offsets into flat views LLVM cannot tell that
+    out and src do not overlap and the loop stays scalar (six times slower at n = 500,
+    S = 7, K = 2)."""
+    width = n * src.shape[1]
+    rows_src = src.reshape((J * S, width))
+    rows_out = out.reshape((J * S, width))
     for j in range(J):
         for s2 in range(S):
-            o = (j * S + s2) * width
-            for u in range(width):
-                flat_out[o + u] = 0.0
+            dst = rows_out[j * S + s2]
+            dst[:] = 0.0
             for s1 in range(S):
                 w = Pi[s1, s2]
                 if w == 0.0:
                     continue
-                b = (j * S + s1) * width
+                row = rows_src[j * S + s1]
                 for u in range(width):
-                    flat_out[o + u] += w * flat_src[b + u]
+                    dst[u] += w * row[u]
 
 
 @njit(cache=True, nogil=True)
-def one_location_factors(indptr, indices, data, h, Pi, n, node0, coef0, coef1):
-    """Phi_z of one location (c alone, N x N CSR) in factored form: row (s, m) reads
-    the saving nodes p, p + 1 of every income state s', its entries coef_side(s, m)
-    Pi[s, s'] h(s', node) (``steady_derivatives.fixed_point_entries``: coef = -g
-    dAdE / P, h = R u''(c) / P = -gamma R u'(c) / (P c)), so
-    (Phi_z z)(s, m) = sum_side coef_side(s, m) (Pi (h z))(s, p + side): S + 2
-    products a state instead of 2 S. Writes node0 = p, coef0, coef1 (N,), read off the
-    CSR entries (so that both forms apply the same matrix)."""
-    N = indptr.size - 1
+def one_location_factors(rows, cols, vals, h, Pi, n, node0, coef0, coef1):
+    """Phi_z of one location (c alone: the entries of Phi_z's COO form (rows, cols,
+    vals) with row and column below N) in factored form: row (s, m) reads the saving
+    nodes p, p + 1 of every income state s', its entries coef_side(s, m) Pi[s, s']
+    h(s', node) (``steady_derivatives.fixed_point_entries``: coef = -g dAdE / P, h =
+    R u''(c) / P = -gamma R u'(c) / (P c)), so (Phi_z z)(s, m) = sum_side
+    coef_side(s, m) (Pi (h z))(s, p + side): S + 2 products a state instead of 2 S.
+    Writes node0 = p, coef0, coef1 (N,), read off the entries (so that both forms
+    apply the same matrix); a row without entries (savings on a bound) gets zeros."""
+    N = node0.size
+    node0[:] = n
+    coef0[:] = 0.0
+    coef1[:] = 0.0
+    for e in range(rows.size):
+        if rows[e] < N and cols[e] < N:
+            node0[rows[e]] = min(node0[rows[e]], cols[e] % n)
     for row in range(N):
-        s = row // n
-        lo = n
-        for p in range(indptr[row], indptr[row + 1]):
-            lo = min(lo, indices[p] % n)
-        node0[row] = min(lo, n - 2)
-        coef0[row] = 0.0
-        coef1[row] = 0.0
-        got0 = False
-        got1 = False
-        for p in range(indptr[row], indptr[row + 1]):
-            col = indices[p]
-            s2, node = col // n, col % n
-            c = data[p] / (Pi[s, s2] * h[col])
-            if node == node0[row] and not got0:
-                coef0[row], got0 = c, True
-            elif node == node0[row] + 1 and not got1:
-                coef1[row], got1 = c, True
+        node0[row] = min(node0[row], n - 2)
+    for e in range(rows.size):
+        row, col = rows[e], cols[e]
+        if row >= N or col >= N:
+            continue
+        s, s2, node = row // n, col // n, col % n
+        c = vals[e] / (Pi[s, s2] * h[col])
+        if node == node0[row]:
+            coef0[row] = c
+        elif node == node0[row] + 1:
+            coef1[row] = c
 
 
 @njit(cache=True, nogil=True)
-def _phi_one_location(factors, Pi, S, n, z, hz, g, out):
-    """out = Phi_z z in factored form (``one_location_factors``); hz, g: buffers."""
-    node0, coef0, coef1, h = factors
-    N, K = z.shape
-    for x in range(N):
-        for kk in range(K):
-            hz[x, kk] = h[x] * z[x, kk]
-    _income_step(Pi.T, hz, g, 1, S, n)
-    for row in range(N):
-        b = (row // n) * n + node0[row]
-        for kk in range(K):
-            out[row, kk] = coef0[row] * g[b, kk] + coef1[row] * g[b + 1, kk]
+def one_location_backward(node, coef0, coef1, h, f, dist, w_q, lo, Pi, z0, dap0, z_add,
+                          curly_y, curly_d):
+    """``fake_news_backward`` with one location, a direction at a time (k of K).
+
+    Horizon s >= 1: consumption z_s = Phi_z z_{s-1} (+ z_add at s = 1) in factored
+    form (``one_location_factors``: g = Pi (h z_{s-1}), z_s(x) = coef0(x) g(node(x)) +
+    coef1(x) g(node(x) + 1)), savings da' = f z_s (f = -P on free nodes, 0 on the
+    bounds); horizon 0: z0 and dap0 (the inputs' own terms). Then A = dist . da',
+    C = dist . z_s, and the distribution's step: the lottery moves w_q(x) da'(x) (w_q =
+    dist / (a_{i+1} - a_i)) from node lo(x) = (s, i) to lo(x) + 1, then e' by Pi. One
+    pass over the states a horizon (sums in registers, the moves summed by lower node),
+    plus two S x S income steps. z0, dap0, z_add (K, N); writes curly_y (T, 2, K) (A,
+    C) and curly_d (T, K, N)."""
+    K, N = z0.shape
+    S = Pi.shape[0]
+    n = N // S
+    T = curly_y.shape[0]
+    Pi_t = np.ascontiguousarray(Pi.T)
+    w_a = dist * f  # A per unit of consumption
+    w_m = w_q * f  # mass moved per unit of consumption
+    hz = np.empty(N)
+    g = np.empty(N)
+    by_lo = np.empty(N)
+    moved = np.empty(N)
+    for k in range(K):
+        acc_a = 0.0
+        acc_c = 0.0
+        by_lo[:] = 0.0
+        for x in range(N):
+            acc_a += dist[x] * dap0[k, x]
+            acc_c += dist[x] * z0[k, x]
+            hz[x] = h[x] * z0[k, x]
+            by_lo[lo[x]] += w_q[x] * dap0[k, x]
+        for s in range(T):
+            if s > 0:
+                _income_step(Pi_t, hz.reshape((N, 1)), g.reshape((N, 1)), 1, S, n)
+                acc_a = 0.0
+                acc_c = 0.0
+                by_lo[:] = 0.0
+                for x in range(N):
+                    p = node[x]
+                    zx = coef0[x] * g[p] + coef1[x] * g[p + 1]
+                    if s == 1:
+                        zx += z_add[k, x]
+                    acc_a += w_a[x] * zx
+                    acc_c += dist[x] * zx
+                    hz[x] = h[x] * zx
+                    by_lo[lo[x]] += w_m[x] * zx
+            curly_y[s, 0, k] = acc_a
+            curly_y[s, 1, k] = acc_c
+            # node i gains what leaves i - 1 and loses what leaves it (the top node of an
+            # income state is nobody's lower node, so the flat shift stays in its block)
+            moved[0] = -by_lo[0]
+            for i in range(1, N):
+                moved[i] = by_lo[i - 1] - by_lo[i]
+            _income_step(Pi, moved.reshape((N, 1)), curly_d[s, k].reshape((N, 1)), 1, S, n)

@@ -19,20 +19,23 @@ state is the steady state's.
 The linearised methods are derivatives at the steady state and take directions
 batched along the last axis (k of them); how the block computes them
 (closed form, differences of its own steps) is its business. The fake-news
-algorithm (``fake_news.py``) uses only these; ``nonlinear_path`` only the
-nonlinear ones.
+algorithm (``fake_news.py``) uses only these, and optional faster equivalents
+if a block has them (``fake_news_backward``, ``expectation_vectors``,
+``output_identities``; ``initial_jvp`` for a date-0 distribution chosen with
+foresight); ``nonlinear_path`` only the nonlinear ones.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import InvalidParamsError, Violation
 
-__all__ = ["HetBlock", "Path", "nonlinear_path"]
+__all__ = ["HetBlock", "OutputIdentity", "Path", "nonlinear_path"]
 
 
 @runtime_checkable
@@ -77,6 +80,27 @@ class HetBlock(Protocol):
 
     def output_vectors(self) -> np.ndarray:
         """(N, n_out) the steady-state outputs as vectors: Y = o' dist at fixed policies."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutputIdentity:
+    """An output that is exactly a linear function of another output and the inputs
+    around the steady state (an accounting identity, say an aggregate budget):
+
+        d Y_output,t = now d Y_base,t + lag d Y_base,t-1 + sum_i direct[i] d x_i,t,
+
+    for every t >= 0 and every input path, with d Y_base,-1 = 0 (the date-0
+    distribution at the steady state). A block that knows such identities offers them
+    through an optional ``output_identities()`` (a sequence of these); the fake-news
+    algorithm then computes the base's Jacobian only and derives the output's from it
+    (``fake_news``), which saves the output's expectation vectors and its share of the
+    matrix product. Inputs missing from ``direct`` enter with zero."""
+
+    output: str
+    base: str
+    now: float = 0.0
+    lag: float = 0.0
+    direct: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

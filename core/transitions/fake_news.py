@@ -22,17 +22,24 @@ exceed CHUNK_BYTES), then the recursion in one compiled pass. A block may do ste
 1 and 2 in compiled code (``fake_news_backward(T, unit, rows)``,
 ``expectation_vectors(o, n)``; the workhorse's ``HouseholdBlock`` does), else they
 run one horizon at a time through its jvps (the reference path; the planner's
-block). Memory: curlyD (T N n_in floats), curlyE for at most EXPECTATION_BYTES of
-outputs at a time, and the Jacobian; ``fake_news_chunks`` hands the Jacobian out
+block). A block may also name outputs that are exact linear functions of another
+output and the inputs (``output_identities()``, ``block.OutputIdentity``: an
+aggregate budget, say); those outputs then cost no expectation vectors and no share
+of the product: their Jacobians follow from the base's (not with ``initial``, where
+the date-0 distribution moves).
+
+Memory: curlyD (T N n_in floats), curlyE for at most EXPECTATION_BYTES of outputs
+at a time, and the Jacobian; ``fake_news_chunks`` hands the Jacobian out
 by chunks of outputs so that it need never exist whole (the 48-location GE
 Jacobian, ``transition_spatial``). With J locations, n_in, n_out and N all grow
 like J, so memory grows like J^2 T n_a S + J^2 T^2 and the product like
 J^3 T^2 n_a S.
 
 Measured (``benchmarks/transitions.py``): Aiyagari, 7 income states, 500 asset
-points, T = 300, Jacobians of A and C in r and w: the product alone (the same flops
-as sequence-jacobian's build_F) is about half of our time and a fifth of
-sequence-jacobian's; see that script's docstring for the ratio.
+points, T = 300, Jacobians of A and C in r and w: C follows from A by the household
+block's budget identity, so the product is A's alone (half of sequence-jacobian's
+build_F flops), about 0.6 of our time and 0.15 of sequence-jacobian's; see that
+script's docstring for the ratio.
 """
 
 from __future__ import annotations
@@ -107,7 +114,8 @@ def fake_news_chunks(block: HetBlock, T: int, inputs: Sequence[str] | None = Non
     """``fake_news_jacobian`` output by output: yields (lo, hi, J[lo:hi]) with J[lo:hi]
     (hi - lo, n_in, T, T) of at most about ``max_bytes``, a fresh array each time, so
     that a caller can place the Jacobian where it is needed (e.g. into a larger GE
-    Jacobian) without the whole of it ever existing on its own."""
+    Jacobian) without the whole of it ever existing on its own. Outputs derived by a
+    block's ``output_identities`` need their bases' Jacobians whole first."""
     names, outs = _names(block, inputs, outputs)
     yield from _chunks(block, T, names, outs, initial, None, max_bytes)
 
@@ -119,15 +127,72 @@ def _names(block, inputs, outputs):
 
 
 def _chunks(block, T, names, outs, initial, out, max_bytes=CHUNK_BYTES):
-    """The fake-news steps (module docstring) for chunks of outputs: one backward pass
-    for all inputs; expectation vectors for up to EXPECTATION_BYTES of them at once;
-    per chunk of outputs one matrix product and the recursion. Writes into out[lo:hi]
-    if ``out`` is given, else into fresh arrays; yields (lo, hi, that)."""
+    """The Jacobian by chunks of outputs (``_news_chunks``); outputs the block derives
+    from others by an ``OutputIdentity`` (not with ``initial``: the date-0
+    distribution moves) come from their base's Jacobian, computed whole first. Writes
+    into out[lo:hi] if ``out`` is given, else into fresh arrays; yields (lo, hi, that)."""
     _check(block, T, names, outs)
     if initial and not callable(getattr(block, "initial_jvp", None)):
         raise InvalidParamsError("fake_news_jacobian", [Violation(
             "initial", "needs a block with initial_jvp (a date-0 distribution chosen with "
             "foresight)", type(block).__name__)])
+    derived = {} if initial else _identities(block, names, outs)
+    if not derived:
+        yield from _news_chunks(block, T, names, outs, initial, out, max_bytes)
+        return
+    base_names = tuple(dict.fromkeys([o for o in outs if o not in derived]
+                                     + [ident.base for ident in derived.values()]))
+    k = len(names)
+    base = np.empty((len(base_names), k, T, T))
+    for _ in _news_chunks(block, T, names, base_names, False, base, max_bytes):
+        pass
+    step = max(1, max_bytes // (8 * T * T * k))
+    for lo in range(0, len(outs), step):
+        hi = min(lo + step, len(outs))
+        J = np.empty((hi - lo, k, T, T)) if out is None else out[lo:hi]
+        for o in range(lo, hi):
+            ident = derived.get(outs[o])
+            if ident is None:
+                J[o - lo] = base[base_names.index(outs[o])]
+            else:
+                _derive(ident, base[base_names.index(ident.base)], names, J[o - lo])
+        yield lo, hi, J
+
+
+def _identities(block, names, outs):
+    """{output: OutputIdentity} for the requested outputs the block derives from an
+    output that is not itself derived; {} if the block offers none."""
+    offer = getattr(block, "output_identities", None)
+    if not callable(offer):
+        return {}
+    known = {ident.output: ident for ident in offer()}
+    problems = [Violation(f"output_identities[{ident.output!r}]", "must name the block's "
+                          "outputs and inputs", (ident.base, sorted(ident.direct)))
+                for ident in known.values()
+                if ident.output not in block.outputs or ident.base not in block.outputs
+                or not set(ident.direct) <= set(block.inputs)]
+    if problems:
+        raise InvalidParamsError("fake_news_jacobian", problems)
+    return {o: known[o] for o in outs if o in known and known[o].base not in known}
+
+
+def _derive(ident, base, names, out):
+    """out (k, T, T): the Jacobian of ident.output from its base's (k, T, T) and the
+    inputs ``names`` (``block.OutputIdentity``): now J_b[t, s] + lag J_b[t - 1, s] +
+    direct[i] [t == s]."""
+    np.multiply(base, ident.now, out=out)
+    if ident.lag != 0.0:
+        out[:, 1:] += ident.lag * base[:, :-1]
+    diag = np.arange(out.shape[-1])
+    for i, name in enumerate(names):
+        out[i, diag, diag] += ident.direct.get(name, 0.0)
+
+
+def _news_chunks(block, T, names, outs, initial, out, max_bytes):
+    """The fake-news steps (module docstring) for chunks of outputs: one backward pass
+    for all inputs; expectation vectors for up to EXPECTATION_BYTES of them at once;
+    per chunk of outputs one matrix product and the recursion. Writes into out[lo:hi]
+    if ``out`` is given, else into fresh arrays; yields (lo, hi, that)."""
     sel = [block.inputs.index(name) for name in names]
     rows = [block.outputs.index(name) for name in outs]
     n_in, k = len(block.inputs), len(sel)

@@ -20,16 +20,25 @@ T = 25
 
 
 class _Protocol:
-    """A block through the HetBlock protocol only (no compiled pieces)."""
+    """A block through the HetBlock protocol only (no compiled pieces), every output
+    by its own expectation vectors (no ``output_identities``)."""
+
+    hidden = ("fake_news_backward", "expectation_vectors", "output_identities")
 
     def __init__(self, block):
         self._block = block
         self.inputs, self.outputs = block.inputs, block.outputs
 
     def __getattr__(self, name):
-        if name in ("fake_news_backward", "expectation_vectors"):
+        if name in self.hidden:
             raise AttributeError(name)
         return getattr(self._block, name)
+
+
+class _Compiled(_Protocol):
+    """The block's compiled pieces, every output by its own expectation vectors."""
+
+    hidden = ("output_identities",)
 
 
 def _three():
@@ -60,7 +69,7 @@ def _close(actual, expected):
 
 def test_compiled_jacobian_equals_reference_path(block):
     assert callable(block.fake_news_backward)
-    fast = fake_news_jacobian(block, T)
+    fast = fake_news_jacobian(_Compiled(block), T)
     ref = fake_news_jacobian(_Protocol(block), T)
     _close(fast.J, ref.J)
     assert np.abs(fast.get("A_0", "r")).max() > 1e-3  # not trivially zero
@@ -86,3 +95,9 @@ def test_chunks_equal_the_whole_jacobian(block):
         np.testing.assert_array_equal(part, whole.J[lo:hi])
         seen.extend(range(lo, hi))
     assert seen == list(range(len(block.outputs)))
+
+
+@pytest.mark.parametrize("horizon", [1, 2])
+def test_short_horizons_equal_reference_path(block, horizon):
+    _close(fake_news_jacobian(_Compiled(block), horizon).J,
+           fake_news_jacobian(_Protocol(block), horizon).J)
