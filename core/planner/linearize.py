@@ -25,9 +25,12 @@ from the node's conditions (the sweep solves each node exactly, ``kernels.bellma
   with dv'_m = a_m dM + c_m and dmu_m = theta mu_m (dv'_m - gbar dM - sum mu c). Where
   S_m' = -Xi_m at v'_m (the envelope condition) the policy's terms cancel and only
   (omega / R) sum mu_m sigma_m(v'_m) is left; between nodes the two slopes differ by
-  the interpolation error, so the terms are kept. Newborns: dS^n_i = (1/R) sum_m
-  mu^n_m sigma_m(v^n'_m) (envelope; it enters every S row of origin i times
-  (1 - omega)).
+  the interpolation error, so the terms are kept. Newborns: S^n = Lambda beta IV +
+  (1/R) Sbar at M^n with D(M^n) = beta R Lambda fixed, so dM^n = -dD|_M / (dD/dM) and
+  the whole chain rule is kept too (the envelope form (1/R) sum mu sigma alone was off
+  by the interpolation error, ~1e-7 of a column at 3 locations x 40 nodes: harmless in
+  Newton's model, not in a transition's Jacobian); it enters every S row of origin i
+  times (1 - omega).
 
 sigma_m and l_m at v are linear in the node values through the interpolants of
 ``kernels`` (cubic Hermite inside, the log-linear extrapolation outside): ``_weights``.
@@ -117,7 +120,7 @@ def _slope_weights(B_m, n, h, node, coef, idx, wl, side):
 
 
 @njit(cache=True, nogil=True)
-def sweep_jacobian(S, X, v_grid, M_pol, Mn, theta, log_chi, beta, omega, r_inv,
+def sweep_jacobian(S, X, v_grid, M_pol, Mn, theta, log_chi, beta, omega, r_inv, lam,
                    rows, cols, vals, nrows, ncols, nvals):
     """COO entries of the sweep's Jacobian at (S, X) with the sweep's policies M_pol (J, n_v)
     and Mn (J,) (module docstring). Unknowns: S[m, q] -> m n + q, ln Xi[m, q] -> J n + m n
@@ -157,20 +160,40 @@ def sweep_jacobian(S, X, v_grid, M_pol, Mn, theta, log_chi, beta, omega, r_inv,
                 q[m] = mu[m] * (work[5, m] + theta * (work[1, m] - Sbar)) if mu[m] > 0.0 else 0.0
                 Q += q[m] * work[3, m] if mu[m] > 0.0 else 0.0
             K = (X_new * bo_ * gbar + omega * r_inv * Q) / dV
+            # newborn: Q_n = sum mu a (theta S + S'), the policy's weight in dSbar
+            Q_n = 0.0
+            for m in range(J):
+                if mu[m] > 0.0:
+                    Q_n += mu[m] * work[3, m] * (theta * work[1, m] + work[5, m])
             for m in range(J):
                 if mu[m] < MU_MIN:
                     continue
                 _weights(S[m], X[m], B[m], n, v0, h, work[0, m], idx, ws, wl)
-                if k == n:  # newborn: dS^n_i = (1/R) sum mu sigma
+                if k == n:  # newborn: the whole chain rule (module docstring)
+                    a_m, x_m = work[3, m], work[2, m]
+                    # a unit of sigma_m (c = -a theta), then of l_m (c = a Xi, l = 1)
+                    dsn = np.empty(2)
+                    for u in range(2):
+                        c_u = -a_m * theta if u == 0 else a_m * x_m
+                        l_u = 0.0 if u == 0 else 1.0
+                        cbar_u = mu[m] * c_u
+                        dD_u = mu[m] * x_m * ((theta + work[4, m]) * c_u + l_u) \
+                            - theta * D * cbar_u
+                        dMn_u = -dD_u / dD
+                        dIV_u = gbar * dMn_u + cbar_u
+                        dSb_u = (Q_n * dMn_u + mu[m] * (theta * work[1, m] + work[5, m]) * c_u
+                                 - theta * Sbar * dIV_u + (mu[m] if u == 0 else 0.0))
+                        dsn[u] = lam[i] * beta * dIV_u + r_inv * dSb_u
                     for z in range(4):
                         if idx[z] < 0:
                             continue
                         q_ = m * n + idx[z]
-                        for col, wt in ((q_, ws[z]), (Jn + q_, wl[z])):
+                        for col, wt in ((q_, dsn[0] * ws[z]),
+                                        (Jn + q_, dsn[0] * wl[z] + dsn[1] * wl[4 + z])):
                             if wt != 0.0:
                                 nrows[ncnt] = i
                                 ncols[ncnt] = col
-                                nvals[ncnt] = r_inv * mu[m] * wt
+                                nvals[ncnt] = wt
                                 ncnt += 1
                     continue
                 a_m = work[3, m]

@@ -238,8 +238,8 @@ def sweep_jacobian(params: Params, S: np.ndarray, X: np.ndarray, v_grid: np.ndar
     nvals = np.empty(12 * J * J)
     cnt, ncnt = linearize.sweep_jacobian(
         np.ascontiguousarray(S), np.ascontiguousarray(X), v_grid, M_pol, Mn, p.theta,
-        np.ascontiguousarray(np.log(p.chi)), p.beta, p.omega, p.r_inv, rows, cols, vals,
-        nrows, ncols, nvals)
+        np.ascontiguousarray(np.log(p.chi)), p.beta, p.omega, p.r_inv,
+        np.ascontiguousarray(p.weights, dtype=float), rows, cols, vals, nrows, ncols, nvals)
     Jm = sparse.csr_matrix((vals[:cnt], (rows[:cnt], cols[:cnt])), shape=(N, N))
     Nb = sparse.csr_matrix(((1.0 - p.omega) * nvals[:ncnt], (nrows[:ncnt], ncols[:ncnt])),
                            shape=(J, N))

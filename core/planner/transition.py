@@ -39,21 +39,27 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import InvalidParamsError, SolverConvergenceError, Violation
-from . import kernels
+from . import kernels, period_jvp
 from .params import Params
 from .result import Solution
-from .second_best import STATUS, m_grid, transition_matrices
+from .second_best import STATUS, m_grid, newborn_rows, sweep_jacobian, transition_matrices
 
 __all__ = ["PlannerBlock"]
 
 EPS = 1e-6  # central-difference step, in max norm of the perturbed state and inputs
+LINEARISATIONS = ("analytic", "differences")
 
 
 class PlannerBlock:
     """The second best around its steady state ``Solution`` (module docstring)."""
 
-    def __init__(self, solution: Solution, eps: float = EPS):
+    def __init__(self, solution: Solution, eps: float = EPS, linearisation: str = "analytic"):
         _check_solution(solution)
+        if linearisation not in LINEARISATIONS:
+            raise InvalidParamsError("PlannerBlock", [Violation(
+                "linearisation", f"must be one of {list(LINEARISATIONS)}", linearisation)])
+        self.linearisation = linearisation
+        self._closed = None  # the analytic linearisation's pieces, on first use
         comp = solution.component
         p: Params = solution.params
         self.sol, self.params, self.eps = solution, p, float(eps)
@@ -110,9 +116,14 @@ class PlannerBlock:
         newborns' with beta R Lambda_i; then the usual lotteries. ``before``: (dist,
         Xi) (J, n_v) of that steady state (default this block's own: at its own state0
         the step leaves dist unchanged)."""
-        p, J, n = self.params, self.J, self.n
         dist, xi = (self._dist_ss, self._policy_ss[4]) if before is None else before
         S, X = self._split(state0)
+        M, Mn = self._contingent(S, X, xi)
+        return self.forward(np.asarray(dist, float).ravel(), (M, Mn, S, X, None))
+
+    def _contingent(self, S, X, xi):
+        """(M (J, n), M^n (J,)) of the contingent date-0 promises (``initial``)."""
+        p, J, n = self.params, self.J, self.n
         bR = p.beta / p.r_inv
         targets = np.ascontiguousarray(np.c_[bR * np.asarray(xi, float), bR * p.weights])
         M = np.empty((J, n + 1))
@@ -123,12 +134,15 @@ class PlannerBlock:
             raise SolverConvergenceError(
                 f"planner's contingent promises failed: {STATUS.get(status, 'unknown')}",
                 residuals={}, n_iter=1)
-        policy = (np.ascontiguousarray(M[:, :n]), np.ascontiguousarray(M[:, n]), S, X, None)
-        return self.forward(np.asarray(dist, float).ravel(), policy)
+        return np.ascontiguousarray(M[:, :n]), np.ascontiguousarray(M[:, n])
 
     def initial_jvp(self, d_state):
-        """(N, k) central differences of :meth:`initial` at the steady state along the
-        columns of d_state (2 N, k)."""
+        """(N, k) derivative of :meth:`initial` at the steady state along the columns of
+        d_state (2 N, k): in closed form (``period_jvp.mass_jvp``, every node's D at its
+        target) or by central differences (``linearisation="differences"``)."""
+        if self.linearisation == "analytic":
+            c = self._analytic()
+            return self._mass_jvp(c["contingent"], d_state, None, True)
         out = np.empty((self.N, d_state.shape[1]))
         for c in range(d_state.shape[1]):
             size = float(np.max(np.abs(d_state[:, c])))
@@ -158,9 +172,22 @@ class PlannerBlock:
         return (np.ascontiguousarray(state[:J * n].reshape(J, n)),
                 np.ascontiguousarray(np.exp(state[J * n:]).reshape(J, n)))
 
-    # ---- linearised at the steady state (central differences of a whole period) -------
+    # ---- linearised at the steady state ----------------------------------------------
+    # analytic (default): the sweep's Jacobian (``linearize``) and its input columns for
+    # the state, ``period_jvp`` for the mass; "differences": central differences of a
+    # whole period (the reference, module docstring)
     def backward_jvp(self, d_state_next, dx_now, dx_next):
         k = next(a.shape[1] for a in (d_state_next, dx_now, dx_next) if a is not None)
+        if self.linearisation == "analytic":
+            c = self._analytic()
+            ds = np.zeros((2 * self.N, k)) if d_state_next is None else d_state_next
+            d_state = c["Jm"] @ ds + c["E"] @ (c["Nb"] @ ds)
+            if dx_now is not None:
+                d_state += c["Jx"] @ dx_now
+            return d_state, ("analytic", ds, dx_now, d_state)
+        return self._backward_differences(d_state_next, dx_now, k)
+
+    def _backward_differences(self, d_state_next, dx_now, k):
         d_state = np.empty((2 * self.N, k))
         d_dist = np.empty((self.N, k))
         d_y = np.empty((len(self.outputs), k))
@@ -179,10 +206,69 @@ class PlannerBlock:
         return d_state, (d_dist, d_y)
 
     def forward_jvp(self, d_policy):
-        return d_policy[0]
+        if not isinstance(d_policy[0], str):  # differences: (d dist, d Y) already
+            return d_policy[0]
+        _, ds, dx_now, _ = d_policy
+        c = self._analytic()
+        dlnP = None if dx_now is None else dx_now[self.J:] / self.sol.P[:, None]
+        return self._mass_jvp(c["policy"], ds, dlnP, False)
 
     def aggregate_jvp(self, d_policy):
-        return d_policy[1]
+        if not isinstance(d_policy[0], str):
+            return d_policy[1]
+        d_state = d_policy[3]
+        k = d_state.shape[1]
+        c = self._analytic()
+        dE = (c["spend"][:, None] * d_state[self.N:]).reshape(self.J, self.n, k).sum(axis=1)
+        return np.vstack([dE, np.zeros((self.J, k))])
+
+    def _analytic(self) -> dict:
+        """The closed-form linearisation's pieces at the steady state: the sweep's
+        Jacobian (Jm, plus newborn rows E times Nb: ``second_best.sweep_jacobian``), its
+        input columns Jx (2 N, 2 J): S_i(v) moves one for one with (1 + alpha) w_i; P_i
+        moves a node's M by d ln P_i / dV at a fixed continuation (B.46), hence ln Xi by
+        d ln D / dM times that and S by -Xi d ln Xi + (omega / R) dSbar / dM times that;
+        the steady-state and contingent policies; spending weights dist Xi."""
+        if self._closed is not None:
+            return self._closed
+        p, J, n, N = self.params, self.J, self.n, self.N
+        M_pol, Mn, S, X, X_new = self._policy_ss
+        Jm, Nb = sweep_jacobian(p, S, X, self.v_grid, M_pol, Mn)
+        dV, dlnD, dSbar = (np.empty((J, n)) for _ in range(3))
+        period_jvp.node_slopes(S, X, self.v_grid, M_pol, p.theta, self._log_chi, p.beta,
+                               p.omega, dV, dlnD, dSbar)
+        P = np.asarray(self.sol.P, float)
+        per_p = 1.0 / (dV * P[:, None])  # dM per unit dP_i at each node of origin i
+        dlnX = dlnD * per_p
+        dS = -X_new * dlnX + p.omega * p.r_inv * dSbar * per_p
+        node = np.arange(N)
+        origin = node // n
+        Jx = sparse.csr_matrix(
+            (np.r_[np.full(N, 1.0 + p.alpha_agg), dS.ravel(), dlnX.ravel()],
+             (np.r_[node, node, N + node], np.r_[origin, J + origin, J + origin])),
+            shape=(2 * N, 2 * J))
+        M0, Mn0 = self._contingent(S, X, X_new)
+        dist = self._dist_ss.reshape(J, n)
+        self._closed = {"Jm": Jm, "Nb": Nb, "E": newborn_rows(J, n), "Jx": Jx,
+                        "policy": (M_pol, Mn, S, X), "contingent": (M0, Mn0, S, X),
+                        "dist": np.ascontiguousarray(dist), "pop": dist.sum(axis=1),
+                        "spend": (dist * X_new).ravel()}
+        return self._closed
+
+    def _mass_jvp(self, policy, ds, dlnP, contingent):
+        """(N, k) next period's mass moved along continuation directions ds (2 N, k) and
+        d ln P (J, k) or None (``period_jvp.mass_jvp``)."""
+        p, J, n, N = self.params, self.J, self.n, self.N
+        c = self._analytic()
+        k = ds.shape[1]
+        M, Mn, S, X = policy
+        out = np.zeros((J, n, k))
+        period_jvp.mass_jvp(
+            S, X, self.v_grid, M, Mn, p.theta, self._log_chi, p.beta, p.omega, c["dist"],
+            c["pop"], contingent, np.ascontiguousarray(ds[:N].reshape(J, n, k)),
+            np.ascontiguousarray(ds[N:].reshape(J, n, k)),
+            np.zeros((J, k)) if dlnP is None else np.ascontiguousarray(dlnP), out)
+        return out.reshape(N, k)
 
     def expectation_step(self, E):
         return self._lambda @ E
