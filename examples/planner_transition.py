@@ -1,10 +1,13 @@
 """Donald-Fukui-Miyauchi Figure 4: Massachusetts' population after a permanent -1%
 productivity shock to Massachusetts, status quo against the planner (second best), on
 the synthetic 8-location economy (configs/models/spatial8.yaml and planner8.yaml: the
-same fundamentals, NOT US data).
+same fundamentals, NOT US data), or with ``--economy48`` on the synthetic 48-location
+one (configs/models/spatial48.yaml; the planner's economy from it,
+``planner.Params.from_status_quo``), as in the paper.
 
     python examples/planner_transition.py --out out/planner_transition [--T 100]
                                           [--n-v 240] [--n-a 200] [--nonlinear]
+                                          [--economy48]
 
 1. Status quo (``incomplete_markets``, spatial closure): the old and the new steady
    state, then the nonlinear perfect-foresight path (``SpatialTransition``), the shock
@@ -19,11 +22,9 @@ same fundamentals, NOT US data).
    summary.md (changes at a few horizons, half-lives, times).
 
 The paper finds that the planner reallocates more in the short run and less in the
-long run. The planner's Jacobian is built by differences of whole periods
-(``PlannerBlock``): about 0.1 s per input and period at 8 locations x 240 nodes, so
-T = 100 takes about 3 minutes on one core (176 s measured, 16 inputs); at 48
-locations (96 inputs, about 0.9 s each per period) T = 100 would take over two
-hours: out of reach this way.
+long run. The planner's Jacobian is in closed form (``PlannerBlock``; by differences
+of whole periods, the reference, T = 100 took 176 s at 8 locations and would take
+over two hours at 48).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from hetspace.core.config import atomic_write, load_model_config
 from hetspace.core.incomplete_markets import solve as solve_status_quo
 from hetspace.core.incomplete_markets.shocks import shocked_params as sq_shocked
 from hetspace.core.incomplete_markets.transition_spatial import SpatialTransition
+from hetspace.core.planner import Numerics as PlannerNumerics
+from hetspace.core.planner import Params as PlannerParams
 from hetspace.core.planner import solve as solve_planner
 from hetspace.core.planner.transition_ge import permanent_shock, shocked_params
 
@@ -46,9 +49,15 @@ SHOCKED, SIZE = "MA", -0.01
 HORIZONS = (1, 2, 5, 10, 25, 50)
 
 
-def run(T: int, n_v: int | None, n_a: int | None, nonlinear: bool) -> dict:
-    sq_cfg = load_model_config(ROOT / "configs/models/spatial8.yaml")
-    pl_cfg = load_model_config(ROOT / "configs/models/planner8.yaml")
+def run(T: int, n_v: int | None, n_a: int | None, nonlinear: bool,
+        economy48: bool = False) -> dict:
+    sq_cfg = load_model_config(ROOT / f"configs/models/spatial{48 if economy48 else 8}.yaml")
+    if economy48:
+        pl_params = PlannerParams.from_status_quo(sq_cfg.params, "second_best")
+        pl_num = PlannerNumerics()
+    else:
+        pl_cfg = load_model_config(ROOT / "configs/models/planner8.yaml")
+        pl_params, pl_num = pl_cfg.params, pl_cfg.numerics
     codes = [loc.name for loc in sq_cfg.locations]
     j = codes.index(SHOCKED)
     seconds: dict[str, float] = {}
@@ -60,15 +69,16 @@ def run(T: int, n_v: int | None, n_a: int | None, nonlinear: bool) -> dict:
     sq = path.output(f"L_{j}") / old.population[j] - 1.0  # date 0: the old population
     seconds["status quo"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    pl_num = pl_cfg.numerics if n_v is None else pl_cfg.numerics.with_(n_v=n_v)
-    before = solve_planner(pl_cfg.params, pl_num)
-    after = solve_planner(shocked_params(pl_cfg.params, j, SIZE), pl_num, warm_start=before)
+    pl_num = pl_num if n_v is None else pl_num.with_(n_v=n_v)
+    before = solve_planner(pl_params, pl_num)
+    after = solve_planner(shocked_params(pl_params, j, SIZE), pl_num, warm_start=before)
     seconds["planner steady states"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     tr = permanent_shock(before, j, SIZE, T, after=after, nonlinear=nonlinear)
     seconds["planner transition"] = time.perf_counter() - t0
     planner = np.r_[0.0, tr.population_change(j)[:T - 1]]  # its date 0 is year 1
     return dict(codes=codes, T=T, status_quo=sq, planner=planner, seconds=seconds,
+                economy=f"synthetic {len(codes)}-location economy",
                 sq_long=new.population[j] / old.population[j] - 1.0,
                 pl_long=after.population[j] / before.population[j] - 1.0,
                 steps=tr.steps, gap=tr.gap, n_v=before.dist.shape[1],
@@ -94,7 +104,7 @@ def write_outputs(res: dict, out: Path) -> str:
     _figure(res, out)
     shown = [h for h in HORIZONS if h < T]
     lines = [f"# {SHOCKED}'s population after a permanent {100 * SIZE:+g}% productivity "
-             "shock to it (synthetic 8-location economy)", "",
+             f"shock to it ({res['economy']})", "",
              f"T = {T}; status quo n_a = {res['n_a']}; planner n_v = {res['n_v']}, "
              + ("first-order path." if res["steps"] == 0 else
                 f"nonlinear path ({res['steps']} quasi-Newton steps, max |target| "
@@ -143,8 +153,11 @@ def main(argv=None) -> None:
     ap.add_argument("--n-v", type=int, default=None, help="planner's promise nodes")
     ap.add_argument("--n-a", type=int, default=None, help="status quo's asset nodes")
     ap.add_argument("--nonlinear", action="store_true", help="planner's nonlinear path too")
+    ap.add_argument("--economy48", action="store_true",
+                    help="the synthetic 48-location economy (as the paper) instead of 8")
     args = ap.parse_args(argv)
-    print(write_outputs(run(args.T, args.n_v, args.n_a, args.nonlinear), args.out))
+    print(write_outputs(run(args.T, args.n_v, args.n_a, args.nonlinear, args.economy48),
+                        args.out))
 
 
 if __name__ == "__main__":
