@@ -120,6 +120,9 @@ def mass_jvp(S, X, v_grid, M_pol, Mn, theta, log_chi, beta, omega, dist, pop, co
     cm = np.empty((J, K))
     lm = np.empty((J, K))
     dM = np.empty(K)
+    cbar = np.empty(K)
+    dD = np.empty(K)
+    dvbar = np.empty(K)
     for i in range(J):
         for k in range(n + 1):
             mass = omega * dist[i, k] if k < n else (1.0 - omega) * pop[i]
@@ -138,42 +141,49 @@ def mass_jvp(S, X, v_grid, M_pol, Mn, theta, log_chi, beta, omega, dist, pop, co
                     continue
                 _weights(S[m], X[m], B[m], n, v0, h, vp[m], idx[m], ws[m], wl[m])
                 lo[m], wlo[m], kind[m] = _lottery_slope(X[m], v0, h, n, vp[m], Xp[m])
-            # the continuation's part of dv' at fixed M, and of D and IV
+            # the continuation's part of dv' at fixed M (cm), of ln Xi (lm), of IV (cbar)
+            # and of D (dD), every direction at once (the inner loops run along k)
+            cbar[:] = 0.0
+            dD[:] = 0.0
+            for m in range(J):
+                if mu[m] <= 0.0:
+                    continue
+                cm[m, :] = 0.0
+                lm[m, :] = 0.0
+                for z in range(4):
+                    q = idx[m, z]
+                    if q < 0:
+                        continue
+                    for c in range(K):
+                        cm[m, c] += ws[m, z] * dS[m, q, c] + wl[m, z] * dlnX[m, q, c]
+                        lm[m, c] += wl[m, 4 + z] * dlnX[m, q, c]
+                for c in range(K):  # cm held sigma so far
+                    cm[m, c] = a[m] * (Xp[m] * lm[m, c] - theta * cm[m, c])
+                    cbar[c] += mu[m] * cm[m, c]
+            for m in range(J):
+                if mu[m] > 0.0:
+                    for c in range(K):
+                        dD[c] += mu[m] * Xp[m] * (theta * (cm[m, c] - cbar[c]) + b[m] * cm[m, c]
+                                                  + lm[m, c])
             for c in range(K):
-                cbar = 0.0
-                dD = 0.0
-                for m in range(J):
-                    if mu[m] <= 0.0:
-                        continue
-                    sig = 0.0
-                    lv = 0.0
-                    for z in range(4):
-                        q = idx[m, z]
-                        if q >= 0:
-                            sig += ws[m, z] * dS[m, q, c] + wl[m, z] * dlnX[m, q, c]
-                            lv += wl[m, 4 + z] * dlnX[m, q, c]
-                    cm[m, c] = a[m] * (Xp[m] * lv - theta * sig)
-                    lm[m, c] = lv
-                    cbar += mu[m] * cm[m, c]
-                for m in range(J):
-                    if mu[m] > 0.0:
-                        dD += mu[m] * Xp[m] * (theta * (cm[m, c] - cbar) + b[m] * cm[m, c]
-                                               + lm[m, c])
                 if contingent or k == n:
-                    dM[c] = -dD / dD_M
+                    dM[c] = -dD[c] / dD_M
                 else:
-                    dM[c] = (dlnP[i, c] - dD / D - bo_ * cbar) / (dD_M / D + bo_ * gbar)
-                dvbar = gbar * dM[c] + cbar
-                for m in range(J):
-                    if mu[m] <= 0.0:
-                        continue
+                    dM[c] = (dlnP[i, c] - dD[c] / D - bo_ * cbar[c]) / (dD_M / D + bo_ * gbar)
+                dvbar[c] = gbar * dM[c] + cbar[c]
+            for m in range(J):
+                if mu[m] <= 0.0:
+                    continue
+                q = lo[m]
+                q1 = min(q + 1, n - 1)
+                w0 = wlo[m]
+                x0 = X[m, q]
+                x1 = X[m, q + 1]
+                for c in range(K):
                     dv = a[m] * dM[c] + cm[m, c]
-                    dmu = theta * mu[m] * (dv - dvbar)
-                    q = lo[m]
+                    dmu = theta * mu[m] * (dv - dvbar[c])
                     dw = 0.0
                     if kind[m] == 1:
-                        x0 = X[m, q]
-                        x1 = X[m, q + 1]
                         dx0 = x0 * dlnX[m, q, c]
                         dx1 = x1 * dlnX[m, q + 1, c]
                         dxv = Xp[m] * (b[m] * dv + lm[m, c])
@@ -181,5 +191,5 @@ def mass_jvp(S, X, v_grid, M_pol, Mn, theta, log_chi, beta, omega, dist, pop, co
                             (x1 - x0) * (x1 - x0))
                     elif kind[m] == 2:
                         dw = -dv / h
-                    out[m, q, c] += mass * (dmu * wlo[m] + mu[m] * dw)
-                    out[m, min(q + 1, n - 1), c] += mass * (dmu * (1.0 - wlo[m]) - mu[m] * dw)
+                    out[m, q, c] += mass * (dmu * w0 + mu[m] * dw)
+                    out[m, q1, c] += mass * (dmu * (1.0 - w0) - mu[m] * dw)
