@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidParamsError, Violation
-from . import kernels
 from .checks import policy_at
+from .second_best import newborn_policies
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +64,7 @@ class Histories:
 
 def newborn_promises(sol) -> np.ndarray:
     """(J, J): the promise v^n'_im a newborn of origin i gets in destination m."""
-    p, c = sol.params, sol.component
-    J = p.n_loc
-    B = kernels.log_slopes(c.X, c.v_grid[1] - c.v_grid[0])
-    out = np.empty((J, J))
-    work, mu = np.empty((6, J)), np.empty(J)
-    log_chi = np.log(p.chi)
-    for i in range(J):
-        kernels.policies_at(np.ascontiguousarray(log_chi[i]), c.Mn[i], c.S, c.X, B, c.v_grid,
-                            p.theta, work, mu)
-        out[i] = work[0]
-    return out
+    return newborn_policies(sol.params, sol.component)[0]
 
 
 def life_cycle(sol, location: int, periods: int) -> LifeCycle:

@@ -169,8 +169,8 @@ def destinations(S, X, L, B, v0, h, theta, M, guess, vp, Sp, Xp, dvp, Bvp, Sdp):
     inversion (nan: none)."""
     J = S.shape[0]
     for m in range(J):
-        vp[m], Sp[m], Xp[m], dvp[m], Sdp[m], Bvp[m] = invert_g(S[m], X[m], L[m], B[m], v0, h, theta,
-                                                               M, guess[m])
+        vp[m], Sp[m], Xp[m], dvp[m], Sdp[m], Bvp[m] = invert_g(
+            S[m], X[m], L[m], B[m], v0, h, theta, M, guess[m])
 
 
 @njit(cache=True, nogil=True)
@@ -473,11 +473,11 @@ def log_slopes(X, h):
 
 
 @njit(cache=True, nogil=True)
-def policies_at(log_chi_i, M, S, X, B, v_grid, theta, work, mu):
-    """Destinations' promises v'_m (work[0]) and shares mu_im of an origin at M;
-    returns (IV, Sbar, D)."""
+def policies_at(log_chi_i, M, S, X, L, B, v_grid, theta, work, mu):
+    """Destinations' promises v'_m (work[0]) and shares mu_im of an origin at M
+    (continuation S, X, L = ln X, B = ``log_slopes``); returns (IV, Sbar, D)."""
     guess = np.full(S.shape[0], np.nan)
-    destinations(S, X, np.log(X), B, v_grid[0], v_grid[1] - v_grid[0], theta, M, guess,
+    destinations(S, X, L, B, v_grid[0], v_grid[1] - v_grid[0], theta, M, guess,
                  work[0], work[1], work[2], work[3], work[4], work[5])
     IV, Sbar, D, _gbar, _dD, _dSb = origin_values(log_chi_i, theta, work[0], work[1], work[2],
                                           work[3], work[4], work[5], mu)

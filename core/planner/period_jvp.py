@@ -32,11 +32,15 @@ condition says:
 Then next period's mass moves by omega dist (i, k) (dmu_m wlo + mu_m dwlo) at (m, lo)
 and the opposite of the second term plus dmu_m (1 - wlo) at (m, lo + 1) (newborns:
 (1 - omega) L_i instead of omega dist). Where a lottery is clipped (a promise beyond
-the grid) its weight does not move. Checked against central differences of whole
-periods (tests/core/planner/test_period_jvp.py).
+the grid) its weight does not move. What does not depend on the direction (each
+node's destinations: the B.44 inversions, shares, a, b, D) is ``node_pass``'s, once
+per set of policies; ``mass_jvp`` only applies directions. Checked against central
+differences of whole periods (tests/core/planner/test_period_jvp.py).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -68,49 +72,84 @@ def _lottery_slope(X_m, v0, h, n, v, Xv):
     return k, w, kind
 
 
-@njit(cache=True, nogil=True)
-def node_slopes(S, X, v_grid, M_pol, theta, log_chi, beta, omega, dV, dlnD, dSbar):
-    """Per node (J, n_v) at policy M_pol with continuation (S, X): dV = d(ln D + beta
-    omega IV)/dM, dlnD = d ln D / dM and dSbar = d Sbar / dM, for the sweep's
-    derivative in ln P_i (at fixed continuation dM = d ln P_i / dV)."""
+class Nodes(NamedTuple):
+    """Every origin node's destinations at one set of policies (``node_pass``): per node
+    (i, k) (k = n_v: i's newborns) and destination m, (J, n_v + 1, J) promise vp,
+    Xi_m(vp) Xp, a = dv'/dM, b = d ln Xi_m / dv at vp and share mu; per node (J, n_v + 1)
+    D, dD/dM, dIV/dM (gbar) and dSbar/dM."""
+
+    vp: np.ndarray
+    Xp: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    mu: np.ndarray
+    D: np.ndarray
+    dD: np.ndarray
+    gbar: np.ndarray
+    dSbar: np.ndarray
+
+
+def node_pass(S, X, v_grid, M_pol, Mn, theta, log_chi) -> Nodes:
+    """The policies' destinations (B.44 inverted for every node and destination, B.33's
+    shares), computed once per set of policies: what the jvps along any direction share."""
     J, n = S.shape
+    nodes = Nodes(*(np.empty((J, n + 1, J)) for _ in range(5)),
+                  *(np.empty((J, n + 1)) for _ in range(4)))
+    _node_pass(S, X, v_grid, np.ascontiguousarray(np.c_[M_pol, Mn]), theta, log_chi, *nodes)
+    return nodes
+
+
+def node_slopes(nodes: Nodes, beta: float, omega: float):
+    """(dV, dlnD, dSbar) (J, n_v) at the nodes' policies: dV = d(ln D + beta omega IV)/dM,
+    d ln D / dM and d Sbar / dM, for the sweep's derivative in ln P_i (at a fixed
+    continuation dM = d ln P_i / dV)."""
+    dlnD = nodes.dD[:, :-1] / nodes.D[:, :-1]
+    return dlnD + beta * omega * nodes.gbar[:, :-1], dlnD, nodes.dSbar[:, :-1]
+
+
+@njit(cache=True, nogil=True)
+def _node_pass(S, X, v_grid, M_all, theta, log_chi, vp, Xp, a, b, mu, D, dD, gbar, dSbar):
+    J, n1 = M_all.shape
     h = v_grid[1] - v_grid[0]
     B = kernels.log_slopes(X, h)
     L = np.log(X)
     work = np.empty((6, J))
-    mu = np.empty(J)
     guess = np.full(J, np.nan)
     for i in range(J):
-        for k in range(n):
-            kernels.destinations(S, X, L, B, v_grid[0], h, theta, M_pol[i, k], guess, work[0],
-                                 work[1], work[2], work[3], work[4], work[5])
+        for k in range(n1):
+            kernels.destinations(S, X, L, B, v_grid[0], h, theta, M_all[i, k], guess,
+                                 work[0], work[1], work[2], work[3], work[4], work[5])
             for m in range(J):
                 guess[m] = work[0, m] if work[0, m] > kernels.NEG_INF else np.nan
-            _IV, _Sb, D, gbar, dD, dSb = kernels.origin_values(
-                log_chi[i], theta, work[0], work[1], work[2], work[3], work[4], work[5], mu)
-            dlnD[i, k] = dD / D
-            dV[i, k] = dD / D + beta * omega * gbar
-            dSbar[i, k] = dSb
+            _IV, _Sb, D[i, k], gbar[i, k], dD[i, k], dSbar[i, k] = kernels.origin_values(
+                log_chi[i], theta, work[0], work[1], work[2], work[3], work[4], work[5],
+                mu[i, k])
+            vp[i, k] = work[0]
+            Xp[i, k] = work[2]
+            a[i, k] = work[3]
+            b[i, k] = work[4]
 
 
-@njit(cache=True, nogil=True)
-def mass_jvp(S, X, v_grid, M_pol, Mn, theta, log_chi, beta, omega, dist, pop, contingent,
+def mass_jvp(S, X, v_grid, nodes: Nodes, theta, beta, omega, dist, pop, contingent,
              dS, dlnX, dlnP, out):
     """out (J, n_v, k) += next period's mass moved by k directions (module docstring):
     the continuation's node values move by dS, dlnX (J, n_v, k), the multipliers by
     d ln P (J, k) (ignored where ``contingent``: every node then keeps D at its target,
-    as the date-0 promises do); policies M_pol (J, n_v), Mn (J,) at continuation
-    (S, X); mass dist (J, n_v) and newborns' (1 - omega) pop (J,)."""
+    as the date-0 promises do); ``nodes`` of the policies at continuation (S, X)
+    (``node_pass``); mass dist (J, n_v) and newborns' (1 - omega) pop (J,)."""
+    _mass_jvp(S, X, v_grid, *nodes[:6], nodes.dD, nodes.gbar, theta, beta, omega, dist, pop,
+              contingent, dS, dlnX, dlnP, out)
+
+
+@njit(cache=True, nogil=True)
+def _mass_jvp(S, X, v_grid, vp_all, Xp_all, a_all, b_all, mu_all, D_all, dD_all, gbar_all,
+              theta, beta, omega, dist, pop, contingent, dS, dlnX, dlnP, out):
     J, n = S.shape
     K = dS.shape[2]
     h = v_grid[1] - v_grid[0]
     v0 = v_grid[0]
     B = kernels.log_slopes(X, h)
-    L = np.log(X)
     bo_ = beta * omega
-    work = np.empty((6, J))
-    mu = np.empty(J)
-    guess = np.full(J, np.nan)
     idx = np.empty((J, 4), np.int64)
     ws = np.empty((J, 4))
     wl = np.empty((J, 8))
@@ -128,14 +167,8 @@ def mass_jvp(S, X, v_grid, M_pol, Mn, theta, log_chi, beta, omega, dist, pop, co
             mass = omega * dist[i, k] if k < n else (1.0 - omega) * pop[i]
             if mass == 0.0:
                 continue
-            M = M_pol[i, k] if k < n else Mn[i]
-            kernels.destinations(S, X, L, B, v0, h, theta, M, guess, work[0], work[1],
-                                 work[2], work[3], work[4], work[5])
-            for m in range(J):
-                guess[m] = work[0, m] if work[0, m] > kernels.NEG_INF else np.nan
-            _IV, _Sb, D, gbar, dD_M, _dSb = kernels.origin_values(
-                log_chi[i], theta, work[0], work[1], work[2], work[3], work[4], work[5], mu)
-            vp, Xp, a, b = work[0], work[2], work[3], work[4]
+            vp, Xp, a, b, mu = vp_all[i, k], Xp_all[i, k], a_all[i, k], b_all[i, k], mu_all[i, k]
+            D, gbar, dD_M = D_all[i, k], gbar_all[i, k], dD_all[i, k]
             for m in range(J):
                 if mu[m] <= 0.0:
                     continue

@@ -284,6 +284,21 @@ def newton_solver(params: Params, S: np.ndarray, X: np.ndarray, v_grid: np.ndarr
     return solve
 
 
+def newborn_policies(params: Params, comp: Component):
+    """(J, J) promises v^n'_im and shares mu^n_im of origin i's newborns in each m."""
+    J = params.n_loc
+    log_chi = np.ascontiguousarray(np.log(params.chi))
+    B = kernels.log_slopes(comp.X, comp.v_grid[1] - comp.v_grid[0])
+    L = np.log(comp.X)
+    vp, mu = np.empty((J, J)), np.empty((J, J))
+    work = np.empty((6, J))
+    for i in range(J):
+        kernels.policies_at(log_chi[i], comp.Mn[i], comp.S, comp.X, L, B, comp.v_grid,
+                            params.theta, work, mu[i])
+        vp[i] = work[0]
+    return vp, mu
+
+
 def stationary_distribution(params: Params, comp: Component):
     """(dist (J, n_v), mass_off (J, n_v), x_pol (J, n_v)): the stationary measure (sums
     to one); per node, the probability that an incumbent's promise leaves the grid;

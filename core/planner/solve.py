@@ -201,23 +201,12 @@ def _second_best(params, numerics, x0, warm) -> Solution:
     w, _L, P, _ = prices(params, res.x)
     residual(params, res.x, agg)  # the state at the solution itself
     comp, dist, off, x_pol = state["last"]
-    mu = np.empty((params.n_loc, params.n_loc))
-    _newborn_shares(params, comp, mu)
+    _vp, mu = sb.newborn_policies(params, comp)
     promise = np.broadcast_to(v_grid, comp.S.shape)
     return _finish(params, numerics, res, w, P, dist.sum(axis=1), promise, x_pol / P[:, None],
                    comp.S, dist, comp.vn, comp.Sn, mu, float(np.sum(dist * off) * params.omega),
                    comp.n_sweeps, comp, x_fb,
                    {"inner_solves": state["inner"], "sweeps": state["sweeps"]}, jac_fb)
-
-
-def _newborn_shares(params: Params, comp, out: np.ndarray) -> None:
-    from . import kernels
-    log_chi = np.ascontiguousarray(np.log(params.chi))
-    B = kernels.log_slopes(comp.X, comp.v_grid[1] - comp.v_grid[0])
-    work = np.empty((6, params.n_loc))
-    for i in range(params.n_loc):
-        kernels.policies_at(log_chi[i], comp.Mn[i], comp.S, comp.X, B, comp.v_grid,
-                            params.theta, work, out[i])
 
 
 def _finish(params, numerics, res, w, P, L, promise, C, S, dist, vn, Sn, mu, off, sweeps,

@@ -26,8 +26,9 @@ i's policies by d ln P_i / dV at a fixed continuation), next period's mass by
 ``period_jvp.mass_jvp`` (the policies' and the lotteries' derivatives), the outputs
 by the spending weights dist Xi; the contingent date-0 mass (``initial_jvp``) by the
 same kernel with every node's D at its target. Per horizon that is one sparse
-product and two passes over the nodes: at 48 locations x 240 nodes and all 96
-inputs, about 0.4 s and 1 s each (``examples/planner_transition.py --economy48``).
+product and two passes over the nodes that only apply directions (each node's
+destinations are computed once per block, ``period_jvp.node_pass``): at 48
+locations x 240 nodes and all 96 inputs, about 0.35 s and 0.55 s each.
 The reference, ``linearisation="differences"``, takes central differences of a
 whole period (sweep, distribution step and outputs at the steady-state
 distribution) along each direction, scaled to ``eps`` in max norm: two sweeps and
@@ -234,15 +235,15 @@ class PlannerBlock:
         input columns Jx (2 N, 2 J): S_i(v) moves one for one with (1 + alpha) w_i; P_i
         moves a node's M by d ln P_i / dV at a fixed continuation (B.46), hence ln Xi by
         d ln D / dM times that and S by -Xi d ln Xi + (omega / R) dSbar / dM times that;
-        the steady-state and contingent policies; spending weights dist Xi."""
+        the steady-state and contingent policies' destinations (``period_jvp.node_pass``,
+        once: every horizon's jvps reuse them); spending weights dist Xi."""
         if self._closed is not None:
             return self._closed
         p, J, n, N = self.params, self.J, self.n, self.N
         M_pol, Mn, S, X, X_new = self._policy_ss
         Jm, Nb = sweep_jacobian(p, S, X, self.v_grid, M_pol, Mn)
-        dV, dlnD, dSbar = (np.empty((J, n)) for _ in range(3))
-        period_jvp.node_slopes(S, X, self.v_grid, M_pol, p.theta, self._log_chi, p.beta,
-                               p.omega, dV, dlnD, dSbar)
+        nodes = period_jvp.node_pass(S, X, self.v_grid, M_pol, Mn, p.theta, self._log_chi)
+        dV, dlnD, dSbar = period_jvp.node_slopes(nodes, p.beta, p.omega)
         P = np.asarray(self.sol.P, float)
         per_p = 1.0 / (dV * P[:, None])  # dM per unit dP_i at each node of origin i
         dlnX = dlnD * per_p
@@ -256,22 +257,24 @@ class PlannerBlock:
         M0, Mn0 = self._contingent(S, X, X_new)
         dist = self._dist_ss.reshape(J, n)
         self._closed = {"Jm": Jm, "Nb": Nb, "E": newborn_rows(J, n), "Jx": Jx,
-                        "policy": (M_pol, Mn, S, X), "contingent": (M0, Mn0, S, X),
-                        "dist": np.ascontiguousarray(dist), "pop": dist.sum(axis=1),
-                        "spend": (dist * X_new).ravel()}
+                        "policy": nodes,
+                        "contingent": period_jvp.node_pass(S, X, self.v_grid, M0, Mn0,
+                                                           p.theta, self._log_chi),
+                        "S": S, "X": X, "dist": np.ascontiguousarray(dist),
+                        "pop": dist.sum(axis=1), "spend": (dist * X_new).ravel()}
         return self._closed
 
-    def _mass_jvp(self, policy, ds, dlnP, contingent):
+    def _mass_jvp(self, nodes, ds, dlnP, contingent):
         """(N, k) next period's mass moved along continuation directions ds (2 N, k) and
-        d ln P (J, k) or None (``period_jvp.mass_jvp``)."""
+        d ln P (J, k) or None (``period_jvp.mass_jvp``), policies' ``nodes``."""
         p, J, n, N = self.params, self.J, self.n, self.N
         c = self._analytic()
         k = ds.shape[1]
-        M, Mn, S, X = policy
+        S, X = c["S"], c["X"]
         out = np.zeros((J, n, k))
         period_jvp.mass_jvp(
-            S, X, self.v_grid, M, Mn, p.theta, self._log_chi, p.beta, p.omega, c["dist"],
-            c["pop"], contingent, np.ascontiguousarray(ds[:N].reshape(J, n, k)),
+            S, X, self.v_grid, nodes, p.theta, p.beta, p.omega, c["dist"], c["pop"],
+            contingent, np.ascontiguousarray(ds[:N].reshape(J, n, k)),
             np.ascontiguousarray(ds[N:].reshape(J, n, k)),
             np.zeros((J, k)) if dlnP is None else np.ascontiguousarray(dlnP), out)
         return out.reshape(N, k)
