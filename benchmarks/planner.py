@@ -1,6 +1,6 @@
 """Benchmark: the four allocations of DFM Table 2 on the synthetic 48-location economy.
 
-Run by hand: ``.venv/bin/python benchmarks/planner.py [n_v] [--sweep-point]``. Solves
+Run by hand: ``.venv/bin/python benchmarks/planner.py [n_v] [--sweep-point | --grid]``. Solves
 the status quo (workhorse, configs/models/spatial48 fundamentals), then the
 history-independent, second-best and first-best planners started from the status
 quo's populations (``planner.Start``), and prints times, grid sizes and newborn
@@ -14,6 +14,11 @@ work counts (outer iterations, inner solves, Bellman sweeps) and the ratio to th
 cold solve; then the cold solve at the first neighbour, and the largest differences
 of warm against cold (they agree to the solver's tolerance). ``--sweep-point`` runs
 only that part (status quo, second best cold, the neighbours).
+
+``--grid`` instead solves the second best cold at n_v = 120, 240 and 480 and prints
+each grid's largest relative difference in w, P and populations, and in C_eq, from
+the finest: the discretisation error that a grid size buys (at 240 nodes the grid
+spacing is about 0.9 utils, 2% in consumption).
 """
 
 from __future__ import annotations
@@ -66,6 +71,25 @@ def sweep_point(sq_params, sq_population, sol, cold_seconds: float, n_v: int) ->
         f" (abs); welfare {abs(near.welfare - cold.welfare):.1e} (abs)")
 
 
+def grid_convergence(sizes=(120, 240, 480)) -> None:
+    """The second best at several grid sizes against the finest (module docstring)."""
+    sq_params, sq_num = synthetic_params()
+    sq = get_model("incomplete_markets").solve(sq_params, sq_num)
+    p = Params.from_status_quo(sq_params, "second_best")
+    sols = {}
+    for n_v in sizes:
+        t = time.perf_counter()
+        sols[n_v] = get_model("planner").solve(p, Numerics(n_v=n_v),
+                                               warm_start=Start(population=sq.population))
+        print(f"n_v {n_v}: {time.perf_counter() - t:.1f} s, {work(sols[n_v])}")
+    ref = sols[max(sizes)]
+    for n_v, sol in sols.items():
+        rel = {f: float(np.max(np.abs(getattr(sol, f) / getattr(ref, f) - 1.0)))
+               for f in ("w", "P", "population", "welfare_ce")}
+        print(f"n_v {n_v} against {max(sizes)}, max relative difference: " + ", ".join(
+            f"{f} {d:.1e}" for f, d in rel.items()))
+
+
 def main(n_v: int = 240, only_sweep_point: bool = False) -> None:
     sq_params, sq_num = synthetic_params()
     t = time.perf_counter()
@@ -103,4 +127,7 @@ def main(n_v: int = 240, only_sweep_point: bool = False) -> None:
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    main(int(args[0]) if args else 240, "--sweep-point" in sys.argv[1:])
+    if "--grid" in sys.argv[1:]:
+        grid_convergence()
+    else:
+        main(int(args[0]) if args else 240, "--sweep-point" in sys.argv[1:])

@@ -113,7 +113,12 @@ class Numerics(Record):
     n_v: promised-utility nodes (uniform); v_below, v_above: the grid spans from
     (lowest first-best promise - v_below) to (highest + v_above), in utils, fixed
     at the start of a solve (stayers in bad locations drift down without bound:
-    the mass beyond the grid is reported, ``Solution.mass_off_grid``). n_m: size
+    the mass beyond the grid is reported, ``Solution.mass_off_grid``). The grid's
+    error, second best on the synthetic 48-location economy against n_v = 480
+    (``benchmarks/planner.py --grid``): at n_v = 120 populations 1.0e-2, w 2.0e-3,
+    C_eq 1.4e-4 (largest relative difference); at 240 (the default, about 0.9
+    utils or 2% of consumption between nodes) 2.4e-3, 4.9e-4 and 3.7e-5, close to
+    second order in the spacing. n_m: size
     of the EGM grid on M (None: 2 n_v), quantiles of G_m at the v-grid's nodes.
     tol_inner: sup change of S and log Xi in a sweep; max_iter_inner: sweeps per
     inner solve (Newton needs ~6; a plain sweep replaces a failed Newton step and

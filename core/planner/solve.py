@@ -20,11 +20,14 @@ point is evaluated with the full tolerance.
 
 Work at 48 locations x 240 nodes (``benchmarks/planner.py --sweep-point``): cold 7
 outer iterations, 8 inner solves, 46 Bellman sweeps (about 30 s); warm from a
-neighbour at theta +2%, 5, 7 and 19 (about 12 s). The outer Newton's rate, about 10x
-per iteration with the neighbour's or the first best's Jacobian alike (exact inner
-solves do not change it), is what keeps a warm point from taking a few seconds: the
-second best's own outer Jacobian is not built (each of its 95 columns is a linear
-response of the component fixed point and the distribution).
+neighbour at theta +2%, 5, 7 and 19 (about 12 s). The outer Newton converges about
+10x per iteration with the neighbour's or the first best's Jacobian alike (exact
+inner solves do not change it). The second best's own outer Jacobian is not built:
+with the exact one at the neighbour (central differences of the residual, 300 s) the
+same warm point took 3 outer iterations, 5 inner solves and 16 sweeps (10.3 s against
+13.5 s in the same run), so the floor is the inner work itself: every outer
+iteration needs the component's fixed point at new multipliers (about 3 sweeps of
+0.2 s, a GMRES solve) and its distribution (0.4 s).
 
 With agglomeration the first best's Newton steps from uniform populations may not
 reach the equilibrium (three locations, one with 1.2 times the others' own
