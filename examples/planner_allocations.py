@@ -1,7 +1,7 @@
 """Donald-Fukui-Miyauchi Table 2 and Figures 1 and 3: the status quo and the planner's
 three allocations, location by location, on the synthetic economy (NOT US data).
 
-    python examples/planner_allocations.py --out out/planner [--locations 48] [--n-v 240]
+    python examples/planner_allocations.py --out out/planner [--locations 48] [--n-v 120]
 
 1. Solves the status quo (the workhorse, ``incomplete_markets``: configs/models/
    spatial8.yaml's 8 locations, or with ``--locations 48`` the whole synthetic economy
@@ -163,7 +163,7 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, required=True, help="output directory")
     ap.add_argument("--locations", type=int, choices=(8, 48), default=8,
                     help="8 (configs/models/spatial8.yaml) or 48 (the synthetic economy)")
-    ap.add_argument("--n-v", type=int, default=240, help="promise grid points (second best)")
+    ap.add_argument("--n-v", type=int, default=120, help="promise grid points (second best)")
     args = ap.parse_args(argv)
     print(write_outputs(run(args.locations, args.n_v), args.out))
 

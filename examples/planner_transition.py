@@ -6,7 +6,7 @@ one (configs/models/spatial48.yaml; the planner's economy from it,
 ``planner.Params.from_status_quo``), as in the paper.
 
     python examples/planner_transition.py --out out/planner_transition [--T 100]
-                                          [--n-v 240] [--n-a 200] [--nonlinear]
+                                          [--n-v 120] [--n-a 200] [--nonlinear]
                                           [--economy48]
 
 1. Status quo (``incomplete_markets``, spatial closure): the old and the new steady

@@ -49,8 +49,9 @@ class Solution:
     newborns; newborns are (1 - omega) L_i); welfare_ce = u^-1((1 - beta omega)
     W) = exp((1 - beta omega) W) (Table 2 note). spending = sum_j P_j int C_j
     dphi_j and labour_income = sum_i w_i L_i: both 1 at a solution (log utility,
-    beta R = 1, Lambda = 1). mass_off_grid: per-period share of households whose
-    promise leaves the v-grid (second best; 0 otherwise). concavity (second best;
+    beta R = 1, Lambda = 1; the second best's up to about mass_off_grid).
+    mass_off_grid: per-period share of households whose promise leaves the v-grid
+    (second best; 0 otherwise). concavity (second best;
     nan otherwise): min over locations and grid intervals of the log-slope of
     Xi = P / u'(C) = -S' in v; > 0 means S_j is strictly concave at the nodes, as
     the paper verifies (fn. 6; lotteries would be needed otherwise, and are not

@@ -18,16 +18,18 @@ first-best Jacobian (``Solution.first_best_jacobian``). Warm, the inner toleranc
 follows the outer residual (inexact Newton, ``outer.InexactInner``); the accepted
 point is evaluated with the full tolerance.
 
-Work at 48 locations x 240 nodes (``benchmarks/planner.py --sweep-point``): cold 7
-outer iterations, 8 inner solves, 46 Bellman sweeps (about 30 s); warm from a
-neighbour at theta +2%, 5, 7 and 19 (about 12 s). The outer Newton converges about
-10x per iteration with the neighbour's or the first best's Jacobian alike (exact
-inner solves do not change it). The second best's own outer Jacobian is not built:
-with the exact one at the neighbour (central differences of the residual, 300 s) the
-same warm point took 3 outer iterations, 5 inner solves and 16 sweeps (10.3 s against
-13.5 s in the same run), so the floor is the inner work itself: every outer
-iteration needs the component's fixed point at new multipliers (about 3 sweeps of
-0.2 s, a GMRES solve) and its distribution (0.4 s).
+Work at 48 locations x 120 nodes, the default grid (``benchmarks/planner.py
+--sweep-point``, one BLAS thread): cold 7 outer iterations, 8 inner solves, 36
+Bellman sweeps (15 s); warm from a neighbour at theta +2%, 6, 7 and 18 (5.3 s;
+theta +5% and alpha_agg +3%: 5.7 and 5.5 s), matching the cold solve at the
+neighbour to 5e-10 in populations. The outer Newton converges about 10x per
+iteration with the neighbour's or the first best's Jacobian alike (exact inner
+solves do not change it). The second best's own outer Jacobian is not built: at 240
+nodes, with the exact one at the neighbour (central differences of the residual,
+300 s) a warm point took 3 outer iterations, 5 inner solves and 16 sweeps (10.3 s
+against 13.5 s in the same run), so the floor is the inner work itself: every outer
+iteration needs the component's fixed point at new multipliers (about 3 sweeps and a
+GMRES solve) and its distribution.
 
 With agglomeration the first best's Newton steps from uniform populations may not
 reach the equilibrium (three locations, one with 1.2 times the others' own
@@ -52,6 +54,8 @@ from .result import Solution
 from .steady import Allocation, first_best, history_independent
 
 logger = logging.getLogger(__name__)
+
+OFF_GRID_WARN = 1e-4  # per-period share of households leaving the v-grid that is logged
 
 
 def solve(params: Params, numerics: Numerics | None = None,
@@ -206,8 +210,12 @@ def _second_best(params, numerics, x0, warm) -> Solution:
     comp, dist, off, x_pol = state["last"]
     _vp, mu = sb.newborn_policies(params, comp)
     promise = np.broadcast_to(v_grid, comp.S.shape)
+    off_grid = float(np.sum(dist * off) * params.omega)
+    if off_grid > OFF_GRID_WARN:
+        logger.warning("second best: %.2g of households a period leave the promise grid "
+                       "(placed at its end node); widen Numerics.v_below or v_above", off_grid)
     return _finish(params, numerics, res, w, P, dist.sum(axis=1), promise, x_pol / P[:, None],
-                   comp.S, dist, comp.vn, comp.Sn, mu, float(np.sum(dist * off) * params.omega),
+                   comp.S, dist, comp.vn, comp.Sn, mu, off_grid,
                    comp.n_sweeps, comp, x_fb,
                    {"inner_solves": state["inner"], "sweeps": state["sweeps"]}, jac_fb)
 

@@ -154,14 +154,15 @@ def test_envelope_condition_against_differences_of_s():
     is inverted with Xi's interpolant as the continuation's slope, while the
     continuation value is S's Hermite interpolant, whose slope differs from it between
     nodes). Measured max relative gaps 8.8e-7, 1.9e-7, 2.2e-8 at n_v = 100, 200, 400
-    (3 x 7 promises from 30 utils below to 20 above the first-best ones; C1 Hermite
+    (3 x 7 promises from 30 utils below to 20 above the first-best ones, on a grid
+    from 150 below to 60 above them, the measurements' range; C1 Hermite
     ln Xi and exact node solves; the piecewise log-linear Xi with interpolated nodes
     gave 9.6e-5, 2.7e-5, 9.1e-6): the test requires < 5e-6 and a fall by 3x per halving
     of h (a wrong factor in B.45, e.g. beta R, gives a gap of ~1% that does not fall)."""
     p = asymmetric()
     gaps = []
     for n_v in (100, 200):
-        fb, c = component(p, Numerics(n_v=n_v), W3, P3)
+        fb, c = component(p, Numerics(n_v=n_v, v_below=150.0, v_above=60.0), W3, P3)
         sol = SimpleNamespace(params=p, component=c, w=W3, P=P3)
         g, d, gap = c.v_grid, 1e-3, 0.0
         for i in range(3):
@@ -460,3 +461,13 @@ def test_cold_start_walks_agglomeration_where_newton_from_uniform_fails():
     assert cold.population[1] > 0.95
     sb_cold = model.solve(p, Numerics(n_v=100))
     assert sb_cold.converged and abs(sb_cold.spending - 1.0) < 1e-7
+
+
+def test_mass_leaving_a_narrow_grid_is_reported_and_warned(caplog) -> None:
+    """A grid that ends 0.5 utils below the lowest first-best promise loses households
+    through its bottom (2.7e-4 a period on this economy, 3e-15 with the default
+    range): the solution reports the share and the solve logs a warning."""
+    with caplog.at_level("WARNING", logger="hetspace.core.planner.solve"):
+        sol = get_model("planner").solve(asymmetric(), Numerics(n_v=40, v_below=0.5))
+    assert sol.mass_off_grid > 1e-4
+    assert any("leave the promise grid" in r.getMessage() for r in caplog.records)
