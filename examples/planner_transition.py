@@ -24,10 +24,13 @@ one (configs/models/spatial48.yaml; the planner's economy from it,
 The paper finds that the planner reallocates more in the short run and less in the
 long run. The planner's Jacobian is in closed form (``PlannerBlock``; by differences
 of whole periods, the reference, T = 100 took 176 s at 8 locations and would take
-over two hours at 48). Measured with ``--economy48``, T = 100, on 2 cores shared with
-other work: status quo 123-132 s, planner steady states 48-50 s, planner transition
-656 s with ``--nonlinear`` (3 quasi-Newton steps to max |target| 1.6e-11; the linear
-path within 0.001 percentage points of it), 14-15 minutes in all, 4.0 GB peak.
+over two hours at 48). Measured with ``--economy48 --nonlinear``, T = 100, on 2 cores
+shared with other work, at the planner's default grid (120 promise nodes): status quo
+133 s, planner steady states 20 s, planner transition 216 s (the Jacobian and 3
+quasi-Newton steps to max |target| 1.6e-11), 6 minutes in all, 3.7 GB peak. The
+planner's path is within 0.0011 percentage points of the one on the former 240-node
+grid (656 s for its transition; there the linear path was within 0.001 points of the
+nonlinear one).
 """
 
 from __future__ import annotations
