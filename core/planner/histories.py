@@ -36,13 +36,16 @@ from .second_best import newborn_policies
 class LifeCycle:
     """A household born in ``location`` that stays there: (periods,) promise v_t,
     consumption C_t and transfer T_t = P C_t - w by age t; income w (the multiplier on
-    the location's labour) is the same at every age."""
+    the location's labour) is the same at every age; off_grid: the number of ages at
+    which the promise was beyond the grid and held at its edge (a path that goes flat
+    there has not converged)."""
 
     location: int
     promise: np.ndarray
     consumption: np.ndarray
     transfer: np.ndarray
     income: float
+    off_grid: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +77,16 @@ def life_cycle(sol, location: int, periods: int) -> LifeCycle:
     C = np.empty(periods)
     v[0] = newborn_promises(sol)[location, location]
     g = sol.component.v_grid
+    off = 0
     for t in range(periods):
+        off += not g[0] <= v[t] <= g[-1]
         v[t] = min(max(v[t], g[0]), g[-1])  # beyond the grid: held at its edge
         here = policy_at(sol, location, v[t])
         C[t] = here.Xi / sol.P[location]
         if t + 1 < periods:
             v[t + 1] = here.vp[location]
     w = float(sol.w[location])
-    return LifeCycle(location, v, C, sol.P[location] * C - w, w)
+    return LifeCycle(location, v, C, sol.P[location] * C - w, w, off)
 
 
 def simulate(sol, n: int, periods: int, seed: int) -> Histories:

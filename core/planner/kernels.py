@@ -460,8 +460,8 @@ def log_slopes(X, h):
     interval's secant floored at ``EDGE_SLOPE``, which also carries the extrapolation
     beyond the grid, so that S(-inf) = S_0 + Xi_0 / b_0 stays finite and Xi is C1
     across the grid's ends (in the synthetic 48-location economy an early sweep from
-    the first-best guess bends Xi down in the lowest interval of one location, 150
-    utils below the first-best promises)."""
+    the first-best guess bent Xi down in the lowest interval of one location, 150
+    utils below the first-best promises, on the grid of that time)."""
     J, n = X.shape
     B = np.empty((J, n))
     for m in range(J):

@@ -112,20 +112,24 @@ class Numerics(Record):
 
     n_v: promised-utility nodes (uniform); v_below, v_above: the grid spans from
     (lowest first-best promise - v_below) to (highest + v_above), in utils, fixed
-    at the start of a solve (stayers in bad locations drift down without bound:
-    the mass beyond the grid is reported, ``Solution.mass_off_grid``, and logged as
-    a warning above 1e-4 a period). The range follows the mass: on the synthetic
-    48-location economy the first-best promises lie in [15, 19.5] and 99.98% of
-    the second best's households in [1.4, 33.7] (1e-9 below -65). Its error against
-    n_v = 480 on the same range (``benchmarks/planner.py --grid``; largest relative
-    difference): at the default n_v = 120 (0.54 utils, 1.3% of consumption between
-    nodes) populations 1.6e-3, w 3.3e-4, C_eq 2.5e-5, mass off the grid 1.4e-7 a
-    period; a range of -150 and +60 (the former default) at 240 nodes 3.6e-3,
-    7.3e-4, 5.6e-5, in twice the time. On the 8-location economy (theta 0.25-1,
-    alpha_agg 0 and 0.04): populations 4e-4 to 8e-4, C_eq 1e-5 to 3e-5, mass off
-    the grid up to 5.5e-6 (theta = 0.25). Households placed at the grid's end break
-    the lotteries' martingale in Xi, so spending and labour income (1 at a solution)
-    are off by about that much (3e-8 at 48 locations, 120 nodes). n_m: size
+    at the start of a solve. Promises drift without bound, down for stayers in bad
+    locations and up in good ones (front- and back-loading, DFM Figure 2): the share
+    of households a period that leaves the grid is reported
+    (``Solution.mass_off_grid``; they are placed at its end node) and logged as a
+    warning above 1e-4. The range follows the mass: on the synthetic 48-location
+    economy the first-best promises lie in [15, 19.5] and 99.98% of the second
+    best's households in [1.4, 33.7] (1e-9 below -65 or above 50). Its error
+    against n_v = 480 on the same range (``benchmarks/planner.py --grid``; largest
+    relative difference): at the default n_v = 120 (0.63 utils, 1.6% of
+    consumption between nodes) populations 2.0e-3, w 4.0e-4, C_eq 3.1e-5, mass off
+    the grid 1.7e-8; at 240 5.3e-4, 1.1e-4, 8.9e-6 (second order in the spacing);
+    the former default, 240 nodes from 150 below to 60 above, 3.6e-3, 7.2e-4,
+    5.5e-5 in twice the time of 120. On the 8-location economy (theta 0.25-1,
+    alpha_agg 0 and 0.04): populations 5e-4 to 9e-4, C_eq 2e-5 to 3e-5, mass off
+    the grid up to 3e-7 (theta = 0.25). Households placed at the grid's end break
+    the lotteries' martingale in Xi, so spending and labour income (1 at a
+    solution) are off by about that much (2e-9 at 48 locations, 4e-8 at 8 with
+    theta = 0.25). n_m: size
     of the EGM grid on M (None: 2 n_v), quantiles of G_m at the v-grid's nodes.
     tol_inner: sup change of S and log Xi in a sweep; max_iter_inner: sweeps per
     inner solve (Newton needs ~6; a plain sweep replaces a failed Newton step and
@@ -137,7 +141,7 @@ class Numerics(Record):
 
     n_v: int = 120
     v_below: float = 40.0
-    v_above: float = 20.0
+    v_above: float = 30.0
     n_m: int | None = None
     tol_inner: float = 1e-10
     max_iter_inner: int = 3000

@@ -11,7 +11,9 @@ and next period's surplus functions (S_{t+1}, Xi_{t+1} = -S'_{t+1}) on the v-gri
     forward:  incumbents at (i, v) move to (m, v'_m) with probability omega mu_im,
               newborns of i ((1 - omega) times i's population) to (m, v^n'_m), with
               Young lotteries linear in next period's Xi_{t+1} at the nodes
-              (``second_best.transition_matrices``);
+              (``second_best.transition_matrices``; promises beyond the grid are
+              placed at its end node, as in the steady state, and that share, of the
+              order of the steady state's ``mass_off_grid``, is not reported here);
     outputs:  E_j = P_jt int C_jt dphi_jt (spending, what the goods market clears
               (B.54) through the CES demand), L_j = int dphi_jt (population, B.55-B.56).
 

@@ -62,6 +62,7 @@ def test_a_stayers_promise_and_consumption_move_one_way(sol) -> None:
     # loaded, DFM Figure 2), and not constant here
     for i in range(3):
         lc = life_cycle(sol, i, 80)
+        assert lc.off_grid == 0  # a path held at the grid's edge would be flat there
         for path in (lc.promise, lc.consumption):
             steps = np.diff(path)
             assert np.all(steps >= -1e-12) or np.all(steps <= 1e-12), (i, steps[:5])

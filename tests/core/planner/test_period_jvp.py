@@ -4,12 +4,14 @@ periods (``PlannerBlock(linearisation="differences")``, the reference: two sweep
 two distribution steps per direction), piece by piece and through the fake-news
 Jacobian, on the 3-location economy of test_planner.
 
-Measured gaps (max over a piece, relative to its largest entry): the state 1.8e-8, the
-next period's mass 3e-9, the outputs 1.3e-8, the contingent date-0 mass 3.5e-10:
-differences' own error (their step is 1e-6; at 1e-5 and 1e-7 the gaps move, the closed
-form does not). The newborn rows of the sweep's Jacobian in their old envelope form
-(1/R) sum mu sigma were off by 1.1e-6 of the state's scale (the interpolation error
-between nodes): the tolerance 2e-7 catches that.
+Measured gaps (max over a piece, relative to its largest entry): the state 1.3e-8, the
+next period's mass 9.3e-9, the outputs 4.8e-9, the contingent date-0 mass 2.4e-10, the
+fake-news Jacobian 2.6e-8 (6.6e-8 with the date-0 term): differences' own error (their
+step is 1e-6; at 1e-5 and 1e-7 the gaps move, the closed form does not). The newborn
+rows of the sweep's Jacobian in their old envelope form (1/R) sum mu sigma were off by
+1.1e-6 of the state's scale (the interpolation error between nodes; measured on the
+former default range, 150 utils below and 60 above the first-best promises): the
+tolerance 2e-7 catches that.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from scipy.optimize import minimize
 from hetspace.core import InvalidParamsError, get_model
 from hetspace.core.planner import Numerics, Params, Start, checks, kernels
 from hetspace.core.planner import second_best as sb
+from hetspace.core.planner.histories import life_cycle
 from hetspace.core.planner.steady import first_best, history_independent
 
 BETA, OMEGA, THETA = 0.988, 0.987, 0.5  # DFM Table 1
@@ -230,11 +231,13 @@ def test_prop2_and_inverse_euler_between_nodes():
     exact node solves; the old piecewise log-linear Xi gave 9.7e-6, 1.2e-6, 8.4e-7);
     the test: < 1e-6 and a fall by 3x from 100 to 200. Over the whole grid they reach
     2.5e-2 at very low promises, where the destinations' promises cross the regime
-    switch of the migration choice and no mass lives."""
+    switch of the migration choice and no mass lives. Measured on a grid from 150 utils
+    below to 60 above the first-best promises (the former default), which the test
+    keeps (the default's finer spacing gives 3.7e-9 and 1.4e-9 at n_v = 100)."""
     p = asymmetric()
     out = []
     for n_v in (100, 200):
-        fb, c = component(p, Numerics(n_v=n_v), W3, P3)
+        fb, c = component(p, Numerics(n_v=n_v, v_below=150.0, v_above=60.0), W3, P3)
         g = c.v_grid
         near = np.flatnonzero((g[:-1] > fb.v.min() - 15.0) & (g[1:] < fb.v.max() + 15.0))
         sol = SimpleNamespace(params=p, component=c, w=W3, P=P3)
@@ -409,8 +412,9 @@ def test_inner_newton_needs_few_sweeps():
     Jacobian every step), none replaced by a plain sweep; a wrong Jacobian leaves the
     plain sweeps, which contract at ~beta; Anderson(8) on the plain sweep needed ~150
     at n_v = 60 and 230-380 on 3-12 locations at n_v = 240 (the sweep's eigenvalues
-    spread over [0.54, 0.988])."""
-    _fb, c = component(asymmetric(), Numerics(n_v=100), W3, P3)
+    spread over [0.54, 0.988]). Measured on the former default range (150 utils below,
+    60 above the first-best promises), which the test keeps; the default's: 6 sweeps."""
+    _fb, c = component(asymmetric(), Numerics(n_v=100, v_below=150.0, v_above=60.0), W3, P3)
     assert c.n_sweeps <= 12
     assert c.plain_steps == 0
 
@@ -463,11 +467,16 @@ def test_cold_start_walks_agglomeration_where_newton_from_uniform_fails():
     assert sb_cold.converged and abs(sb_cold.spending - 1.0) < 1e-7
 
 
-def test_mass_leaving_a_narrow_grid_is_reported_and_warned(caplog) -> None:
+@pytest.mark.parametrize("edge", ["v_below", "v_above"])
+def test_mass_leaving_a_narrow_grid_is_reported_and_warned(caplog, edge) -> None:
     """A grid that ends 0.5 utils below the lowest first-best promise loses households
     through its bottom (2.7e-4 a period on this economy, 3e-15 with the default
-    range): the solution reports the share and the solve logs a warning."""
+    range), one that ends 0.5 above the highest through its top (2.4e-3: promises rise
+    for stayers in good locations): the solution reports the share and the solve logs
+    a warning."""
     with caplog.at_level("WARNING", logger="hetspace.core.planner.solve"):
-        sol = get_model("planner").solve(asymmetric(), Numerics(n_v=40, v_below=0.5))
+        sol = get_model("planner").solve(asymmetric(), Numerics(n_v=40, **{edge: 0.5}))
     assert sol.mass_off_grid > 1e-4
     assert any("leave the promise grid" in r.getMessage() for r in caplog.records)
+    if edge == "v_above":  # location 2's stayers reach the top after about 156 periods
+        assert life_cycle(sol, 2, 300).off_grid > 100

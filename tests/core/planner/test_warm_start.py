@@ -42,9 +42,10 @@ def test_warm_equals_cold_from_either_neighbour(cold):
         warm = model.solve(economy(theta=0.52), NUM, warm_start=cold[name])
         assert warm.converged
         # the grid: this economy's first best, itself solved to tol_outer (|F| <= 1e-8,
-        # from a different start than the cold solve's): promises agree to ~1e-8
+        # from a different start than the cold solve's): promises agree to ~1e-8 utils
+        # (absolute: a node may sit near v = 0, measured 6.7e-9 at 0.053)
         np.testing.assert_allclose(warm.component.v_grid, target.component.v_grid,
-                                   rtol=1e-7, err_msg=name)
+                                   rtol=0, atol=1e-7, err_msg=name)
         for field in ("w", "P", "population"):
             np.testing.assert_allclose(getattr(warm, field), getattr(target, field),
                                        rtol=1e-6, err_msg=f"{name}: {field}")
