@@ -44,6 +44,7 @@ FINE_TOL = 5e-15  # an exact node solve stops here (near rounding of v ~ 100 uti
 ONE_STEP_TOL = 1e-10  # within this, the last Newton step is taken on the linearised outputs
 EDGE_SLOPE = 1e-3  # floor of Xi's log-slope in the edge intervals (per util)
 POLISH_ITER = 60
+NO_DESTINATIONS = tuple(np.empty((0, 0, 0)) for _ in range(3))  # bellman keeps none
 # an inversion of B.44 stops once |G_m(v') - M| is rounding noise of its terms. A test
 # on the step alone (|dv| < 1e-14 (1 + |v|)) could not be met where G is flat (low
 # promises: the step's noise ~1e-16 |theta S| / |G'| exceeds it), and about half the
@@ -253,6 +254,7 @@ def _solve_m(target, use_d, M_lo, M_hi, M0, ctx, log_chi_i, bo_, RP_i, guess, wo
             return M, True, IV, Sbar, D
         if abs(f) <= ONE_STEP_TOL * scale and df < 0.0:  # the last Newton step, linearised
             dM = -f / df
+            _step_destinations(dM, theta, gbar, vp, Sp, Xp, dvp, Bvp, Sdp, mu)
             return M + dM, True, IV + gbar * dM, Sbar + dSb * dM, D + dD * dM
         if f > 0.0:
             a = M
@@ -273,8 +275,22 @@ def _solve_m(target, use_d, M_lo, M_hi, M0, ctx, log_chi_i, bo_, RP_i, guess, wo
 
 
 @njit(cache=True, nogil=True)
+def _step_destinations(dM, theta, gbar, vp, Sp, Xp, dvp, Bvp, Sdp, mu):
+    """Destinations and shares moved to M + dM on their linearisation (``_solve_m``'s
+    last step; the error is second order in dM, ~1e-20), so that ``work`` and ``mu``
+    describe the M returned."""
+    for m in range(vp.shape[0]):
+        if vp[m] > NEG_INF:
+            dv = dvp[m] * dM
+            vp[m] += dv
+            Sp[m] += Sdp[m] * dv
+            Xp[m] *= 1.0 + Bvp[m] * dv
+            mu[m] *= 1.0 + theta * (dv - gbar * dM)
+
+
+@njit(cache=True, nogil=True)
 def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_inv, lam,
-            S_new, X_new, M_pol, Mn, Sn, vn):
+            S_new, X_new, M_pol, Mn, Sn, vn, VPk, XPk, MUk):
     """One sweep of the component problem (B.44-B.47) with the newborn step; returns status.
 
     (a) EGM on ``M_grid`` (increasing): destinations v'_m(M_j) once per M, then
@@ -288,7 +304,9 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
     Newborn: D_i(M) = theta Sbar - M = beta R Lambda_i, solved exactly. S_new =
     w(1 + alpha) - P C + (1 - omega) S^n + (omega / R) Sbar (B.47 without the typo's
     extra Lambda on S^n, as in (31)). Writes X_new = P C, M_pol (J, n_v), and Mn,
-    Sn, vn (J,).
+    Sn, vn (J,); and unless VPk is empty, each node's destinations at its policy
+    (J, n_v + 1, J: row n_v the newborns'): promises VPk, Xi there XPk and shares
+    MUk (what the distribution's lotteries need, ``lottery_entries``).
 
     The input need not be concave (iterates on the way may not be: from the
     first-best guess at the status quo's multipliers of the synthetic AL-MA-WA
@@ -315,6 +333,7 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
     VP = np.empty((nM, J))  # destinations' promises at the EGM points: the nodes' guesses
     bo_ = beta * omega
     bR = beta / r_inv
+    keep = VPk.shape[0] > 0
     for jm in range(nM):  # step (a): destinations once per M, then every origin
         destinations(S, X, L, B, v0, h, theta, M_grid[jm], guess, work[0], work[1], work[2],
                      work[3], work[4], work[5])
@@ -340,6 +359,8 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
                           guess, work, mu, Mn, Sn, vn)
         if status != OK:
             return status
+        if keep:
+            _keep(VPk[i, n], XPk[i, n], MUk[i, n], work, mu)
         base = w[i] * (1.0 + alpha) + (1.0 - omega) * Sn[i]
         for k in range(n):
             vk = v_grid[k]
@@ -358,11 +379,21 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
             if not ok:
                 return NO_BRACKET
             M_pol[i, k] = M
+            if keep:
+                _keep(VPk[i, k], XPk[i, k], MUk[i, k], work, mu)
             X_new[i, k] = D / bR
             S_new[i, k] = base - X_new[i, k] + omega * r_inv * Sbar
             if not (np.isfinite(S_new[i, k]) and X_new[i, k] > 0.0):
                 return NONFINITE
     return OK
+
+
+@njit(cache=True, nogil=True)
+def _keep(vp_out, xp_out, mu_out, work, mu):
+    for m in range(mu.shape[0]):
+        vp_out[m] = work[0, m]
+        xp_out[m] = work[2, m]
+        mu_out[m] = mu[m]
 
 
 @njit(cache=True, nogil=True)
@@ -507,8 +538,6 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
     mu = np.empty(J)
     guess = np.full(J, np.nan)  # the previous node's destinations start the inversions
     h = v_grid[1] - v_grid[0]
-    cnt = 0
-    ncnt = 0
     # the policies at every node (and the newborns'), computed once: v' (vp), Xi(v')
     # (xp) and the shares (mus); x_pol needs all of them before any lottery
     vp = np.empty((J, n + 1, J))
@@ -524,6 +553,20 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
             xp[i, k] = work[2]
             mus[i, k] = mu
     lot = x_pol if X_lot.shape[0] == 0 else X_lot
+    return lottery_entries(vp, xp, mus, lot, v_grid, omega, rows, cols, vals, nrows, ncols,
+                           nvals, mass_out)
+
+
+@njit(cache=True, nogil=True)
+def lottery_entries(vp, xp, mus, lot, v_grid, omega, rows, cols, vals, nrows, ncols, nvals,
+                    mass_out):
+    """The sparse entries of ``transition_entries`` from each node's destinations
+    (J, n_v + 1, J: promises vp, Xi there xp, shares mus; row n_v the newborns') with
+    lotteries on ``lot``'s node values of Xi. Returns (count, ncount)."""
+    J, n1, _ = vp.shape
+    n = n1 - 1
+    cnt = 0
+    ncnt = 0
     for i in range(J):
         for k in range(n + 1):
             for m in range(J):

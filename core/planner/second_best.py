@@ -53,7 +53,9 @@ class Component:
     (J,) newborn M^n, S^n, v^n; n_sweeps (Bellman sweeps), plain_steps (Newton steps
     replaced by a plain sweep); concavity: ``kernels.concavity`` of the fixed point (min
     log-slope of Xi = -S' between nodes; > 0 means S strictly concave at the nodes, as
-    fn. 6 assumes)."""
+    fn. 6 assumes); destinations: the last sweep's (VPk, XPk, MUk) at every node
+    (``kernels.bellman``), what ``stationary_distribution`` builds its lotteries from
+    (None: computed again from the policies; a Solution keeps none)."""
 
     v_grid: np.ndarray
     S: np.ndarray
@@ -65,6 +67,7 @@ class Component:
     n_sweeps: int
     plain_steps: int
     concavity: float
+    destinations: tuple | None = None
 
 
 def make_v_grid(numerics: Numerics, fb: Allocation) -> np.ndarray:
@@ -127,7 +130,8 @@ def solve_component(params: Params, numerics: Numerics, w: np.ndarray, P: np.nda
     J, n = S0.shape
     n_m = numerics.n_m or 2 * numerics.n_v
     log_chi = np.ascontiguousarray(np.log(p.chi))
-    out = [np.empty((J, n)) for _ in range(3)] + [np.empty(J) for _ in range(3)]
+    out = [np.empty((J, n)) for _ in range(3)] + [np.empty(J) for _ in range(3)] + [
+        np.empty((J, n + 1, J)) for _ in range(3)]
     status = [kernels.OK]
 
     def T(x):
@@ -166,7 +170,8 @@ def solve_component(params: Params, numerics: Numerics, w: np.ndarray, P: np.nda
         logger.warning("second best: S not concave at the fixed point (min log-slope of "
                        "Xi %.3g); the paper's fn. 6 would need lotteries", concave)
     return Component(v_grid, S, X, out[2].copy(), out[3].copy(), out[4].copy(),
-                     out[5].copy(), res.n_iter, res.plain_steps, float(concave))
+                     out[5].copy(), res.n_iter, res.plain_steps, float(concave),
+                     tuple(a.copy() for a in out[6:]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,8 +310,12 @@ def stationary_distribution(params: Params, comp: Component):
     and P C of the node's policy (what spending aggregates, so that the spending
     identity holds to solver accuracy)."""
     J, n = comp.S.shape
-    K, N, mass_off, x_pol = transition_matrices(params, comp.M, comp.Mn, comp.S, comp.X,
-                                                comp.v_grid)
+    if comp.destinations is None:
+        K, N, mass_off, x_pol = transition_matrices(params, comp.M, comp.Mn, comp.S, comp.X,
+                                                    comp.v_grid)
+    else:
+        K, N, mass_off = lottery_matrices(params, *comp.destinations, comp.X, comp.v_grid)
+        x_pol = comp.X
     size = J * n
     lu = splu((sparse.identity(size, format="csc") - K).T.tocsc())
     Y = lu.solve(np.ascontiguousarray(N.toarray().T))  # (size, J): column i from origin i
@@ -315,6 +324,30 @@ def stationary_distribution(params: Params, comp: Component):
     L = markov_stationary(B)
     dist = (Y @ L).reshape(J, n)
     return dist / dist.sum(), mass_off, x_pol
+
+
+def lottery_matrices(params: Params, vp, xp, mu, lot, v_grid):
+    """(K, N, mass_off) of ``transition_matrices`` from each node's destinations
+    (``kernels.bellman``'s VPk, XPk, MUk) with lotteries on ``lot``'s node values of Xi."""
+    J, n = lot.shape
+    return _sparse(J, n, lambda *bufs: kernels.lottery_entries(
+        vp, xp, mu, np.ascontiguousarray(lot), v_grid, params.omega, *bufs))
+
+
+def _sparse(J: int, n: int, fill: Callable):
+    """(K (J n, J n) CSC, N (J, J n) CSR, mass_off (J, n)) from a kernel ``fill(rows,
+    cols, vals, nrows, ncols, nvals, mass_off) -> (count, ncount)``."""
+    cap = 2 * J * J * n
+    rows, cols = np.empty(cap, np.int64), np.empty(cap, np.int64)
+    vals = np.empty(cap)
+    nrows, ncols = np.empty(2 * J * J, np.int64), np.empty(2 * J * J, np.int64)
+    nvals = np.empty(2 * J * J)
+    mass_off = np.zeros((J, n))
+    cnt, ncnt = fill(rows, cols, vals, nrows, ncols, nvals, mass_off)
+    size = J * n
+    K = sparse.csc_matrix((vals[:cnt], (rows[:cnt], cols[:cnt])), shape=(size, size))
+    N = sparse.csr_matrix((nvals[:ncnt], (nrows[:ncnt], ncols[:ncnt])), shape=(J, size))
+    return K, N, mass_off
 
 
 def transition_matrices(params: Params, M: np.ndarray, Mn: np.ndarray, S: np.ndarray,
@@ -328,19 +361,10 @@ def transition_matrices(params: Params, M: np.ndarray, Mn: np.ndarray, S: np.nda
     is K' dist + N' (dist's population by location)."""
     p = params
     J, n = S.shape
-    cap = 2 * J * J * n
-    rows, cols = np.empty(cap, np.int64), np.empty(cap, np.int64)
-    vals = np.empty(cap)
-    nrows, ncols = np.empty(2 * J * J, np.int64), np.empty(2 * J * J, np.int64)
-    nvals = np.empty(2 * J * J)
-    mass_off = np.zeros((J, n))
     x_pol = np.full((J, n), np.nan)
     lot = np.empty((0, 0)) if X_lot is None else np.ascontiguousarray(X_lot, dtype=float)
-    cnt, ncnt = kernels.transition_entries(
+    K, N, mass_off = _sparse(J, n, lambda *bufs: kernels.transition_entries(
         np.ascontiguousarray(M), np.ascontiguousarray(Mn), np.ascontiguousarray(S),
         np.ascontiguousarray(X), v_grid, p.theta, np.ascontiguousarray(np.log(p.chi)),
-        p.omega, p.beta / p.r_inv, rows, cols, vals, nrows, ncols, nvals, mass_off, x_pol, lot)
-    size = J * n
-    K = sparse.csc_matrix((vals[:cnt], (rows[:cnt], cols[:cnt])), shape=(size, size))
-    N = sparse.csr_matrix((nvals[:ncnt], (nrows[:ncnt], ncols[:ncnt])), shape=(J, size))
+        p.omega, p.beta / p.r_inv, *bufs, x_pol, lot))
     return K, N, mass_off, x_pol

@@ -42,6 +42,7 @@ a failed step halved down to 1/64 of the way.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from types import MappingProxyType
 
 import numpy as np
@@ -208,6 +209,7 @@ def _second_best(params, numerics, x0, warm) -> Solution:
     w, _L, P, _ = prices(params, res.x)
     residual(params, res.x, agg)  # the state at the solution itself
     comp, dist, off, x_pol = state["last"]
+    comp = replace(comp, destinations=None)  # the distribution's; a Solution keeps none
     _vp, mu = sb.newborn_policies(params, comp)
     promise = np.broadcast_to(v_grid, comp.S.shape)
     off_grid = float(np.sum(dist * off) * params.omega)

@@ -107,7 +107,8 @@ class PlannerBlock:
         Mn, Sn, vn = (np.empty(J) for _ in range(3))
         status = kernels.bellman(S, X, self.v_grid, m_grid(S, X, self.v_grid, p.theta, self.n_m),
                                  p.theta, self._log_chi, P, w, p.alpha_agg, p.beta, p.omega,
-                                 p.r_inv, p.weights, S_new, X_new, M_pol, Mn, Sn, vn)
+                                 p.r_inv, p.weights, S_new, X_new, M_pol, Mn, Sn, vn,
+                                 *kernels.NO_DESTINATIONS)
         if status != kernels.OK:
             raise SolverConvergenceError(
                 f"planner's backward step failed: {STATUS.get(status, 'unknown')}",

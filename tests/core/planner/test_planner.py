@@ -371,7 +371,7 @@ def _sweep(p, c, x, grid=None, n_m=None):
     g = sb.m_grid(S, X, c.v_grid, p.theta, n_m or 2 * n) if grid is None else grid
     out = [np.empty((J, n)) for _ in range(3)] + [np.empty(J) for _ in range(3)]
     st = kernels.bellman(S, X, c.v_grid, g, p.theta, np.log(p.chi), P3, W3, p.alpha_agg,
-                         p.beta, p.omega, p.r_inv, p.weights, *out)
+                         p.beta, p.omega, p.r_inv, p.weights, *out, *kernels.NO_DESTINATIONS)
     assert st == kernels.OK
     return np.concatenate([out[0].ravel(), np.log(out[1]).ravel()]), out
 
