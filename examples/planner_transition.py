@@ -26,11 +26,11 @@ long run. The planner's Jacobian is in closed form (``PlannerBlock``; by differe
 of whole periods, the reference, T = 100 took 176 s at 8 locations and would take
 over two hours at 48). Measured with ``--economy48 --nonlinear``, T = 100, on 2 cores
 shared with other work, at the planner's default grid (120 promise nodes): status quo
-133 s, planner steady states 20 s, planner transition 216 s (the Jacobian and 3
-quasi-Newton steps to max |target| 1.6e-11), 6 minutes in all, 3.7 GB peak. The
-planner's path is within 0.0011 percentage points of the one on the former 240-node
-grid (656 s for its transition; there the linear path was within 0.001 points of the
-nonlinear one).
+95-133 s, planner steady states 18-20 s, planner transition 216-253 s (the Jacobian
+and 3 quasi-Newton steps to max |target| 1.6e-11), about 6 minutes in all, 3.7 GB
+peak. The planner's path is within 0.0009 percentage points of the one on the former
+grid (240 nodes over a wider range: 656 s for its transition; there the linear path
+was within 0.001 points of the nonlinear one).
 """
 
 from __future__ import annotations

@@ -19,10 +19,11 @@ follows the outer residual (inexact Newton, ``outer.InexactInner``); the accepte
 point is evaluated with the full tolerance.
 
 Work at 48 locations x 120 nodes, the default grid (``benchmarks/planner.py
---sweep-point``, one BLAS thread, two runs): cold 7 outer iterations, 8 inner
-solves, 36 Bellman sweeps (12-14 s); warm from a neighbour at theta +2%, 6, 7 and 18
-(5.1-5.8 s; theta +5%: 23 sweeps, 5.8-6.4 s; alpha_agg +3%: 20, 5.0-5.6 s), matching
-the cold solve at the neighbour to 5e-10 in populations. The outer Newton converges about 10x per
+--sweep-point``, one BLAS thread): cold 7 outer iterations, 8 inner solves, 36
+Bellman sweeps (11 s); warm from a neighbour at theta +2%, 6, 7 and 18 (4.0 s; theta
++5%: 23 sweeps, 5.2 s; alpha_agg +3%: 20, 4.5 s), matching the cold solve at the
+neighbour to 6e-10 in populations. A sweep is 0.11 s, an outer evaluation's
+distribution 0.2 s (its lotteries from the last sweep's destinations). The outer Newton converges about 10x per
 iteration with the neighbour's or the first best's Jacobian alike (exact inner
 solves do not change it). The second best's own outer Jacobian is not built: at 240
 nodes, with the exact one at the neighbour (central differences of the residual,
