@@ -18,19 +18,19 @@ first-best Jacobian (``Solution.first_best_jacobian``). Warm, the inner toleranc
 follows the outer residual (inexact Newton, ``outer.InexactInner``); the accepted
 point is evaluated with the full tolerance.
 
-Work at 48 locations x 120 nodes, the default grid (``benchmarks/planner.py --sweep-
-point``, one BLAS thread): cold 7 outer iterations, 8 inner solves, 36 Bellman
-sweeps (11 s); warm from a neighbour at theta +2%, 6, 7 and 18 (4.0 s; theta +5%: 23
-sweeps, 5.2 s; alpha_agg +3%: 20, 4.5 s), matching the cold solve at the neighbour
-to 6e-10 in populations. A sweep is 0.12 s, an outer evaluation's distribution 0.2 s
-(its lotteries from the last sweep's destinations). The outer Newton converges about
-10x per iteration with the neighbour's or the first best's Jacobian alike (exact
-inner solves do not change it). The second best's own outer Jacobian is not built:
-at 240 nodes, with the exact one at the neighbour (central differences of the
-residual, 300 s) a warm point took 3 outer iterations, 5 inner solves and 16 sweeps
-(10.3 s against 13.5 s in the same run), so the floor is the inner work itself:
-every outer iteration needs the component's fixed point at new multipliers (about 3
-sweeps and a GMRES solve) and its distribution.
+Work at 48 locations x 120 nodes, the default grid
+(``benchmarks/planner.py --sweep-point``, one BLAS thread): cold 7 outer iterations,
+8 inner solves, 36 Bellman sweeps (11 s); warm from a neighbour at theta +2%, 6, 7
+and 18 (4.0 s; theta +5%: 23 sweeps, 5.2 s; alpha_agg +3%: 20, 4.5 s), matching the
+cold solve at the neighbour to 6e-10 in populations. A sweep is 0.12 s, an outer
+evaluation's distribution 0.2 s (its lotteries from the last sweep's destinations).
+The outer Newton converges about 10x per iteration with the neighbour's or the first
+best's Jacobian alike (exact inner solves do not change it). The second best's own
+outer Jacobian is not built: at 240 nodes, with the exact one at the neighbour
+(central differences of the residual, 300 s) a warm point took 3 outer iterations, 5
+inner solves and 16 sweeps (10.3 s against 13.5 s in the same run), so the floor is
+the inner work itself: every outer iteration needs the component's fixed point at
+new multipliers (about 3 sweeps and a GMRES solve) and its distribution.
 
 With agglomeration the first best's Newton steps from uniform populations may not
 reach the equilibrium (three locations, one with 1.2 times the others' own
