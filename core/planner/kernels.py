@@ -334,6 +334,9 @@ def bellman(S, X, v_grid, M_grid, theta, log_chi, P, w, alpha, beta, omega, r_in
     bo_ = beta * omega
     bR = beta / r_inv
     keep = VPk.shape[0] > 0
+    if keep and (VPk.shape != (J, n + 1, J) or XPk.shape != VPk.shape
+                 or MUk.shape != VPk.shape):
+        raise ValueError("bellman: VPk, XPk, MUk must be (J, n_v + 1, J) or all empty")
     for jm in range(nM):  # step (a): destinations once per M, then every origin
         destinations(S, X, L, B, v0, h, theta, M_grid[jm], guess, work[0], work[1], work[2],
                      work[3], work[4], work[5])

@@ -54,8 +54,9 @@ class Component:
     replaced by a plain sweep); concavity: ``kernels.concavity`` of the fixed point (min
     log-slope of Xi = -S' between nodes; > 0 means S strictly concave at the nodes, as
     fn. 6 assumes); destinations: the last sweep's (VPk, XPk, MUk) at every node
-    (``kernels.bellman``), what ``stationary_distribution`` builds its lotteries from
-    (None: computed again from the policies; a Solution keeps none)."""
+    (``kernels.bellman``; like M, at the sweep's input, which differs from (S, X) by
+    at most the inner tolerance), what ``stationary_distribution`` builds its
+    lotteries from (None: computed again from the policies; a Solution keeps none)."""
 
     v_grid: np.ndarray
     S: np.ndarray
@@ -171,7 +172,7 @@ def solve_component(params: Params, numerics: Numerics, w: np.ndarray, P: np.nda
                        "Xi %.3g); the paper's fn. 6 would need lotteries", concave)
     return Component(v_grid, S, X, out[2].copy(), out[3].copy(), out[4].copy(),
                      out[5].copy(), res.n_iter, res.plain_steps, float(concave),
-                     tuple(a.copy() for a in out[6:]))
+                     tuple(out[6:]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +311,7 @@ def stationary_distribution(params: Params, comp: Component):
     and P C of the node's policy (what spending aggregates, so that the spending
     identity holds to solver accuracy)."""
     J, n = comp.S.shape
-    if comp.destinations is None:
+    if getattr(comp, "destinations", None) is None:  # (absent from older pickles)
         K, N, mass_off, x_pol = transition_matrices(params, comp.M, comp.Mn, comp.S, comp.X,
                                                     comp.v_grid)
     else:
