@@ -535,26 +535,22 @@ def transition_entries(M_pol, Mn, S, X, v_grid, theta, log_chi, omega, bR, rows,
     where the two agree).
     Returns (count, ncount)."""
     J, n = S.shape
-    B = log_slopes(X, v_grid[1] - v_grid[0])
-    L = np.log(X)
-    work = np.empty((6, J))
-    mu = np.empty(J)
-    guess = np.full(J, np.nan)  # the previous node's destinations start the inversions
-    h = v_grid[1] - v_grid[0]
-    # the policies at every node (and the newborns'), computed once: v' (vp), Xi(v')
-    # (xp) and the shares (mus); x_pol needs all of them before any lottery
+    M_all = np.empty((J, n + 1))
+    M_all[:, :n] = M_pol
+    M_all[:, n] = Mn
     vp = np.empty((J, n + 1, J))
-    xp = np.empty((J, n + 1, J))
-    mus = np.empty((J, n + 1, J))
-    for i in range(J):
-        for k in range(n + 1):
-            M = M_pol[i, k] if k < n else Mn[i]
-            D = _policies_guessed(log_chi[i], M, S, X, L, B, v_grid[0], h, theta, guess, work, mu)
-            if k < n and X_lot.shape[0] == 0:  # (with X_lot given, x_pol is not needed)
-                x_pol[i, k] = D / bR
-            vp[i, k] = work[0]
-            xp[i, k] = work[2]
-            mus[i, k] = mu
+    xp = np.empty_like(vp)
+    a = np.empty_like(vp)
+    b = np.empty_like(vp)
+    mus = np.empty_like(vp)
+    D = np.empty((J, n + 1))
+    dD = np.empty_like(D)
+    gbar = np.empty_like(D)
+    dSbar = np.empty_like(D)
+    node_destinations(S, X, v_grid, M_all, theta, log_chi, vp, xp, a, b, mus, D, dD, gbar,
+                      dSbar)
+    if X_lot.shape[0] == 0:  # (with X_lot given, x_pol is not needed)
+        x_pol[:, :] = D[:, :n] / bR
     lot = x_pol if X_lot.shape[0] == 0 else X_lot
     return lottery_entries(vp, xp, mus, lot, v_grid, omega, rows, cols, vals, nrows, ncols,
                            nvals, mass_out)
@@ -600,16 +596,31 @@ def lottery_entries(vp, xp, mus, lot, v_grid, omega, rows, cols, vals, nrows, nc
 
 
 @njit(cache=True, nogil=True)
-def _policies_guessed(log_chi_i, M, S, X, L, B, v0, h, theta, guess, work, mu):
-    """``policies_at`` with the inversions started from ``guess`` (updated to the
-    result); returns D."""
-    destinations(S, X, L, B, v0, h, theta, M, guess, work[0], work[1], work[2], work[3], work[4],
-                 work[5])
-    for m in range(S.shape[0]):
-        guess[m] = work[0, m] if work[0, m] > NEG_INF else np.nan
-    _IV, _Sbar, D, _gbar, _dD, _dSb = origin_values(log_chi_i, theta, work[0], work[1], work[2],
-                                                    work[3], work[4], work[5], mu)
-    return D
+def node_destinations(S, X, v_grid, M_all, theta, log_chi, vp, Xp, a, b, mu, D, dD, gbar,
+                      dSbar):
+    """Every origin node's destinations at its policy M_all (J, K) with continuation (S,
+    X): per node (i, k) and destination m, (J, K, J) promise vp, Xi there Xp, a = dv'/dM,
+    b = d ln Xi_m / dv and share mu; per node (J, K) D, dD/dM, dIV/dM (gbar) and dSbar/dM
+    (``origin_values``). Each node's inversions start from the previous node's."""
+    J, K = M_all.shape
+    h = v_grid[1] - v_grid[0]
+    B = log_slopes(X, h)
+    L = np.log(X)
+    work = np.empty((6, J))
+    guess = np.full(J, np.nan)
+    for i in range(J):
+        for k in range(K):
+            destinations(S, X, L, B, v_grid[0], h, theta, M_all[i, k], guess, work[0], work[1],
+                         work[2], work[3], work[4], work[5])
+            for m in range(J):
+                guess[m] = work[0, m] if work[0, m] > NEG_INF else np.nan
+            _IV, _Sb, D[i, k], gbar[i, k], dD[i, k], dSbar[i, k] = origin_values(
+                log_chi[i], theta, work[0], work[1], work[2], work[3], work[4], work[5],
+                mu[i, k])
+            vp[i, k] = work[0]
+            Xp[i, k] = work[2]
+            a[i, k] = work[3]
+            b[i, k] = work[4]
 
 
 @njit(cache=True, nogil=True)

@@ -73,10 +73,8 @@ def _lottery_slope(X_m, v0, h, n, v, Xv):
 
 
 class Nodes(NamedTuple):
-    """Every origin node's destinations at one set of policies (``node_pass``): per node
-    (i, k) (k = n_v: i's newborns) and destination m, (J, n_v + 1, J) promise vp,
-    Xi_m(vp) Xp, a = dv'/dM, b = d ln Xi_m / dv at vp and share mu; per node (J, n_v + 1)
-    D, dD/dM, dIV/dM (gbar) and dSbar/dM."""
+    """Every origin node's destinations at one set of policies (``node_pass``, the arrays
+    of ``kernels.node_destinations`` with k = n_v i's newborns)."""
 
     vp: np.ndarray
     Xp: np.ndarray
@@ -95,7 +93,8 @@ def node_pass(S, X, v_grid, M_pol, Mn, theta, log_chi) -> Nodes:
     J, n = S.shape
     nodes = Nodes(*(np.empty((J, n + 1, J)) for _ in range(5)),
                   *(np.empty((J, n + 1)) for _ in range(4)))
-    _node_pass(S, X, v_grid, np.ascontiguousarray(np.c_[M_pol, Mn]), theta, log_chi, *nodes)
+    kernels.node_destinations(S, X, v_grid, np.ascontiguousarray(np.c_[M_pol, Mn]), theta,
+                              log_chi, *nodes)
     return nodes
 
 
@@ -105,29 +104,6 @@ def node_slopes(nodes: Nodes, beta: float, omega: float):
     continuation dM = d ln P_i / dV)."""
     dlnD = nodes.dD[:, :-1] / nodes.D[:, :-1]
     return dlnD + beta * omega * nodes.gbar[:, :-1], dlnD, nodes.dSbar[:, :-1]
-
-
-@njit(cache=True, nogil=True)
-def _node_pass(S, X, v_grid, M_all, theta, log_chi, vp, Xp, a, b, mu, D, dD, gbar, dSbar):
-    J, n1 = M_all.shape
-    h = v_grid[1] - v_grid[0]
-    B = kernels.log_slopes(X, h)
-    L = np.log(X)
-    work = np.empty((6, J))
-    guess = np.full(J, np.nan)
-    for i in range(J):
-        for k in range(n1):
-            kernels.destinations(S, X, L, B, v_grid[0], h, theta, M_all[i, k], guess,
-                                 work[0], work[1], work[2], work[3], work[4], work[5])
-            for m in range(J):
-                guess[m] = work[0, m] if work[0, m] > kernels.NEG_INF else np.nan
-            _IV, _Sb, D[i, k], gbar[i, k], dD[i, k], dSbar[i, k] = kernels.origin_values(
-                log_chi[i], theta, work[0], work[1], work[2], work[3], work[4], work[5],
-                mu[i, k])
-            vp[i, k] = work[0]
-            Xp[i, k] = work[2]
-            a[i, k] = work[3]
-            b[i, k] = work[4]
 
 
 def mass_jvp(S, X, v_grid, nodes: Nodes, theta, beta, omega, dist, pop, contingent,
